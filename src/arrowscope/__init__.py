@@ -1,0 +1,44 @@
+"""arrowscope: OME-Arrow / OME-Parquet images and image-linked profiles in napari.
+
+The public API is imported lazily: napari imports this package at start-up,
+so nothing heavy (pyarrow, dask) is loaded until it is used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+_CORE_API = {
+    "open_image",
+    "open_source",
+    "list_images",
+    "write_ome_parquet",
+    "write_ome_table",
+    "write_ome_dataset",
+    "OMEImage",
+    "OMESource",
+    "ImageInfo",
+    "ArrowscopeError",
+    "CorruptFileError",
+    "ImageNotFoundError",
+    "NotOmeArrowError",
+    "PixelDataError",
+    "SchemaError",
+    "UnsupportedError",
+    "WriteError",
+}
+
+__all__ = ["__version__", *sorted(_CORE_API)]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .core import *  # noqa: F403
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CORE_API:
+        from . import core
+
+        return getattr(core, name)
+    raise AttributeError(f"module 'arrowscope' has no attribute {name!r}")

@@ -1,0 +1,38 @@
+"""The Qt-free data layer of arrowscope: schema, codecs, lazy access, writers.
+
+Nothing here imports napari, Qt or magicgui (enforced by an import-linter
+contract and a test).
+"""
+
+from .errors import (
+    ArrowscopeError,
+    CorruptFileError,
+    ImageNotFoundError,
+    NotOmeArrowError,
+    PixelDataError,
+    SchemaError,
+    UnsupportedError,
+    WriteError,
+)
+from .image import ImageInfo, OMEImage, OMESource, list_images, open_image, open_source
+from .writer import write_ome_dataset, write_ome_parquet, write_ome_table
+
+__all__ = [
+    "ArrowscopeError",
+    "CorruptFileError",
+    "ImageInfo",
+    "ImageNotFoundError",
+    "NotOmeArrowError",
+    "OMEImage",
+    "OMESource",
+    "PixelDataError",
+    "SchemaError",
+    "UnsupportedError",
+    "WriteError",
+    "list_images",
+    "open_image",
+    "open_source",
+    "write_ome_dataset",
+    "write_ome_parquet",
+    "write_ome_table",
+]

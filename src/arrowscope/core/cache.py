@@ -1,0 +1,89 @@
+"""A small thread-safe LRU cache bounded by bytes, for decoded row groups.
+
+A nested OME-Arrow image lives in one Parquet cell, so showing one plane means
+decoding the row group that holds it. The cache keeps that work from being
+repeated for every plane, row or dask block that falls in the same group.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+DEFAULT_CACHE_BYTES = 512 * 2**20
+
+
+def _nbytes(value: Any) -> int:
+    size = getattr(value, "nbytes", None)
+    if size is None:
+        size = getattr(value, "get_total_buffer_size", lambda: 0)()
+    return int(size)
+
+
+class ByteLRU:
+    """Least-recently-used mapping that evicts once ``max_bytes`` is exceeded.
+
+    An item larger than the whole budget is returned but not kept.
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self.max_bytes = int(max_bytes)
+        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.RLock()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def current_bytes(self) -> int:
+        """Bytes held right now."""
+        return self._bytes
+
+    def get_or_load(self, key: Hashable, load: Callable[[], Any]) -> Any:
+        """Return the cached value for ``key``, calling ``load`` on a miss.
+
+        The lock is not held while loading, so dask threads decode different
+        row groups in parallel.
+        """
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key][0]
+            self.misses += 1
+        value = load()
+        size = _nbytes(value)
+        with self._lock:
+            if size <= self.max_bytes and key not in self._items:
+                self._items[key] = (value, size)
+                self._bytes += size
+                self._evict()
+        return value
+
+    def resize(self, max_bytes: int) -> None:
+        """Change the budget, evicting at once if needed."""
+        with self._lock:
+            self.max_bytes = int(max_bytes)
+            self._evict()
+
+    def clear(self) -> None:
+        """Drop every item."""
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    def _evict(self) -> None:
+        while self._bytes > self.max_bytes and self._items:
+            _, (_, size) = self._items.popitem(last=False)
+            self._bytes -= size
+
+
+#: The process-wide cache of decoded row groups.
+ROW_GROUP_CACHE = ByteLRU()
+
+
+def set_cache_size(max_bytes: int) -> None:
+    """Set how many bytes of decoded row groups arrowscope keeps in memory."""
+    ROW_GROUP_CACHE.resize(max_bytes)

@@ -1,0 +1,367 @@
+"""The typed chunk dataset: a directory of Parquet tables, one chunk per row group.
+
+``images.parquet`` holds one row per image, ``chunks.parquet`` one 5-D TCZYX
+chunk per row group, ``index.parquet`` maps chunks to row groups. It is the
+only OME-Arrow layout whose images can be read in part, so it is what
+arrowscope writes for images too large to decode at once. We add physical
+sizes and units to ``images.parquet`` as extra columns, which the reference
+reader ignores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .cache import ROW_GROUP_CACHE
+from .codec import Region
+from .errors import CorruptFileError, ImageNotFoundError, NotOmeArrowError, PixelDataError
+from .metadata import Channel, ImageMeta, dtype_from_name
+from .schema import DATASET_LAYOUT, OME_ARROW_TYPE, OME_ARROW_VERSION
+
+IMAGES_FILE = "images.parquet"
+CHUNKS_FILE = "chunks.parquet"
+INDEX_FILE = "index.parquet"
+MANIFEST_FILE = "_ome_arrow_dataset.json"
+AXES = ("t", "c", "z", "y", "x")
+
+IMAGES_SCHEMA = pa.schema(
+    [
+        ("image_id", pa.string()),
+        ("name", pa.string()),
+        ("image_type", pa.string()),
+        ("dtype", pa.string()),
+        *[(f"size_{a}", pa.int32()) for a in AXES],
+        ("layout", pa.string()),
+        *[(f"chunk_{a}", pa.int32()) for a in AXES],
+        ("compression", pa.string()),
+        ("channels_json", pa.string()),
+        # arrowscope extras (exact, float64): the reference layout has no scale.
+        *[(f"physical_size_{a}", pa.float64()) for a in "zyx"],
+        *[(f"physical_size_{a}_unit", pa.string()) for a in "zyx"],
+    ]
+)
+_POSITION = [(a, pa.int32()) for a in AXES] + [(f"shape_{a}", pa.int32()) for a in AXES]
+CHUNKS_SCHEMA = pa.schema(
+    [
+        ("image_id", pa.string()),
+        ("chunk_id", pa.int64()),
+        *_POSITION,
+        ("dtype", pa.string()),
+        ("pixel_bytes", pa.large_binary()),
+    ]
+)
+INDEX_SCHEMA = pa.schema(
+    [
+        ("image_id", pa.string()),
+        ("chunk_id", pa.int64()),
+        ("row_group_id", pa.int32()),
+        ("row_index_in_group", pa.int32()),
+        ("fragment_path", pa.string()),
+        *_POSITION,
+    ]
+)
+FILE_METADATA = {
+    b"ome.arrow.type": OME_ARROW_TYPE.encode(),
+    b"ome.arrow.version": OME_ARROW_VERSION.encode(),
+    b"ome.arrow.layout": DATASET_LAYOUT.encode(),
+}
+
+
+def is_chunk_dataset(path: str | os.PathLike[str]) -> bool:
+    """Cheap check: a directory holding ``images.parquet`` and ``chunks.parquet``."""
+    p = Path(path)
+    return p.is_dir() and (p / IMAGES_FILE).is_file() and (p / CHUNKS_FILE).is_file()
+
+
+def _channels_from_json(text: str | None, count: int) -> tuple[Channel, ...]:
+    try:
+        items = json.loads(text) if text else []
+    except json.JSONDecodeError:
+        items = []
+    out = []
+    for i in range(count):
+        item = items[i] if i < len(items) and isinstance(items[i], dict) else {}
+        color = item.get("color_rgba")
+        out.append(
+            Channel(
+                name=str(item.get("name") or f"C{i}"),
+                id=item.get("id"),
+                color=None if color is None else int(color) & 0xFFFFFFFF,
+                emission_um=item.get("emission_um"),
+                excitation_um=item.get("excitation_um"),
+                illumination=item.get("illumination"),
+            )
+        )
+    return tuple(out)
+
+
+def _channels_to_json(meta: ImageMeta) -> str:
+    return json.dumps(
+        [
+            {
+                "id": ch.id or f"ch-{i}",
+                "name": ch.name,
+                "emission_um": ch.emission_um,
+                "excitation_um": ch.excitation_um,
+                "illumination": ch.illumination,
+                "color_rgba": ch.color if ch.color is not None else 0xFFFFFFFF,
+            }
+            for i, ch in enumerate(meta.channels)
+        ]
+    )
+
+
+@dataclass
+class ChunkIndex:
+    """Where each stored chunk of one image lies, as numpy arrays."""
+
+    start: np.ndarray  # (n, 5) TCZYX origins
+    shape: np.ndarray  # (n, 5) TCZYX extents
+    row_group: np.ndarray
+    row_in_group: np.ndarray
+
+
+class ChunkDataset:
+    """Read access to a typed chunk dataset directory (metadata at open only)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not is_chunk_dataset(self.path):
+            raise NotOmeArrowError(
+                f"not an OME-Arrow chunk dataset (needs {IMAGES_FILE} and {CHUNKS_FILE})",
+                path=self.path,
+            )
+        try:
+            self.images = pq.read_table(self.path / IMAGES_FILE)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise CorruptFileError(f"cannot read {IMAGES_FILE}: {exc}", path=self.path) from exc
+        missing = {"image_id", "dtype", *(f"size_{a}" for a in AXES)} - set(self.images.column_names)
+        if missing:
+            raise CorruptFileError(
+                f"{IMAGES_FILE} lacks columns {sorted(missing)}", path=self.path
+            )
+        stat = (self.path / CHUNKS_FILE).stat()
+        self._token = (str((self.path / CHUNKS_FILE).resolve()), stat.st_mtime_ns, stat.st_size)
+        self._rows = self.images.to_pylist()
+
+    @property
+    def image_ids(self) -> list[str]:
+        """Identifiers of the images, in table order."""
+        return [str(r["image_id"]) for r in self._rows]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def meta(self, index: int) -> ImageMeta:
+        """Metadata of image ``index`` (a row of ``images.parquet``)."""
+        if not 0 <= index < len(self._rows):
+            raise ImageNotFoundError(
+                f"the dataset holds {len(self._rows)} images; there is no image {index}",
+                path=self.path,
+            )
+        r = self._rows[index]
+        where = {"path": self.path, "row": index}
+        shape = tuple(int(r[f"size_{a}"]) for a in AXES)
+        return ImageMeta(
+            shape=shape,  # type: ignore[arg-type]
+            dtype=dtype_from_name(r["dtype"], where=where),
+            name=r.get("name"),
+            id=str(r["image_id"]),
+            image_type=r.get("image_type"),
+            channels=_channels_from_json(r.get("channels_json"), shape[1]),
+            physical_size=tuple(r.get(f"physical_size_{a}") for a in "zyx"),  # type: ignore[arg-type]
+            units=tuple(r.get(f"physical_size_{a}_unit") for a in "zyx"),  # type: ignore[arg-type]
+            extra={"chunk_shape": tuple(int(r.get(f"chunk_{a}") or 0) for a in AXES)},
+        )
+
+    def chunk_index(self, image_id: str) -> ChunkIndex:
+        """Positions and row groups of an image's chunks (no pixel bytes read)."""
+        cols = ["image_id", "chunk_id", *AXES, *(f"shape_{a}" for a in AXES)]
+        index_path = self.path / INDEX_FILE
+        try:
+            if index_path.is_file():
+                table = pq.read_table(
+                    index_path,
+                    columns=[*cols, "row_group_id", "row_index_in_group"],
+                    filters=pc.field("image_id") == image_id,
+                )
+                rg = table["row_group_id"].to_numpy()
+                rig = table["row_index_in_group"].to_numpy()
+            else:
+                pf = pq.ParquetFile(self.path / CHUNKS_FILE)
+                table = pf.read(columns=cols)
+                sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)]
+                rg = np.repeat(np.arange(len(sizes)), sizes)
+                starts = np.repeat(np.cumsum([0, *sizes[:-1]]), sizes)
+                rig = np.arange(table.num_rows) - starts
+                keep = np.asarray(
+                    pc.equal(table["image_id"], image_id).to_numpy(zero_copy_only=False), bool
+                )
+                table, rg, rig = table.filter(pa.array(keep)), rg[keep], rig[keep]
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise CorruptFileError(f"cannot read the chunk index: {exc}", path=self.path) from exc
+        start = np.stack([table[a].to_numpy().astype(np.int64) for a in AXES], axis=1) if table.num_rows else np.zeros((0, 5), np.int64)
+        shape = np.stack([table[f"shape_{a}"].to_numpy().astype(np.int64) for a in AXES], axis=1) if table.num_rows else np.zeros((0, 5), np.int64)
+        return ChunkIndex(start, shape, np.asarray(rg, np.int64), np.asarray(rig, np.int64))
+
+
+class DatasetPixels:
+    """Region reads of one dataset image: only the chunks under the region."""
+
+    def __init__(self, dataset: ChunkDataset, meta: ImageMeta) -> None:
+        self.dataset = dataset
+        self.meta = meta
+        assert meta.id is not None
+        self.index = dataset.chunk_index(meta.id)
+
+    def _group(self, group: int) -> pa.Table:
+        def load() -> pa.Table:
+            try:
+                return pq.ParquetFile(self.dataset.path / CHUNKS_FILE).read_row_group(
+                    group, columns=["dtype", "pixel_bytes"]
+                )
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise CorruptFileError(
+                    f"cannot read chunk row group {group}: {exc}", path=self.dataset.path
+                ) from exc
+
+        return ROW_GROUP_CACHE.get_or_load((self.dataset._token, group), load)
+
+    def read(self, region: Region) -> np.ndarray:
+        """Decode the pixels of ``region`` (five TCZYX (start, stop) pairs)."""
+        lo = np.array([a for a, _ in region])
+        hi = np.array([b for _, b in region])
+        out = np.zeros(tuple(hi - lo), dtype=self.meta.dtype)
+        idx = self.index
+        ends = idx.start + idx.shape
+        hit = np.all((idx.start < hi) & (ends > lo), axis=1)
+        for k in np.flatnonzero(hit):
+            group = self._group(int(idx.row_group[k]))
+            row = int(idx.row_in_group[k])
+            dtype_name = group.column("dtype")[row].as_py()
+            dtype = dtype_from_name(dtype_name) if dtype_name else self.meta.dtype
+            buf = group.column("pixel_bytes")[row].as_buffer()
+            cshape = tuple(int(v) for v in idx.shape[k])
+            expected = int(np.prod(cshape)) * dtype.itemsize
+            if buf is None or buf.size != expected:
+                raise PixelDataError(
+                    f"chunk at {tuple(idx.start[k])} holds {0 if buf is None else buf.size} "
+                    f"bytes, expected {expected}",
+                    path=self.dataset.path,
+                )
+            block = np.frombuffer(buf, dtype=dtype).reshape(cshape)
+            a = np.maximum(idx.start[k], lo)
+            b = np.minimum(ends[k], hi)
+            src = tuple(slice(int(s), int(e)) for s, e in zip(a - idx.start[k], b - idx.start[k], strict=True))
+            dst = tuple(slice(int(s), int(e)) for s, e in zip(a - lo, b - lo, strict=True))
+            out[dst] = block[src]
+        return out
+
+
+# -- writing ---------------------------------------------------------------------
+def iter_dataset_chunks(
+    slabs: Iterable[tuple[int, int, int, np.ndarray]], chunk_yx: tuple[int, int]
+) -> Iterator[dict[str, Any]]:
+    """Split (t, c, z, plane) slabs into chunk rows of ``chunk_yx`` tiles."""
+    cy, cx = chunk_yx
+    for t, c, z, plane in slabs:
+        Y, X = plane.shape
+        for y in range(0, Y, cy):
+            for x in range(0, X, cx):
+                tile = np.ascontiguousarray(plane[y : y + cy, x : x + cx])
+                yield {
+                    "t": t, "c": c, "z": z, "y": y, "x": x,
+                    "shape_t": 1, "shape_c": 1, "shape_z": 1,
+                    "shape_y": tile.shape[0], "shape_x": tile.shape[1],
+                    "tile": tile,
+                }
+
+
+def write_chunk_dataset(
+    directory: Path,
+    images: list[tuple[ImageMeta, Iterable[tuple[int, int, int, np.ndarray]]]],
+    *,
+    chunk_yx: tuple[int, int],
+    compression: str | None,
+    on_chunk: Any = None,
+) -> None:
+    """Write a typed chunk dataset into an empty ``directory``.
+
+    ``images`` pairs each image's metadata with an iterator of its (t, c, z)
+    planes, so that dask-backed images stream plane by plane with bounded
+    memory. ``on_chunk`` is called after each chunk (for progress bars).
+    """
+    image_rows: list[dict[str, Any]] = []
+    index_rows: list[dict[str, Any]] = []
+    chunk_id = 0
+    writer = pq.ParquetWriter(
+        directory / CHUNKS_FILE, CHUNKS_SCHEMA.with_metadata(FILE_METADATA), compression=compression
+    )
+    try:
+        for n, (meta, slabs) in enumerate(images):
+            image_id = meta.id or f"image-{n:05d}"
+            little = meta.dtype.newbyteorder("<") if meta.dtype.itemsize > 1 else meta.dtype
+            for chunk in iter_dataset_chunks(slabs, chunk_yx):
+                tile = chunk.pop("tile")
+                row = {"image_id": image_id, "chunk_id": chunk_id, **chunk}
+                writer.write_table(
+                    pa.Table.from_pylist(
+                        [{**row, "dtype": meta.dtype.name,
+                          "pixel_bytes": tile.astype(little, copy=False).tobytes()}],
+                        schema=CHUNKS_SCHEMA,
+                    )
+                )
+                index_rows.append(
+                    {**row, "row_group_id": chunk_id, "row_index_in_group": 0,
+                     "fragment_path": CHUNKS_FILE}
+                )
+                chunk_id += 1
+                if on_chunk is not None:
+                    on_chunk()
+            T, C, Z, Y, X = meta.shape
+            image_rows.append(
+                {
+                    "image_id": image_id,
+                    "name": meta.name or image_id,
+                    "image_type": meta.image_type,
+                    "dtype": meta.dtype.name,
+                    **{f"size_{a}": s for a, s in zip(AXES, meta.shape, strict=True)},
+                    "layout": "tile",
+                    **dict(zip((f"chunk_{a}" for a in AXES), (1, 1, 1, min(Y, chunk_yx[0]), min(X, chunk_yx[1])), strict=True)),
+                    "compression": compression,
+                    "channels_json": _channels_to_json(meta),
+                    **{f"physical_size_{a}": v for a, v in zip("zyx", meta.physical_size, strict=True)},
+                    **{f"physical_size_{a}_unit": v for a, v in zip("zyx", meta.units, strict=True)},
+                }
+            )
+    finally:
+        writer.close()
+    pq.write_table(
+        pa.Table.from_pylist(image_rows, schema=IMAGES_SCHEMA.with_metadata(FILE_METADATA)),
+        directory / IMAGES_FILE,
+        compression=compression,
+    )
+    pq.write_table(
+        pa.Table.from_pylist(index_rows, schema=INDEX_SCHEMA.with_metadata(FILE_METADATA)),
+        directory / INDEX_FILE,
+        compression=compression,
+    )
+    manifest = {
+        "type": OME_ARROW_TYPE,
+        "version": OME_ARROW_VERSION,
+        "layout": DATASET_LAYOUT,
+        "image_count": len(image_rows),
+        "chunk_count": chunk_id,
+        "writer": "arrowscope",
+    }
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))

@@ -1,0 +1,431 @@
+"""Open OME-Arrow sources lazily: files, tables, folders; one image or all.
+
+Opening reads metadata only (the Parquet footer, the ``pixels_meta`` leaves, or
+``images.parquet``). Pixels are decoded when a region is read, and only the
+stored planes or chunks under that region.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import dask.array as da
+import numpy as np
+import pyarrow as pa
+from dask.base import tokenize
+
+from .codec import RecordPixels, Region, full_region
+from .dataset import ChunkDataset, DatasetPixels, is_chunk_dataset
+from .errors import ImageNotFoundError, NotOmeArrowError, SchemaError
+from .metadata import DIMS, RGBA, ImageMeta, meta_from_record, uint32_to_rgba
+from .schema import META_FIELDS, is_ome_arrow_type, iter_ome_columns, missing_fields
+from .sources import TableSource
+
+PathLike = str | os.PathLike[str]
+#: File-level metadata key where arrowscope keeps values OME-Arrow rounds (float32).
+EXACT_METADATA_KEY = b"arrowscope.exact"
+LABEL_TYPES = frozenset({"label", "labels", "mask", "masks", "segmentation"})
+_LABEL_COLUMN = re.compile(r"(_LABL$|mask|label|segment)", re.IGNORECASE)
+_RGB_HINT = re.compile(r"(_COMP$|composite)", re.IGNORECASE)
+DATASET_COLUMN = "images"
+
+
+class PixelReader(Protocol):
+    """Something that decodes a TCZYX region of one image."""
+
+    def read(self, region: Region) -> np.ndarray: ...
+
+
+class _NestedReader:
+    """Reads one table cell; the row group is decoded once and cached."""
+
+    def __init__(self, source: TableSource, column: str, row: int, meta: ImageMeta) -> None:
+        self.source = source
+        self.column = column
+        self.row = row
+        self.meta = meta
+
+    def read(self, region: Region) -> np.ndarray:
+        group, offset = self.source.locate(self.row)
+        cell = self.source.read_group(group, self.column, ("planes", "chunks")).slice(offset, 1)
+        where = {"path": self.source.path, "column": self.column, "row": self.row}
+        if not cell.is_valid()[0].as_py():
+            raise ImageNotFoundError("this row holds no image", **where)
+        return RecordPixels(cell, self.meta, where).read(region)
+
+
+def _read_block(reader: PixelReader, block_info: dict[Any, Any] | None = None) -> np.ndarray:
+    assert block_info is not None
+    region = tuple(tuple(loc) for loc in block_info[None]["array-location"])
+    return reader.read(region)
+
+
+def _grid(size: int, step: int) -> tuple[int, ...]:
+    step = max(1, min(step, size))
+    return tuple(min(step, size - i) for i in range(0, size, step))
+
+
+class OMEImage:
+    """One OME-Arrow image, opened lazily.
+
+    Attributes are read from metadata at open; pixels are read by
+    :meth:`to_dask` (lazy) and :meth:`to_numpy`.
+    """
+
+    dims = DIMS
+
+    def __init__(
+        self,
+        meta: ImageMeta,
+        reader: PixelReader,
+        *,
+        chunk_zyx: tuple[int, int, int] | None = None,
+        path: Path | None = None,
+        column: str | None = None,
+        row: int = 0,
+    ) -> None:
+        self.meta = meta
+        self._reader = reader
+        self.path = path
+        self.column = column
+        self.row = row
+        T, C, Z, Y, X = meta.shape
+        cz, cy, cx = chunk_zyx or (1, Y, X)
+        self._chunks = (
+            (1,) * T,
+            (C,) if meta.rgb else (1,) * C,
+            _grid(Z, cz),
+            _grid(Y, cy),
+            _grid(X, cx),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"OMEImage(name={self.name!r}, shape={self.shape}, dtype={self.dtype}, "
+            f"column={self.column!r}, row={self.row})"
+        )
+
+    # -- metadata -----------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int, int, int, int]:
+        """TCZYX shape."""
+        return self.meta.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The pixel dtype the image really holds."""
+        return self.meta.dtype
+
+    @property
+    def name(self) -> str | None:
+        """Image name."""
+        return self.meta.name
+
+    @property
+    def image_type(self) -> str | None:
+        """The stored image type (often null in files written by others)."""
+        return self.meta.image_type
+
+    @property
+    def is_label(self) -> bool:
+        """Whether this is a label image: by type, else by column name and dtype."""
+        if self.image_type is not None:
+            return self.image_type.lower() in LABEL_TYPES
+        if self.dtype.kind not in "biu" or self.meta.rgb:
+            return False
+        return bool(self.column and _LABEL_COLUMN.search(self.column))
+
+    @property
+    def rgb(self) -> bool:
+        """Whether this image is an RGB composite (its three channels are R, G, B)."""
+        return self.meta.rgb
+
+    @property
+    def physical_size(self) -> tuple[float, float, float]:
+        """Pixel size along (z, y, x); 1.0 where the file gives none."""
+        return tuple(1.0 if v is None else float(v) for v in self.meta.physical_size)  # type: ignore[return-value]
+
+    @property
+    def units(self) -> tuple[str | None, str | None, str | None]:
+        """Units of :attr:`physical_size` (z, y, x); None where unknown."""
+        return self.meta.units
+
+    @property
+    def channel_names(self) -> list[str]:
+        """One name per channel."""
+        C = self.shape[1]
+        names = [ch.name for ch in self.meta.channels[:C]]
+        return names + [f"C{i}" for i in range(len(names), C)]
+
+    @property
+    def channel_colors(self) -> list[RGBA | None]:
+        """One RGBA colour (floats 0-1) per channel, None where unset."""
+        C = self.shape[1]
+        colors: list[RGBA | None] = [
+            None if ch.color is None else uint32_to_rgba(ch.color) for ch in self.meta.channels[:C]
+        ]
+        return colors + [None] * (C - len(colors))
+
+    # -- pixels ---------------------------------------------------------------
+    def read(self, region: Region | None = None) -> np.ndarray:
+        """Decode a TCZYX region (five (start, stop) pairs); the whole image by default."""
+        return self._reader.read(region or full_region(self.shape))
+
+    def to_dask(self) -> da.Array:
+        """A 5-D TCZYX dask array, one block per stored plane or chunk; nothing is read."""
+        name = "arrowscope-" + tokenize(
+            str(self.path), self.column, self.row, self.meta.shape, self.meta.dtype.str,
+            getattr(getattr(self._reader, "source", None), "_token", id(self._reader)),
+        )
+        return da.map_blocks(
+            _read_block,
+            reader=self._reader,
+            chunks=self._chunks,
+            dtype=self.dtype,
+            meta=np.empty((0,) * 5, dtype=self.dtype),
+            name=name,
+        )
+
+    def to_numpy(self) -> np.ndarray:
+        """The whole image as a TCZYX numpy array (decoded in one pass)."""
+        return self.read()
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """Where an image is in a source, with its metadata (from :func:`list_images`)."""
+
+    column: str
+    row: int
+    meta: ImageMeta
+
+    @property
+    def name(self) -> str | None:
+        return self.meta.name
+
+    @property
+    def shape(self) -> tuple[int, int, int, int, int]:
+        return self.meta.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.meta.dtype
+
+
+class OMESource:
+    """An opened file, folder or table that holds OME-Arrow images.
+
+    Use :func:`open_source`. ``image_columns`` lists columns with images;
+    ``empty_columns`` those whose every row is empty (e.g. null-typed).
+    """
+
+    def __init__(self, source: PathLike | pa.Table) -> None:
+        self.dataset: ChunkDataset | None = None
+        self.table: TableSource | None = None
+        if not isinstance(source, pa.Table) and is_chunk_dataset(source):
+            self.path: Path | None = Path(source)
+            self.dataset = ChunkDataset(source)
+            self.image_columns = [DATASET_COLUMN]
+            self.empty_columns: list[str] = []
+            self.num_rows = len(self.dataset)
+            self._exact: dict[str, Any] = {}
+            return
+        self.table = TableSource(source)
+        self.path = self.table.path
+        self.num_rows = self.table.num_rows
+        found = list(iter_ome_columns(self.table.schema))
+        self.image_columns = [name for name, has in found if has]
+        self.empty_columns = [name for name, has in found if not has]
+        if not found:
+            raise NotOmeArrowError(
+                "holds no OME-Arrow image column",
+                path=self.path,
+                hint="an OME-Arrow column is a struct with type, pixels_meta and planes fields",
+            )
+        raw = self.table.metadata.get(EXACT_METADATA_KEY)
+        self._exact = json.loads(raw) if raw else {}
+        self._metas: dict[str, list[ImageMeta | None]] = {}
+
+    @property
+    def kind(self) -> str:
+        """``"dataset"``, ``"parquet"``, ``"ipc"`` or ``"memory"``."""
+        return "dataset" if self.dataset is not None else self.table.format  # type: ignore[union-attr]
+
+    @property
+    def other_columns(self) -> list[str]:
+        """Columns that are not image columns (features, keys, file names)."""
+        if self.table is None:
+            return []
+        skip = set(self.image_columns) | set(self.empty_columns)
+        return [n for n in self.table.schema.names if n not in skip]
+
+    def read_columns(self, columns: list[str]) -> pa.Table:
+        """Read plain columns of every row (never image columns)."""
+        if self.table is None:
+            return pa.table({})
+        return self.table.read_table(columns)
+
+    def default_column(self) -> str:
+        """The column :func:`open_image` uses when none is named."""
+        if not self.image_columns:
+            raise ImageNotFoundError(
+                f"every image column is empty ({', '.join(self.empty_columns)})",
+                path=self.path,
+            )
+        if "ome_arrow" in self.image_columns:
+            return "ome_arrow"
+        return self.image_columns[0]
+
+    def _check_column(self, column: str) -> None:
+        if column in self.empty_columns:
+            raise ImageNotFoundError("this column holds no images", path=self.path, column=column)
+        if column not in self.image_columns:
+            if self.table is not None and column in self.table.schema.names:
+                ftype = self.table.schema.field(column).type
+                if pa.types.is_struct(ftype):
+                    raise SchemaError(
+                        f"the struct lacks required OME-Arrow fields {sorted(missing_fields(ftype))}",
+                        path=self.path,
+                        column=column,
+                    )
+                raise NotOmeArrowError(f"is a {ftype} column, not an image column", path=self.path, column=column)
+            raise ImageNotFoundError(
+                f"no such image column; image columns are {self.image_columns}",
+                path=self.path,
+                column=column,
+            )
+
+    def metas(self, column: str) -> list[ImageMeta | None]:
+        """Metadata of every row of ``column`` (None for rows without an image)."""
+        if self.dataset is not None:
+            return [self.dataset.meta(i) for i in range(self.num_rows)]
+        self._check_column(column)
+        if column not in self._metas:
+            assert self.table is not None
+            arr = self.table.read_column(column, META_FIELDS)
+            self._metas[column] = [
+                None if rec is None else self._meta(rec, column, row)
+                for row, rec in enumerate(arr.to_pylist())
+            ]
+        return self._metas[column]
+
+    def _meta(self, record: dict[str, Any], column: str, row: int, rgb: bool | None = None) -> ImageMeta:
+        where = {"path": self.path, "column": column, "row": row}
+        meta = meta_from_record(record, where=where)
+        exact = self._exact.get(column, {}).get(str(row), {})
+        sizes = exact.get("physical_size")
+        if sizes and all(
+            s is None or (m is not None and np.float32(s) == np.float32(m))
+            for s, m in zip(sizes, meta.physical_size, strict=True)
+        ):
+            meta = _replace(meta, physical_size=tuple(sizes))
+        if rgb is None:
+            rgb = meta.shape[1] == 1 and bool(
+                _RGB_HINT.search(column) or _RGB_HINT.search(meta.name or "")
+            )
+        if rgb:
+            if meta.shape[1] != 1:
+                raise SchemaError("an RGB composite must declare size_c = 1", **where)
+            T, _, Z, Y, X = meta.shape
+            meta = _replace(meta, shape=(T, 3, Z, Y, X), rgb=True, channels=())
+        return meta
+
+    def image(self, column: str | None = None, row: int = 0, *, rgb: bool | None = None) -> OMEImage:
+        """Open the image at ``(column, row)`` lazily."""
+        if not 0 <= row < max(self.num_rows, 0) :
+            raise ImageNotFoundError(
+                f"row {row} is out of range: the source has {self.num_rows} rows", path=self.path
+            )
+        if self.dataset is not None:
+            meta = self.dataset.meta(row)
+            cs = meta.extra.get("chunk_shape") or (1, 1, 1, meta.shape[3], meta.shape[4])
+            return OMEImage(
+                meta, DatasetPixels(self.dataset, meta), chunk_zyx=tuple(cs[2:]),  # type: ignore[arg-type]
+                path=self.path, column=DATASET_COLUMN, row=row,
+            )
+        column = column or self.default_column()
+        self._check_column(column)
+        assert self.table is not None
+        group, offset = self.table.locate(row)
+        rec = self.table.read_group(group, column, META_FIELDS).slice(offset, 1).to_pylist()[0]
+        if rec is None:
+            raise ImageNotFoundError("this row holds no image", path=self.path, column=column, row=row)
+        meta = self._meta(rec, column, row, rgb)
+        grid = rec.get("chunk_grid") or None
+        chunk_zyx = (
+            (int(grid["chunk_z"]), int(grid["chunk_y"]), int(grid["chunk_x"]))
+            if grid and all(grid.get(k) for k in ("chunk_z", "chunk_y", "chunk_x"))
+            else None
+        )
+        return OMEImage(
+            meta, _NestedReader(self.table, column, row, meta), chunk_zyx=chunk_zyx,
+            path=self.path, column=column, row=row,
+        )
+
+    def iter_images(self) -> Iterator[ImageInfo]:
+        """Every image in the source, column by column, row by row."""
+        for column in self.image_columns:
+            for row, meta in enumerate(self.metas(column)):
+                if meta is not None:
+                    yield ImageInfo(column, row, meta)
+
+
+def _replace(meta: ImageMeta, **changes: Any) -> ImageMeta:
+    from dataclasses import replace
+
+    return replace(meta, **changes)
+
+
+def open_source(source: PathLike | pa.Table | OMESource) -> OMESource:
+    """Open a file, folder or table that holds OME-Arrow images (metadata only)."""
+    if isinstance(source, OMESource):
+        return source
+    return OMESource(source)
+
+
+def open_image(
+    source: PathLike | pa.Table | OMESource,
+    column: str | None = None,
+    row: int = 0,
+    *,
+    rgb: bool | None = None,
+) -> OMEImage:
+    """Open one OME-Arrow image lazily (reads metadata only).
+
+    Parameters
+    ----------
+    source
+        An ``.ome.parquet``/``.parquet`` file, an Arrow IPC file
+        (``.arrow``/``.feather``), a typed chunk dataset folder, or a table.
+    column
+        The image column; by default ``ome_arrow`` if present, else the first
+        column holding images.
+    row
+        The table row (or the image index in a chunk dataset).
+    rgb
+        Treat a one-channel record whose planes hold 3·Y·X values as an RGB
+        composite (read as three channels R, G, B). By default this is
+        inferred from CytoDataFrame's naming (``*_COMP`` columns, composite
+        names).
+
+    Returns
+    -------
+    OMEImage
+    """
+    return open_source(source).image(column, row, rgb=rgb)
+
+
+def list_images(source: PathLike | pa.Table | OMESource) -> list[ImageInfo]:
+    """Every ``(column, row)`` image in a source, with its metadata."""
+    return list(open_source(source).iter_images())
+
+
+def has_ome_arrow(schema: pa.Schema) -> bool:
+    """Whether a table schema holds at least one OME-Arrow column."""
+    return any(is_ome_arrow_type(f.type) for f in schema)

@@ -1,0 +1,449 @@
+"""Write images to OME-Parquet: losslessly, atomically, streaming dask input.
+
+* uint16 images become canonical list-form records that every ome-arrow
+  version reads; every other dtype becomes byte-form chunks (exact bytes).
+* Images larger than ``large_threshold`` become a typed chunk dataset folder,
+  written plane by plane so memory stays bounded.
+* Everything is written to a hidden temporary sibling and renamed into place:
+  a failure never leaves a partial file and never destroys an existing one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .codec import encode_byte_record, encode_list_record, null_record
+from .dataset import write_chunk_dataset
+from .errors import ArrowscopeError, UnsupportedError, WriteError
+from .image import EXACT_METADATA_KEY, OMEImage
+from .metadata import DIMS, Channel, ImageMeta, rgba_to_uint32
+from .schema import BYTE_RECORD_TYPE, LIST_RECORD_TYPE, OME_ARROW_TYPE, OME_ARROW_VERSION
+
+#: Images above this many bytes are written as a typed chunk dataset by default.
+LARGE_IMAGE_BYTES = 256 * 2**20
+DEFAULT_COLUMN = "ome_arrow"
+SUPPORTED_KINDS = "biuf"
+Progress = Callable[[int, int], None]
+
+
+# -- arrays ----------------------------------------------------------------------
+def to_tczyx(data: Any, dims: str) -> Any:
+    """View a 2-5-D numpy or dask array with axes ``dims`` as 5-D TCZYX."""
+    dims = dims.upper()
+    if not hasattr(data, "ndim"):
+        data = np.asarray(data)
+    if len(dims) != data.ndim:
+        raise UnsupportedError(
+            f"dims {dims!r} name {len(dims)} axes but the array has {data.ndim} "
+            f"(shape {tuple(data.shape)})",
+            hint="pass dims such as 'YX', 'CYX', 'ZYX' or 'TCZYX'",
+        )
+    if len(set(dims)) != len(dims) or not set(dims) <= set(DIMS) or not {"Y", "X"} <= set(dims):
+        raise UnsupportedError(
+            f"dims {dims!r} must be distinct letters of TCZYX and include Y and X"
+        )
+    present = [a for a in DIMS if a in dims]
+    data = data.transpose([dims.index(a) for a in present])
+    return data[tuple(slice(None) if a in dims else None for a in DIMS)]
+
+
+def _check_dtype(dtype: np.dtype[Any]) -> None:
+    if dtype.kind not in SUPPORTED_KINDS:
+        raise UnsupportedError(
+            f"cannot store pixels of dtype {dtype}",
+            hint="OME-Arrow holds bool, integer and float pixels",
+        )
+
+
+# -- metadata --------------------------------------------------------------------
+def _triple(value: Any, fill: Any) -> tuple[Any, Any, Any]:
+    if value is None:
+        return (fill, fill, fill)
+    if isinstance(value, (str, int, float, np.number)):
+        return (fill if isinstance(value, (int, float, np.number)) else value, value, value)
+    seq = list(value)
+    if len(seq) == 2:
+        return (fill, seq[0], seq[1])
+    if len(seq) == 3:
+        return (seq[0], seq[1], seq[2])
+    raise UnsupportedError(f"expected 1, 2 (y, x) or 3 (z, y, x) values, got {value!r}")
+
+
+def make_meta(
+    shape: tuple[int, ...],
+    dtype: Any,
+    *,
+    name: str | None = None,
+    image_id: str | None = None,
+    image_type: str | None = "image",
+    channel_names: Sequence[str] | None = None,
+    channel_colors: Sequence[Any] | None = None,
+    physical_size: Any = None,
+    units: Any = None,
+) -> ImageMeta:
+    """Build the metadata of an image to write (shape in TCZYX).
+
+    ``physical_size`` is a scalar (y and x), ``(y, x)`` or ``(z, y, x)``;
+    ``units`` a string for all axes or a matching tuple.
+    """
+    dtype = np.dtype(dtype)
+    _check_dtype(dtype)
+    C = int(shape[1])
+    names = list(channel_names) if channel_names is not None else [f"C{i}" for i in range(C)]
+    colors = list(channel_colors) if channel_colors is not None else [None] * C
+    if len(names) != C or len(colors) != C:
+        raise UnsupportedError(
+            f"the image has {C} channels but {len(names)} names and {len(colors)} colours were given"
+        )
+    sizes = tuple(None if v is None else float(v) for v in _triple(physical_size, None))
+    if isinstance(units, str) or units is None:
+        unit_t = tuple(units if s is not None else None for s in sizes)
+    else:
+        unit_t = _triple(units, None)
+    return ImageMeta(
+        shape=tuple(int(s) for s in shape),  # type: ignore[arg-type]
+        dtype=dtype,
+        name=name,
+        id=image_id or name,
+        image_type=image_type,
+        channels=tuple(
+            Channel(name=str(n), id=f"ch-{i}", color=None if c is None else rgba_to_uint32(c))
+            for i, (n, c) in enumerate(zip(names, colors, strict=True))
+        ),
+        physical_size=sizes,  # type: ignore[arg-type]
+        units=unit_t,  # type: ignore[arg-type]
+    )
+
+
+@dataclass
+class ImageToWrite:
+    """A TCZYX array (numpy or dask) and the metadata to write with it."""
+
+    data: Any
+    meta: ImageMeta
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def materialize(self) -> np.ndarray:
+        data = self.data
+        if hasattr(data, "compute"):
+            data = data.compute()
+        return np.ascontiguousarray(data)
+
+    def planes(self) -> Iterator[tuple[int, int, int, np.ndarray]]:
+        """Yield ``(t, c, z, plane)``, computing dask input one Z-block at a time."""
+        T, C, Z, _, _ = self.meta.shape
+        zstep = 1
+        if hasattr(self.data, "chunks"):
+            zstep = max(1, int(self.data.chunks[2][0]))
+        for t in range(T):
+            for c in range(C):
+                for z0 in range(0, Z, zstep):
+                    slab = self.data[t, c, z0 : z0 + zstep]
+                    slab = slab.compute() if hasattr(slab, "compute") else np.asarray(slab)
+                    for dz in range(slab.shape[0]):
+                        yield t, c, z0 + dz, slab[dz]
+
+
+def image_to_write(item: Any, *, dims: str = DIMS, **kwargs: Any) -> ImageToWrite:
+    """Normalise an array, an :class:`OMEImage` or a ``{"data": ..., ...}`` dict."""
+    if isinstance(item, ImageToWrite):
+        return item
+    if isinstance(item, OMEImage):
+        return ImageToWrite(item.to_dask(), item.meta)
+    if isinstance(item, Mapping):
+        opts = dict(item)
+        data = opts.pop("data")
+        return image_to_write(data, **{"dims": dims, **kwargs, **opts})
+    data = to_tczyx(item, dims)
+    meta = make_meta(tuple(data.shape), data.dtype, **kwargs)
+    return ImageToWrite(data, meta)
+
+
+def _record(image: ImageToWrite, record_type: pa.StructType, chunk_compression: str | None) -> pa.StructArray:
+    arr = image.materialize()
+    if record_type == LIST_RECORD_TYPE:
+        return encode_list_record(arr, image.meta)
+    return encode_byte_record(arr, image.meta, compression=chunk_compression)
+
+
+def _record_type(images: Sequence[ImageToWrite | None]) -> pa.StructType:
+    real = [im for im in images if im is not None]
+    if real and all(im.meta.dtype == np.dtype("uint16") and not im.meta.rgb for im in real):
+        return LIST_RECORD_TYPE
+    return BYTE_RECORD_TYPE
+
+
+def _file_metadata(exact: dict[str, dict[str, Any]]) -> dict[bytes, bytes]:
+    meta = {
+        b"ome.arrow.type": OME_ARROW_TYPE.encode(),
+        b"ome.arrow.version": OME_ARROW_VERSION.encode(),
+    }
+    if exact:
+        meta[EXACT_METADATA_KEY] = json.dumps(exact).encode()
+    return meta
+
+
+def _exact_sizes(column: str, images: Sequence[ImageToWrite | None]) -> dict[str, Any]:
+    """Physical sizes that float32 would round, kept exactly in file metadata."""
+    out: dict[str, Any] = {}
+    for row, im in enumerate(images):
+        if im is None:
+            continue
+        sizes = im.meta.physical_size
+        if any(s is not None and float(np.float32(s)) != s for s in sizes):
+            out[str(row)] = {"physical_size": list(sizes)}
+    return out
+
+
+# -- atomic targets ---------------------------------------------------------------
+@contextlib.contextmanager
+def atomic_target(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary sibling path; on success it replaces ``path``.
+
+    The old file or folder is kept until the new one is complete, and
+    restored if the final swap fails. On any error the temporary is removed.
+    """
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise WriteError("the folder does not exist", path=parent, hint="create it first")
+    if not os.access(parent, os.W_OK):
+        raise WriteError("the folder is not writable", path=parent, hint="choose another folder")
+    tmp = parent / f".{target.name}.arrowscope-{uuid.uuid4().hex[:8]}.tmp"
+    backup = parent / f".{target.name}.arrowscope-{uuid.uuid4().hex[:8]}.old"
+    try:
+        yield tmp
+        # A file over a file is one atomic rename; a folder (or a change of
+        # kind) needs the old one moved aside first and restored on failure.
+        if target.is_dir() or (tmp.is_dir() and target.exists()):
+            os.replace(target, backup)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if backup.exists():
+                os.replace(backup, target)
+            raise
+        _remove(backup)
+    except ArrowscopeError:
+        _remove(tmp)
+        raise
+    except OSError as exc:
+        _remove(tmp)
+        hint = "free some disk space and try again" if exc.errno == errno.ENOSPC else None
+        raise WriteError(f"writing failed: {exc.strerror or exc}", path=target, hint=hint) from exc
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    elif p.exists() or p.is_symlink():
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+# -- public writers -----------------------------------------------------------------
+def write_ome_parquet(
+    path: str | os.PathLike[str],
+    data: Any,
+    *,
+    dims: str = DIMS,
+    name: str | None = None,
+    image_id: str | None = None,
+    image_type: str | None = "image",
+    channel_names: Sequence[str] | None = None,
+    channel_colors: Sequence[Any] | None = None,
+    physical_size: Any = None,
+    units: Any = None,
+    column: str = DEFAULT_COLUMN,
+    layout: str = "auto",
+    compression: str | None = "zstd",
+    chunk_compression: str | None = None,
+    large_threshold: int = LARGE_IMAGE_BYTES,
+    tile: int = 1024,
+    progress: Progress | None = None,
+) -> Path:
+    """Write one image to OME-Parquet, losslessly and atomically.
+
+    Parameters
+    ----------
+    path
+        Target ``.ome.parquet`` (a file, or a folder for the dataset layout).
+    data
+        A 2-5-D numpy or dask array (or an :class:`OMEImage`) with axes ``dims``.
+    layout
+        ``"auto"`` (nested below ``large_threshold`` bytes, else dataset),
+        ``"nested"`` (one row, one struct column) or ``"dataset"`` (typed chunk
+        dataset folder, tiles of ``tile`` pixels).
+    compression
+        Parquet compression (zstd by default).
+    chunk_compression
+        Extra per-chunk codec for byte-form records (``"zstd"``, ``"lz4"``).
+    progress
+        Called as ``progress(done, total)`` while writing.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    image = image_to_write(
+        data,
+        dims=dims,
+        name=name,
+        image_id=image_id,
+        image_type=image_type,
+        channel_names=channel_names,
+        channel_colors=channel_colors,
+        physical_size=physical_size,
+        units=units,
+    )
+    if name is not None and image.meta.name != name:
+        image = replace(image, meta=replace(image.meta, name=name, id=image_id or image.meta.id or name))
+    if layout == "auto":
+        layout = "dataset" if image.meta.nbytes > large_threshold else "nested"
+    if layout == "nested" and image.meta.dtype == np.dtype("uint16") and np.prod(image.meta.shape, dtype=np.int64) >= 2**31:
+        layout = "dataset"
+    if layout == "dataset":
+        return write_ome_dataset(path, [image], compression=compression, tile=tile, progress=progress)
+    if layout != "nested":
+        raise UnsupportedError(f"unknown layout {layout!r}", hint="use auto, nested or dataset")
+    return write_ome_table(
+        path, {column: [image]}, compression=compression,
+        chunk_compression=chunk_compression, progress=progress,
+    )
+
+
+def write_ome_table(
+    path: str | os.PathLike[str],
+    images: Mapping[str, Sequence[Any]],
+    *,
+    extra_columns: Any = None,
+    dims: str = DIMS,
+    compression: str | None = "zstd",
+    chunk_compression: str | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Write many images as a table: one image per row, one row per row group.
+
+    Parameters
+    ----------
+    images
+        ``{column: [image, ...]}``; every column has one entry per row. An
+        entry is an array (axes ``dims``), an :class:`OMEImage`, a dict
+        ``{"data": array, "dims": ..., "name": ..., "channel_names": ...}``
+        (the keyword arguments of :func:`write_ome_parquet`), or None for a
+        row without an image.
+    extra_columns
+        Other columns (a :class:`pyarrow.Table`, a pandas DataFrame or a dict
+        of lists) with the same number of rows, e.g. single-cell features.
+
+    Each row is computed and written on its own, so memory holds one row.
+    """
+    columns: dict[str, list[ImageToWrite | None]] = {
+        col: [None if item is None else image_to_write(item, dims=dims) for item in items]
+        for col, items in images.items()
+    }
+    lengths = {col: len(items) for col, items in columns.items()}
+    extra = _as_table(extra_columns)
+    if extra is not None:
+        lengths["extra_columns"] = extra.num_rows
+    if len(set(lengths.values())) > 1:
+        raise UnsupportedError(f"columns have different numbers of rows: {lengths}")
+    n_rows = next(iter(lengths.values()), 0)
+    if n_rows == 0:
+        raise UnsupportedError("there is nothing to write (no rows)")
+    types = {col: _record_type(items) for col, items in columns.items()}
+    exact = {col: e for col, items in columns.items() if (e := _exact_sizes(col, items))}
+    fields = [pa.field(col, types[col]) for col in columns]
+    if extra is not None:
+        clash = set(extra.column_names) & set(columns)
+        if clash:
+            raise UnsupportedError(f"extra columns clash with image columns: {sorted(clash)}")
+        fields += list(extra.schema)
+    schema = pa.schema(fields, metadata=_file_metadata(exact))
+    with atomic_target(path) as tmp:
+        with pq.ParquetWriter(tmp, schema, compression=compression) as writer:
+            for row in range(n_rows):
+                arrays = []
+                for col, items in columns.items():
+                    im = items[row]
+                    arrays.append(null_record(types[col]) if im is None else _record(im, types[col], chunk_compression))
+                if extra is not None:
+                    arrays += [extra.column(i).slice(row, 1).combine_chunks() for i in range(extra.num_columns)]
+                writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+                if progress is not None:
+                    progress(row + 1, n_rows)
+    return Path(path)
+
+
+def write_ome_dataset(
+    path: str | os.PathLike[str],
+    images: Sequence[Any],
+    *,
+    dims: str = DIMS,
+    compression: str | None = "zstd",
+    tile: int = 1024,
+    progress: Progress | None = None,
+) -> Path:
+    """Write images as a typed chunk dataset folder (chunks of 1 plane × ``tile``²).
+
+    dask-backed images are computed one Z-block at a time.
+    """
+    items = [image_to_write(im, dims=dims) for im in images]
+    for n, im in enumerate(items):
+        if im.meta.id is None:
+            items[n] = replace(im, meta=replace(im.meta, id=f"image-{n:05d}"))
+    ids = [im.meta.id for im in items]
+    if len(set(ids)) != len(ids):
+        raise UnsupportedError(f"image ids must be unique, got {ids}")
+    total = sum(
+        im.meta.shape[0] * im.meta.shape[1] * im.meta.shape[2]
+        * -(-im.meta.shape[3] // tile) * -(-im.meta.shape[4] // tile)
+        for im in items
+    )
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    with atomic_target(path) as tmp:
+        tmp.mkdir()
+        write_chunk_dataset(
+            tmp,
+            [(im.meta, im.planes()) for im in items],
+            chunk_yx=(tile, tile),
+            compression=compression,
+            on_chunk=tick,
+        )
+    return Path(path)
+
+
+def _as_table(extra: Any) -> pa.Table | None:
+    if extra is None:
+        return None
+    if isinstance(extra, pa.Table):
+        return extra
+    if hasattr(extra, "to_arrow"):
+        return extra.to_arrow()
+    if hasattr(extra, "columns") and hasattr(extra, "index"):
+        return pa.Table.from_pandas(extra, preserve_index=False)
+    return pa.table(dict(extra))
