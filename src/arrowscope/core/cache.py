@@ -33,6 +33,7 @@ class ByteLRU:
         self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.RLock()
+        self._loading: dict[Hashable, threading.Lock] = {}
         self.hits = 0
         self.misses = 0
 
@@ -42,25 +43,36 @@ class ByteLRU:
         return self._bytes
 
     def get_or_load(self, key: Hashable, load: Callable[[], Any]) -> Any:
-        """Return the cached value for ``key``, calling ``load`` on a miss.
+        """Return the cached value for ``key``, calling ``load`` once on a miss.
 
-        The lock is not held while loading, so dask threads decode different
-        row groups in parallel.
+        Threads asking for the same key wait for one load; different keys load
+        in parallel (the global lock is not held while loading).
         """
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 self.hits += 1
                 return self._items[key][0]
-            self.misses += 1
-        value = load()
-        size = _nbytes(value)
-        with self._lock:
-            if size <= self.max_bytes and key not in self._items:
-                self._items[key] = (value, size)
-                self._bytes += size
-                self._evict()
-        return value
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    self.hits += 1
+                    return self._items[key][0]
+                self.misses += 1
+            try:
+                value = load()
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
+            size = _nbytes(value)
+            with self._lock:
+                if size <= self.max_bytes:
+                    self._items[key] = (value, size)
+                    self._bytes += size
+                    self._evict()
+            return value
 
     def resize(self, max_bytes: int) -> None:
         """Change the budget, evicting at once if needed."""
