@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from dask.base import tokenize
 
 from .codec import RecordPixels, Region, full_region
 from .dataset import ChunkDataset, DatasetPixels, is_chunk_dataset
-from .errors import ImageNotFoundError, NotOmeArrowError, SchemaError
+from .errors import ArrowscopeError, ImageNotFoundError, NotOmeArrowError, SchemaError
 from .metadata import DIMS, RGBA, ImageMeta, meta_from_record, uint32_to_rgba
 from .schema import META_FIELDS, is_ome_arrow_type, iter_ome_columns, missing_fields
 from .sources import TableSource
@@ -368,12 +369,72 @@ class OMESource:
             path=self.path, column=column, row=row,
         )
 
+    def stack(self, column: str | None = None) -> tuple[da.Array, list[ImageMeta | None]]:
+        """All rows of an image column as one lazy (R, T, C, Z, Y, X) array.
+
+        Crops of different sizes are padded (bottom/right, zeros) to the largest;
+        the true shapes are in the returned metadata list (None for empty rows).
+        Each block is one row and one channel, so paging through rows reads one
+        row group at a time. A row whose pixels cannot be decoded is shown
+        blank with a warning, never an exception in the viewer.
+        """
+        column = column or self.default_column()
+        metas = self.metas(column)
+        real = [m for m in metas if m is not None]
+        if not real:
+            raise ImageNotFoundError("this column holds no images", path=self.path, column=column)
+        shape = tuple(max(m.shape[i] for m in real) for i in range(5))
+        dtype = np.result_type(*{m.dtype for m in real})
+        rgb = any(m.rgb for m in real)
+        reader = _StackReader(self, column, metas, dtype)
+        chunks = ((1,) * len(metas), (shape[0],), (shape[1],) if rgb else (1,) * shape[1], *((n,) for n in shape[2:]))
+        name = "arrowscope-stack-" + tokenize(str(self.path), column, getattr(self.table, "_token", None), len(metas))
+        array = da.map_blocks(
+            reader.read_block, chunks=chunks, dtype=dtype,
+            meta=np.empty((0,) * 6, dtype=dtype), name=name,
+        )
+        return array, metas
+
     def iter_images(self) -> Iterator[ImageInfo]:
         """Every image in the source, column by column, row by row."""
         for column in self.image_columns:
             for row, meta in enumerate(self.metas(column)):
                 if meta is not None:
                     yield ImageInfo(column, row, meta)
+
+
+class _StackReader:
+    """Reads rows of one image column into a padded (R, T, C, Z, Y, X) stack."""
+
+    def __init__(self, source: OMESource, column: str, metas: list[ImageMeta | None], dtype: np.dtype[Any]) -> None:
+        self.source = source
+        self.column = column
+        self.metas = metas
+        self.dtype = dtype
+        self._warned: set[int] = set()
+
+    def read_block(self, block_info: dict[Any, Any] | None = None) -> np.ndarray:
+        assert block_info is not None
+        loc = block_info[None]["array-location"]
+        (r0, r1), *region = loc
+        out = np.zeros(tuple(b - a for a, b in loc), dtype=self.dtype)
+        for row in range(r0, r1):
+            meta = self.metas[row]
+            if meta is None:
+                continue  # a row without an image stays blank
+            # Clip the padded region to this row's true extent.
+            clipped = [(a, min(b, n)) for (a, b), n in zip(region, meta.shape, strict=True)]
+            if any(a >= b for a, b in clipped):
+                continue
+            try:
+                pixels = self.source.image(self.column, row, rgb=meta.rgb).read(tuple(clipped))
+            except ArrowscopeError as exc:
+                if row not in self._warned:
+                    self._warned.add(row)
+                    warnings.warn(f"{exc} (shown blank)", stacklevel=2)
+                continue
+            out[(row - r0, *(slice(0, b - a) for a, b in clipped))] = pixels
+        return out
 
 
 def _replace(meta: ImageMeta, **changes: Any) -> ImageMeta:

@@ -1,0 +1,92 @@
+"""npe2 reader: OME-Arrow files, tables and chunk datasets as dask-backed layers.
+
+``get_reader`` is cheap and silent: it looks at the suffix, then at the Parquet
+footer / IPC schema only, and returns None for anything without an OME-Arrow
+column so that plain tables stay with other readers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..core.dataset import is_chunk_dataset
+
+logger = logging.getLogger(__name__)
+SUFFIXES = (".parquet", ".arrow", ".feather", ".ipc")
+OWN_SUFFIXES = (".ome.parquet", ".ome.arrow")
+
+
+def _claims(path: Path) -> bool:
+    """Whether ``path`` holds OME-Arrow images, judged from its schema only."""
+    if path.is_dir():
+        return is_chunk_dataset(path)
+    name = path.name.lower()
+    if not name.endswith(SUFFIXES):
+        return False
+    if name.endswith(OWN_SUFFIXES):
+        return True  # ours by name: errors get reported rather than ignored
+    try:
+        from ..core.image import has_ome_arrow
+        from ..core.sources import sniff_format
+
+        fmt = sniff_format(path)
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return has_ome_arrow(pq.read_schema(path))
+        if fmt == "ipc":
+            import pyarrow as pa
+
+            with pa.memory_map(str(path), "r") as mm:
+                try:
+                    schema = pa.ipc.open_file(mm).schema
+                except pa.ArrowInvalid:
+                    mm.seek(0)
+                    schema = pa.ipc.open_stream(mm).schema
+            return has_ome_arrow(schema)
+    except Exception:  # a foreign or broken file is simply not ours
+        logger.debug("arrowscope does not claim %s", path, exc_info=True)
+    return False
+
+
+def get_reader(path: str | list[str]) -> Callable[..., list[Any]] | None:
+    """Return :func:`read_paths` when every path holds OME-Arrow data, else None."""
+    paths = [path] if isinstance(path, str) else list(path)
+    if not paths or not all(_claims(Path(p)) for p in paths):
+        return None
+    return read_paths
+
+
+def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
+    """Read paths into layer data tuples, reporting problems as notifications.
+
+    Returns napari's null-layer sentinel ``[(None,)]`` when nothing could be
+    read, after telling the user why.
+    """
+    from ..core.errors import ArrowscopeError
+    from ..core.image import open_source
+    from .layers import source_layers
+
+    paths = [path] if isinstance(path, str) else list(path)
+    layers: list[Any] = []
+    for p in paths:
+        try:
+            src = open_source(p)
+            if src.empty_columns:
+                _notify(
+                    f"{p}: image column(s) {', '.join(src.empty_columns)} hold no images and were skipped",
+                    "info",
+                )
+            layers += source_layers(src)
+        except ArrowscopeError as exc:
+            _notify(str(exc), "error")
+    return layers or [(None,)]
+
+
+def _notify(message: str, level: str) -> None:
+    from napari.utils.notifications import show_error, show_info
+
+    (show_error if level == "error" else show_info)(message)

@@ -1,0 +1,33 @@
+"""Sample data (File > Open Sample): a synthetic plate and a crop table.
+
+The data are written to OME-Parquet in a temporary folder and read back through
+the arrowscope reader, so the samples are lazy, file-backed layers like real data.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+
+@cache
+def _demo_files() -> dict[str, Path]:
+    from ..core.synthetic import write_demo_plate
+
+    return write_demo_plate(Path(tempfile.mkdtemp(prefix="arrowscope-sample-")))
+
+
+def sample_plate() -> list[Any]:
+    """Four fields of view, three channels, with nuclei labels."""
+    from .reader import read_paths
+
+    return read_paths(str(_demo_files()["plate"]))
+
+
+def sample_crops() -> list[Any]:
+    """One crop per cell, with the cells' features, stacked on a row axis."""
+    from .reader import read_paths
+
+    return read_paths(str(_demo_files()["crops"]))

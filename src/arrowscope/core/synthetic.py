@@ -1,0 +1,152 @@
+"""Synthetic Cell Painting-like data for demos, sample data, tests and benchmarks.
+
+Cells are ellipses with a nucleus, cytoplasm and texture; a few planted
+outliers are much larger or elongated, so QC has something to find. Features
+follow CellProfiler/CytoTable naming.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+CHANNELS = ("DNA", "ER", "Mito")
+CHANNEL_COLORS = ("blue", "green", "magenta")
+
+
+@dataclass
+class Field:
+    """One synthetic field of view."""
+
+    image: np.ndarray  # (C, Y, X) uint16
+    nuclei: np.ndarray  # (Y, X) int32 label image
+    cells: list[dict[str, Any]]
+
+
+def synthetic_field(
+    seed: int = 0, size: tuple[int, int] = (256, 256), n_cells: int = 12, outliers: int = 1
+) -> Field:
+    """Draw one field: ``n_cells`` cells, the first ``outliers`` of them abnormal."""
+    rng = np.random.default_rng(seed)
+    Y, X = size
+    yy, xx = np.mgrid[0:Y, 0:X]
+    image = rng.normal(200, 20, (len(CHANNELS), Y, X))
+    nuclei = np.zeros((Y, X), np.int32)
+    cells = []
+    margin = 24
+    for k in range(n_cells):
+        label = k + 1
+        cy, cx = rng.uniform(margin, Y - margin), rng.uniform(margin, X - margin)
+        ry = rng.uniform(6, 9)
+        rx = ry * rng.uniform(0.8, 1.2)
+        if k < outliers:  # planted: huge or very elongated
+            ry, rx = (ry * 2.2, rx * 2.2) if k % 2 == 0 else (ry * 0.6, rx * 2.6)
+        angle = rng.uniform(0, np.pi)
+        dy, dx = yy - cy, xx - cx
+        u = dx * np.cos(angle) + dy * np.sin(angle)
+        v = -dx * np.sin(angle) + dy * np.cos(angle)
+        r2 = (u / rx) ** 2 + (v / ry) ** 2
+        nucleus = (r2 <= 1) & (nuclei == 0)
+        nuclei[nucleus] = label
+        cell = r2 <= 4
+        image[0] += 3000 * np.exp(-r2 * 1.5)
+        image[1] += 1200 * cell * (1 + 0.3 * np.sin(u / 2)) * rng.uniform(0.7, 1.3)
+        image[2] += 900 * cell * (r2 > 1) * rng.uniform(0.6, 1.4)
+        ys, xs = np.nonzero(nuclei == label)
+        area = float(ys.size)
+        a, b = max(rx, ry), min(rx, ry)
+        cells.append(
+            {
+                "label": label,
+                "center_y": float(ys.mean()) if ys.size else cy,
+                "center_x": float(xs.mean()) if xs.size else cx,
+                "area": area,
+                "eccentricity": float(np.sqrt(1 - (b / a) ** 2)),
+                "form_factor": float(4 * np.pi * area / max(1.0, (2 * np.pi * np.sqrt((a * a + b * b) / 2)) ** 2)),
+                "bbox": (int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1) if ys.size else (0, 0, 1, 1),
+                "intensity_dna": float(image[0][ys, xs].mean()) if ys.size else 0.0,
+            }
+        )
+    image = np.clip(image, 0, 65535).astype(np.uint16)
+    return Field(image, nuclei, cells)
+
+
+def synthetic_plate(
+    n_fields: int = 4, size: tuple[int, int] = (256, 256), n_cells: int = 12, seed: int = 0
+) -> tuple[list[Field], pa.Table]:
+    """Fields of view and a CytoTable-style single-cell profile table."""
+    fields = [synthetic_field(seed + i, size, n_cells, outliers=1 + (i % 2)) for i in range(n_fields)]
+    rows = []
+    for i, f in enumerate(fields):
+        well = f"{'ABCDEFGH'[i // 4 % 8]}{i % 4 + 1:02d}"
+        for c in f.cells:
+            y0, x0, y1, x1 = c["bbox"]
+            rows.append(
+                {
+                    "Metadata_ImageNumber": i + 1,
+                    "Metadata_Plate": "SYNTH-1",
+                    "Metadata_Well": well,
+                    "Metadata_Site": 1,
+                    "Metadata_Nuclei_Number_Object_Number": c["label"],
+                    "Nuclei_Location_Center_X": c["center_x"],
+                    "Nuclei_Location_Center_Y": c["center_y"],
+                    "Nuclei_AreaShape_BoundingBoxMinimum_X": x0,
+                    "Nuclei_AreaShape_BoundingBoxMinimum_Y": y0,
+                    "Nuclei_AreaShape_BoundingBoxMaximum_X": x1,
+                    "Nuclei_AreaShape_BoundingBoxMaximum_Y": y1,
+                    "Nuclei_AreaShape_Area": c["area"],
+                    "Nuclei_AreaShape_FormFactor": c["form_factor"],
+                    "Nuclei_AreaShape_Eccentricity": c["eccentricity"],
+                    "Nuclei_Intensity_MeanIntensity_DNA": c["intensity_dna"],
+                    "Image_FileName_DNA": f"field{i + 1:02d}.ome.parquet",
+                }
+            )
+    return fields, pa.Table.from_pylist(rows)
+
+
+def write_demo_plate(out_dir: str | Path, n_fields: int = 4, size: tuple[int, int] = (256, 256)) -> dict[str, Path]:
+    """Write the demo plate: a field-of-view table, a crop table and profiles.
+
+    Returns the written paths under keys ``plate`` (one field of view per row,
+    image + nuclei label columns), ``crops`` (one cell per row, with its
+    features) and ``profiles`` (CytoTable-style Parquet).
+    """
+    from .writer import write_ome_table
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fields, profiles = synthetic_plate(n_fields, size)
+    common = {"dims": "CYX", "channel_names": list(CHANNELS), "channel_colors": list(CHANNEL_COLORS),
+              "physical_size": (0.65, 0.65), "units": "µm"}
+    plate = write_ome_table(
+        out / "plate.ome.parquet",
+        {
+            "image": [{"data": f.image, "name": f"field{i + 1:02d}", **common} for i, f in enumerate(fields)],
+            "nuclei_LABL": [
+                {"data": f.nuclei, "dims": "YX", "name": f"field{i + 1:02d}-nuclei", "image_type": "label",
+                 "physical_size": (0.65, 0.65), "units": "µm"}
+                for i, f in enumerate(fields)
+            ],
+        },
+        extra_columns={"Metadata_ImageNumber": list(range(1, n_fields + 1))},
+    )
+    crops, labels = [], []
+    for f in fields:
+        for c in f.cells:
+            y0, x0, y1, x1 = c["bbox"]
+            y0, x0 = max(0, y0 - 8), max(0, x0 - 8)
+            crops.append({"data": f.image[:, y0 : y1 + 8, x0 : x1 + 8], **common})
+            labels.append({"data": f.nuclei[y0 : y1 + 8, x0 : x1 + 8], "dims": "YX", "image_type": "label"})
+    crop_table = write_ome_table(
+        out / "crops.ome.parquet",
+        {"cell_OMEArrow_ORIG": crops, "cell_OMEArrow_LABL": labels},
+        extra_columns=profiles,
+    )
+    profile_path = out / "profiles.parquet"
+    pq.write_table(profiles, profile_path)
+    return {"plate": plate, "crops": crop_table, "profiles": profile_path}
