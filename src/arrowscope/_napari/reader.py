@@ -70,6 +70,9 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
     from ..core.image import open_source
     from .layers import source_layers
 
+    from .preferences import ensure_reader_preferences
+
+    ensure_reader_preferences()  # next time, drops go straight to arrowscope
     paths = [path] if isinstance(path, str) else list(path)
     layers: list[Any] = []
     for p in paths:
