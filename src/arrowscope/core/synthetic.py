@@ -141,7 +141,8 @@ def write_demo_plate(out_dir: str | Path, n_fields: int = 4, size: tuple[int, in
             y0, x0, y1, x1 = c["bbox"]
             y0, x0 = max(0, y0 - 8), max(0, x0 - 8)
             crops.append({"data": f.image[:, y0 : y1 + 8, x0 : x1 + 8], **common})
-            labels.append({"data": f.nuclei[y0 : y1 + 8, x0 : x1 + 8], "dims": "YX", "image_type": "label"})
+            labels.append({"data": f.nuclei[y0 : y1 + 8, x0 : x1 + 8], "dims": "YX", "image_type": "label",
+                           "physical_size": (0.65, 0.65), "units": "µm"})
     crop_table = write_ome_table(
         out / "crops.ome.parquet",
         {"cell_OMEArrow_ORIG": crops, "cell_OMEArrow_LABL": labels},

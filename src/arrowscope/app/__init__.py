@@ -1,0 +1,1 @@
+"""The ``arrowscope`` command line and viewer app."""

@@ -1,0 +1,152 @@
+"""The ``arrowscope`` command line: demo, view, convert, info.
+
+Exit codes: 0 success, 1 an arrowscope error (bad file, bad option value),
+2 bad usage (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+
+logger = logging.getLogger("arrowscope")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="arrowscope", description="OME-Arrow / OME-Parquet images in napari.")
+    p.add_argument("--version", action="version", version=f"arrowscope {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="write a synthetic Cell Painting plate and open it")
+    demo.add_argument("--out", type=Path, default=Path("arrowscope-demo"), help="folder for the demo files")
+    demo.add_argument("--screenshot", type=Path, help="render headless to this PNG instead of opening a window")
+
+    view = sub.add_parser("view", help="open files and folders in napari")
+    view.add_argument("paths", nargs="+", type=Path)
+    view.add_argument("--screenshot", type=Path, help="render headless to this PNG")
+
+    conv = sub.add_parser("convert", help="convert between OME-Parquet and OME-TIFF/TIFF/OME-Zarr")
+    conv.add_argument("src", type=Path)
+    conv.add_argument("dst", type=Path)
+    conv.add_argument("--layout", choices=["auto", "nested", "chunked"], default="auto")
+    conv.add_argument("--compression", default="zstd", help="Parquet compression (zstd, lz4, snappy, none)")
+
+    info = sub.add_parser("info", help="describe what a file holds")
+    info.add_argument("path", type=Path)
+    info.add_argument("--json", action="store_true", help="print JSON")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    from ..core.errors import ArrowscopeError
+
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        if args.command == "info":
+            return _info(args.path, as_json=args.json)
+        if args.command == "convert":
+            return _convert(args)
+        if args.command == "demo":
+            return _demo(args.out, args.screenshot)
+        if args.command == "view":
+            return _view(args.paths, args.screenshot)
+    except ArrowscopeError as exc:
+        logger.error("arrowscope: %s", exc)
+        return 1
+    return 2  # pragma: no cover - argparse enforces a command
+
+
+def describe(path: Path) -> dict[str, Any]:
+    """What a file or folder holds, as plain data (the ``info --json`` output)."""
+    from ..core.image import open_source
+
+    src = open_source(path)
+    columns = []
+    for column in src.image_columns:
+        metas = src.metas(column)
+        real = [m for m in metas if m is not None]
+        first = real[0] if real else None
+        columns.append(
+            {
+                "column": column,
+                "images": len(real),
+                "empty_rows": len(metas) - len(real),
+                "dims": "TCZYX",
+                "shape": list(first.shape) if first else None,
+                "shapes_vary": len({m.shape for m in real}) > 1,
+                "dtype": first.dtype.name if first else None,
+                "image_type": first.image_type if first else None,
+                "rgb": bool(first and first.rgb),
+                "physical_size": list(first.physical_size) if first else None,
+                "units": list(first.units) if first else None,
+                "channels": [c.name for c in first.channels] if first else [],
+            }
+        )
+    out: dict[str, Any] = {
+        "path": str(path),
+        "layout": "typed-chunk-dataset" if src.kind == "dataset" else src.kind,
+        "rows": src.num_rows,
+        "row_groups": src.table.num_groups if src.table is not None else None,
+        "image_columns": columns,
+        "empty_columns": src.empty_columns,
+        "other_columns": src.other_columns,
+    }
+    return out
+
+
+def _info(path: Path, *, as_json: bool) -> int:
+    facts = describe(path)
+    if as_json:
+        sys.stdout.write(json.dumps(facts, indent=2, default=str) + "\n")
+        return 0
+    lines = [f"{facts['path']}: {facts['layout']}, {facts['rows']} rows, {facts['row_groups']} row groups"]
+    for c in facts["image_columns"]:
+        lines.append(
+            f"  {c['column']}: {c['images']} images, TCZYX {c['shape']}{' (varies)' if c['shapes_vary'] else ''}, "
+            f"{c['dtype']}, scale {c['physical_size']} {c['units']}, channels {c['channels']}"
+        )
+    for name in facts["empty_columns"]:
+        lines.append(f"  {name}: no images")
+    if facts["other_columns"]:
+        lines.append(f"  other columns: {len(facts['other_columns'])} ({', '.join(facts['other_columns'][:6])}…)")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from ..core.errors import CorruptFileError
+    from .convert import convert
+
+    if not args.src.exists():
+        raise CorruptFileError("no such file or folder", path=args.src)
+    layout = {"chunked": "dataset"}.get(args.layout, args.layout)
+    compression = None if args.compression == "none" else args.compression
+    out = convert(args.src, args.dst, layout=layout, compression=compression)
+    logger.info("wrote %s", out)
+    return 0
+
+
+def _demo(out: Path, screenshot: Path | None) -> int:
+    from ..core.synthetic import write_demo_plate
+
+    files = write_demo_plate(out)
+    logger.info("demo files written to %s", out)
+    return _view([files["plate"], files["crops"]], screenshot)
+
+
+def _view(paths: list[Path], screenshot: Path | None) -> int:
+    from ..core.errors import CorruptFileError
+    from .viewer import show
+
+    for p in paths:
+        if not p.exists():
+            raise CorruptFileError("no such file or folder", path=p)
+    return show(paths, screenshot)

@@ -1,0 +1,77 @@
+"""The command line: every command, its output and its error paths."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import arrowscope
+from arrowscope.app.cli import main
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    data = (np.random.default_rng(0).random((2, 3, 20, 30)) * 1000).astype(np.uint16)
+    path = arrowscope.write_ome_parquet(tmp_path / "img.ome.parquet", data, dims="CZYX", channel_names=["a", "b"],
+                                        physical_size=(1.0, 0.5, 0.5), units="µm")
+    return path, data
+
+
+def test_info_json(image_file, capsys):
+    path, _ = image_file
+    assert main(["info", str(path), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["layout"] == "parquet" and facts["rows"] == 1 and facts["row_groups"] == 1
+    (col,) = facts["image_columns"]
+    assert col["column"] == "ome_arrow" and col["shape"] == [1, 2, 3, 20, 30]
+    assert col["dtype"] == "uint16" and col["channels"] == ["a", "b"]
+    assert col["physical_size"] == [1.0, 0.5, 0.5] and col["units"] == ["µm"] * 3
+
+
+def test_info_text_and_errors(image_file, tmp_path, capsys, caplog):
+    path, _ = image_file
+    assert main(["info", str(path)]) == 0
+    assert "ome_arrow: 1 images" in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "missing.parquet")]) == 1
+    assert "missing.parquet" in caplog.text
+    with pytest.raises(SystemExit) as exc:
+        main(["info"])
+    assert exc.value.code == 2
+
+
+def test_convert_round_trip_through_ome_tiff(image_file, tmp_path):
+    path, data = image_file
+    tiff = tmp_path / "img.ome.tiff"
+    assert main(["convert", str(path), str(tiff)]) == 0
+    back = tmp_path / "back.ome.parquet"
+    assert main(["convert", str(tiff), str(back)]) == 0
+    img = arrowscope.open_image(back)
+    assert np.array_equal(img.to_numpy()[0], data)
+    assert img.channel_names == ["a", "b"]
+    assert img.physical_size == (1.0, 0.5, 0.5)
+    chunked = tmp_path / "chunked.ome.parquet"
+    assert main(["convert", str(path), str(chunked), "--layout", "chunked"]) == 0
+    assert chunked.is_dir() and np.array_equal(arrowscope.open_image(chunked).to_numpy()[0], data)
+
+
+def test_convert_refuses_unknown_target(image_file, tmp_path, caplog):
+    path, _ = image_file
+    assert main(["convert", str(path), str(tmp_path / "x.jpg")]) == 1
+    assert "cannot write x.jpg" in caplog.text
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_demo_screenshot_shows_cells(tmp_path):
+    pytest.importorskip("napari")
+    png = tmp_path / "demo.png"
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--screenshot", str(png)]) == 0
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    assert pixels.shape[0] > 500 and pixels.shape[1] > 800
+    # Cells are drawn in the channel colours: many saturated blue/green/magenta pixels.
+    colourful = (pixels.max(axis=2) - pixels.min(axis=2)) > 80
+    assert colourful.sum() > 2000
+    assert (tmp_path / "demo" / "plate.ome.parquet").is_file()
