@@ -1,0 +1,97 @@
+"""Decode and write speed of arrowscope vs ome-arrow 0.1.0 and the raw pyarrow limit.
+
+Run: python benchmarks/bench_core.py  (prints JSON; needs ome-arrow==0.1.0)
+Image: 1×2×8×1024×1024 uint16 (list form) and the same pixels as float32 byte form.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import emit, timed  # noqa: E402
+
+import arrowscope  # noqa: E402
+from arrowscope.core.cache import ROW_GROUP_CACHE  # noqa: E402
+
+SHAPE = (1, 2, 8, 1024, 1024)
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    import ome_arrow
+    from ome_arrow.export import to_numpy, to_ome_parquet
+    from ome_arrow.ingest import from_numpy, from_ome_parquet
+
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 4096, SHAPE, dtype=np.uint16)
+    tmp = Path(tempfile.mkdtemp())
+    out: dict[str, object] = {"image": "x".join(map(str, SHAPE)) + " uint16", "ome_arrow": ome_arrow.__version__}
+
+    # -- write ---------------------------------------------------------------
+    ours = tmp / "ours.ome.parquet"
+    t_ours, _ = timed(lambda: arrowscope.write_ome_parquet(ours, data), repeat=3)
+
+    def ref_write() -> None:
+        to_ome_parquet(from_numpy(data, dim_order="TCZYX"), str(tmp / "ref.ome.parquet"))
+
+    t_ref, _ = timed(ref_write)
+    raw = pa.table({"pixels": pa.array(data.reshape(-1))})
+    t_raw, _ = timed(lambda: pq.write_table(raw, tmp / "raw.parquet", compression="zstd"), repeat=3)
+    out["write_s"] = {"arrowscope": round(t_ours, 3), "ome_arrow": round(t_ref, 3), "pyarrow_write_table": round(t_raw, 3)}
+    out["write_speedup_vs_ome_arrow"] = round(t_ref / t_ours, 1)
+    out["write_vs_raw_limit"] = round(t_ours / t_raw, 2)
+
+    # -- list-form decode ----------------------------------------------------
+    def ours_decode() -> np.ndarray:
+        ROW_GROUP_CACHE.clear()
+        return arrowscope.open_image(ours).to_numpy()
+
+    t_dec, arr = timed(ours_decode, repeat=3)
+    assert np.array_equal(arr, data)
+    t_ref_dec, ref_arr = timed(lambda: to_numpy(from_ome_parquet(tmp / "ref.ome.parquet", column_name="image")))
+    assert np.array_equal(ref_arr, data)
+    out["list_decode_s"] = {"arrowscope": round(t_dec, 3), "ome_arrow": round(t_ref_dec, 3)}
+    out["list_decode_speedup"] = round(t_ref_dec / t_dec, 1)
+
+    # -- byte-form decode vs raw limit ----------------------------------------
+    fdata = data.astype(np.float32)
+    fpath = arrowscope.write_ome_parquet(tmp / "f.ome.parquet", fdata)
+    rawf = tmp / "rawf.parquet"
+    pq.write_table(pa.table({"b": pa.array([fdata.tobytes()], pa.large_binary())}), rawf, compression="zstd")
+
+    def ours_bytes() -> np.ndarray:
+        ROW_GROUP_CACHE.clear()
+        return arrowscope.open_image(fpath).to_numpy()
+
+    def raw_bytes() -> np.ndarray:
+        buf = pq.read_table(rawf).column(0)[0].as_buffer()
+        return np.frombuffer(buf, np.float32).reshape(SHAPE)
+
+    t_b, arr = timed(ours_bytes, repeat=3)
+    assert np.array_equal(arr, fdata)
+    t_rawb, _ = timed(raw_bytes, repeat=3)
+    t_ref_b, ref_b = timed(lambda: to_numpy(from_ome_parquet(fpath), dtype=np.float32))
+    assert np.array_equal(ref_b, fdata)
+    out["byte_decode_s"] = {"arrowscope": round(t_b, 3), "raw_pyarrow_frombuffer": round(t_rawb, 3), "ome_arrow": round(t_ref_b, 3)}
+    out["byte_decode_vs_raw_limit"] = round(t_b / t_rawb, 2)
+
+    # -- one plane, lazily ----------------------------------------------------
+    def one_plane() -> np.ndarray:
+        ROW_GROUP_CACHE.clear()
+        return arrowscope.open_image(fpath).to_dask()[0, 1, 4].compute()
+
+    t_plane, _ = timed(one_plane, repeat=3)
+    out["byte_one_plane_s"] = round(t_plane, 3)
+    emit(out)
+
+
+if __name__ == "__main__":
+    main()
