@@ -33,19 +33,30 @@ def main() -> None:
     rng = np.random.default_rng(0)
     data = rng.integers(0, 4096, SHAPE, dtype=np.uint16)
     tmp = Path(tempfile.mkdtemp())
-    out: dict[str, object] = {"image": "x".join(map(str, SHAPE)) + " uint16", "ome_arrow": ome_arrow.__version__}
+    out: dict[str, object] = {
+        "image": "x".join(map(str, SHAPE)) + " uint16",
+        "ome_arrow": ome_arrow.__version__,
+    }
 
     # -- write ---------------------------------------------------------------
     ours = tmp / "ours.ome.parquet"
     t_ours, _ = timed(lambda: arrowscope.write_ome_parquet(ours, data), repeat=3)
 
     def ref_write() -> None:
-        to_ome_parquet(from_numpy(data, dim_order="TCZYX"), str(tmp / "ref.ome.parquet"))
+        to_ome_parquet(
+            from_numpy(data, dim_order="TCZYX"), str(tmp / "ref.ome.parquet")
+        )
 
     t_ref, _ = timed(ref_write)
     raw = pa.table({"pixels": pa.array(data.reshape(-1))})
-    t_raw, _ = timed(lambda: pq.write_table(raw, tmp / "raw.parquet", compression="zstd"), repeat=3)
-    out["write_s"] = {"arrowscope": round(t_ours, 3), "ome_arrow": round(t_ref, 3), "pyarrow_write_table": round(t_raw, 3)}
+    t_raw, _ = timed(
+        lambda: pq.write_table(raw, tmp / "raw.parquet", compression="zstd"), repeat=3
+    )
+    out["write_s"] = {
+        "arrowscope": round(t_ours, 3),
+        "ome_arrow": round(t_ref, 3),
+        "pyarrow_write_table": round(t_raw, 3),
+    }
     out["write_speedup_vs_ome_arrow"] = round(t_ref / t_ours, 1)
     out["write_vs_raw_limit"] = round(t_ours / t_raw, 2)
 
@@ -56,16 +67,25 @@ def main() -> None:
 
     t_dec, arr = timed(ours_decode, repeat=3)
     assert np.array_equal(arr, data)
-    t_ref_dec, ref_arr = timed(lambda: to_numpy(from_ome_parquet(tmp / "ref.ome.parquet", column_name="image")))
+    t_ref_dec, ref_arr = timed(
+        lambda: to_numpy(from_ome_parquet(tmp / "ref.ome.parquet", column_name="image"))
+    )
     assert np.array_equal(ref_arr, data)
-    out["list_decode_s"] = {"arrowscope": round(t_dec, 3), "ome_arrow": round(t_ref_dec, 3)}
+    out["list_decode_s"] = {
+        "arrowscope": round(t_dec, 3),
+        "ome_arrow": round(t_ref_dec, 3),
+    }
     out["list_decode_speedup"] = round(t_ref_dec / t_dec, 1)
 
     # -- byte-form decode vs raw limit ----------------------------------------
     fdata = data.astype(np.float32)
     fpath = arrowscope.write_ome_parquet(tmp / "f.ome.parquet", fdata)
     rawf = tmp / "rawf.parquet"
-    pq.write_table(pa.table({"b": pa.array([fdata.tobytes()], pa.large_binary())}), rawf, compression="zstd")
+    pq.write_table(
+        pa.table({"b": pa.array([fdata.tobytes()], pa.large_binary())}),
+        rawf,
+        compression="zstd",
+    )
 
     def ours_bytes() -> np.ndarray:
         ROW_GROUP_CACHE.clear()
@@ -80,7 +100,11 @@ def main() -> None:
     t_rawb, _ = timed(raw_bytes, repeat=3)
     t_ref_b, ref_b = timed(lambda: to_numpy(from_ome_parquet(fpath), dtype=np.float32))
     assert np.array_equal(ref_b, fdata)
-    out["byte_decode_s"] = {"arrowscope": round(t_b, 3), "raw_pyarrow_frombuffer": round(t_rawb, 3), "ome_arrow": round(t_ref_b, 3)}
+    out["byte_decode_s"] = {
+        "arrowscope": round(t_b, 3),
+        "raw_pyarrow_frombuffer": round(t_rawb, 3),
+        "ome_arrow": round(t_ref_b, 3),
+    }
     out["byte_decode_vs_raw_limit"] = round(t_b / t_rawb, 2)
 
     # -- one plane, lazily ----------------------------------------------------

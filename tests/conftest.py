@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 SHARED_DATA = Path(
-    os.environ.get("ARROWSCOPE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+    os.environ.get(
+        "ARROWSCOPE_SHARED_DATA",
+        Path(__file__).resolve().parents[2] / "shared" / "data",
+    )
 )
 
 

@@ -14,8 +14,14 @@ from arrowscope.app.cli import main
 @pytest.fixture
 def image_file(tmp_path):
     data = (np.random.default_rng(0).random((2, 3, 20, 30)) * 1000).astype(np.uint16)
-    path = arrowscope.write_ome_parquet(tmp_path / "img.ome.parquet", data, dims="CZYX", channel_names=["a", "b"],
-                                        physical_size=(1.0, 0.5, 0.5), units="µm")
+    path = arrowscope.write_ome_parquet(
+        tmp_path / "img.ome.parquet",
+        data,
+        dims="CZYX",
+        channel_names=["a", "b"],
+        physical_size=(1.0, 0.5, 0.5),
+        units="µm",
+    )
     return path, data
 
 
@@ -23,7 +29,9 @@ def test_info_json(image_file, capsys):
     path, _ = image_file
     assert main(["info", str(path), "--json"]) == 0
     facts = json.loads(capsys.readouterr().out)
-    assert facts["layout"] == "parquet" and facts["rows"] == 1 and facts["row_groups"] == 1
+    assert (
+        facts["layout"] == "parquet" and facts["rows"] == 1 and facts["row_groups"] == 1
+    )
     (col,) = facts["image_columns"]
     assert col["column"] == "ome_arrow" and col["shape"] == [1, 2, 3, 20, 30]
     assert col["dtype"] == "uint16" and col["channels"] == ["a", "b"]
@@ -53,7 +61,9 @@ def test_convert_round_trip_through_ome_tiff(image_file, tmp_path):
     assert img.physical_size == (1.0, 0.5, 0.5)
     chunked = tmp_path / "chunked.ome.parquet"
     assert main(["convert", str(path), str(chunked), "--layout", "chunked"]) == 0
-    assert chunked.is_dir() and np.array_equal(arrowscope.open_image(chunked).to_numpy()[0], data)
+    assert chunked.is_dir() and np.array_equal(
+        arrowscope.open_image(chunked).to_numpy()[0], data
+    )
 
 
 def test_convert_refuses_unknown_target(image_file, tmp_path, caplog):
@@ -66,7 +76,9 @@ def test_convert_refuses_unknown_target(image_file, tmp_path, caplog):
 def test_demo_screenshot_shows_cells(tmp_path):
     pytest.importorskip("napari")
     png = tmp_path / "demo.png"
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--screenshot", str(png)]) == 0
+    assert (
+        main(["demo", "--out", str(tmp_path / "demo"), "--screenshot", str(png)]) == 0
+    )
     from PIL import Image
 
     pixels = np.asarray(Image.open(png).convert("RGB")).astype(int)

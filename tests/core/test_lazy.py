@@ -30,7 +30,9 @@ def _spy(monkeypatch, cls, name):
 
 
 def test_open_nested_reads_no_pixels(tmp_path, monkeypatch):
-    data = np.random.default_rng(0).integers(0, 999, (1, 2, 5, 64, 64)).astype(np.uint16)
+    data = (
+        np.random.default_rng(0).integers(0, 999, (1, 2, 5, 64, 64)).astype(np.uint16)
+    )
     path = arrowscope.write_ome_parquet(tmp_path / "a.ome.parquet", data)
     decodes = _spy(monkeypatch, codec.RecordPixels, "read")
     groups = _spy(monkeypatch, pq.ParquetFile, "read_row_group")
@@ -72,7 +74,9 @@ def test_cache_is_bounded(tmp_path):
 
 def test_dataset_plane_reads_only_its_chunks(tmp_path, monkeypatch):
     data = np.random.default_rng(1).random((1, 3, 8, 64, 64)).astype(np.float32)
-    path = arrowscope.write_ome_parquet(tmp_path / "d.ome.parquet", data, layout="dataset", tile=32)
+    path = arrowscope.write_ome_parquet(
+        tmp_path / "d.ome.parquet", data, layout="dataset", tile=32
+    )
     reads = _spy(monkeypatch, pq.ParquetFile, "read_row_group")
     img = arrowscope.open_image(path)
     assert reads == []  # open: images/index tables only
@@ -98,13 +102,17 @@ def test_dask_array_pickles(tmp_path):
 
     data = np.arange(2 * 32 * 32, dtype=np.int32).reshape(2, 32, 32)
     for layout in ("nested", "dataset"):
-        path = arrowscope.write_ome_parquet(tmp_path / f"{layout}.ome.parquet", data, dims="ZYX", layout=layout)
+        path = arrowscope.write_ome_parquet(
+            tmp_path / f"{layout}.ome.parquet", data, dims="ZYX", layout=layout
+        )
         lazy = pickle.loads(pickle.dumps(arrowscope.open_image(path).to_dask()))
         assert np.array_equal(lazy.compute()[0, 0], data)
 
 
 def test_dataset_without_index(tmp_path):
     data = np.arange(3 * 20 * 20, dtype=np.uint16).reshape(3, 20, 20)
-    path = arrowscope.write_ome_parquet(tmp_path / "d.ome.parquet", data, dims="CYX", layout="dataset", tile=8)
+    path = arrowscope.write_ome_parquet(
+        tmp_path / "d.ome.parquet", data, dims="CYX", layout="dataset", tile=8
+    )
     (path / dataset.INDEX_FILE).unlink()
     assert np.array_equal(arrowscope.open_image(path).to_numpy()[0, :, 0], data)

@@ -12,7 +12,19 @@ from hypothesis.extra import numpy as hnp
 
 import arrowscope
 
-DTYPES = ["bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64", "float32", "float64"]
+DTYPES = [
+    "bool",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "float32",
+    "float64",
+]
 DIMS_BY_NDIM = {2: "YX", 3: "ZYX", 4: "CZYX", 5: "TCZYX"}
 
 
@@ -36,8 +48,14 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=arrays(), layout=st.sampled_from(["nested", "dataset"]), tile=st.integers(1, 5))
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    data=arrays(), layout=st.sampled_from(["nested", "dataset"]), tile=st.integers(1, 5)
+)
 def test_any_dtype_and_shape_round_trips(tmp_path_factory, data, layout, tile):
     path = tmp_path_factory.mktemp("rt") / "img.ome.parquet"
     dims = DIMS_BY_NDIM[data.ndim]
@@ -58,7 +76,12 @@ def test_table_and_ipc_round_trip(tmp_path, dtype):
     path = tmp_path / "crops.parquet"
     arrowscope.write_ome_table(
         path,
-        {"crop": [{"data": c, "dims": "CYX", "name": f"cell{i}"} for i, c in enumerate(crops)]},
+        {
+            "crop": [
+                {"data": c, "dims": "CYX", "name": f"cell{i}"}
+                for i, c in enumerate(crops)
+            ]
+        },
         extra_columns={"cell_id": [10, 11, 12, 13]},
     )
     assert pq.ParquetFile(path).num_row_groups == 4  # one image per row group
@@ -100,8 +123,14 @@ def test_metadata_round_trips_exactly(tmp_path):
 def test_dataset_layout_keeps_scale_and_channels(tmp_path):
     data = np.random.default_rng(1).random((2, 3, 40, 30)).astype(np.float32)
     path = arrowscope.write_ome_parquet(
-        tmp_path / "big.ome.parquet", data, dims="CZYX", channel_names=["a", "b"],
-        physical_size=(2.0, 0.25, 0.25), units="µm", large_threshold=1000, tile=16,
+        tmp_path / "big.ome.parquet",
+        data,
+        dims="CZYX",
+        channel_names=["a", "b"],
+        physical_size=(2.0, 0.25, 0.25),
+        units="µm",
+        large_threshold=1000,
+        tile=16,
     )
     assert path.is_dir() and (path / "chunks.parquet").is_file()
     img = arrowscope.open_image(path)
@@ -120,9 +149,15 @@ def test_dask_input_streams_plane_by_plane(tmp_path):
             calls.append(block_id)
         return np.full((1, 1, 1, 64, 64), block_id[2], dtype=np.uint16)
 
-    lazy = da.map_blocks(make, chunks=((1,), (1,), (1,) * 6, (64,), (64,)), dtype=np.uint16,
-                         meta=np.empty((0,) * 5, np.uint16))
-    path = arrowscope.write_ome_parquet(tmp_path / "d.ome.parquet", lazy, layout="dataset", tile=32)
+    lazy = da.map_blocks(
+        make,
+        chunks=((1,), (1,), (1,) * 6, (64,), (64,)),
+        dtype=np.uint16,
+        meta=np.empty((0,) * 5, np.uint16),
+    )
+    path = arrowscope.write_ome_parquet(
+        tmp_path / "d.ome.parquet", lazy, layout="dataset", tile=32
+    )
     assert len(calls) == 6  # each block computed once
     img = arrowscope.open_image(path)
     assert [int(img.to_numpy()[0, 0, z, 0, 0]) for z in range(6)] == list(range(6))

@@ -22,15 +22,22 @@ def _fresh_cache():
 def three_channel(tmp_path):
     data = (np.random.default_rng(0).random((3, 4, 32, 40)) * 4000).astype(np.uint16)
     path = arrowscope.write_ome_parquet(
-        tmp_path / "cells.ome.parquet", data, dims="CZYX", name="cells",
-        channel_names=["DNA", "ER", "Mito"], channel_colors=["blue", "#00FF00", (1.0, 0.5, 0.0)],
-        physical_size=(2.0, 0.5, 0.5), units="µm",
+        tmp_path / "cells.ome.parquet",
+        data,
+        dims="CZYX",
+        name="cells",
+        channel_names=["DNA", "ER", "Mito"],
+        channel_colors=["blue", "#00FF00", (1.0, 0.5, 0.0)],
+        physical_size=(2.0, 0.5, 0.5),
+        units="µm",
     )
     return path, data
 
 
 def test_foreign_files_are_not_claimed(tmp_path):
-    pq.write_table(pa.table({"Cells_AreaShape_Area": [1.0, 2.0]}), tmp_path / "profiles.parquet")
+    pq.write_table(
+        pa.table({"Cells_AreaShape_Area": [1.0, 2.0]}), tmp_path / "profiles.parquet"
+    )
     (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
     (tmp_path / "image.tif").write_bytes(b"II*\x00")
     (tmp_path / "folder").mkdir()
@@ -48,7 +55,9 @@ def test_single_image_layers(three_channel):
     assert kwargs["channel_axis"] == 0
     assert kwargs["name"] == ["DNA", "ER", "Mito"]
     assert kwargs["colormap"][:2] == ["blue", "green"]
-    assert kwargs["colormap"][2]["colors"][-1][:3] == pytest.approx([1.0, 128 / 255, 0.0])
+    assert kwargs["colormap"][2]["colors"][-1][:3] == pytest.approx(
+        [1.0, 128 / 255, 0.0]
+    )
     assert kwargs["scale"] == [2.0, 0.5, 0.5]
     assert kwargs["units"] == ["µm"] * 3 and kwargs["axis_labels"] == ["z", "y", "x"]
     assert array.shape == (3, 4, 32, 40)
@@ -58,11 +67,16 @@ def test_single_image_layers(three_channel):
 def test_reader_reads_no_pixels(tmp_path, monkeypatch):
     calls = []
     original = codec.RecordPixels.read
-    monkeypatch.setattr(codec.RecordPixels, "read", lambda self, r: calls.append(r) or original(self, r))
+    monkeypatch.setattr(
+        codec.RecordPixels, "read", lambda self, r: calls.append(r) or original(self, r)
+    )
     crops = [np.full((2, 20 + i, 30), i, np.uint16) for i in range(50)]
     path = tmp_path / "crops.parquet"
-    arrowscope.write_ome_table(path, {"crop_OMEArrow_ORIG": [{"data": c, "dims": "CYX"} for c in crops]},
-                               extra_columns={"ObjectNumber": list(range(50))})
+    arrowscope.write_ome_table(
+        path,
+        {"crop_OMEArrow_ORIG": [{"data": c, "dims": "CYX"} for c in crops]},
+        extra_columns={"ObjectNumber": list(range(50))},
+    )
     (layer,) = read_paths(str(path))
     assert calls == []
     array, kwargs, _ = layer
@@ -80,7 +94,10 @@ def test_corrupt_file_is_reported_not_raised(tmp_path, monkeypatch):
     bad = tmp_path / "broken.ome.parquet"
     bad.write_bytes(b"PAR1 truncated")
     shown = []
-    monkeypatch.setattr("arrowscope._napari.reader._notify", lambda msg, level: shown.append((level, msg)))
+    monkeypatch.setattr(
+        "arrowscope._napari.reader._notify",
+        lambda msg, level: shown.append((level, msg)),
+    )
     reader = get_reader(str(bad))
     assert reader is not None  # ours by name: we explain the problem
     assert reader(str(bad)) == [(None,)]
@@ -91,7 +108,9 @@ def test_ipc_and_dataset_are_read(tmp_path):
     data = np.arange(2 * 3 * 50 * 60, dtype=np.float32).reshape(2, 3, 50, 60)
     nested = arrowscope.write_ome_parquet(tmp_path / "a.ome.parquet", data, dims="ZCYX")
     feather.write_feather(pq.read_table(nested), tmp_path / "a.arrow")
-    folder = arrowscope.write_ome_parquet(tmp_path / "big.parquet", data, dims="ZCYX", layout="dataset", tile=32)
+    folder = arrowscope.write_ome_parquet(
+        tmp_path / "big.parquet", data, dims="ZCYX", layout="dataset", tile=32
+    )
     for p in (tmp_path / "a.arrow", folder):
         reader = get_reader(str(p))
         assert reader is not None, p
@@ -105,7 +124,9 @@ def test_labels_columns_become_labels_layers(tmp_path):
     labels = np.zeros((2, 16, 16), np.int32)
     labels[0, 2:5, 2:5] = 7
     labels[1, 8:12, 8:12] = 300000  # above uint16: must survive
-    path = arrowscope.write_ome_parquet(tmp_path / "l.ome.parquet", labels, dims="CYX", image_type="label")
+    path = arrowscope.write_ome_parquet(
+        tmp_path / "l.ome.parquet", labels, dims="CYX", image_type="label"
+    )
     layers = read_paths(str(path))
     assert [t for _, _, t in layers] == ["labels", "labels"]
     assert np.asarray(layers[1][0]).max() == 300000
@@ -114,14 +135,20 @@ def test_labels_columns_become_labels_layers(tmp_path):
 @pytest.mark.realdata
 def test_cytodataframe_file_opens_as_stacked_layers(cytodataframe_file, monkeypatch):
     shown = []
-    monkeypatch.setattr("arrowscope._napari.reader._notify", lambda msg, level: shown.append(msg))
+    monkeypatch.setattr(
+        "arrowscope._napari.reader._notify", lambda msg, level: shown.append(msg)
+    )
     layers = read_paths(str(cytodataframe_file))
     by_name = {kw["name"]: (data, kw, t) for data, kw, t in layers}
     assert set(by_name) == {
-        "Image_FileName_OrigAGP_OMEArrow_ORIG", "Image_FileName_OrigAGP_OMEArrow_COMP",
-        "Image_FileName_OrigDNA_OMEArrow_ORIG", "Image_FileName_OrigDNA_OMEArrow_LABL",
-        "Image_FileName_OrigDNA_OMEArrow_COMP", "Image_FileName_OrigRNA_OMEArrow_ORIG",
-        "Image_FileName_OrigRNA_OMEArrow_LABL", "Image_FileName_OrigRNA_OMEArrow_COMP",
+        "Image_FileName_OrigAGP_OMEArrow_ORIG",
+        "Image_FileName_OrigAGP_OMEArrow_COMP",
+        "Image_FileName_OrigDNA_OMEArrow_ORIG",
+        "Image_FileName_OrigDNA_OMEArrow_LABL",
+        "Image_FileName_OrigDNA_OMEArrow_COMP",
+        "Image_FileName_OrigRNA_OMEArrow_ORIG",
+        "Image_FileName_OrigRNA_OMEArrow_LABL",
+        "Image_FileName_OrigRNA_OMEArrow_COMP",
     }
     assert any("Image_FileName_OrigAGP_OMEArrow_LABL" in m for m in shown)
     data, kw, t = by_name["Image_FileName_OrigDNA_OMEArrow_COMP"]
@@ -129,4 +156,7 @@ def test_cytodataframe_file_opens_as_stacked_layers(cytodataframe_file, monkeypa
     data, kw, t = by_name["Image_FileName_OrigDNA_OMEArrow_LABL"]
     assert t == "labels" and data.shape == (3, 73, 97)
     feats = kw["metadata"]["arrowscope"]["features"]
-    assert feats["Metadata_ImageNumber"].tolist() == pq.read_table(cytodataframe_file)["Metadata_ImageNumber"].to_pylist()
+    assert (
+        feats["Metadata_ImageNumber"].tolist()
+        == pq.read_table(cytodataframe_file)["Metadata_ImageNumber"].to_pylist()
+    )

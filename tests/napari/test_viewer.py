@@ -21,7 +21,9 @@ def test_manifest_is_registered():
     pm = PluginManager.instance()
     pm.discover()
     manifest = pm.get_manifest("arrowscope")
-    assert {r.command for r in manifest.contributions.readers} == {"arrowscope.get_reader"}
+    assert {r.command for r in manifest.contributions.readers} == {
+        "arrowscope.get_reader"
+    }
     assert len(manifest.contributions.writers) == 3
 
 
@@ -42,9 +44,13 @@ def only_arrowscope_reader():
         pm.enable(name)
 
 
-def test_viewer_open_picks_arrowscope_without_dialog(make_napari_viewer, plate, tmp_path, only_arrowscope_reader):
+def test_viewer_open_picks_arrowscope_without_dialog(
+    make_napari_viewer, plate, tmp_path, only_arrowscope_reader
+):
     viewer = make_napari_viewer()
-    layers = viewer.open(str(plate["plate"]), plugin=None)  # as drag and drop: no choice given
+    layers = viewer.open(
+        str(plate["plate"]), plugin=None
+    )  # as drag and drop: no choice given
     names = [layer.name for layer in layers]
     assert names == ["DNA", "ER", "Mito", "nuclei_LABL"]
     dna = viewer.layers["DNA"]
@@ -55,10 +61,17 @@ def test_viewer_open_picks_arrowscope_without_dialog(make_napari_viewer, plate, 
     assert type(viewer.layers["nuclei_LABL"]).__name__ == "Labels"
     viewer.dims.set_point(0, 2)  # page to the third field of view
     fields = arrowscope.open_source(plate["plate"])
-    assert np.array_equal(np.asarray(dna._slice.image.raw), fields.image("image", 2).to_numpy()[0, 0, 0])
+    assert np.array_equal(
+        np.asarray(dna._slice.image.raw), fields.image("image", 2).to_numpy()[0, 0, 0]
+    )
 
-    folder = arrowscope.write_ome_parquet(tmp_path / "big.ome.parquet", np.ones((2, 64, 64), np.uint16),
-                                          dims="ZYX", layout="dataset", tile=32)
+    folder = arrowscope.write_ome_parquet(
+        tmp_path / "big.ome.parquet",
+        np.ones((2, 64, 64), np.uint16),
+        dims="ZYX",
+        layout="dataset",
+        tile=32,
+    )
     (layer,) = viewer.open(str(folder), plugin=None)
     assert layer.data.shape == (2, 64, 64)
 
@@ -75,9 +88,16 @@ def test_corrupt_file_keeps_viewer_working(make_napari_viewer, tmp_path):
 def test_save_layers_round_trip(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
     data = (np.random.default_rng(2).random((2, 5, 30, 40)) * 1000).astype(np.float32)
-    src = arrowscope.write_ome_parquet(tmp_path / "src.ome.parquet", data, dims="CZYX", name="stack",
-                                       channel_names=["a", "b"], channel_colors=["magenta", "green"],
-                                       physical_size=(1.5, 0.2, 0.2), units="µm")
+    src = arrowscope.write_ome_parquet(
+        tmp_path / "src.ome.parquet",
+        data,
+        dims="CZYX",
+        name="stack",
+        channel_names=["a", "b"],
+        channel_colors=["magenta", "green"],
+        physical_size=(1.5, 0.2, 0.2),
+        units="µm",
+    )
     viewer.open(str(src), plugin="arrowscope")
     out = tmp_path / "saved.ome.parquet"
     viewer.layers.select_all()
@@ -86,7 +106,9 @@ def test_save_layers_round_trip(make_napari_viewer, tmp_path):
     assert img.shape == (1, 2, 5, 30, 40) and img.dtype == np.float32
     assert img.channel_names == ["a", "b"]
     assert img.channel_colors == [(1.0, 0.0, 1.0, 1.0), (0.0, 1.0, 0.0, 1.0)]
-    assert img.physical_size == pytest.approx((1.5, 0.2, 0.2)) and img.units == ("µm",) * 3
+    assert (
+        img.physical_size == pytest.approx((1.5, 0.2, 0.2)) and img.units == ("µm",) * 3
+    )
     assert np.array_equal(img.to_numpy()[0], data)
 
     labels = np.zeros((30, 40), np.uint32)

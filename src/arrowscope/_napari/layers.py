@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 
 from ..core.image import OMEImage, OMESource
-from ..core.metadata import DIMS, ImageMeta, default_color, is_unset_color, uint32_to_rgba
+from ..core.metadata import (
+    DIMS,
+    ImageMeta,
+    default_color,
+    is_unset_color,
+    uint32_to_rgba,
+)
 
 LayerData = tuple[Any, dict[str, Any], str]
 NAMESPACE = "arrowscope"
@@ -36,7 +42,10 @@ def colormap_for(color: int | None, index: int, count: int) -> Any:
     named = _PRIMARIES.get((r, g, b))
     if named:
         return named
-    return {"colors": [[0.0, 0.0, 0.0, 1.0], [r, g, b, 1.0]], "name": f"#{color >> 8:06x}"}
+    return {
+        "colors": [[0.0, 0.0, 0.0, 1.0], [r, g, b, 1.0]],
+        "name": f"#{color >> 8:06x}",
+    }
 
 
 def _axes(meta: ImageMeta) -> list[int]:
@@ -51,10 +60,16 @@ def _axes(meta: ImageMeta) -> list[int]:
 
 
 def _scale_units(meta: ImageMeta, axes: list[int]) -> tuple[list[float], list[str]]:
-    sizes = {2: meta.physical_size[0], 3: meta.physical_size[1], 4: meta.physical_size[2]}
+    sizes = {
+        2: meta.physical_size[0],
+        3: meta.physical_size[1],
+        4: meta.physical_size[2],
+    }
     units = {2: meta.units[0], 3: meta.units[1], 4: meta.units[2]}
     scale = [1.0 if sizes.get(a) is None else float(sizes[a]) for a in axes]  # type: ignore[arg-type]
-    unit = [(units.get(a) or "pixel") if sizes.get(a) is not None else "pixel" for a in axes]
+    unit = [
+        (units.get(a) or "pixel") if sizes.get(a) is not None else "pixel" for a in axes
+    ]
     return scale, unit
 
 
@@ -82,25 +97,49 @@ def _layer_data(
         index.append(slice(None) if a in axes or a == 1 else 0)
     data = data[tuple(index)]  # (lead..., [T], C, [Z], Y, X)
     c_pos = n_lead + (1 if 0 in axes else 0)
-    base_meta = {NAMESPACE: {**extra_meta, "channel_names": [ch.name for ch in meta.channels] or None}}
+    base_meta = {
+        NAMESPACE: {
+            **extra_meta,
+            "channel_names": [ch.name for ch in meta.channels] or None,
+        }
+    }
     common = {"scale": scale, "units": units, "axis_labels": axis_labels}
     if meta.rgb:
-        data = np.moveaxis(data, c_pos, -1) if isinstance(data, np.ndarray) else data.transpose(
-            [i for i in range(data.ndim) if i != c_pos] + [c_pos]
+        data = (
+            np.moveaxis(data, c_pos, -1)
+            if isinstance(data, np.ndarray)
+            else data.transpose([i for i in range(data.ndim) if i != c_pos] + [c_pos])
         )
-        return [(data, {**common, "name": label, "rgb": True, "metadata": base_meta}, "image")]
+        return [
+            (
+                data,
+                {**common, "name": label, "rgb": True, "metadata": base_meta},
+                "image",
+            )
+        ]
     names = _channel_names(meta, label)
     if is_label:
         out = []
         for c in range(C):
             plane = data[tuple([slice(None)] * c_pos + [c])]
-            out.append((plane, {**common, "name": names[c], "metadata": base_meta}, "labels"))
+            out.append(
+                (plane, {**common, "name": names[c], "metadata": base_meta}, "labels")
+            )
         return out
     if C == 1:
         data = data[tuple([slice(None)] * c_pos + [0])]
         cmap = colormap_for(meta.channels[0].color if meta.channels else None, 0, 1)
-        return [(data, {**common, "name": names[0], "colormap": cmap, "metadata": base_meta}, "image")]
-    cmaps = [colormap_for(meta.channels[c].color if c < len(meta.channels) else None, c, C) for c in range(C)]
+        return [
+            (
+                data,
+                {**common, "name": names[0], "colormap": cmap, "metadata": base_meta},
+                "image",
+            )
+        ]
+    cmaps = [
+        colormap_for(meta.channels[c].color if c < len(meta.channels) else None, c, C)
+        for c in range(C)
+    ]
     kwargs = {
         **common,
         "channel_axis": c_pos,
@@ -122,7 +161,9 @@ def _channel_names(meta: ImageMeta, label: str) -> list[str]:
     return [f"{label} {n}" for n in names] if generic else names
 
 
-def image_layers(img: OMEImage, *, label: str | None = None, origin: str | None = None) -> list[LayerData]:
+def image_layers(
+    img: OMEImage, *, label: str | None = None, origin: str | None = None
+) -> list[LayerData]:
     """Layer tuples for one lazily opened image."""
     label = label if label is not None else (img.name or img.column or "image")
     extra = {
@@ -133,10 +174,14 @@ def image_layers(img: OMEImage, *, label: str | None = None, origin: str | None 
         "image_type": img.image_type,
         "dtype": img.dtype.name,
     }
-    return _layer_data(img.to_dask(), img.meta, label=label, is_label=img.is_label, extra_meta=extra)
+    return _layer_data(
+        img.to_dask(), img.meta, label=label, is_label=img.is_label, extra_meta=extra
+    )
 
 
-def table_layers(src: OMESource, column: str, *, label: str | None = None) -> list[LayerData]:
+def table_layers(
+    src: OMESource, column: str, *, label: str | None = None
+) -> list[LayerData]:
     """Layer tuples for every row of an image column, stacked on a ``row`` axis."""
     stack, metas = src.stack(column)
     first = next(m for m in metas if m is not None)
@@ -166,7 +211,12 @@ def table_layers(src: OMESource, column: str, *, label: str | None = None) -> li
         "image_type": first.image_type,
     }
     return _layer_data(
-        stack, meta, label=label or column, is_label=probe.is_label, lead_axes=[("row", "pixel")], extra_meta=extra
+        stack,
+        meta,
+        label=label or column,
+        is_label=probe.is_label,
+        lead_axes=[("row", "pixel")],
+        extra_meta=extra,
     )
 
 
@@ -177,7 +227,9 @@ def source_layers(src: OMESource) -> list[LayerData]:
     for column in src.image_columns:
         if src.num_rows == 1:
             img = src.image(column, 0)
-            layers += image_layers(img, label=column if several else (img.name or Path(str(src.path)).name))
+            layers += image_layers(
+                img, label=column if several else (img.name or Path(str(src.path)).name)
+            )
         else:
             layers += table_layers(src, column)
     return layers

@@ -69,7 +69,6 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
     from ..core.errors import ArrowscopeError
     from ..core.image import open_source
     from .layers import source_layers
-
     from .preferences import ensure_reader_preferences
 
     ensure_reader_preferences()  # next time, drops go straight to arrowscope

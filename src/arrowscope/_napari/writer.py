@@ -20,7 +20,15 @@ from ..core.metadata import rgba_to_uint32
 from .layers import NAMESPACE
 
 FullLayerData = tuple[Any, dict[str, Any], str]
-_DIM_LETTERS = {"t": "T", "time": "T", "c": "C", "channel": "C", "z": "Z", "y": "Y", "x": "X"}
+_DIM_LETTERS = {
+    "t": "T",
+    "time": "T",
+    "c": "C",
+    "channel": "C",
+    "z": "Z",
+    "y": "Y",
+    "x": "X",
+}
 
 
 def write_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
@@ -56,7 +64,8 @@ def write_layers(path: str, layer_data: Sequence[FullLayerData]) -> list[str]:
             if len(lengths) > 1:
                 raise UnsupportedError(
                     "the selected layers have different numbers of rows",
-                    path=target, hint="save stacked crop layers of one table together, or one at a time",
+                    path=target,
+                    hint="save stacked crop layers of one table together, or one at a time",
                 )
             write_ome_table(
                 target,
@@ -80,14 +89,23 @@ def _refuse_unsafe_overwrite(target: Path, layer_data: Sequence[FullLayerData]) 
             )
 
 
-def _group_by_origin(layer_data: Sequence[FullLayerData]) -> dict[str, list[FullLayerData]]:
+def _group_by_origin(
+    layer_data: Sequence[FullLayerData],
+) -> dict[str, list[FullLayerData]]:
     groups: dict[str, list[FullLayerData]] = {}
     for item in layer_data:
         _, meta, layer_type = item
         if layer_type not in ("image", "labels"):
-            raise UnsupportedError(f"cannot save a {layer_type} layer to OME-Parquet", column=meta.get("name"))
+            raise UnsupportedError(
+                f"cannot save a {layer_type} layer to OME-Parquet",
+                column=meta.get("name"),
+            )
         ns = (meta.get("metadata") or {}).get(NAMESPACE, {})
-        origin = ns.get("origin") if layer_type == "image" and ns.get("channel_names") else None
+        origin = (
+            ns.get("origin")
+            if layer_type == "image" and ns.get("channel_names")
+            else None
+        )
         key = origin or f"{meta.get('name') or 'image'}#{len(groups)}"
         groups.setdefault(key, []).append(item)
     # A merged group is named after its source column, a single layer after itself.
@@ -95,7 +113,11 @@ def _group_by_origin(layer_data: Sequence[FullLayerData]) -> dict[str, list[Full
     for members in groups.values():
         meta = members[0][1]
         ns = (meta.get("metadata") or {}).get(NAMESPACE, {})
-        name = str((ns.get("column") if len(members) > 1 else None) or meta.get("name") or "image")
+        name = str(
+            (ns.get("column") if len(members) > 1 else None)
+            or meta.get("name")
+            or "image"
+        )
         named[name if name not in named else f"{name}_{len(named)}"] = members
     return named
 
@@ -107,12 +129,17 @@ def _column_name(name: str) -> str:
 def _dims_of(meta: dict[str, Any], ndim: int, rgb: bool) -> str:
     labels = [str(a).lower() for a in (meta.get("axis_labels") or ())]
     spatial = ndim - (1 if rgb else 0)
-    if len(labels) == spatial and all(lab in _DIM_LETTERS or lab == "row" for lab in labels):
+    if len(labels) == spatial and all(
+        lab in _DIM_LETTERS or lab == "row" for lab in labels
+    ):
         dims = "".join("R" if lab == "row" else _DIM_LETTERS[lab] for lab in labels)
     else:
         dims = {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TCZYX"}.get(spatial, "")
         if not dims:
-            raise UnsupportedError(f"cannot map a {spatial}-D layer onto TCZYX", hint="name its axes with axis_labels")
+            raise UnsupportedError(
+                f"cannot map a {spatial}-D layer onto TCZYX",
+                hint="name its axes with axis_labels",
+            )
     return dims + ("C" if rgb else "")
 
 
@@ -136,8 +163,12 @@ def _color_of(colormap: Any) -> int | None:
     try:
         from napari.utils.colormaps import ensure_colormap
 
-        return rgba_to_uint32(tuple(float(v) for v in ensure_colormap(colormap).colors[-1]))
-    except Exception:  # an unknown colormap keeps no colour rather than failing the save
+        return rgba_to_uint32(
+            tuple(float(v) for v in ensure_colormap(colormap).colors[-1])
+        )
+    except (
+        Exception
+    ):  # an unknown colormap keeps no colour rather than failing the save
         return None
 
 
@@ -147,18 +178,26 @@ def _images_for(members: list[FullLayerData]) -> list[dict[str, Any]]:
     if isinstance(data0, list):  # multiscale: save full resolution
         data0 = data0[0]
     rgb = bool(meta0.get("rgb"))
-    dims = _dims_of(meta0, np.ndim(data0) if not hasattr(data0, "ndim") else data0.ndim, rgb)
+    dims = _dims_of(
+        meta0, np.ndim(data0) if not hasattr(data0, "ndim") else data0.ndim, rgb
+    )
     arrays = [m[0][0] if isinstance(m[0], list) else m[0] for m in members]
     if len(members) > 1:
         if any(a.shape != arrays[0].shape for a in arrays):
-            raise UnsupportedError("channel layers of one source must have the same shape")
+            raise UnsupportedError(
+                "channel layers of one source must have the same shape"
+            )
         stack = _stack(arrays)
         dims = "C" + dims
     else:
         stack = arrays[0]
     ns = (meta0.get("metadata") or {}).get(NAMESPACE, {})
     names = _channel_names(members, ns.get("channel_names"))
-    colors = [_color_of(m[1].get("colormap")) for m in members] if layer_type == "image" and not rgb else None
+    colors = (
+        [_color_of(m[1].get("colormap")) for m in members]
+        if layer_type == "image" and not rgb
+        else None
+    )
     scale = list(meta0.get("scale") or [1.0] * len(dims.replace("C", "")))
     units = list(meta0.get("units") or [None] * len(scale))
     spatial = [d for d in dims if d != "C"]
@@ -170,16 +209,24 @@ def _images_for(members: list[FullLayerData]) -> list[dict[str, Any]]:
     spec: dict[str, Any] = {
         "dims": dims.replace("R", ""),
         "name": ns.get("name") or str(meta0.get("name") or "image"),
-        "image_type": "label" if layer_type == "labels" else (ns.get("image_type") or "image"),
+        "image_type": "label"
+        if layer_type == "labels"
+        else (ns.get("image_type") or "image"),
         "physical_size": physical if any(v is not None for v in physical) else None,
         "units": tuple(unit.get(a) for a in "ZYX"),
     }
     if rgb:
         spec["channel_names"] = ["R", "G", "B"]
     else:
-        n_channels = len(members) if len(members) > 1 else (stack.shape[dims.index("C")] if "C" in dims else 1)
+        n_channels = (
+            len(members)
+            if len(members) > 1
+            else (stack.shape[dims.index("C")] if "C" in dims else 1)
+        )
         spec["channel_names"] = names if len(names) == n_channels else None
-        spec["channel_colors"] = colors if colors and len(colors) == n_channels else None
+        spec["channel_colors"] = (
+            colors if colors and len(colors) == n_channels else None
+        )
     if "R" not in dims:
         return [{"data": stack, **spec}]
     axis = dims.index("R")
@@ -193,7 +240,11 @@ def _images_for(members: list[FullLayerData]) -> list[dict[str, Any]]:
         crop = stack[(slice(None),) * axis + (r,)]
         if shapes is not None:  # undo the padding of the stacked view
             true = dict(zip("TCZYX", shapes[r], strict=True))
-            crop = crop[tuple(slice(0, true[d]) if d in "TZYX" else slice(None) for d in crop_dims)]
+            crop = crop[
+                tuple(
+                    slice(0, true[d]) if d in "TZYX" else slice(None) for d in crop_dims
+                )
+            ]
         rows.append({"data": crop, **spec, "name": f"{spec['name']}[{r}]"})
     return rows
 
@@ -206,11 +257,15 @@ def _stack(arrays: list[Any]) -> Any:
     return np.stack([np.asarray(a) for a in arrays])
 
 
-def _channel_names(members: list[FullLayerData], stored: Sequence[str] | None) -> list[str]:
+def _channel_names(
+    members: list[FullLayerData], stored: Sequence[str] | None
+) -> list[str]:
     names = []
     for _, meta, _ in members:
         name = str(meta.get("name") or "")
-        match = next((s for s in (stored or []) if name == s or name.endswith(" " + s)), None)
+        match = next(
+            (s for s in (stored or []) if name == s or name.endswith(" " + s)), None
+        )
         names.append(match or name)
     return names
 

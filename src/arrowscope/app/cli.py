@@ -19,23 +19,42 @@ logger = logging.getLogger("arrowscope")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="arrowscope", description="OME-Arrow / OME-Parquet images in napari.")
+    p = argparse.ArgumentParser(
+        prog="arrowscope", description="OME-Arrow / OME-Parquet images in napari."
+    )
     p.add_argument("--version", action="version", version=f"arrowscope {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="write a synthetic Cell Painting plate and open it")
-    demo.add_argument("--out", type=Path, default=Path("arrowscope-demo"), help="folder for the demo files")
-    demo.add_argument("--screenshot", type=Path, help="render headless to this PNG instead of opening a window")
+    demo = sub.add_parser(
+        "demo", help="write a synthetic Cell Painting plate and open it"
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("arrowscope-demo"),
+        help="folder for the demo files",
+    )
+    demo.add_argument(
+        "--screenshot",
+        type=Path,
+        help="render headless to this PNG instead of opening a window",
+    )
 
     view = sub.add_parser("view", help="open files and folders in napari")
     view.add_argument("paths", nargs="+", type=Path)
     view.add_argument("--screenshot", type=Path, help="render headless to this PNG")
 
-    conv = sub.add_parser("convert", help="convert between OME-Parquet and OME-TIFF/TIFF/OME-Zarr")
+    conv = sub.add_parser(
+        "convert", help="convert between OME-Parquet and OME-TIFF/TIFF/OME-Zarr"
+    )
     conv.add_argument("src", type=Path)
     conv.add_argument("dst", type=Path)
     conv.add_argument("--layout", choices=["auto", "nested", "chunked"], default="auto")
-    conv.add_argument("--compression", default="zstd", help="Parquet compression (zstd, lz4, snappy, none)")
+    conv.add_argument(
+        "--compression",
+        default="zstd",
+        help="Parquet compression (zstd, lz4, snappy, none)",
+    )
 
     info = sub.add_parser("info", help="describe what a file holds")
     info.add_argument("path", type=Path)
@@ -107,7 +126,9 @@ def _info(path: Path, *, as_json: bool) -> int:
     if as_json:
         sys.stdout.write(json.dumps(facts, indent=2, default=str) + "\n")
         return 0
-    lines = [f"{facts['path']}: {facts['layout']}, {facts['rows']} rows, {facts['row_groups']} row groups"]
+    lines = [
+        f"{facts['path']}: {facts['layout']}, {facts['rows']} rows, {facts['row_groups']} row groups"
+    ]
     for c in facts["image_columns"]:
         lines.append(
             f"  {c['column']}: {c['images']} images, TCZYX {c['shape']}{' (varies)' if c['shapes_vary'] else ''}, "
@@ -116,7 +137,9 @@ def _info(path: Path, *, as_json: bool) -> int:
     for name in facts["empty_columns"]:
         lines.append(f"  {name}: no images")
     if facts["other_columns"]:
-        lines.append(f"  other columns: {len(facts['other_columns'])} ({', '.join(facts['other_columns'][:6])}…)")
+        lines.append(
+            f"  other columns: {len(facts['other_columns'])} ({', '.join(facts['other_columns'][:6])}…)"
+        )
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

@@ -7,8 +7,8 @@ import os
 import shutil
 import subprocess
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 logger = logging.getLogger("arrowscope")
@@ -31,8 +31,11 @@ def _display(headless: bool) -> Iterator[None]:
     number = 99
     while Path(f"/tmp/.X{number}-lock").exists():
         number += 1
-    proc = subprocess.Popen([xvfb, f":{number}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [xvfb, f":{number}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.environ["DISPLAY"] = f":{number}"
     try:
         for _ in range(50):

@@ -30,7 +30,9 @@ from .schema import (
 
 Region = tuple[tuple[int, int], ...]  # five (start, stop) pairs, TCZYX
 #: Compressions a byte-form chunk may name (pyarrow codec names).
-KNOWN_CODECS = frozenset({"zstd", "lz4", "lz4_frame", "lz4_raw", "gzip", "brotli", "snappy", "bz2"})
+KNOWN_CODECS = frozenset(
+    {"zstd", "lz4", "lz4_frame", "lz4_raw", "gzip", "brotli", "snappy", "bz2"}
+)
 
 
 def full_region(shape: tuple[int, ...]) -> Region:
@@ -43,7 +45,9 @@ def _overlap(a0: int, a1: int, b0: int, b1: int) -> tuple[int, int] | None:
     return (lo, hi) if lo < hi else None
 
 
-def cast_exact(values: np.ndarray, dtype: np.dtype[Any], where: dict[str, Any]) -> np.ndarray:
+def cast_exact(
+    values: np.ndarray, dtype: np.dtype[Any], where: dict[str, Any]
+) -> np.ndarray:
     """Cast stored values to the declared dtype, refusing any loss.
 
     Real files store uint16 pixels as int64 lists (CytoDataFrame) or declare
@@ -82,7 +86,9 @@ class RecordPixels:
         ``path``/``column``/``row`` used to label errors.
     """
 
-    def __init__(self, cell: pa.StructArray, meta: ImageMeta, where: dict[str, Any]) -> None:
+    def __init__(
+        self, cell: pa.StructArray, meta: ImageMeta, where: dict[str, Any]
+    ) -> None:
         self.meta = meta
         self.where = where
         self._chunks: pa.StructArray | None = None
@@ -221,11 +227,21 @@ class RecordPixels:
         label = f"chunk {k}"
         if "pixel_bytes" in names and chunks.field("pixel_bytes").is_valid()[k].as_py():
             dtype_name = chunks.field("dtype")[k].as_py() if "dtype" in names else None
-            dtype = np.dtype(dtype_name).newbyteorder("<") if dtype_name else self.meta.dtype
-            compression = chunks.field("compression")[k].as_py() if "compression" in names else None
+            dtype = (
+                np.dtype(dtype_name).newbyteorder("<")
+                if dtype_name
+                else self.meta.dtype
+            )
+            compression = (
+                chunks.field("compression")[k].as_py()
+                if "compression" in names
+                else None
+            )
             buf = chunks.field("pixel_bytes")[k].as_buffer()
             expected = n * dtype.itemsize
-            buf = decompress(buf, compression, expected, where={**self.where}, label=label)
+            buf = decompress(
+                buf, compression, expected, where={**self.where}, label=label
+            )
             if buf.size != expected:
                 raise PixelDataError(
                     f"{label} holds {buf.size} bytes, expected {expected} "
@@ -247,10 +263,19 @@ class RecordPixels:
 
 
 def decompress(
-    buf: pa.Buffer, compression: str | None, expected: int, *, where: dict[str, Any], label: str
+    buf: pa.Buffer,
+    compression: str | None,
+    expected: int,
+    *,
+    where: dict[str, Any],
+    label: str,
 ) -> pa.Buffer:
     """Undo a byte-form chunk's codec (a pyarrow codec name, or none)."""
-    if compression is None or str(compression).strip().lower() in ("", "none", "uncompressed"):
+    if compression is None or str(compression).strip().lower() in (
+        "",
+        "none",
+        "uncompressed",
+    ):
         return buf
     name = str(compression).strip().lower()
     if name not in KNOWN_CODECS or not pa.Codec.is_available(name):
@@ -262,7 +287,9 @@ def decompress(
     try:
         return pa.Codec(name).decompress(buf, decompressed_size=expected)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise PixelDataError(f"{label} does not decompress with {name}: {exc}", **where) from exc
+        raise PixelDataError(
+            f"{label} does not decompress with {name}: {exc}", **where
+        ) from exc
 
 
 # -- encoding ------------------------------------------------------------------
@@ -308,12 +335,16 @@ def _header(meta: ImageMeta) -> dict[str, pa.Array]:
         "id": pa.array([meta.id], pa.string()),
         "name": pa.array([meta.name], pa.string()),
         "image_type": pa.array([meta.image_type], pa.string()),
-        "acquisition_datetime": pa.array([meta.acquisition_datetime], pa.timestamp("us")),
+        "acquisition_datetime": pa.array(
+            [meta.acquisition_datetime], pa.timestamp("us")
+        ),
         "pixels_meta": pa.array([_pixels_meta(meta)], PIXELS_META_TYPE),
     }
 
 
-def _assemble(fields: dict[str, pa.Array], record_type: pa.StructType) -> pa.StructArray:
+def _assemble(
+    fields: dict[str, pa.Array], record_type: pa.StructType
+) -> pa.StructArray:
     return pa.StructArray.from_arrays(
         [fields[f.name] for f in record_type], fields=list(record_type)
     )
@@ -334,7 +365,9 @@ def encode_list_record(arr: np.ndarray, meta: ImageMeta) -> pa.StructArray:
         )
     values = pa.array(np.ascontiguousarray(arr, dtype="<u2").reshape(-1))
     offsets = pa.array(np.arange(n + 1, dtype=np.int32) * np.int32(Y * X))
-    pixels = pa.ListArray.from_arrays(offsets, values, type=PLANE_TYPE.field("pixels").type)
+    pixels = pa.ListArray.from_arrays(
+        offsets, values, type=PLANE_TYPE.field("pixels").type
+    )
     tt, cc, zz = np.meshgrid(np.arange(T), np.arange(C), np.arange(Z), indexing="ij")
     planes = pa.StructArray.from_arrays(
         [
@@ -366,7 +399,16 @@ def iter_chunk_boxes(
             for z in range(0, Z, cz):
                 for y in range(0, Y, cy):
                     for x in range(0, X, cx):
-                        yield t, c, z, y, x, min(cz, Z - z), min(cy, Y - y), min(cx, X - x)
+                        yield (
+                            t,
+                            c,
+                            z,
+                            y,
+                            x,
+                            min(cz, Z - z),
+                            min(cy, Y - y),
+                            min(cx, X - x),
+                        )
 
 
 def default_chunk_zyx(shape: tuple[int, ...], itemsize: int) -> tuple[int, int, int]:
@@ -398,18 +440,33 @@ def encode_byte_record(
         codec = pa.Codec(compression)
     rows: dict[str, list[Any]] = {f.name: [] for f in BYTE_CHUNK_TYPE}
     for t, c, z, y, x, nz, ny, nx in iter_chunk_boxes(arr.shape, chunk_zyx):
-        block = np.ascontiguousarray(arr[t, c, z : z + nz, y : y + ny, x : x + nx], dtype=little)
+        block = np.ascontiguousarray(
+            arr[t, c, z : z + nz, y : y + ny, x : x + nx], dtype=little
+        )
         payload = block.tobytes()
         if codec is not None:
             payload = codec.compress(payload, asbytes=True)
         for name, value in zip(
-            ("t", "c", "z", "y", "x", "shape_z", "shape_y", "shape_x", "dtype", "compression", "pixel_bytes"),
+            (
+                "t",
+                "c",
+                "z",
+                "y",
+                "x",
+                "shape_z",
+                "shape_y",
+                "shape_x",
+                "dtype",
+                "compression",
+                "pixel_bytes",
+            ),
             (t, c, z, y, x, nz, ny, nx, dtype.name, compression, payload),
             strict=True,
         ):
             rows[name].append(value)
     chunk_items = pa.StructArray.from_arrays(
-        [pa.array(rows[f.name], f.type) for f in BYTE_CHUNK_TYPE], fields=list(BYTE_CHUNK_TYPE)
+        [pa.array(rows[f.name], f.type) for f in BYTE_CHUNK_TYPE],
+        fields=list(BYTE_CHUNK_TYPE),
     )
     fields = _header(meta)
     fields["chunk_grid"] = pa.array(
@@ -427,7 +484,9 @@ def encode_byte_record(
         CHUNK_GRID_TYPE,
     )
     fields["chunks"] = pa.ListArray.from_arrays(
-        pa.array([0, len(chunk_items)], pa.int32()), chunk_items, type=pa.list_(BYTE_CHUNK_TYPE)
+        pa.array([0, len(chunk_items)], pa.int32()),
+        chunk_items,
+        type=pa.list_(BYTE_CHUNK_TYPE),
     )
     fields["planes"] = pa.array([[]], pa.list_(PLANE_TYPE))
     fields["masks"] = pa.nulls(1)
@@ -437,4 +496,3 @@ def encode_byte_record(
 def null_record(record_type: pa.StructType) -> pa.StructArray:
     """A length-1 null record (a table row without an image)."""
     return pa.nulls(1, record_type)
-

@@ -24,7 +24,12 @@ import pyarrow.parquet as pq
 
 from .cache import ROW_GROUP_CACHE
 from .codec import Region
-from .errors import CorruptFileError, ImageNotFoundError, NotOmeArrowError, PixelDataError
+from .errors import (
+    CorruptFileError,
+    ImageNotFoundError,
+    NotOmeArrowError,
+    PixelDataError,
+)
 from .metadata import Channel, ImageMeta, dtype_from_name
 from .schema import DATASET_LAYOUT, OME_ARROW_TYPE, OME_ARROW_VERSION
 
@@ -144,14 +149,22 @@ class ChunkDataset:
         try:
             self.images = pq.read_table(self.path / IMAGES_FILE)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise CorruptFileError(f"cannot read {IMAGES_FILE}: {exc}", path=self.path) from exc
-        missing = {"image_id", "dtype", *(f"size_{a}" for a in AXES)} - set(self.images.column_names)
+            raise CorruptFileError(
+                f"cannot read {IMAGES_FILE}: {exc}", path=self.path
+            ) from exc
+        missing = {"image_id", "dtype", *(f"size_{a}" for a in AXES)} - set(
+            self.images.column_names
+        )
         if missing:
             raise CorruptFileError(
                 f"{IMAGES_FILE} lacks columns {sorted(missing)}", path=self.path
             )
         stat = (self.path / CHUNKS_FILE).stat()
-        self._token = (str((self.path / CHUNKS_FILE).resolve()), stat.st_mtime_ns, stat.st_size)
+        self._token = (
+            str((self.path / CHUNKS_FILE).resolve()),
+            stat.st_mtime_ns,
+            stat.st_size,
+        )
         self._rows = self.images.to_pylist()
 
     @property
@@ -200,19 +213,38 @@ class ChunkDataset:
             else:
                 pf = pq.ParquetFile(self.path / CHUNKS_FILE)
                 table = pf.read(columns=cols)
-                sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)]
+                sizes = [
+                    pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)
+                ]
                 rg = np.repeat(np.arange(len(sizes)), sizes)
                 starts = np.repeat(np.cumsum([0, *sizes[:-1]]), sizes)
                 rig = np.arange(table.num_rows) - starts
                 keep = np.asarray(
-                    pc.equal(table["image_id"], image_id).to_numpy(zero_copy_only=False), bool
+                    pc.equal(table["image_id"], image_id).to_numpy(
+                        zero_copy_only=False
+                    ),
+                    bool,
                 )
                 table, rg, rig = table.filter(pa.array(keep)), rg[keep], rig[keep]
         except (pa.ArrowInvalid, OSError) as exc:
-            raise CorruptFileError(f"cannot read the chunk index: {exc}", path=self.path) from exc
-        start = np.stack([table[a].to_numpy().astype(np.int64) for a in AXES], axis=1) if table.num_rows else np.zeros((0, 5), np.int64)
-        shape = np.stack([table[f"shape_{a}"].to_numpy().astype(np.int64) for a in AXES], axis=1) if table.num_rows else np.zeros((0, 5), np.int64)
-        return ChunkIndex(start, shape, np.asarray(rg, np.int64), np.asarray(rig, np.int64))
+            raise CorruptFileError(
+                f"cannot read the chunk index: {exc}", path=self.path
+            ) from exc
+        start = (
+            np.stack([table[a].to_numpy().astype(np.int64) for a in AXES], axis=1)
+            if table.num_rows
+            else np.zeros((0, 5), np.int64)
+        )
+        shape = (
+            np.stack(
+                [table[f"shape_{a}"].to_numpy().astype(np.int64) for a in AXES], axis=1
+            )
+            if table.num_rows
+            else np.zeros((0, 5), np.int64)
+        )
+        return ChunkIndex(
+            start, shape, np.asarray(rg, np.int64), np.asarray(rig, np.int64)
+        )
 
 
 class DatasetPixels:
@@ -232,7 +264,8 @@ class DatasetPixels:
                 )
             except (pa.ArrowInvalid, OSError) as exc:
                 raise CorruptFileError(
-                    f"cannot read chunk row group {group}: {exc}", path=self.dataset.path
+                    f"cannot read chunk row group {group}: {exc}",
+                    path=self.dataset.path,
                 ) from exc
 
         return ROW_GROUP_CACHE.get_or_load((self.dataset._token, group), load)
@@ -262,8 +295,13 @@ class DatasetPixels:
             block = np.frombuffer(buf, dtype=dtype).reshape(cshape)
             a = np.maximum(idx.start[k], lo)
             b = np.minimum(ends[k], hi)
-            src = tuple(slice(int(s), int(e)) for s, e in zip(a - idx.start[k], b - idx.start[k], strict=True))
-            dst = tuple(slice(int(s), int(e)) for s, e in zip(a - lo, b - lo, strict=True))
+            src = tuple(
+                slice(int(s), int(e))
+                for s, e in zip(a - idx.start[k], b - idx.start[k], strict=True)
+            )
+            dst = tuple(
+                slice(int(s), int(e)) for s, e in zip(a - lo, b - lo, strict=True)
+            )
             out[dst] = block[src]
         return out
 
@@ -280,9 +318,16 @@ def iter_dataset_chunks(
             for x in range(0, X, cx):
                 tile = np.ascontiguousarray(plane[y : y + cy, x : x + cx])
                 yield {
-                    "t": t, "c": c, "z": z, "y": y, "x": x,
-                    "shape_t": 1, "shape_c": 1, "shape_z": 1,
-                    "shape_y": tile.shape[0], "shape_x": tile.shape[1],
+                    "t": t,
+                    "c": c,
+                    "z": z,
+                    "y": y,
+                    "x": x,
+                    "shape_t": 1,
+                    "shape_c": 1,
+                    "shape_z": 1,
+                    "shape_y": tile.shape[0],
+                    "shape_x": tile.shape[1],
                     "tile": tile,
                 }
 
@@ -305,25 +350,40 @@ def write_chunk_dataset(
     index_rows: list[dict[str, Any]] = []
     chunk_id = 0
     writer = pq.ParquetWriter(
-        directory / CHUNKS_FILE, CHUNKS_SCHEMA.with_metadata(FILE_METADATA), compression=compression
+        directory / CHUNKS_FILE,
+        CHUNKS_SCHEMA.with_metadata(FILE_METADATA),
+        compression=compression,
     )
     try:
         for n, (meta, slabs) in enumerate(images):
             image_id = meta.id or f"image-{n:05d}"
-            little = meta.dtype.newbyteorder("<") if meta.dtype.itemsize > 1 else meta.dtype
+            little = (
+                meta.dtype.newbyteorder("<") if meta.dtype.itemsize > 1 else meta.dtype
+            )
             for chunk in iter_dataset_chunks(slabs, chunk_yx):
                 tile = chunk.pop("tile")
                 row = {"image_id": image_id, "chunk_id": chunk_id, **chunk}
                 writer.write_table(
                     pa.Table.from_pylist(
-                        [{**row, "dtype": meta.dtype.name,
-                          "pixel_bytes": tile.astype(little, copy=False).tobytes()}],
+                        [
+                            {
+                                **row,
+                                "dtype": meta.dtype.name,
+                                "pixel_bytes": tile.astype(
+                                    little, copy=False
+                                ).tobytes(),
+                            }
+                        ],
                         schema=CHUNKS_SCHEMA,
                     )
                 )
                 index_rows.append(
-                    {**row, "row_group_id": chunk_id, "row_index_in_group": 0,
-                     "fragment_path": CHUNKS_FILE}
+                    {
+                        **row,
+                        "row_group_id": chunk_id,
+                        "row_index_in_group": 0,
+                        "fragment_path": CHUNKS_FILE,
+                    }
                 )
                 chunk_id += 1
                 if on_chunk is not None:
@@ -337,22 +397,38 @@ def write_chunk_dataset(
                     "dtype": meta.dtype.name,
                     **{f"size_{a}": s for a, s in zip(AXES, meta.shape, strict=True)},
                     "layout": "tile",
-                    **dict(zip((f"chunk_{a}" for a in AXES), (1, 1, 1, min(Y, chunk_yx[0]), min(X, chunk_yx[1])), strict=True)),
+                    **dict(
+                        zip(
+                            (f"chunk_{a}" for a in AXES),
+                            (1, 1, 1, min(Y, chunk_yx[0]), min(X, chunk_yx[1])),
+                            strict=True,
+                        )
+                    ),
                     "compression": compression,
                     "channels_json": _channels_to_json(meta),
-                    **{f"physical_size_{a}": v for a, v in zip("zyx", meta.physical_size, strict=True)},
-                    **{f"physical_size_{a}_unit": v for a, v in zip("zyx", meta.units, strict=True)},
+                    **{
+                        f"physical_size_{a}": v
+                        for a, v in zip("zyx", meta.physical_size, strict=True)
+                    },
+                    **{
+                        f"physical_size_{a}_unit": v
+                        for a, v in zip("zyx", meta.units, strict=True)
+                    },
                 }
             )
     finally:
         writer.close()
     pq.write_table(
-        pa.Table.from_pylist(image_rows, schema=IMAGES_SCHEMA.with_metadata(FILE_METADATA)),
+        pa.Table.from_pylist(
+            image_rows, schema=IMAGES_SCHEMA.with_metadata(FILE_METADATA)
+        ),
         directory / IMAGES_FILE,
         compression=compression,
     )
     pq.write_table(
-        pa.Table.from_pylist(index_rows, schema=INDEX_SCHEMA.with_metadata(FILE_METADATA)),
+        pa.Table.from_pylist(
+            index_rows, schema=INDEX_SCHEMA.with_metadata(FILE_METADATA)
+        ),
         directory / INDEX_FILE,
         compression=compression,
     )

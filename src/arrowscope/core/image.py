@@ -46,7 +46,9 @@ class PixelReader(Protocol):
 class _NestedReader:
     """Reads one table cell; the row group is decoded once and cached."""
 
-    def __init__(self, source: TableSource, column: str, row: int, meta: ImageMeta) -> None:
+    def __init__(
+        self, source: TableSource, column: str, row: int, meta: ImageMeta
+    ) -> None:
         self.source = source
         self.column = column
         self.row = row
@@ -54,14 +56,18 @@ class _NestedReader:
 
     def read(self, region: Region) -> np.ndarray:
         group, offset = self.source.locate(self.row)
-        cell = self.source.read_group(group, self.column, ("planes", "chunks")).slice(offset, 1)
+        cell = self.source.read_group(group, self.column, ("planes", "chunks")).slice(
+            offset, 1
+        )
         where = {"path": self.source.path, "column": self.column, "row": self.row}
         if not cell.is_valid()[0].as_py():
             raise ImageNotFoundError("this row holds no image", **where)
         return RecordPixels(cell, self.meta, where).read(region)
 
 
-def _read_block(reader: PixelReader, block_info: dict[Any, Any] | None = None) -> np.ndarray:
+def _read_block(
+    reader: PixelReader, block_info: dict[Any, Any] | None = None
+) -> np.ndarray:
     assert block_info is not None
     region = tuple(tuple(loc) for loc in block_info[None]["array-location"])
     return reader.read(region)
@@ -169,7 +175,8 @@ class OMEImage:
         """One RGBA colour (floats 0-1) per channel, None where unset."""
         C = self.shape[1]
         colors: list[RGBA | None] = [
-            None if ch.color is None else uint32_to_rgba(ch.color) for ch in self.meta.channels[:C]
+            None if ch.color is None else uint32_to_rgba(ch.color)
+            for ch in self.meta.channels[:C]
         ]
         return colors + [None] * (C - len(colors))
 
@@ -181,7 +188,11 @@ class OMEImage:
     def to_dask(self) -> da.Array:
         """A 5-D TCZYX dask array, one block per stored plane or chunk; nothing is read."""
         name = "arrowscope-" + tokenize(
-            str(self.path), self.column, self.row, self.meta.shape, self.meta.dtype.str,
+            str(self.path),
+            self.column,
+            self.row,
+            self.meta.shape,
+            self.meta.dtype.str,
             getattr(getattr(self._reader, "source", None), "_token", id(self._reader)),
         )
         return da.map_blocks(
@@ -285,7 +296,9 @@ class OMESource:
 
     def _check_column(self, column: str) -> None:
         if column in self.empty_columns:
-            raise ImageNotFoundError("this column holds no images", path=self.path, column=column)
+            raise ImageNotFoundError(
+                "this column holds no images", path=self.path, column=column
+            )
         if column not in self.image_columns:
             if self.table is not None and column in self.table.schema.names:
                 ftype = self.table.schema.field(column).type
@@ -295,7 +308,11 @@ class OMESource:
                         path=self.path,
                         column=column,
                     )
-                raise NotOmeArrowError(f"is a {ftype} column, not an image column", path=self.path, column=column)
+                raise NotOmeArrowError(
+                    f"is a {ftype} column, not an image column",
+                    path=self.path,
+                    column=column,
+                )
             raise ImageNotFoundError(
                 f"no such image column; image columns are {self.image_columns}",
                 path=self.path,
@@ -316,7 +333,9 @@ class OMESource:
             ]
         return self._metas[column]
 
-    def _meta(self, record: dict[str, Any], column: str, row: int, rgb: bool | None = None) -> ImageMeta:
+    def _meta(
+        self, record: dict[str, Any], column: str, row: int, rgb: bool | None = None
+    ) -> ImageMeta:
         where = {"path": self.path, "column": column, "row": row}
         meta = meta_from_record(record, where=where)
         exact = self._exact.get(column, {}).get(str(row), {})
@@ -337,26 +356,45 @@ class OMESource:
             meta = _replace(meta, shape=(T, 3, Z, Y, X), rgb=True, channels=())
         return meta
 
-    def image(self, column: str | None = None, row: int = 0, *, rgb: bool | None = None) -> OMEImage:
+    def image(
+        self, column: str | None = None, row: int = 0, *, rgb: bool | None = None
+    ) -> OMEImage:
         """Open the image at ``(column, row)`` lazily."""
-        if not 0 <= row < max(self.num_rows, 0) :
+        if not 0 <= row < max(self.num_rows, 0):
             raise ImageNotFoundError(
-                f"row {row} is out of range: the source has {self.num_rows} rows", path=self.path
+                f"row {row} is out of range: the source has {self.num_rows} rows",
+                path=self.path,
             )
         if self.dataset is not None:
             meta = self.dataset.meta(row)
-            cs = meta.extra.get("chunk_shape") or (1, 1, 1, meta.shape[3], meta.shape[4])
+            cs = meta.extra.get("chunk_shape") or (
+                1,
+                1,
+                1,
+                meta.shape[3],
+                meta.shape[4],
+            )
             return OMEImage(
-                meta, DatasetPixels(self.dataset, meta), chunk_zyx=tuple(cs[2:]),  # type: ignore[arg-type]
-                path=self.path, column=DATASET_COLUMN, row=row,
+                meta,
+                DatasetPixels(self.dataset, meta),
+                chunk_zyx=tuple(cs[2:]),  # type: ignore[arg-type]
+                path=self.path,
+                column=DATASET_COLUMN,
+                row=row,
             )
         column = column or self.default_column()
         self._check_column(column)
         assert self.table is not None
         group, offset = self.table.locate(row)
-        rec = self.table.read_group(group, column, META_FIELDS).slice(offset, 1).to_pylist()[0]
+        rec = (
+            self.table.read_group(group, column, META_FIELDS)
+            .slice(offset, 1)
+            .to_pylist()[0]
+        )
         if rec is None:
-            raise ImageNotFoundError("this row holds no image", path=self.path, column=column, row=row)
+            raise ImageNotFoundError(
+                "this row holds no image", path=self.path, column=column, row=row
+            )
         meta = self._meta(rec, column, row, rgb)
         grid = rec.get("chunk_grid") or None
         chunk_zyx = (
@@ -365,11 +403,17 @@ class OMESource:
             else None
         )
         return OMEImage(
-            meta, _NestedReader(self.table, column, row, meta), chunk_zyx=chunk_zyx,
-            path=self.path, column=column, row=row,
+            meta,
+            _NestedReader(self.table, column, row, meta),
+            chunk_zyx=chunk_zyx,
+            path=self.path,
+            column=column,
+            row=row,
         )
 
-    def stack(self, column: str | None = None) -> tuple[da.Array, list[ImageMeta | None]]:
+    def stack(
+        self, column: str | None = None
+    ) -> tuple[da.Array, list[ImageMeta | None]]:
         """All rows of an image column as one lazy (R, T, C, Z, Y, X) array.
 
         Crops of different sizes are padded (bottom/right, zeros) to the largest;
@@ -382,16 +426,28 @@ class OMESource:
         metas = self.metas(column)
         real = [m for m in metas if m is not None]
         if not real:
-            raise ImageNotFoundError("this column holds no images", path=self.path, column=column)
+            raise ImageNotFoundError(
+                "this column holds no images", path=self.path, column=column
+            )
         shape = tuple(max(m.shape[i] for m in real) for i in range(5))
         dtype = np.result_type(*{m.dtype for m in real})
         rgb = any(m.rgb for m in real)
         reader = _StackReader(self, column, metas, dtype)
-        chunks = ((1,) * len(metas), (shape[0],), (shape[1],) if rgb else (1,) * shape[1], *((n,) for n in shape[2:]))
-        name = "arrowscope-stack-" + tokenize(str(self.path), column, getattr(self.table, "_token", None), len(metas))
+        chunks = (
+            (1,) * len(metas),
+            (shape[0],),
+            (shape[1],) if rgb else (1,) * shape[1],
+            *((n,) for n in shape[2:]),
+        )
+        name = "arrowscope-stack-" + tokenize(
+            str(self.path), column, getattr(self.table, "_token", None), len(metas)
+        )
         array = da.map_blocks(
-            reader.read_block, chunks=chunks, dtype=dtype,
-            meta=np.empty((0,) * 6, dtype=dtype), name=name,
+            reader.read_block,
+            chunks=chunks,
+            dtype=dtype,
+            meta=np.empty((0,) * 6, dtype=dtype),
+            name=name,
         )
         return array, metas
 
@@ -406,7 +462,13 @@ class OMESource:
 class _StackReader:
     """Reads rows of one image column into a padded (R, T, C, Z, Y, X) stack."""
 
-    def __init__(self, source: OMESource, column: str, metas: list[ImageMeta | None], dtype: np.dtype[Any]) -> None:
+    def __init__(
+        self,
+        source: OMESource,
+        column: str,
+        metas: list[ImageMeta | None],
+        dtype: np.dtype[Any],
+    ) -> None:
         self.source = source
         self.column = column
         self.metas = metas
@@ -423,11 +485,15 @@ class _StackReader:
             if meta is None:
                 continue  # a row without an image stays blank
             # Clip the padded region to this row's true extent.
-            clipped = [(a, min(b, n)) for (a, b), n in zip(region, meta.shape, strict=True)]
+            clipped = [
+                (a, min(b, n)) for (a, b), n in zip(region, meta.shape, strict=True)
+            ]
             if any(a >= b for a, b in clipped):
                 continue
             try:
-                pixels = self.source.image(self.column, row, rgb=meta.rgb).read(tuple(clipped))
+                pixels = self.source.image(self.column, row, rgb=meta.rgb).read(
+                    tuple(clipped)
+                )
             except ArrowscopeError as exc:
                 if row not in self._warned:
                     self._warned.add(row)

@@ -72,7 +72,9 @@ def is_unset_color(value: int | None) -> bool:
 
 def default_color(index: int, count: int) -> str:
     """A distinct display colour for channel ``index`` of ``count``."""
-    palette = _DEFAULT_COLORS.get(count, ("cyan", "magenta", "yellow", "red", "green", "blue"))
+    palette = _DEFAULT_COLORS.get(
+        count, ("cyan", "magenta", "yellow", "red", "green", "blue")
+    )
     return palette[index % len(palette)]
 
 
@@ -124,9 +126,16 @@ class ImageMeta:
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
 
-def dtype_from_name(name: str | None, *, where: dict[str, Any] | None = None) -> np.dtype[Any]:
+def dtype_from_name(
+    name: str | None, *, where: dict[str, Any] | None = None
+) -> np.dtype[Any]:
     """Parse a ``pixels_meta.type`` string into a numpy dtype (little-endian)."""
-    aliases = {"float": "float32", "double": "float64", "bit": "bool", "boolean": "bool"}
+    aliases = {
+        "float": "float32",
+        "double": "float64",
+        "bit": "bool",
+        "boolean": "bool",
+    }
     text = (name or "uint16").strip().lower()
     text = aliases.get(text, text)
     try:

@@ -159,7 +159,7 @@ def is_ome_arrow_type(dtype: pa.DataType) -> bool:
     if not pa.types.is_struct(dtype):
         return False
     names = {dtype.field(i).name for i in range(dtype.num_fields)}
-    return REQUIRED_FIELDS <= names
+    return names >= REQUIRED_FIELDS
 
 
 def iter_ome_columns(schema: pa.Schema) -> Iterator[tuple[str, bool]]:

@@ -97,7 +97,8 @@ class TableSource:
                 handle = self._open_ipc()
                 self.schema = handle.schema
                 self._group_rows = [
-                    handle.get_batch(i).num_rows for i in range(handle.num_record_batches)
+                    handle.get_batch(i).num_rows
+                    for i in range(handle.num_record_batches)
                 ] or [0]
         except (pa.ArrowInvalid, OSError) as exc:
             raise CorruptFileError(
@@ -210,7 +211,9 @@ class TableSource:
         with self._lock:
             try:
                 if self.format == "parquet":
-                    table = self._reader().read(columns=self._projection(column, fields))
+                    table = self._reader().read(
+                        columns=self._projection(column, fields)
+                    )
                     return table.column(0).combine_chunks()
                 reader = self._reader()
                 parts = [
@@ -221,7 +224,11 @@ class TableSource:
                 raise CorruptFileError(
                     f"cannot read column metadata: {exc}", path=self.path, column=column
                 ) from exc
-        return pa.concat_arrays(parts) if parts else pa.array([], self.schema.field(column).type)
+        return (
+            pa.concat_arrays(parts)
+            if parts
+            else pa.array([], self.schema.field(column).type)
+        )
 
     def read_table(self, columns: Sequence[str]) -> pa.Table:
         """Read plain (non-image) columns of every row."""
@@ -235,7 +242,9 @@ class TableSource:
                 reader.get_batch(i).select(list(columns))
                 for i in range(reader.num_record_batches)
             ]
-        return pa.Table.from_batches(batches, schema=pa.schema([self.schema.field(c) for c in columns]))
+        return pa.Table.from_batches(
+            batches, schema=pa.schema([self.schema.field(c) for c in columns])
+        )
 
     def require_column(self, column: str) -> None:
         """Raise a clear error when ``column`` is not in the table."""
@@ -251,14 +260,18 @@ class _BatchList:
 
     def __init__(self, table: pa.Table) -> None:
         self.schema = table.schema
-        self._batches = table.to_batches() or [pa.RecordBatch.from_pylist([], table.schema)]
+        self._batches = table.to_batches() or [
+            pa.RecordBatch.from_pylist([], table.schema)
+        ]
         self.num_record_batches = len(self._batches)
 
     def get_batch(self, i: int) -> pa.RecordBatch:
         return self._batches[i]
 
 
-def _select(array: pa.Array | pa.ChunkedArray, fields: Sequence[str] | None) -> pa.Array:
+def _select(
+    array: pa.Array | pa.ChunkedArray, fields: Sequence[str] | None
+) -> pa.Array:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if fields is None or not pa.types.is_struct(array.type):

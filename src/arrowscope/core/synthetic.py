@@ -29,7 +29,10 @@ class Field:
 
 
 def synthetic_field(
-    seed: int = 0, size: tuple[int, int] = (256, 256), n_cells: int = 12, outliers: int = 1
+    seed: int = 0,
+    size: tuple[int, int] = (256, 256),
+    n_cells: int = 12,
+    outliers: int = 1,
 ) -> Field:
     """Draw one field: ``n_cells`` cells, the first ``outliers`` of them abnormal."""
     rng = np.random.default_rng(seed)
@@ -67,8 +70,20 @@ def synthetic_field(
                 "center_x": float(xs.mean()) if xs.size else cx,
                 "area": area,
                 "eccentricity": float(np.sqrt(1 - (b / a) ** 2)),
-                "form_factor": float(4 * np.pi * area / max(1.0, (2 * np.pi * np.sqrt((a * a + b * b) / 2)) ** 2)),
-                "bbox": (int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1) if ys.size else (0, 0, 1, 1),
+                "form_factor": float(
+                    4
+                    * np.pi
+                    * area
+                    / max(1.0, (2 * np.pi * np.sqrt((a * a + b * b) / 2)) ** 2)
+                ),
+                "bbox": (
+                    int(ys.min()),
+                    int(xs.min()),
+                    int(ys.max()) + 1,
+                    int(xs.max()) + 1,
+                )
+                if ys.size
+                else (0, 0, 1, 1),
                 "intensity_dna": float(image[0][ys, xs].mean()) if ys.size else 0.0,
             }
         )
@@ -77,10 +92,16 @@ def synthetic_field(
 
 
 def synthetic_plate(
-    n_fields: int = 4, size: tuple[int, int] = (256, 256), n_cells: int = 12, seed: int = 0
+    n_fields: int = 4,
+    size: tuple[int, int] = (256, 256),
+    n_cells: int = 12,
+    seed: int = 0,
 ) -> tuple[list[Field], pa.Table]:
     """Fields of view and a CytoTable-style single-cell profile table."""
-    fields = [synthetic_field(seed + i, size, n_cells, outliers=1 + (i % 2)) for i in range(n_fields)]
+    fields = [
+        synthetic_field(seed + i, size, n_cells, outliers=1 + (i % 2))
+        for i in range(n_fields)
+    ]
     rows = []
     for i, f in enumerate(fields):
         well = f"{'ABCDEFGH'[i // 4 % 8]}{i % 4 + 1:02d}"
@@ -109,7 +130,9 @@ def synthetic_plate(
     return fields, pa.Table.from_pylist(rows)
 
 
-def write_demo_plate(out_dir: str | Path, n_fields: int = 4, size: tuple[int, int] = (256, 256)) -> dict[str, Path]:
+def write_demo_plate(
+    out_dir: str | Path, n_fields: int = 4, size: tuple[int, int] = (256, 256)
+) -> dict[str, Path]:
     """Write the demo plate: a field-of-view table, a crop table and profiles.
 
     Returns the written paths under keys ``plate`` (one field of view per row,
@@ -121,15 +144,29 @@ def write_demo_plate(out_dir: str | Path, n_fields: int = 4, size: tuple[int, in
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fields, profiles = synthetic_plate(n_fields, size)
-    common = {"dims": "CYX", "channel_names": list(CHANNELS), "channel_colors": list(CHANNEL_COLORS),
-              "physical_size": (0.65, 0.65), "units": "µm"}
+    common = {
+        "dims": "CYX",
+        "channel_names": list(CHANNELS),
+        "channel_colors": list(CHANNEL_COLORS),
+        "physical_size": (0.65, 0.65),
+        "units": "µm",
+    }
     plate = write_ome_table(
         out / "plate.ome.parquet",
         {
-            "image": [{"data": f.image, "name": f"field{i + 1:02d}", **common} for i, f in enumerate(fields)],
+            "image": [
+                {"data": f.image, "name": f"field{i + 1:02d}", **common}
+                for i, f in enumerate(fields)
+            ],
             "nuclei_LABL": [
-                {"data": f.nuclei, "dims": "YX", "name": f"field{i + 1:02d}-nuclei", "image_type": "label",
-                 "physical_size": (0.65, 0.65), "units": "µm"}
+                {
+                    "data": f.nuclei,
+                    "dims": "YX",
+                    "name": f"field{i + 1:02d}-nuclei",
+                    "image_type": "label",
+                    "physical_size": (0.65, 0.65),
+                    "units": "µm",
+                }
                 for i, f in enumerate(fields)
             ],
         },
@@ -141,8 +178,15 @@ def write_demo_plate(out_dir: str | Path, n_fields: int = 4, size: tuple[int, in
             y0, x0, y1, x1 = c["bbox"]
             y0, x0 = max(0, y0 - 8), max(0, x0 - 8)
             crops.append({"data": f.image[:, y0 : y1 + 8, x0 : x1 + 8], **common})
-            labels.append({"data": f.nuclei[y0 : y1 + 8, x0 : x1 + 8], "dims": "YX", "image_type": "label",
-                           "physical_size": (0.65, 0.65), "units": "µm"})
+            labels.append(
+                {
+                    "data": f.nuclei[y0 : y1 + 8, x0 : x1 + 8],
+                    "dims": "YX",
+                    "image_type": "label",
+                    "physical_size": (0.65, 0.65),
+                    "units": "µm",
+                }
+            )
     crop_table = write_ome_table(
         out / "crops.ome.parquet",
         {"cell_OMEArrow_ORIG": crops, "cell_OMEArrow_LABL": labels},

@@ -30,7 +30,12 @@ from .dataset import write_chunk_dataset
 from .errors import ArrowscopeError, UnsupportedError, WriteError
 from .image import EXACT_METADATA_KEY, OMEImage
 from .metadata import DIMS, Channel, ImageMeta, rgba_to_uint32
-from .schema import BYTE_RECORD_TYPE, LIST_RECORD_TYPE, OME_ARROW_TYPE, OME_ARROW_VERSION
+from .schema import (
+    BYTE_RECORD_TYPE,
+    LIST_RECORD_TYPE,
+    OME_ARROW_TYPE,
+    OME_ARROW_VERSION,
+)
 
 #: Images above this many bytes are written as a typed chunk dataset by default.
 LARGE_IMAGE_BYTES = 256 * 2**20
@@ -51,7 +56,11 @@ def to_tczyx(data: Any, dims: str) -> Any:
             f"(shape {tuple(data.shape)})",
             hint="pass dims such as 'YX', 'CYX', 'ZYX' or 'TCZYX'",
         )
-    if len(set(dims)) != len(dims) or not set(dims) <= set(DIMS) or not {"Y", "X"} <= set(dims):
+    if (
+        len(set(dims)) != len(dims)
+        or not set(dims) <= set(DIMS)
+        or not {"Y", "X"} <= set(dims)
+    ):
         raise UnsupportedError(
             f"dims {dims!r} must be distinct letters of TCZYX and include Y and X"
         )
@@ -73,7 +82,11 @@ def _triple(value: Any, fill: Any) -> tuple[Any, Any, Any]:
     if value is None:
         return (fill, fill, fill)
     if isinstance(value, (str, int, float, np.number)):
-        return (fill if isinstance(value, (int, float, np.number)) else value, value, value)
+        return (
+            fill if isinstance(value, (int, float, np.number)) else value,
+            value,
+            value,
+        )
     seq = list(value)
     if len(seq) == 2:
         return (fill, seq[0], seq[1])
@@ -102,7 +115,11 @@ def make_meta(
     dtype = np.dtype(dtype)
     _check_dtype(dtype)
     C = int(shape[1])
-    names = list(channel_names) if channel_names is not None else [f"C{i}" for i in range(C)]
+    names = (
+        list(channel_names)
+        if channel_names is not None
+        else [f"C{i}" for i in range(C)]
+    )
     colors = list(channel_colors) if channel_colors is not None else [None] * C
     if len(names) != C or len(colors) != C:
         raise UnsupportedError(
@@ -120,7 +137,11 @@ def make_meta(
         id=image_id or name,
         image_type=image_type,
         channels=tuple(
-            Channel(name=str(n), id=f"ch-{i}", color=None if c is None else rgba_to_uint32(c))
+            Channel(
+                name=str(n),
+                id=f"ch-{i}",
+                color=None if c is None else rgba_to_uint32(c),
+            )
             for i, (n, c) in enumerate(zip(names, colors, strict=True))
         ),
         physical_size=sizes,  # type: ignore[arg-type]
@@ -152,7 +173,9 @@ class ImageToWrite:
             for c in range(C):
                 for z0 in range(0, Z, zstep):
                     slab = self.data[t, c, z0 : z0 + zstep]
-                    slab = slab.compute() if hasattr(slab, "compute") else np.asarray(slab)
+                    slab = (
+                        slab.compute() if hasattr(slab, "compute") else np.asarray(slab)
+                    )
                     for dz in range(slab.shape[0]):
                         yield t, c, z0 + dz, slab[dz]
 
@@ -172,7 +195,9 @@ def image_to_write(item: Any, *, dims: str = DIMS, **kwargs: Any) -> ImageToWrit
     return ImageToWrite(data, meta)
 
 
-def _record(image: ImageToWrite, record_type: pa.StructType, chunk_compression: str | None) -> pa.StructArray:
+def _record(
+    image: ImageToWrite, record_type: pa.StructType, chunk_compression: str | None
+) -> pa.StructArray:
     arr = image.materialize()
     if record_type == LIST_RECORD_TYPE:
         return encode_list_record(arr, image.meta)
@@ -181,7 +206,9 @@ def _record(image: ImageToWrite, record_type: pa.StructType, chunk_compression: 
 
 def _record_type(images: Sequence[ImageToWrite | None]) -> pa.StructType:
     real = [im for im in images if im is not None]
-    if real and all(im.meta.dtype == np.dtype("uint16") and not im.meta.rgb for im in real):
+    if real and all(
+        im.meta.dtype == np.dtype("uint16") and not im.meta.rgb for im in real
+    ):
         return LIST_RECORD_TYPE
     return BYTE_RECORD_TYPE
 
@@ -219,9 +246,13 @@ def atomic_target(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
-        raise WriteError("the folder does not exist", path=parent, hint="create it first")
+        raise WriteError(
+            "the folder does not exist", path=parent, hint="create it first"
+        )
     if not os.access(parent, os.W_OK):
-        raise WriteError("the folder is not writable", path=parent, hint="choose another folder")
+        raise WriteError(
+            "the folder is not writable", path=parent, hint="choose another folder"
+        )
     tmp = parent / f".{target.name}.arrowscope-{uuid.uuid4().hex[:8]}.tmp"
     backup = parent / f".{target.name}.arrowscope-{uuid.uuid4().hex[:8]}.old"
     try:
@@ -242,8 +273,12 @@ def atomic_target(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
     except OSError as exc:
         _remove(tmp)
-        hint = "free some disk space and try again" if exc.errno == errno.ENOSPC else None
-        raise WriteError(f"writing failed: {exc.strerror or exc}", path=target, hint=hint) from exc
+        hint = (
+            "free some disk space and try again" if exc.errno == errno.ENOSPC else None
+        )
+        raise WriteError(
+            f"writing failed: {exc.strerror or exc}", path=target, hint=hint
+        ) from exc
     except BaseException:
         _remove(tmp)
         raise
@@ -314,18 +349,32 @@ def write_ome_parquet(
         units=units,
     )
     if name is not None and image.meta.name != name:
-        image = replace(image, meta=replace(image.meta, name=name, id=image_id or image.meta.id or name))
+        image = replace(
+            image,
+            meta=replace(image.meta, name=name, id=image_id or image.meta.id or name),
+        )
     if layout == "auto":
         layout = "dataset" if image.meta.nbytes > large_threshold else "nested"
-    if layout == "nested" and image.meta.dtype == np.dtype("uint16") and np.prod(image.meta.shape, dtype=np.int64) >= 2**31:
+    if (
+        layout == "nested"
+        and image.meta.dtype == np.dtype("uint16")
+        and np.prod(image.meta.shape, dtype=np.int64) >= 2**31
+    ):
         layout = "dataset"
     if layout == "dataset":
-        return write_ome_dataset(path, [image], compression=compression, tile=tile, progress=progress)
+        return write_ome_dataset(
+            path, [image], compression=compression, tile=tile, progress=progress
+        )
     if layout != "nested":
-        raise UnsupportedError(f"unknown layout {layout!r}", hint="use auto, nested or dataset")
+        raise UnsupportedError(
+            f"unknown layout {layout!r}", hint="use auto, nested or dataset"
+        )
     return write_ome_table(
-        path, {column: [image]}, compression=compression,
-        chunk_compression=chunk_compression, progress=progress,
+        path,
+        {column: [image]},
+        compression=compression,
+        chunk_compression=chunk_compression,
+        progress=progress,
     )
 
 
@@ -356,7 +405,9 @@ def write_ome_table(
     Each row is computed and written on its own, so memory holds one row.
     """
     columns: dict[str, list[ImageToWrite | None]] = {
-        col: [None if item is None else image_to_write(item, dims=dims) for item in items]
+        col: [
+            None if item is None else image_to_write(item, dims=dims) for item in items
+        ]
         for col, items in images.items()
     }
     lengths = {col: len(items) for col, items in columns.items()}
@@ -369,12 +420,16 @@ def write_ome_table(
     if n_rows == 0:
         raise UnsupportedError("there is nothing to write (no rows)")
     types = {col: _record_type(items) for col, items in columns.items()}
-    exact = {col: e for col, items in columns.items() if (e := _exact_sizes(col, items))}
+    exact = {
+        col: e for col, items in columns.items() if (e := _exact_sizes(col, items))
+    }
     fields = [pa.field(col, types[col]) for col in columns]
     if extra is not None:
         clash = set(extra.column_names) & set(columns)
         if clash:
-            raise UnsupportedError(f"extra columns clash with image columns: {sorted(clash)}")
+            raise UnsupportedError(
+                f"extra columns clash with image columns: {sorted(clash)}"
+            )
         fields += list(extra.schema)
     schema = pa.schema(fields, metadata=_file_metadata(exact))
     with atomic_target(path) as tmp:
@@ -383,9 +438,16 @@ def write_ome_table(
                 arrays = []
                 for col, items in columns.items():
                     im = items[row]
-                    arrays.append(null_record(types[col]) if im is None else _record(im, types[col], chunk_compression))
+                    arrays.append(
+                        null_record(types[col])
+                        if im is None
+                        else _record(im, types[col], chunk_compression)
+                    )
                 if extra is not None:
-                    arrays += [extra.column(i).slice(row, 1).combine_chunks() for i in range(extra.num_columns)]
+                    arrays += [
+                        extra.column(i).slice(row, 1).combine_chunks()
+                        for i in range(extra.num_columns)
+                    ]
                 writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
                 if progress is not None:
                     progress(row + 1, n_rows)
@@ -413,8 +475,11 @@ def write_ome_dataset(
     if len(set(ids)) != len(ids):
         raise UnsupportedError(f"image ids must be unique, got {ids}")
     total = sum(
-        im.meta.shape[0] * im.meta.shape[1] * im.meta.shape[2]
-        * -(-im.meta.shape[3] // tile) * -(-im.meta.shape[4] // tile)
+        im.meta.shape[0]
+        * im.meta.shape[1]
+        * im.meta.shape[2]
+        * -(-im.meta.shape[3] // tile)
+        * -(-im.meta.shape[4] // tile)
         for im in items
     )
     done = 0
