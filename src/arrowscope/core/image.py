@@ -13,6 +13,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import replace as _replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -501,12 +502,6 @@ class _StackReader:
                 continue
             out[(row - r0, *(slice(0, b - a) for a, b in clipped))] = pixels
         return out
-
-
-def _replace(meta: ImageMeta, **changes: Any) -> ImageMeta:
-    from dataclasses import replace
-
-    return replace(meta, **changes)
 
 
 def open_source(source: PathLike | pa.Table | OMESource) -> OMESource:
