@@ -12,6 +12,11 @@ from ._version import __version__
 
 _CORE_API = {
     "open_image",
+    "open_profiles",
+    "label_outliers",
+    "filter_rows",
+    "ProfileTable",
+    "KeyRoles",
     "open_source",
     "list_images",
     "write_ome_parquet",
@@ -37,6 +42,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
+    if name == "qc":
+        from . import qc
+
+        return qc
     if name in _CORE_API:
         from . import core
 

@@ -14,7 +14,10 @@ from .errors import (
     UnsupportedError,
     WriteError,
 )
+from .filters import filter_rows
 from .image import ImageInfo, OMEImage, OMESource, list_images, open_image, open_source
+from .profiles import KeyRoles, ProfileTable, open_profiles
+from .qc import label_outliers
 from .writer import write_ome_dataset, write_ome_parquet, write_ome_table
 
 __all__ = [
@@ -22,15 +25,20 @@ __all__ = [
     "CorruptFileError",
     "ImageInfo",
     "ImageNotFoundError",
+    "KeyRoles",
     "NotOmeArrowError",
     "OMEImage",
     "OMESource",
     "PixelDataError",
+    "ProfileTable",
     "SchemaError",
     "UnsupportedError",
     "WriteError",
+    "filter_rows",
+    "label_outliers",
     "list_images",
     "open_image",
+    "open_profiles",
     "open_source",
     "write_ome_dataset",
     "write_ome_parquet",

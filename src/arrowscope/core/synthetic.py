@@ -124,7 +124,6 @@ def synthetic_plate(
                     "Nuclei_AreaShape_FormFactor": c["form_factor"],
                     "Nuclei_AreaShape_Eccentricity": c["eccentricity"],
                     "Nuclei_Intensity_MeanIntensity_DNA": c["intensity_dna"],
-                    "Image_FileName_DNA": f"field{i + 1:02d}.ome.parquet",
                 }
             )
     return fields, pa.Table.from_pylist(rows)
@@ -191,6 +190,18 @@ def write_demo_plate(
         out / "crops.ome.parquet",
         {"cell_OMEArrow_ORIG": crops, "cell_OMEArrow_LABL": labels},
         extra_columns=profiles,
+    )
+    import json
+
+    from .profiles import IMAGES_METADATA_KEY
+
+    # link the profiles to their images explicitly, by key, in the file itself
+    link = {"path": plate.name, "keys": ["Metadata_ImageNumber"]}
+    profiles = profiles.replace_schema_metadata(
+        {
+            **(profiles.schema.metadata or {}),
+            IMAGES_METADATA_KEY: json.dumps(link).encode(),
+        }
     )
     profile_path = out / "profiles.parquet"
     pq.write_table(profiles, profile_path)

@@ -1,0 +1,946 @@
+"""Single-cell profile tables linked to their images by explicit keys.
+
+A :class:`ProfileTable` is a CellProfiler/CytoTable profile table (Parquet,
+Arrow IPC or CSV) opened lazily: the footer and the key columns only. Each row
+is linked to a field of view by its *image key* columns and to its object by
+the compartment's object number and centre — never by row position.
+
+Images are found three ways:
+
+- ``Image_FileName_<Channel>`` (+ ``Image_PathName_<Channel>``) columns; paths
+  from another machine are resolved by file name under ``image_root``. Files
+  are read lazily through bioio (TIFF, OME-TIFF, OME-Zarr, …) or arrowscope's
+  own reader for OME-Parquet;
+- an OME-Parquet *image table* (one field of view per row, image and label
+  columns) sharing key columns with the profiles — given as ``images=`` or
+  recorded in the profile file's metadata under ``arrowscope.images``;
+- masks saved by CellProfiler next to the images as
+  ``<image file stem>_Mask<Compartment>.tif[f]``, or named by
+  ``Image_ObjectsFileName_<Compartment>`` columns. Binary masks are labelled by
+  connected components for display (they cannot carry object numbers, so cells
+  are matched to components by their centre).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePath, PureWindowsPath
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .errors import ArrowscopeError, CorruptFileError, SchemaError
+
+IMAGES_METADATA_KEY = b"arrowscope.images"
+SUFFIXES = ("", "_x", "_y")
+COMPARTMENTS = ("Nuclei", "Cells", "Cytoplasm")
+IMAGE_SUFFIXES = (
+    ".tif",
+    ".tiff",
+    ".ome.tif",
+    ".ome.tiff",
+    ".png",
+    ".zarr",
+    ".ome.zarr",
+)
+
+
+def _find(names: Sequence[str], *candidates: str) -> str | None:
+    have = set(names)
+    for cand in candidates:
+        for suffix in SUFFIXES:
+            if cand + suffix in have:
+                return cand + suffix
+    return None
+
+
+@dataclass
+class KeyRoles:
+    """Which columns play which role; every field is editable.
+
+    Attributes
+    ----------
+    image
+        Columns that together identify a field of view.
+    objects
+        Compartment → object number column.
+    compartment
+        The compartment whose centre and box locate a row.
+    center
+        ``(x, y)`` centre columns, in pixels.
+    bbox
+        ``(min_x, min_y, max_x, max_y)`` bounding box columns.
+    files, paths
+        Channel → image file name column / folder column.
+    masks
+        Compartment → mask file name column (``Image_ObjectsFileName_*``).
+    ome
+        Embedded OME-Arrow columns (per-cell crops).
+    """
+
+    image: list[str] = field(default_factory=list)
+    objects: dict[str, str] = field(default_factory=dict)
+    compartment: str | None = None
+    center: tuple[str, str] | None = None
+    bbox: tuple[str, str, str, str] | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict)
+    masks: dict[str, str] = field(default_factory=dict)
+    ome: list[str] = field(default_factory=list)
+
+    @property
+    def object(self) -> str | None:
+        """The object number column of :attr:`compartment`."""
+        return self.objects.get(self.compartment or "")
+
+    def columns(self) -> list[str]:
+        """Every column named by a role, once, in a stable order."""
+        cols = [*self.image, *self.objects.values()]
+        cols += [*(self.center or ()), *(self.bbox or ())]
+        cols += [*self.files.values(), *self.paths.values(), *self.masks.values()]
+        return list(dict.fromkeys(cols))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def has_image_links(self) -> bool:
+        return bool(self.files or self.masks or self.ome)
+
+
+def detect_keys(schema: pa.Schema) -> KeyRoles:
+    """Detect key roles from column names (CellProfiler, CytoTable, pycytominer)."""
+    names = schema.names
+    strings = {
+        n
+        for n in names
+        if pa.types.is_string(schema.field(n).type)
+        or pa.types.is_large_string(schema.field(n).type)
+    }
+    roles = KeyRoles()
+    from .schema import iter_ome_columns
+
+    roles.ome = [n for n, has in iter_ome_columns(schema) if has]
+
+    plate = _find(names, "Metadata_Plate", "Image_Metadata_Plate")
+    table_no = _find(names, "Metadata_TableNumber", "TableNumber")
+    image_no = _find(names, "Metadata_ImageNumber", "ImageNumber")
+    if image_no:
+        roles.image = [c for c in (plate, table_no, image_no) if c]
+    else:
+        well = _find(names, "Metadata_Well", "Image_Metadata_Well")
+        site = _find(names, "Metadata_Site", "Image_Metadata_Site")
+        ids = [
+            _find(names, "Metadata_dataset_id", "dataset_id"),
+            _find(names, "Metadata_image_id", "image_id"),
+        ]
+        if well and site:
+            roles.image = [c for c in (plate, well, site) if c]
+        elif any(ids):
+            roles.image = [c for c in ids if c]
+
+    for comp in COMPARTMENTS + tuple(_other_compartments(names)):
+        col = _find(
+            names,
+            f"Metadata_{comp}_Number_Object_Number",
+            f"{comp}_Number_Object_Number",
+        )
+        if col:
+            roles.objects[comp] = col
+    if not roles.objects:
+        col = _find(names, "Metadata_ObjectNumber", "ObjectNumber")
+        if col:
+            roles.objects["Object"] = col
+
+    for comp in [*roles.objects, *COMPARTMENTS]:
+        cx = _find(
+            names, f"{comp}_Location_Center_X", f"Metadata_{comp}_Location_Center_X"
+        )
+        cy = _find(
+            names, f"{comp}_Location_Center_Y", f"Metadata_{comp}_Location_Center_Y"
+        )
+        if cx and cy:
+            roles.compartment, roles.center = comp, (cx, cy)
+            box = [
+                _find(names, f"{comp}_AreaShape_BoundingBox{e}_{a}")
+                for e, a in (
+                    ("Minimum", "X"),
+                    ("Minimum", "Y"),
+                    ("Maximum", "X"),
+                    ("Maximum", "Y"),
+                )
+            ]
+            if all(box):
+                roles.bbox = tuple(box)  # type: ignore[assignment]
+            break
+    if roles.compartment is None and roles.objects:
+        roles.compartment = next(iter(roles.objects))
+
+    for n in names:
+        m = re.fullmatch(r"(?:Metadata_)?Image_FileName_(\w+?)(_x|_y)?", n)
+        if m and n in strings and m.group(1) not in roles.files:
+            ch = m.group(1)
+            roles.files[ch] = n
+            path = _find(names, f"Image_PathName_{ch}", f"Metadata_Image_PathName_{ch}")
+            if path:
+                roles.paths[ch] = path
+        m = re.fullmatch(r"(?:Metadata_)?Image_ObjectsFileName_(\w+?)(_x|_y)?", n)
+        if m and n in strings:
+            roles.masks.setdefault(m.group(1), n)
+    return roles
+
+
+def _other_compartments(names: Iterable[str]) -> list[str]:
+    found = []
+    for n in names:
+        m = re.fullmatch(r"(?:Metadata_)?(\w+?)_Number_Object_Number(?:_x|_y)?", n)
+        if m and m.group(1) not in COMPARTMENTS:
+            found.append(m.group(1))
+    return list(dict.fromkeys(found))
+
+
+def read_profile_table(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """Read ``columns`` (all when None) of a Parquet, Arrow IPC or CSV table."""
+    src = _TableFile(path)
+    return src.read(columns if columns is not None else src.schema.names)
+
+
+class _TableFile:
+    """Parquet/IPC via :class:`TableSource` (footer only at open), CSV in memory."""
+
+    def __init__(self, path: Path) -> None:
+        from .sources import TableSource, sniff_format
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise CorruptFileError("no such file", path=self.path)
+        if sniff_format(self.path) is None:
+            if self.path.suffix.lower() not in (".csv", ".tsv", ".gz"):
+                raise CorruptFileError(
+                    "not a Parquet, Arrow IPC or CSV table",
+                    path=self.path,
+                    hint="profile tables are read from .parquet, .arrow/.feather or .csv",
+                )
+            import pyarrow.csv as pcsv
+
+            delim = "\t" if ".tsv" in self.path.suffixes else ","
+            try:
+                table = pcsv.read_csv(
+                    self.path, parse_options=pcsv.ParseOptions(delimiter=delim)
+                )
+            except pa.ArrowInvalid as exc:
+                raise CorruptFileError(
+                    f"cannot parse the CSV: {exc}", path=self.path
+                ) from exc
+            self.source = TableSource(table)
+        else:
+            self.source = TableSource(self.path)
+        self.schema: pa.Schema = self.source.schema
+
+    def read(self, columns: Sequence[str]) -> pa.Table:
+        missing = [c for c in columns if c not in self.schema.names]
+        if missing:
+            raise SchemaError(
+                f"no such column(s): {', '.join(missing[:5])}",
+                path=self.path,
+                column=missing[0],
+            )
+        return self.source.read_table(list(columns))
+
+    @property
+    def metadata(self) -> dict[bytes, bytes]:
+        return self.source.metadata
+
+
+# ---------------------------------------------------------------- images
+
+
+def _leaf_name(value: str) -> str:
+    """The file name of a POSIX, Windows or ``file:`` path from another machine."""
+    value = value.removeprefix("file:")
+    return PureWindowsPath(value).name if "\\" in value else PurePath(value).name
+
+
+class FileIndex:
+    """Finds files by name under some folders (one directory walk, on demand)."""
+
+    def __init__(self, roots: Iterable[Path]) -> None:
+        self.roots = [Path(r) for r in roots if r and Path(r).is_dir()]
+        self._by_name: dict[str, Path] | None = None
+        self._lock = threading.Lock()
+
+    def _index(self) -> dict[str, Path]:
+        with self._lock:
+            if self._by_name is None:
+                self._by_name = {}
+                for root in self.roots:
+                    for p in sorted(root.rglob("*")):
+                        self._by_name.setdefault(p.name, p)
+            return self._by_name
+
+    def resolve(self, name: str, folder: str | None = None) -> Path | None:
+        """``folder/name`` if it exists here, else a file called ``name`` under a root."""
+        if folder:
+            direct = Path(folder.removeprefix("file:")) / name
+            if direct.exists():
+                return direct
+        if Path(name).is_absolute() and Path(name).exists():
+            return Path(name)
+        for root in self.roots:
+            if (root / name).exists():
+                return root / name
+        return self._index().get(_leaf_name(name))
+
+    def masks_for(self, stem: str) -> dict[str, Path]:
+        """CellProfiler masks ``<stem>_Mask<Compartment>.tif[f]`` → {compartment: path}."""
+        out = {}
+        prefix = stem + "_Mask"
+        for name, p in self._index().items():
+            if name.startswith(prefix) and p.suffix.lower() in (
+                ".tif",
+                ".tiff",
+                ".png",
+            ):
+                out[name[len(prefix) :].split(".")[0]] = p
+        return out
+
+
+def _stem(name: str) -> str:
+    base = _leaf_name(name)
+    for suf in sorted(IMAGE_SUFFIXES, key=len, reverse=True):
+        if base.lower().endswith(suf):
+            return base[: -len(suf)]
+    return Path(base).stem
+
+
+_BIOIO_LOCK = threading.Lock()
+
+
+def read_plane(path: Path) -> np.ndarray:
+    """The first (Y, X) plane of an image file, via arrowscope, tifffile or bioio."""
+    from .image import open_image
+
+    name = path.name.lower()
+    if name.endswith((".parquet", ".arrow", ".feather")):
+        img = open_image(path)
+        return np.asarray(img.to_dask()[0, 0, 0])
+    if name.endswith((".tif", ".tiff")) and not name.endswith(
+        (".ome.tif", ".ome.tiff")
+    ):
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tif:
+                return np.asarray(tif.pages[0].asarray())
+        except (OSError, ValueError, tifffile.TiffFileError) as exc:
+            raise CorruptFileError(f"cannot read the TIFF: {exc}", path=path) from exc
+    try:
+        from bioio import BioImage
+    except ImportError as exc:  # pragma: no cover - bioio is a core dependency
+        raise ArrowscopeError("reading image files needs bioio", path=path) from exc
+    try:
+        with _BIOIO_LOCK:  # bioio's plugin lookup is not thread-safe
+            img = BioImage(path)
+        data = img.get_image_data("YX", T=0, C=0, Z=0)
+    except Exception as exc:  # bioio raises many unrelated types for bad files
+        raise CorruptFileError(f"cannot read the image: {exc}", path=path) from exc
+    return np.asarray(data)
+
+
+def plane_shape(path: Path) -> tuple[tuple[int, int], np.dtype[Any]]:
+    """(Y, X) and dtype of an image file, reading its header only where possible."""
+    name = path.name.lower()
+    if name.endswith((".tif", ".tiff")):
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            return (int(page.shape[-2]), int(page.shape[-1])), np.dtype(page.dtype)
+    plane = read_plane(path)
+    return plane.shape[-2:], plane.dtype  # type: ignore[return-value]
+
+
+def label_binary(mask: np.ndarray) -> np.ndarray:
+    """Label a binary mask by 8-connected components; label images pass through."""
+    values = np.unique(mask)
+    if values.size > 2 or (values.size == 2 and values[0] != 0):
+        return mask.astype(np.int32, copy=False)
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(mask > 0, structure=np.ones((3, 3), bool))
+    return labels.astype(np.int32)
+
+
+def is_binary(mask: np.ndarray) -> bool:
+    values = np.unique(mask)
+    return values.size <= 2 and (values.size < 2 or values[0] == 0)
+
+
+@dataclass
+class FieldOfView:
+    """One field of view: its key, its rows, its channel images and masks."""
+
+    key: tuple[Any, ...]
+    rows: np.ndarray
+    channels: dict[str, Path | None] = field(default_factory=dict)
+    masks: dict[str, Path] = field(default_factory=dict)
+    ome_row: int | None = None  # row of the linked OME-Parquet image table
+
+    @property
+    def missing(self) -> list[str]:
+        """Channels whose image file was not found."""
+        return [ch for ch, p in self.channels.items() if p is None]
+
+    @property
+    def label(self) -> str:
+        return " ".join(str(k) for k in self.key)
+
+
+@dataclass
+class CellLocation:
+    """Where a row's cell is: field of view index, centre and box (pixels, y/x)."""
+
+    row: int
+    fov: int
+    center: tuple[float, float] | None
+    bbox: tuple[float, float, float, float] | None  # y0, x0, y1, x1
+
+
+class ProfileTable:
+    """A profile table opened lazily and linked to its images by key.
+
+    Use :func:`open_profiles`.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | pa.Table,
+        image_root: str | Path | None = None,
+        keys: KeyRoles | dict[str, Any] | None = None,
+        *,
+        images: str | Path | None = None,
+        mask_root: str | Path | None = None,
+    ) -> None:
+        if isinstance(path, pa.Table):
+            from .sources import TableSource
+
+            self.path: Path | None = None
+            self._file: Any = None
+            self._source = TableSource(path)
+            self.schema = path.schema
+            file_meta: dict[bytes, bytes] = dict(path.schema.metadata or {})
+        else:
+            self.path = Path(path)
+            self._file = _TableFile(self.path)
+            self._source = self._file.source
+            self.schema = self._file.schema
+            file_meta = self._file.metadata
+        if isinstance(keys, dict):
+            keys = KeyRoles(**keys)
+        self.keys: KeyRoles = keys or detect_keys(self.schema)
+        self.image_root = Path(image_root) if image_root else None
+        self.mask_root = Path(mask_root) if mask_root else None
+        self.images_path: Path | None = Path(images) if images else None
+        self.image_table_keys: list[str] = []
+        link = file_meta.get(IMAGES_METADATA_KEY)
+        if self.images_path is None and link and self.path is not None:
+            spec = json.loads(link)
+            self.images_path = self.path.parent / spec["path"]
+            self.image_table_keys = list(spec.get("keys", []))
+        self._key_table: pa.Table | None = None
+        self._fovs: list[FieldOfView] | None = None
+        self._fov_of_row: np.ndarray | None = None
+        self.problems: list[str] = []
+
+    # ---- table access
+    @property
+    def num_rows(self) -> int:
+        return int(self._source.num_rows)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names)
+
+    def read(
+        self, columns: Sequence[str], rows: Sequence[int] | np.ndarray | None = None
+    ) -> pa.Table:
+        """Read ``columns`` (projection), optionally only ``rows`` (in that order)."""
+        missing = [c for c in columns if c not in self.schema.names]
+        if missing:
+            raise SchemaError(
+                f"no such column(s): {', '.join(missing[:5])}",
+                path=self.path,
+                column=missing[0],
+            )
+        table = self._source.read_table(list(columns))
+        if rows is not None:
+            table = table.take(pa.array(np.asarray(rows, np.int64)))
+        return table
+
+    @property
+    def key_table(self) -> pa.Table:
+        """The key columns of every row (read once)."""
+        if self._key_table is None:
+            self._key_table = self.read(self.keys.columns())
+        return self._key_table
+
+    def invalidate(self) -> None:
+        """Forget derived state after :attr:`keys` or the roots were edited."""
+        self._key_table = self._fovs = self._fov_of_row = None
+        self.problems = []
+
+    # ---- fields of view
+    @property
+    def fields_of_view(self) -> list[FieldOfView]:
+        """One entry per distinct image key, in first-seen order."""
+        if self._fovs is None:
+            self._build_fovs()
+        assert self._fovs is not None
+        return self._fovs
+
+    @property
+    def fov_of_row(self) -> np.ndarray:
+        """Field-of-view index of each row (-1 when the row has no image key)."""
+        if self._fov_of_row is None:
+            self._build_fovs()
+        assert self._fov_of_row is not None
+        return self._fov_of_row
+
+    def _build_fovs(self) -> None:
+        kt = self.key_table
+        n = kt.num_rows
+        self.problems = []
+        if not self.keys.image:
+            self._fovs, self._fov_of_row = [], np.full(n, -1, np.int64)
+            if self.keys.files or self.images_path:
+                self.problems.append(
+                    "no image key columns found: rows cannot be linked to images"
+                )
+            return
+        keycols = [kt.column(c).to_pylist() for c in self.keys.image]
+        index: dict[tuple[Any, ...], int] = {}
+        fov_of_row = np.full(n, -1, np.int64)
+        members: list[list[int]] = []
+        for r, key in enumerate(zip(*keycols, strict=True)):
+            if any(k is None for k in key):
+                continue
+            g = index.setdefault(key, len(index))
+            if g == len(members):
+                members.append([])
+            members[g].append(r)
+            fov_of_row[r] = g
+        if (fov_of_row < 0).any():
+            self.problems.append(
+                f"{int((fov_of_row < 0).sum())} row(s) have an empty image key"
+            )
+        fovs = [
+            FieldOfView(key, np.asarray(rows, np.int64))
+            for key, rows in zip(index, members, strict=True)
+        ]
+        self._attach_files(fovs, kt)
+        self._attach_image_table(fovs, kt)
+        self._fovs, self._fov_of_row = fovs, fov_of_row
+
+    def _roots(self) -> list[Path]:
+        roots = [r for r in (self.image_root, self.mask_root) if r]
+        if self.image_root and self.image_root.parent.is_dir():
+            roots += [
+                p
+                for p in sorted(self.image_root.parent.iterdir())
+                if p.is_dir() and "mask" in p.name.lower() and p != self.image_root
+            ]
+        if not roots and self.path is not None:
+            roots.append(self.path.parent)
+        return roots
+
+    def _attach_files(self, fovs: list[FieldOfView], kt: pa.Table) -> None:
+        if not (self.keys.files or self.keys.masks):
+            return
+        files = FileIndex(self._roots())
+        names = {ch: kt.column(c).to_pylist() for ch, c in self.keys.files.items()}
+        folders = {ch: kt.column(c).to_pylist() for ch, c in self.keys.paths.items()}
+        mask_names = {
+            comp: kt.column(c).to_pylist() for comp, c in self.keys.masks.items()
+        }
+        missing = 0
+        for fov in fovs:
+            r = int(fov.rows[0])
+            for ch, col in names.items():
+                name = col[r]
+                found = (
+                    files.resolve(name, folders.get(ch, [None] * (r + 1))[r])
+                    if name
+                    else None
+                )
+                fov.channels[ch] = found
+                if found is None:
+                    missing += 1
+                    self.problems.append(
+                        f"image not found: {name} (field {fov.label}, channel {ch})"
+                    )
+                if name:
+                    for comp, p in files.masks_for(_stem(name)).items():
+                        fov.masks.setdefault(comp, p)
+            for comp, col in mask_names.items():
+                found = files.resolve(col[r]) if col[r] else None
+                if found is not None:
+                    fov.masks[comp] = found
+                else:
+                    self.problems.append(
+                        f"mask not found: {col[r]} (field {fov.label})"
+                    )
+            if not fov.masks and self.keys.files:
+                self.problems.append(f"no masks found for field {fov.label}")
+        if missing and self.image_root is None:
+            self.problems.append("set image_root to the folder that holds the images")
+
+    def _attach_image_table(self, fovs: list[FieldOfView], kt: pa.Table) -> None:
+        if self.images_path is None:
+            return
+        from .image import open_source
+
+        src = open_source(self.images_path)
+        shared = self.image_table_keys or [
+            c for c in self.keys.image if c in src.other_columns
+        ]
+        if not shared:
+            self.problems.append(
+                f"{self.images_path.name} shares no key column with the profiles "
+                f"({', '.join(self.keys.image)})"
+            )
+            return
+        keyed = src.read_columns(shared)
+        where = {
+            tuple(vals): i
+            for i, vals in enumerate(
+                zip(*(keyed.column(c).to_pylist() for c in shared), strict=True)
+            )
+        }
+        pos = [self.keys.image.index(c) for c in shared if c in self.keys.image]
+        for fov in fovs:
+            fov.ome_row = where.get(tuple(fov.key[p] for p in pos))
+            if fov.ome_row is None:
+                self.problems.append(
+                    f"field {fov.label} is not in {self.images_path.name}"
+                )
+
+    # ---- cells
+    def _floats(self, col: str | None) -> np.ndarray | None:
+        if col is None:
+            return None
+        return (
+            self.key_table.column(col).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        )
+
+    def centers(self) -> np.ndarray:
+        """(N, 2) y/x centre of every row in pixels; NaN where unknown."""
+        if self.keys.center is None:
+            return np.full((self.num_rows, 2), np.nan)
+        x, y = (self._floats(c) for c in self.keys.center)
+        return np.stack([y, x], axis=1)  # type: ignore[list-item]
+
+    def locate(self, row: int) -> CellLocation:
+        """Field of view, centre (y, x) and box (y0, x0, y1, x1) of ``row``."""
+        if not 0 <= row < self.num_rows:
+            raise ArrowscopeError(
+                f"row {row} is out of range (0..{self.num_rows - 1})", path=self.path
+            )
+        center = None
+        if self.keys.center:
+            x, y = (self.key_table.column(c)[row].as_py() for c in self.keys.center)
+            if x is not None and y is not None:
+                center = (float(y), float(x))
+        bbox = None
+        if self.keys.bbox:
+            x0, y0, x1, y1 = (
+                self.key_table.column(c)[row].as_py() for c in self.keys.bbox
+            )
+            if None not in (x0, y0, x1, y1):
+                bbox = (float(y0), float(x0), float(y1), float(x1))
+        return CellLocation(row, int(self.fov_of_row[row]), center, bbox)
+
+    def object_numbers(self) -> np.ndarray | None:
+        col = self.keys.object
+        if col is None:
+            return None
+        return self.key_table.column(col).cast(pa.int64()).fill_null(-1).to_numpy()
+
+    # ---- lazy pixels
+    @property
+    def channel_names(self) -> list[str]:
+        if self.keys.files:
+            return list(self.keys.files)
+        if self.images_path is not None:
+            from .image import open_source
+
+            src = open_source(self.images_path)
+            col = _image_column(src)
+            return src.image(col, 0).channel_names if col else []
+        return []
+
+    @property
+    def mask_names(self) -> list[str]:
+        names: list[str] = []
+        for fov in self.fields_of_view:
+            names += [m for m in fov.masks if m not in names]
+        if self.images_path is not None:
+            from .image import open_source
+
+            src = open_source(self.images_path)
+            names += [c for c in _label_columns(src) if c not in names]
+        return names
+
+    def plane_shape(self) -> tuple[int, int] | None:
+        """(Y, X) of the fields of view, from the first file found (header only)."""
+        for fov in self.fields_of_view:
+            for p in [*fov.channels.values(), *fov.masks.values()]:
+                if p is not None:
+                    return plane_shape(p)[0]
+            if fov.ome_row is not None and self.images_path is not None:
+                from .image import open_source
+
+                src = open_source(self.images_path)
+                img = src.image(_image_column(src), fov.ome_row)
+                return img.shape[-2:]
+        return None
+
+    def channel_stack(self, channel: str) -> Any:
+        """A lazy (F, Y, X) dask array of ``channel`` over the fields of view.
+
+        Missing images are blank planes (and listed in :attr:`problems`).
+        """
+        return self._stack(
+            lambda fov: self._channel_plane(fov, channel), self._channel_dtype(channel)
+        )
+
+    def mask_stack(self, compartment: str) -> Any:
+        """A lazy (F, Y, X) int32 label stack of ``compartment`` masks."""
+        return self._stack(
+            lambda fov: self._mask_plane(fov, compartment), np.dtype(np.int32)
+        )
+
+    def _channel_dtype(self, channel: str) -> np.dtype[Any]:
+        for fov in self.fields_of_view:
+            p = fov.channels.get(channel)
+            if p is not None:
+                return plane_shape(p)[1]
+        if self.images_path is not None:
+            from .image import open_source
+
+            src = open_source(self.images_path)
+            return src.image(_image_column(src), 0).dtype
+        return np.dtype(np.uint16)
+
+    def _stack(
+        self, plane: Callable[[FieldOfView], np.ndarray | None], dtype: np.dtype[Any]
+    ) -> Any:
+        import dask
+        import dask.array as da
+
+        shape = self.plane_shape()
+        if shape is None:
+            raise ArrowscopeError(
+                "no image or mask of any field of view was found",
+                path=self.path,
+                hint="set image_root to the folder holding the images",
+            )
+
+        def load(fov: FieldOfView) -> np.ndarray:
+            got = plane(fov)
+            out = np.zeros(shape, dtype)
+            if got is not None:
+                h, w = min(shape[0], got.shape[0]), min(shape[1], got.shape[1])
+                out[:h, :w] = got[:h, :w]
+            return out
+
+        planes = [
+            da.from_delayed(dask.delayed(load, pure=True)(fov), shape, dtype)
+            for fov in self.fields_of_view
+        ]
+        return da.stack(planes) if planes else da.zeros((0, *shape), dtype)
+
+    def _channel_plane(self, fov: FieldOfView, channel: str) -> np.ndarray | None:
+        p = fov.channels.get(channel)
+        if p is not None:
+            return read_plane(p)
+        if fov.ome_row is not None and self.images_path is not None:
+            from .image import open_source
+
+            src = open_source(self.images_path)
+            img = src.image(_image_column(src), fov.ome_row)
+            c = img.channel_names.index(channel) if channel in img.channel_names else 0
+            return np.asarray(img.to_dask()[0, c, 0])
+        return None
+
+    def _mask_plane(self, fov: FieldOfView, compartment: str) -> np.ndarray | None:
+        p = fov.masks.get(compartment)
+        if p is not None:
+            return label_binary(read_plane(p))
+        if fov.ome_row is not None and self.images_path is not None:
+            from .image import open_source
+
+            src = open_source(self.images_path)
+            if compartment in _label_columns(src):
+                img = src.image(compartment, fov.ome_row)
+                return np.asarray(img.to_dask()[0, 0, 0]).astype(np.int32)
+        return None
+
+    # ---- link checks
+    def link_report(
+        self, progress: Callable[[int, int], None] | None = None
+    ) -> dict[str, Any]:
+        """Count rows and labels that do not match, reading each mask once.
+
+        Returns counts of ``rows_without_image`` (missing channel files or no
+        image key), ``rows_not_in_mask`` (object number, or for binary masks
+        the centre, not found), ``labels_without_row`` and per-field details.
+        """
+        fovs = self.fields_of_view
+        comp = self.keys.compartment
+        mask_name = comp if comp and any(comp in f.masks for f in fovs) else None
+        if mask_name is None and self.mask_names:
+            mask_name = self.mask_names[0]
+        objs = self.object_numbers()
+        centers = self.centers()
+        no_image = int((self.fov_of_row < 0).sum())
+        not_in_mask = 0
+        labels_without_row = 0
+        details = []
+        for i, fov in enumerate(fovs):
+            if fov.missing and fov.ome_row is None:
+                no_image += len(fov.rows)
+            entry: dict[str, Any] = {
+                "field": fov.label,
+                "rows": len(fov.rows),
+                "missing": fov.missing,
+            }
+            mask = None
+            if mask_name is not None:
+                p = fov.masks.get(mask_name)
+                mask = (
+                    read_plane(p) if p is not None else self._mask_plane(fov, mask_name)
+                )
+            if mask is not None:
+                binary = is_binary(mask)
+                labels = label_binary(mask) if binary else mask.astype(np.int64)
+                present = set(np.unique(labels).tolist()) - {0}
+                if binary or objs is None:
+                    hit = _labels_at(labels, centers[fov.rows])
+                    hit_labels = set(hit[hit > 0].tolist())
+                    missing_rows = int((hit == 0).sum())
+                else:
+                    hit_labels = set(objs[fov.rows].tolist()) & present
+                    missing_rows = int(
+                        sum(1 for v in objs[fov.rows] if v not in present)
+                    )
+                not_in_mask += missing_rows
+                without = len(present - hit_labels)
+                labels_without_row += without
+                entry.update(
+                    labels=len(present),
+                    rows_not_in_mask=missing_rows,
+                    labels_without_row=without,
+                    binary=binary,
+                )
+            details.append(entry)
+            if progress:
+                progress(i + 1, len(fovs))
+        return {
+            "rows": self.num_rows,
+            "fields_of_view": len(fovs),
+            "rows_without_image": no_image,
+            "rows_not_in_mask": not_in_mask,
+            "labels_without_row": labels_without_row,
+            "mask": mask_name,
+            "fields": details,
+            "problems": list(self.problems),
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """Key roles and link facts as plain data (for ``arrowscope info``)."""
+        return {
+            "rows": self.num_rows,
+            "columns": len(self.columns),
+            "keys": self.keys.to_dict(),
+            "fields_of_view": len(self.fields_of_view),
+            "channels": self.channel_names,
+            "masks": self.mask_names,
+            "images": str(self.images_path) if self.images_path else None,
+            "problems": list(self.problems),
+        }
+
+
+def _labels_at(labels: np.ndarray, yx: np.ndarray) -> np.ndarray:
+    """The label under each (y, x) centre; 0 when outside, NaN or background."""
+    out = np.zeros(len(yx), np.int64)
+    ok = np.isfinite(yx).all(axis=1)
+    iy = np.round(np.where(ok, yx[:, 0], -1)).astype(np.int64)
+    ix = np.round(np.where(ok, yx[:, 1], -1)).astype(np.int64)
+    ok &= (iy >= 0) & (iy < labels.shape[0]) & (ix >= 0) & (ix < labels.shape[1])
+    out[ok] = labels[iy[ok], ix[ok]]
+    return out
+
+
+def _image_column(src: Any) -> str | None:
+    for col in src.image_columns:
+        if col not in _label_columns(src):
+            return col
+    return None
+
+
+def _label_columns(src: Any) -> list[str]:
+    out = []
+    for col in src.image_columns:
+        metas = [m for m in src.metas(col) if m is not None]
+        low = col.lower()
+        if metas and (
+            (metas[0].image_type or "").lower()
+            in ("label", "labels", "mask", "segmentation")
+            or low.endswith("_labl")
+            or "mask" in low
+        ):
+            out.append(col)
+    return out
+
+
+def open_profiles(
+    path: str | Path | pa.Table,
+    image_root: str | Path | None = None,
+    keys: KeyRoles | dict[str, Any] | None = None,
+    *,
+    images: str | Path | None = None,
+    mask_root: str | Path | None = None,
+) -> ProfileTable:
+    """Open a profile table lazily (footer; key columns on first use).
+
+    Parameters
+    ----------
+    path
+        Parquet, Arrow IPC or CSV profile table (or an in-memory table).
+    image_root
+        Folder under which image and mask files are looked up by name (paths
+        recorded on another machine are resolved here).
+    keys
+        Key roles to use instead of the detected ones.
+    images
+        An OME-Parquet table of fields of view (image and label columns)
+        sharing key columns with the profiles.
+    mask_root
+        Another folder to search for masks.
+    """
+    return ProfileTable(path, image_root, keys, images=images, mask_root=mask_root)
+
+
+def looks_like_profiles(
+    schema: pa.Schema, metadata: dict[bytes, bytes] | None = None
+) -> bool:
+    """Whether a table's schema shows image links (file columns, masks, image table)."""
+    if metadata and IMAGES_METADATA_KEY in metadata:
+        return True
+    roles = detect_keys(schema)
+    return bool(roles.image and (roles.files or roles.masks))

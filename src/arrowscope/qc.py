@@ -1,0 +1,36 @@
+"""Quality control of single-cell profiles: ``arrowscope.qc.label_outliers`` and friends.
+
+A thin public face over :mod:`arrowscope.core.qc` and :mod:`arrowscope.core.filters`.
+"""
+
+from .core.filters import FilterError, filter_rows, filters_to_expression
+from .core.qc import (
+    COSMICQC_DEFAULTS,
+    Clause,
+    Condition,
+    QCResult,
+    compute_flags,
+    flag_columns,
+    label_outliers,
+    load_conditions,
+    qc_report,
+    write_annotations,
+    write_cleaned,
+)
+
+__all__ = [
+    "COSMICQC_DEFAULTS",
+    "Clause",
+    "Condition",
+    "FilterError",
+    "QCResult",
+    "compute_flags",
+    "filter_rows",
+    "filters_to_expression",
+    "flag_columns",
+    "label_outliers",
+    "load_conditions",
+    "qc_report",
+    "write_annotations",
+    "write_cleaned",
+]
