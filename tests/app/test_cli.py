@@ -87,3 +87,43 @@ def test_demo_screenshot_shows_cells(tmp_path):
     colourful = (pixels.max(axis=2) - pixels.min(axis=2)) > 80
     assert colourful.sum() > 2000
     assert (tmp_path / "demo" / "plate.ome.parquet").is_file()
+
+
+def test_qc_command_writes_flags_and_cleaned_table(tmp_path):
+    import pyarrow.parquet as pq
+
+    from arrowscope.core.synthetic import write_demo_plate
+    from arrowscope.core.qc import compute_flags
+
+    files = write_demo_plate(tmp_path / "demo", n_fields=4, size=(128, 128))
+    out, cleaned = tmp_path / "flags.parquet", tmp_path / "clean.parquet"
+    yml = tmp_path / "t.yml"
+    yml.write_text("thresholds:\n  big:\n    Nuclei_AreaShape_Area: 1.5\n")
+    argv = ["qc", str(files["profiles"]), "--out", str(out), "--cleaned", str(cleaned)]
+    assert main([*argv, "--conditions", str(yml), "--workers", "2"]) == 0
+    flags = pq.read_table(out)
+    table = pq.read_table(files["profiles"])
+    expected = compute_flags(table, {"big": {"Nuclei_AreaShape_Area": 1.5}})
+    assert flags["Metadata_cqc_big_is_outlier"].equals(expected.flags[0])
+    assert expected.mask().any()
+    assert "Metadata_ImageNumber" in flags.column_names
+    assert pq.read_metadata(cleaned).num_rows == table.num_rows - expected.mask().sum()
+
+
+def test_qc_command_errors(tmp_path, caplog):
+    from arrowscope.core.synthetic import write_demo_plate
+
+    files = write_demo_plate(tmp_path / "demo", n_fields=1, size=(96, 96))
+    out = tmp_path / "f.parquet"
+    assert main(["qc", str(tmp_path / "none.parquet"), "--out", str(out)]) == 1
+    assert "no such file" in caplog.text
+    yml = tmp_path / "t.yml"
+    yml.write_text("thresholds:\n  x:\n    Not_A_Feature: 2\n")
+    assert (
+        main(
+            ["qc", str(files["profiles"]), "--out", str(out), "--conditions", str(yml)]
+        )
+        == 1
+    )
+    assert "Not_A_Feature" in caplog.text
+    assert not out.exists()

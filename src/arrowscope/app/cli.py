@@ -56,6 +56,32 @@ def _parser() -> argparse.ArgumentParser:
         help="Parquet compression (zstd, lz4, snappy, none)",
     )
 
+    qc = sub.add_parser(
+        "qc", help="flag outlier cells (coSMicQC-compatible) and export the flags"
+    )
+    qc.add_argument("tables", nargs="+", type=Path, help="profile tables")
+    qc.add_argument(
+        "--conditions",
+        default="cosmicqc",
+        help="'cosmicqc' (its defaults) or a coSMicQC thresholds YAML file",
+    )
+    qc.add_argument("--method", choices=["zscore", "robust", "raw"], default="zscore")
+    qc.add_argument("--group-by", nargs="+", default=[], metavar="COL")
+    qc.add_argument(
+        "--nan-policy", choices=["omit", "propagate", "raise"], default="omit"
+    )
+    qc.add_argument(
+        "--out", type=Path, required=True, help="annotation file: keys + flags"
+    )
+    qc.add_argument(
+        "--cleaned", type=Path, help="also write the table without flagged rows"
+    )
+    where = qc.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", help="dask.distributed scheduler address")
+    where.add_argument(
+        "--workers", type=int, help="run on a local dask cluster of N workers"
+    )
+
     info = sub.add_parser("info", help="describe what a file holds")
     info.add_argument("path", type=Path)
     info.add_argument("--json", action="store_true", help="print JSON")
@@ -73,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             return _info(args.path, as_json=args.json)
         if args.command == "convert":
             return _convert(args)
+        if args.command == "qc":
+            return _qc(args)
         if args.command == "demo":
             return _demo(args.out, args.screenshot)
         if args.command == "view":
@@ -155,6 +183,76 @@ def _convert(args: argparse.Namespace) -> int:
     out = convert(args.src, args.dst, layout=layout, compression=compression)
     logger.info("wrote %s", out)
     return 0
+
+
+def _qc(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+
+    from ..core.batch import connect, run_qc
+    from ..core.qc import write_annotations, write_cleaned
+
+    conditions = args.conditions
+    if conditions != "cosmicqc":
+        conditions = Path(conditions)
+    client = None
+    if args.scheduler or args.workers:
+        client = connect(args.scheduler, args.workers)
+    bar = _ProgressLine("qc")
+    try:
+        keys, result = run_qc(
+            args.tables,
+            conditions,
+            args.method,
+            args.group_by,
+            args.nan_policy,
+            client=client,
+            progress=bar,
+        )
+    finally:
+        if client is not None:
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if cluster is not None and not args.scheduler:
+                cluster.close()
+    bar.done()
+    write_annotations(args.out, keys, result)
+    for name, facts in result.report["conditions"].items():
+        logger.info("%s: %d flagged (%.2f%%)", name, facts["flagged"], facts["percent"])
+    for name, facts in result.report["features"].items():
+        if facts["missing"]:
+            logger.warning("%s: %d missing value(s) left out", name, facts["missing"])
+    logger.info("wrote %s", args.out)
+    if args.cleaned:
+        keep = ~result.mask()
+        if len(args.tables) == 1:
+            write_cleaned(args.tables[0], args.cleaned, keep)
+        else:
+            from ..core.profiles import read_profile_table
+
+            table = pa.concat_tables(
+                [read_profile_table(p) for p in args.tables],
+                promote_options="permissive",
+            )
+            write_cleaned(table, args.cleaned, keep)
+        logger.info("wrote %s (%d of %d rows)", args.cleaned, keep.sum(), keep.size)
+    return 0
+
+
+class _ProgressLine:
+    """A one-line progress counter on stderr (only when it is a terminal)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.live = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.live:
+            sys.stderr.write(f"\r{self.label}: {done}/{total}")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.live:
+            sys.stderr.write("\n")
 
 
 def _demo(out: Path, screenshot: Path | None) -> int:

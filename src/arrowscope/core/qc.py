@@ -322,12 +322,14 @@ def compute_flags(
     group_by: str | Sequence[str] | None = None,
     nan_policy: NanPolicy = "omit",
     *,
-    stats: Mapping[str, FeatureStats] | None = None,
+    stats: Mapping[str, Mapping[tuple[Any, ...], tuple[float, float, int]]]
+    | None = None,
 ) -> QCResult:
     """Evaluate ``conditions`` on ``table``; see the module docstring.
 
-    ``stats`` lets a caller supply precomputed statistics (the distributed
-    path computes them over all partitions first).
+    ``stats`` supplies precomputed statistics, ``{feature: {group values:
+    (center, scale, n)}}`` (the distributed path computes them over all
+    partitions first; ungrouped runs use the key ``()``).
     """
     if method not in ("zscore", "robust", "raw"):
         raise ArrowscopeError(
@@ -352,9 +354,18 @@ def compute_flags(
                     row=int(bad[0]),
                     hint="use nan_policy='omit' to leave them out of the statistics",
                 )
-    stats = dict(stats or {})
+    given = stats or {}
+    stats = {}
     for f in features:
-        if f not in stats:
+        if f in given:  # global statistics keyed by group values
+            per = [given[f].get(v, (np.nan, np.nan, 0)) for v in group_values]
+            stats[f] = FeatureStats(
+                np.array([p[0] for p in per], float),
+                np.array([p[1] for p in per], float),
+                np.array([p[2] for p in per], np.int64),
+                int(np.isnan(values[f]).sum()),
+            )
+        else:
             stats[f] = feature_stats(
                 values[f], groups, len(group_values), method, nan_policy
             )

@@ -1,0 +1,347 @@
+"""Batch work over many profile files: QC on one machine or a dask cluster.
+
+QC statistics must be global (over every row of every file), so the
+distributed path runs in two passes over partitions (one Parquet row group
+each): pass 1 returns per-group partial moments (count, mean, M2 — combined
+with Chan's parallel formula) or, for robust scores, the values themselves;
+pass 2 evaluates the conditions on each partition with the global statistics.
+Only the needed columns are ever read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import ArrowscopeError, SchemaError
+from .profiles import detect_keys, read_profile_table
+from .qc import (
+    Method,
+    NanPolicy,
+    QCResult,
+    _as_float,
+    compute_flags,
+    group_codes,
+    load_conditions,
+)
+from .sources import sniff_format
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One row group of one file (``group=None``: the whole file)."""
+
+    path: Path
+    group: int | None
+    rows: int
+
+    def read(self, columns: Sequence[str]) -> pa.Table:
+        if self.group is None:
+            return read_profile_table(self.path, columns)
+        return pq.ParquetFile(self.path).read_row_group(
+            self.group, columns=list(columns)
+        )
+
+
+def partitions(paths: Sequence[Path]) -> list[Partition]:
+    """Row-group partitions of Parquet files (whole files otherwise), in order."""
+    out = []
+    for p in paths:
+        p = Path(p)
+        if sniff_format(p) == "parquet":
+            meta = pq.read_metadata(p)
+            out += [
+                Partition(p, g, meta.row_group(g).num_rows)
+                for g in range(meta.num_row_groups)
+            ]
+        else:
+            out.append(Partition(p, None, read_profile_table(p, []).num_rows))
+    return out
+
+
+def common_schema(paths: Sequence[Path]) -> pa.Schema:
+    """The schema shared by ``paths`` (the first file's; others must have its columns)."""
+    from .profiles import _TableFile
+
+    schemas = [_TableFile(Path(p)).schema for p in paths]
+    first = schemas[0]
+    for p, s in zip(paths[1:], schemas[1:], strict=True):
+        missing = [n for n in first.names if n not in s.names]
+        if missing:
+            raise SchemaError(
+                f"lacks {len(missing)} column(s) of {Path(paths[0]).name}",
+                path=p,
+                column=missing[0],
+            )
+    return first
+
+
+def annotation_keys(schema: pa.Schema) -> list[str]:
+    """Key columns for an annotation file: image key + object number, else Metadata_*."""
+    roles = detect_keys(schema)
+    keys = [*roles.image, *roles.objects.values()]
+    if not keys:
+        keys = [
+            n for n in schema.names if n.startswith("Metadata_") and "_cqc_" not in n
+        ]
+    if not keys:
+        raise SchemaError(
+            "no key columns (image number, object number or Metadata_*) to annotate by",
+            hint="add Metadata_ImageNumber and an object number column",
+        )
+    return list(dict.fromkeys(keys))
+
+
+def _partial(
+    part: Partition,
+    features: list[str],
+    group_by: list[str],
+    method: Method,
+    nan_policy: NanPolicy,
+) -> dict[str, dict[tuple[Any, ...], Any]]:
+    table = part.read([*features, *group_by])
+    codes, values = (
+        group_codes(table, group_by)
+        if group_by
+        else (np.zeros(table.num_rows, np.int64), [()])
+    )
+    out: dict[str, dict[tuple[Any, ...], Any]] = {}
+    for f in features:
+        x_all = _as_float(table, f)
+        out[f] = {}
+        for g, key in enumerate(values):
+            x = x_all[codes == g]
+            has_nan = bool(np.isnan(x).any())
+            x = x[~np.isnan(x)]
+            if method == "robust":
+                out[f][key] = (x, has_nan)
+            else:
+                mean = float(x.mean()) if x.size else 0.0
+                out[f][key] = (x.size, mean, float(((x - mean) ** 2).sum()), has_nan)
+    return out
+
+
+def _combine(
+    parts: list[dict[str, dict[tuple[Any, ...], Any]]],
+    method: Method,
+    nan_policy: NanPolicy,
+) -> dict[str, dict[tuple[Any, ...], tuple[float, float, int]]]:
+    from .qc import MAD_TO_SD
+
+    merged: dict[str, dict[tuple[Any, ...], Any]] = {}
+    for part in parts:
+        for f, groups in part.items():
+            acc = merged.setdefault(f, {})
+            for key, val in groups.items():
+                if method == "robust":
+                    prev = acc.get(key, ([], False))
+                    acc[key] = (prev[0] + [val[0]], prev[1] or val[1])
+                    continue
+                n_b, m_b, m2_b, nan_b = val
+                n_a, m_a, m2_a, nan_a = acc.get(key, (0, 0.0, 0.0, False))
+                n = n_a + n_b
+                if n == 0:
+                    acc[key] = (0, 0.0, 0.0, nan_a or nan_b)
+                    continue
+                delta = m_b - m_a
+                acc[key] = (
+                    n,
+                    m_a + delta * n_b / n,
+                    m2_a + m2_b + delta * delta * n_a * n_b / n,
+                    nan_a or nan_b,
+                )
+    stats: dict[str, dict[tuple[Any, ...], tuple[float, float, int]]] = {}
+    for f, groups in merged.items():
+        stats[f] = {}
+        for key, val in groups.items():
+            has_nan = val[-1]
+            if nan_policy == "propagate" and has_nan:
+                stats[f][key] = (np.nan, np.nan, 0)
+            elif method == "robust":
+                x = np.concatenate(val[0]) if val[0] else np.empty(0)
+                if x.size == 0:
+                    stats[f][key] = (np.nan, np.nan, 0)
+                else:
+                    med = float(np.median(x))
+                    stats[f][key] = (
+                        med,
+                        MAD_TO_SD * float(np.median(np.abs(x - med))),
+                        x.size,
+                    )
+            elif method == "raw":
+                stats[f][key] = (0.0, 1.0, val[0])
+            else:
+                n, mean, m2, _ = val
+                stats[f][key] = (
+                    (mean, float(np.sqrt(m2 / n)), n) if n else (np.nan, np.nan, 0)
+                )
+    return stats
+
+
+def _flags(
+    part: Partition,
+    conditions: Any,
+    method: Method,
+    group_by: list[str],
+    nan_policy: NanPolicy,
+    stats: Any,
+    keys: list[str],
+    features: list[str],
+) -> tuple[pa.Table, QCResult]:
+    table = part.read(list(dict.fromkeys([*keys, *features, *group_by])))
+    result = compute_flags(
+        table, conditions, method, group_by or None, nan_policy, stats=stats
+    )
+    return table.select(keys), result
+
+
+def run_qc(
+    paths: Sequence[str | Path],
+    conditions: Any = "cosmicqc",
+    method: Method = "zscore",
+    group_by: Sequence[str] = (),
+    nan_policy: NanPolicy = "omit",
+    *,
+    client: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[pa.Table, QCResult]:
+    """QC over one or many profile files; returns (key columns, result).
+
+    With a dask.distributed ``client`` both passes run on the cluster, one
+    task per row group; without, the needed columns of every file are read
+    here and evaluated at once (identical flags).
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ArrowscopeError("no input tables given")
+    for p in paths:
+        if not p.is_file():
+            raise ArrowscopeError("no such file", path=p)
+    schema = common_schema(paths)
+    keys = annotation_keys(schema)
+    conds = load_conditions(conditions, method)
+    features = list(dict.fromkeys(f for c in conds for f in c.features))
+    for f in [*features, *group_by]:
+        if f not in schema.names:
+            raise SchemaError(
+                "column not in the table",
+                path=paths[0],
+                column=f,
+                hint="check the condition's feature names",
+            )
+    by = list(group_by)
+    if client is None:
+        columns = list(dict.fromkeys([*keys, *features, *by]))
+        tables = []
+        for i, p in enumerate(paths):
+            tables.append(read_profile_table(p, columns))
+            if progress:
+                progress(i + 1, len(paths))
+        table = pa.concat_tables(tables, promote_options="permissive")
+        result = compute_flags(table, conds, method, by or None, nan_policy)
+        return table.select(keys), result
+
+    parts = partitions(paths)
+    futures = client.map(
+        _partial,
+        parts,
+        features=features,
+        group_by=by,
+        method=method,
+        nan_policy=nan_policy,
+        pure=False,
+    )
+    partials = _gather(client, futures, progress, len(parts) * 2, 0)
+    stats = _combine(partials, method, nan_policy)
+    futures = client.map(
+        _flags,
+        parts,
+        conditions=conds,
+        method=method,
+        group_by=by,
+        nan_policy=nan_policy,
+        stats=stats,
+        keys=keys,
+        features=features,
+        pure=False,
+    )
+    results = _gather(client, futures, progress, len(parts) * 2, len(parts))
+    key_table = pa.concat_tables([k for k, _ in results], promote_options="permissive")
+    flags = pa.concat_tables([r.flags for _, r in results])
+    scores = pa.concat_tables([r.scores for _, r in results])
+    report = _merge_reports([r.report for _, r in results], stats)
+
+    return key_table, QCResult(flags, scores, report)
+
+
+def _gather(
+    client: Any,
+    futures: list[Any],
+    progress: Callable[[int, int], None] | None,
+    total: int,
+    done: int,
+) -> list[Any]:
+    from distributed import as_completed
+
+    for i, _ in enumerate(as_completed(futures)):
+        if progress:
+            progress(done + i + 1, total)
+    return client.gather(futures)
+
+
+def _merge_reports(
+    reports: list[dict[str, Any]], stats: dict[str, Any]
+) -> dict[str, Any]:
+    rows = sum(r["rows"] for r in reports)
+    out = dict(reports[0])
+    out["rows"] = rows
+    out["conditions"] = {}
+    for name in reports[0]["conditions"]:
+        flagged = sum(r["conditions"][name]["flagged"] for r in reports)
+        out["conditions"][name] = {
+            "clauses": reports[0]["conditions"][name]["clauses"],
+            "flagged": flagged,
+            "percent": round(100.0 * flagged / max(1, rows), 4),
+        }
+    out["features"] = {
+        f: {
+            "missing": sum(r["features"][f]["missing"] for r in reports),
+            "used": int(sum(v[2] for v in stats[f].values())),
+        }
+        for f in reports[0]["features"]
+    }
+    out["partitions"] = len(reports)
+    return out
+
+
+def connect(scheduler: str | None = None, workers: int | None = None) -> Any:
+    """A dask.distributed client: to ``scheduler``, or a LocalCluster of ``workers``."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ArrowscopeError(
+            "running on a dask cluster needs dask.distributed",
+            hint="pip install 'arrowscope[distributed]'",
+        ) from exc
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise ArrowscopeError(
+                f"cannot reach the dask scheduler at {scheduler}: {exc}"
+            ) from exc
+    cluster = LocalCluster(
+        n_workers=workers or 2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.WARNING,
+    )
+    return Client(cluster)
