@@ -1,0 +1,400 @@
+"""The Profiles dock widget: open a profile table with its images and browse cells.
+
+Selecting table rows moves the viewer to the cell (field of view, centre,
+zoom) and highlights its point; selecting points or clicking a label selects
+and scrolls to the rows. Opening and link checks run in worker threads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qtpy.QtCore import QItemSelection, QItemSelectionModel, Qt
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QShortcut,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+from qtpy.QtGui import QKeySequence
+
+from ..core.errors import ArrowscopeError
+from ..core.profiles import ProfileTable, open_profiles
+from .layers import NAMESPACE
+from .profile_layers import profile_layers
+from .session import QCSession, find_cells_layer, session_for
+from .table_model import ArrowTableModel, ordered_columns
+
+MAX_DEFAULT_FEATURES = 4
+
+
+def notify(message: str, level: str = "info") -> None:
+    """Show a napari notification (errors never raise into the event loop)."""
+    from napari.utils.notifications import show_error, show_info, show_warning
+
+    {"error": show_error, "warning": show_warning}.get(level, show_info)(message)
+
+
+class ProfilesWidget(QWidget):
+    """Open a profile table, pick columns, search, and select cells both ways."""
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.session: QCSession | None = None
+        self._syncing = False
+        self._worker: Any = None
+
+        self.path_edit = QLineEdit(placeholderText="profile table (.parquet, .csv)")
+        self.root_edit = QLineEdit(placeholderText="image folder (optional)")
+        self.images_edit = QLineEdit(
+            placeholderText="OME-Parquet fields of view (optional)"
+        )
+        self.image_key_edit = QLineEdit(placeholderText="detected")
+        self.object_edit = QLineEdit(placeholderText="detected")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_table)
+        browse_root = QPushButton("Browse…")
+        browse_root.clicked.connect(self._browse_root)
+        self.open_button = QPushButton("Open")
+        self.open_button.clicked.connect(self.open_from_fields)
+
+        form = QFormLayout()
+        form.addRow("Table", _row(self.path_edit, browse))
+        form.addRow("Images", _row(self.root_edit, browse_root))
+        form.addRow("Image table", self.images_edit)
+        form.addRow("Image key", self.image_key_edit)
+        form.addRow("Object key", self.object_edit)
+
+        self.status = QLabel("No profile table open.")
+        self.status.setWordWrap(True)
+
+        self.column_search = QLineEdit(placeholderText="find columns…")
+        self.column_search.textChanged.connect(self._filter_column_list)
+        self.column_list = QListWidget()
+        self.column_list.itemChanged.connect(self._columns_changed)
+
+        self.search = QLineEdit(placeholderText="search rows…")
+        self.search.returnPressed.connect(self._apply_search)
+        self.model = ArrowTableModel()
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setSortingEnabled(True)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.verticalHeader().setDefaultSectionSize(20)
+        self.view.selectionModel().selectionChanged.connect(
+            self._table_selection_changed
+        )
+
+        prev_b, next_b = QPushButton("◀ Previous"), QPushButton("Next ▶")
+        prev_b.clicked.connect(lambda: self.step(-1))
+        next_b.clicked.connect(lambda: self.step(1))
+        for key, delta in (("Ctrl+Down", 1), ("Ctrl+Up", -1)):
+            QShortcut(QKeySequence(key), self, activated=lambda d=delta: self.step(d))
+
+        columns = QWidget()
+        cl = QVBoxLayout(columns)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.column_search)
+        cl.addWidget(self.column_list)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(columns)
+        split.addWidget(self.view)
+        split.setSizes([120, 400])
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.open_button)
+        lay.addWidget(self.status)
+        lay.addWidget(self.search)
+        lay.addWidget(split)
+        lay.addWidget(_row(prev_b, next_b))
+
+        existing = find_cells_layer(self.viewer)
+        if existing is not None:
+            self.attach(session_for(self.viewer, existing))
+
+    # ---- opening
+    def _browse_table(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open profile table", "", "Tables (*.parquet *.csv *.arrow *.feather)"
+        )
+        if path:
+            self.path_edit.setText(path)
+
+    def _browse_root(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Image folder")
+        if path:
+            self.root_edit.setText(path)
+
+    def open_from_fields(self) -> Any:
+        """Open the table named in the form, in a worker thread."""
+        path = self.path_edit.text().strip()
+        if not path:
+            notify("Choose a profile table first.", "warning")
+            return None
+        image_key = [
+            c.strip() for c in self.image_key_edit.text().split(",") if c.strip()
+        ]
+        obj = self.object_edit.text().strip()
+        return self.open(
+            path,
+            image_root=self.root_edit.text().strip() or None,
+            images=self.images_edit.text().strip() or None,
+            image_key=image_key or None,
+            object_column=obj or None,
+        )
+
+    def open(
+        self,
+        path: str | Path,
+        image_root: str | Path | None = None,
+        images: str | Path | None = None,
+        image_key: list[str] | None = None,
+        object_column: str | None = None,
+    ) -> Any:
+        """Open ``path`` in a worker; layers and the table appear when it is done."""
+        from napari.qt.threading import thread_worker
+
+        @thread_worker(progress={"total": 0, "desc": "Opening profiles"})
+        def load() -> tuple[ProfileTable, list[Any]]:
+            pt = open_profiles(path, image_root, images=images)
+            if image_key:
+                pt.keys.image = image_key
+            if object_column:
+                comp = pt.keys.compartment or "Object"
+                pt.keys.objects[comp] = object_column
+                pt.keys.compartment = comp
+            if image_key or object_column:
+                pt.invalidate()
+            return pt, profile_layers(pt)
+
+        worker = load()
+        worker.returned.connect(self._opened)
+        worker.errored.connect(
+            lambda exc: notify(f"Could not open {path}: {exc}", "error")
+        )
+        self.open_button.setEnabled(False)
+        worker.finished.connect(lambda: self.open_button.setEnabled(True))
+        self._worker = worker
+        worker.start()
+        return worker
+
+    def _opened(self, result: tuple[ProfileTable, list[Any]]) -> None:
+        pt, layers = result
+        points = None
+        for data, kwargs, kind in layers:
+            layer = getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+            if kind == "points":
+                points = layer
+        self.attach(session_for(self.viewer, points, pt))
+        for problem in pt.problems[:5]:
+            notify(problem, "warning")
+        if len(pt.problems) > 5:
+            notify(
+                f"… and {len(pt.problems) - 5} more problems (see the Profiles panel)",
+                "warning",
+            )
+
+    # ---- session
+    def attach(self, session: QCSession | None) -> None:
+        """Show ``session``'s table and follow its selection."""
+        if session is None:
+            return
+        self.session = session
+        pt = session.profiles
+        self.path_edit.setText("" if pt.path is None else str(pt.path))
+        self.image_key_edit.setText(", ".join(pt.keys.image))
+        self.object_edit.setText(pt.keys.object or "")
+        session.selection_changed.connect(self._session_selection)
+        session.state_changed.connect(self._state_changed)
+        self._fill_column_list(pt)
+        self._columns_changed()
+        self._update_status()
+        for layer in self.viewer.layers:
+            meta = layer.metadata.get(NAMESPACE, {})
+            if (
+                meta.get("role") == "mask"
+                and self._on_label_click not in layer.mouse_drag_callbacks
+            ):
+                layer.mouse_drag_callbacks.append(self._on_label_click)
+
+    def _fill_column_list(self, pt: ProfileTable) -> None:
+        shown = set(pt.keys.image) | {pt.keys.object}
+        features = [
+            n
+            for n in pt.columns
+            if not n.startswith(("Metadata_", "Image_")) and n not in pt.keys.columns()
+        ]
+        shown |= set(features[:MAX_DEFAULT_FEATURES])
+        self.column_list.blockSignals(True)
+        self.column_list.clear()
+        for name in ordered_columns(pt.columns):
+            if name in pt.keys.ome:
+                continue
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(
+                Qt.CheckState.Checked if name in shown else Qt.CheckState.Unchecked
+            )
+            self.column_list.addItem(item)
+        self.column_list.blockSignals(False)
+
+    def _filter_column_list(self, text: str) -> None:
+        text = text.lower()
+        for i in range(self.column_list.count()):
+            item = self.column_list.item(i)
+            item.setHidden(bool(text) and text not in item.text().lower())
+
+    def shown_columns(self) -> list[str]:
+        return [
+            self.column_list.item(i).text()
+            for i in range(self.column_list.count())
+            if self.column_list.item(i).checkState() == Qt.CheckState.Checked
+        ]
+
+    def set_columns(self, names: list[str]) -> None:
+        """Show exactly ``names`` (in table order)."""
+        for i in range(self.column_list.count()):
+            item = self.column_list.item(i)
+            item.setCheckState(
+                Qt.CheckState.Checked
+                if item.text() in names
+                else Qt.CheckState.Unchecked
+            )
+
+    def _columns_changed(self, *_: Any) -> None:
+        if self.session is None:
+            return
+        table = self.session.profiles.read(self.shown_columns())
+        self.model.set_table(table)
+        self.model.set_visible(self.session.visible)
+        self._state_changed()
+
+    def _apply_search(self) -> None:
+        if self.session is None:
+            return
+        mask = self.model.search(self.search.text()) & self.session.visible
+        self.model.set_visible(mask)
+
+    def _update_status(self, report: dict[str, Any] | None = None) -> None:
+        if self.session is None:
+            return
+        pt = self.session.profiles
+        fovs = len(pt.fields_of_view)
+        text = f"{pt.num_rows:,} cells · {fovs} fields of view · {len(self.session.point_rows):,} placed"
+        if report:
+            text += (
+                f"<br>rows without image: {report['rows_without_image']} · "
+                f"rows not in mask: {report['rows_not_in_mask']} · "
+                f"labels without row: {report['labels_without_row']}"
+            )
+        elif pt.problems:
+            text += f"<br>{len(pt.problems)} problem(s): {pt.problems[0]}"
+        self.status.setText(text)
+
+    def check_links(self) -> Any:
+        """Count mismatches between rows and masks in a worker (reads each mask once)."""
+        from napari.qt.threading import thread_worker
+
+        if self.session is None:
+            return None
+        pt = self.session.profiles
+        n = len(pt.fields_of_view)
+
+        @thread_worker(progress={"total": 0, "desc": f"Checking {n} fields of view"})
+        def run() -> Any:
+            return pt.link_report()
+
+        worker = run()
+        worker.returned.connect(self._update_status)
+        worker.start()
+        return worker
+
+    # ---- selection sync (guarded both ways)
+    def _table_selection_changed(self, *_: Any) -> None:
+        if self._syncing or self.session is None:
+            return
+        rows = sorted(
+            {
+                self.model.table_row(i.row())
+                for i in self.view.selectionModel().selectedRows()
+            }
+        )
+        self._syncing = True
+        try:
+            self.session.select_rows(rows)
+        finally:
+            self._syncing = False
+
+    def _session_selection(self, rows: list[int]) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            sel = QItemSelection()
+            first = None
+            for r in rows:
+                v = self.model.view_row(r)
+                if v is None:
+                    continue
+                first = v if first is None else first
+                sel.select(
+                    self.model.index(v, 0),
+                    self.model.index(v, self.model.columnCount() - 1),
+                )
+            sm = self.view.selectionModel()
+            sm.select(sel, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            if first is not None:
+                self.view.scrollTo(self.model.index(first, 0))
+        finally:
+            self._syncing = False
+
+    def _state_changed(self) -> None:
+        if self.session is None:
+            return
+        self.model.set_states(self.session.outlier_mask(), self.session.manual)
+        visible = self.session.visible
+        if len(visible) == self.model.table.num_rows and not np.array_equal(
+            visible, self.model.visible
+        ):
+            self.model.set_visible(visible)
+
+    def _on_label_click(self, layer: Any, event: Any) -> None:
+        if self.session is None or event.type != "mouse_press":
+            return
+        fov, y, x = (int(round(v)) for v in layer.world_to_data(event.position)[-3:])
+        if not 0 <= fov < layer.data.shape[0]:
+            return
+        plane = np.asarray(layer.data[fov])
+        if not (0 <= y < plane.shape[0] and 0 <= x < plane.shape[1]) or not plane[y, x]:
+            return
+        row = self.session.row_at(fov, int(plane[y, x]), plane)
+        if row is not None:
+            self.session.select_rows([row], move=False)
+
+    def step(self, delta: int) -> None:
+        if self.session is not None:
+            self.session.step(delta)
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    box = QWidget()
+    lay = QHBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for w in widgets:
+        lay.addWidget(w)
+    return box

@@ -1,0 +1,237 @@
+"""The QC session shared by the Profiles, Filter, QC, gallery and Export widgets.
+
+One session per cells Points layer: it knows the profile table, which point is
+which table row (by the ``row`` link, never by position), the QC flags, the
+manual flags and the current filter, and keeps the viewer in step with the
+selection. It uses the napari viewer *model* only, so it is tested without Qt.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from psygnal import Signal
+
+from ..core.profiles import ProfileTable, _labels_at, open_profiles
+from ..core.qc import MANUAL_FLAG, flag_columns
+from .layers import NAMESPACE
+from .profile_layers import (
+    CELL_COLOR,
+    CELLS_ROLE,
+    MANUAL_COLOR,
+    OUTLIER_COLOR,
+    cell_points,
+)
+
+_SESSIONS: weakref.WeakKeyDictionary[Any, QCSession] = weakref.WeakKeyDictionary()
+
+
+class QCSession:
+    """Selection, flags and filter state over one profile table in one viewer."""
+
+    selection_changed = Signal(object)  # list[int] of table rows
+    state_changed = Signal()  # flags, manual flags or filter changed
+
+    def __init__(self, viewer: Any, profiles: ProfileTable, points: Any) -> None:
+        self.viewer = viewer
+        self.profiles = profiles
+        self.points = points
+        meta = points.metadata.get(NAMESPACE, {})
+        rows = meta.get("rows")
+        self.point_rows = (
+            np.asarray(rows, np.int64) if rows is not None else cell_points(profiles)[1]
+        )
+        self.row_to_point = np.full(profiles.num_rows, -1, np.int64)
+        self.row_to_point[self.point_rows] = np.arange(len(self.point_rows))
+        n = profiles.num_rows
+        self.flags: pa.Table | None = None
+        self.manual = np.zeros(n, bool)
+        self.visible = np.ones(n, bool)
+        self.selected: list[int] = []
+        self._syncing = False
+        points.selected_data.events.items_changed.connect(self._on_points_selected)
+
+    # ---- selection
+    def select_rows(self, rows: Sequence[int], *, move: bool = True) -> None:
+        """Select table rows: highlight their points and go to the first one."""
+        rows = [int(r) for r in rows]
+        self.selected = rows
+        self._syncing = True
+        try:
+            pts = [int(self.row_to_point[r]) for r in rows if self.row_to_point[r] >= 0]
+            self.points.selected_data = set(pts)
+        finally:
+            self._syncing = False
+        if move and rows:
+            self.go_to(rows[0])
+        self.selection_changed.emit(rows)
+
+    def go_to(self, row: int) -> None:
+        """Show ``row``'s field of view, centred and zoomed on its cell."""
+        loc = self.profiles.locate(row)
+        if loc.fov < 0:
+            return
+        self.viewer.dims.set_point(0, loc.fov)
+        camera = camera_of(self.viewer)
+        if loc.center is not None:
+            camera.center = loc.center
+        if loc.bbox is not None:
+            y0, x0, y1, x1 = loc.bbox
+            size = max(y1 - y0, x1 - x0, 8.0) * 3  # the cell and its neighbourhood
+            canvas = getattr(self.viewer, "_canvas_size", None) or (600, 800)
+            camera.zoom = max(min(canvas) / size, 0.05)
+
+    def _on_points_selected(self, *_: Any) -> None:
+        if self._syncing:
+            return
+        pts = sorted(self.points.selected_data)
+        rows = [int(self.point_rows[p]) for p in pts if p < len(self.point_rows)]
+        self.selected = rows
+        self.selection_changed.emit(rows)
+
+    def row_at(
+        self, fov: int, label: int, labels_plane: np.ndarray | None
+    ) -> int | None:
+        """The table row of the object ``label`` in field ``fov``.
+
+        Label images carry object numbers; binary masks were labelled by
+        connected components, so there the row whose centre lies on that
+        component is the match.
+        """
+        if label <= 0:
+            return None
+        in_fov = np.flatnonzero(self.profiles.fov_of_row == fov)
+        objs = self.profiles.object_numbers()
+        mask_name = self._mask_name()
+        fov_info = (
+            self.profiles.fields_of_view[fov]
+            if 0 <= fov < len(self.profiles.fields_of_view)
+            else None
+        )
+        from_files = fov_info is not None and mask_name in fov_info.masks
+        if objs is not None and not from_files:
+            hit = in_fov[objs[in_fov] == label]
+            return int(hit[0]) if hit.size else None
+        if labels_plane is None:
+            return None
+        under = _labels_at(labels_plane, self.profiles.centers()[in_fov])
+        hit = in_fov[under == label]
+        return int(hit[0]) if hit.size else None
+
+    def _mask_name(self) -> str | None:
+        comp = self.profiles.keys.compartment
+        names = self.profiles.mask_names
+        return comp if comp in names else (names[0] if names else None)
+
+    def step(self, delta: int) -> int | None:
+        """Select the next (``+1``) or previous (``-1``) visible row."""
+        order = np.flatnonzero(self.visible)
+        if order.size == 0:
+            return None
+        current = self.selected[0] if self.selected else -1
+        pos = np.searchsorted(order, current)
+        if delta > 0:
+            pos = pos + 1 if pos < order.size and order[pos] == current else pos
+        else:
+            pos -= 1
+        row = int(order[pos % order.size])
+        self.select_rows([row])
+        return row
+
+    # ---- QC state
+    def set_flags(self, flags: pa.Table | None) -> None:
+        self.flags = flags
+        self.recolor()
+        self.state_changed.emit()
+
+    def toggle_manual(self, rows: Sequence[int]) -> None:
+        for r in rows:
+            self.manual[r] = not self.manual[r]
+        self.recolor()
+        self.state_changed.emit()
+
+    def set_visible(self, mask: np.ndarray | None) -> None:
+        self.visible = (
+            np.ones(self.profiles.num_rows, bool)
+            if mask is None
+            else np.asarray(mask, bool)
+        )
+        self.recolor()
+        self.state_changed.emit()
+
+    def outlier_mask(self) -> np.ndarray:
+        """Rows flagged by any QC condition or by hand."""
+        out = self.manual.copy()
+        if self.flags is not None:
+            for name in flag_columns(self.flags.column_names):
+                out |= self.flags.column(name).to_numpy(zero_copy_only=False)
+        return out
+
+    def flag_table(self) -> pa.Table:
+        """Every flag column, with the manual flags as ``Metadata_cqc_manual_is_outlier``."""
+        cols = {}
+        if self.flags is not None:
+            for name in flag_columns(self.flags.column_names):
+                cols[name] = self.flags.column(name)
+        cols[MANUAL_FLAG] = pa.array(self.manual)
+        return pa.table(cols)
+
+    def recolor(self) -> None:
+        """Colour points by QC state and hide rows outside the filter."""
+        if len(self.point_rows) == 0:
+            return
+        auto = np.zeros(self.profiles.num_rows, bool)
+        if self.flags is not None:
+            for name in flag_columns(self.flags.column_names):
+                auto |= self.flags.column(name).to_numpy(zero_copy_only=False)
+        rows = self.point_rows
+        colors = np.empty(len(rows), object)
+        colors[:] = CELL_COLOR
+        colors[auto[rows]] = OUTLIER_COLOR
+        colors[self.manual[rows]] = MANUAL_COLOR
+        self.points.face_color = list(colors)
+        self.points.shown = self.visible[rows]
+
+
+def camera_of(viewer: Any) -> Any:
+    """The viewer's camera (``viewer.scene.camera`` from napari 0.9 on)."""
+    scene = getattr(viewer, "scene", None)
+    return (
+        scene.camera
+        if scene is not None and hasattr(scene, "camera")
+        else viewer.camera
+    )
+
+
+def find_cells_layer(viewer: Any) -> Any | None:
+    """The newest cells Points layer in ``viewer``."""
+    for layer in reversed(list(viewer.layers)):
+        meta = layer.metadata.get(NAMESPACE, {}) if hasattr(layer, "metadata") else {}
+        if layer._type_string == "points" and meta.get("role") == CELLS_ROLE:
+            return layer
+    return None
+
+
+def session_for(
+    viewer: Any, points: Any = None, profiles: ProfileTable | None = None
+) -> QCSession | None:
+    """The session of ``points`` (or the viewer's newest cells layer), made on first use."""
+    points = points or find_cells_layer(viewer)
+    if points is None:
+        return None
+    session = _SESSIONS.get(points)
+    if session is None:
+        if profiles is None:
+            meta = points.metadata[NAMESPACE]
+            if meta.get("profiles") is None:
+                return None
+            profiles = open_profiles(
+                meta["profiles"], meta.get("image_root"), images=meta.get("images")
+            )
+        session = QCSession(viewer, profiles, points)
+        _SESSIONS[points] = session
+    return session

@@ -1,0 +1,194 @@
+"""The Profiles widget: rows and cells linked both ways, in a real viewer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from arrowscope._napari.profiles_widget import ProfilesWidget
+from arrowscope._napari.session import camera_of
+from arrowscope.core.synthetic import write_demo_plate
+from tests.conftest import shared_file
+
+
+def open_widget(viewer, qtbot, path, **kw):
+    widget = ProfilesWidget(viewer)
+    worker = widget.open(path, **kw)
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        pass
+    qtbot.waitUntil(lambda: widget.session is not None, timeout=10_000)
+    return widget
+
+
+def select_view_row(widget, view_row):
+    widget.view.selectRow(view_row)
+    return widget.model.table_row(view_row)
+
+
+@pytest.fixture
+def shuffled_profiles(tmp_path):
+    files = write_demo_plate(tmp_path, n_fields=3, size=(128, 128))
+    table = pq.read_table(files["profiles"])
+    order = np.random.default_rng(1).permutation(table.num_rows)
+    shuffled = table.take(pa.array(order)).replace_schema_metadata(
+        table.schema.metadata
+    )
+    path = tmp_path / "shuffled.parquet"
+    pq.write_table(shuffled, path)
+    return path, shuffled
+
+
+def test_rows_and_points_select_each_other(
+    make_napari_viewer, qtbot, shuffled_profiles
+):
+    path, table = shuffled_profiles
+    viewer = make_napari_viewer()
+    widget = open_widget(viewer, qtbot, path)
+    names = [layer.name for layer in viewer.layers]
+    assert (
+        names[:3] == ["DNA", "ER", "Mito"]
+        and "nuclei_LABL mask" in names
+        and names[-1] == "cells"
+    )
+    assert viewer.layers["DNA"].data.shape == (3, 128, 128)
+    points = viewer.layers["cells"]
+    assert points.data.shape[0] == table.num_rows
+
+    # table → viewer: each row lands on its own field of view and centre
+    images = table["Metadata_ImageNumber"].to_pylist()
+    fovs = [f.key[1] for f in widget.session.profiles.fields_of_view]
+    for view_row in (0, 7, widget.model.rowCount() - 1):
+        row = select_view_row(widget, view_row)
+        assert viewer.dims.point[0] == fovs.index(images[row])
+        cy, cx = camera_of(viewer).center[-2:]
+        assert abs(cy - table["Nuclei_Location_Center_Y"][row].as_py()) < 1
+        assert abs(cx - table["Nuclei_Location_Center_X"][row].as_py()) < 1
+        selected = list(points.selected_data)
+        assert points.features["row"][selected[0]] == row
+
+    # viewer → table: selecting points selects exactly their rows
+    points.selected_data = {2, 5}
+    rows = sorted(
+        widget.model.table_row(i.row())
+        for i in widget.view.selectionModel().selectedRows()
+    )
+    assert rows == sorted(points.features["row"][[2, 5]].tolist())
+
+    # sorting reorders the view, never the link
+    area = (
+        widget.model.table.column_names.index("Nuclei_AreaShape_Area")
+        if "Nuclei_AreaShape_Area" in widget.model.table.column_names
+        else None
+    )
+    if area is not None:
+        widget.view.sortByColumn(area, 0)
+        row = select_view_row(widget, 0)
+        assert table["Nuclei_AreaShape_Area"][row].as_py() == min(
+            table["Nuclei_AreaShape_Area"].to_pylist()
+        )
+        assert points.features["row"][list(points.selected_data)[0]] == row
+
+    # next/previous
+    first = widget.session.step(1)
+    assert widget.session.step(1) == first + 1
+    assert widget.session.step(-1) == first
+
+
+def test_clicking_a_label_selects_its_row(make_napari_viewer, qtbot, shuffled_profiles):
+    path, table = shuffled_profiles
+    viewer = make_napari_viewer()
+    widget = open_widget(viewer, qtbot, path)
+    session = widget.session
+    labels = viewer.layers["nuclei_LABL mask"]
+    objects = table["Metadata_Nuclei_Number_Object_Number"].to_numpy()
+    row = int(np.flatnonzero(np.asarray(table["Nuclei_AreaShape_Area"]) > 50)[0])
+    loc = session.profiles.locate(row)
+    plane = np.asarray(labels.data[loc.fov])
+    ys, xs = np.nonzero(plane == objects[row])
+    assert session.row_at(loc.fov, int(objects[row]), plane) == row
+
+    class Click:
+        type = "mouse_press"
+        position = (loc.fov, ys[0], xs[0])
+
+    widget._on_label_click(labels, Click())
+    assert session.selected == [row]
+    assert [
+        widget.model.table_row(i.row())
+        for i in widget.view.selectionModel().selectedRows()
+    ] == [row]
+
+
+def test_column_picker_and_search(make_napari_viewer, qtbot, shuffled_profiles):
+    path, table = shuffled_profiles
+    viewer = make_napari_viewer()
+    widget = open_widget(viewer, qtbot, path)
+    first = widget.column_list.item(0).text()
+    assert first.startswith("Metadata_")
+    widget.set_columns(["Metadata_Well", "Nuclei_AreaShape_Eccentricity"])
+    assert widget.model.table.column_names == [
+        "Metadata_Well",
+        "Nuclei_AreaShape_Eccentricity",
+    ]
+    widget.column_search.setText("eccen")
+    hidden = [
+        widget.column_list.item(i).isHidden() for i in range(widget.column_list.count())
+    ]
+    assert hidden.count(False) == 1
+    well = table["Metadata_Well"][0].as_py()
+    widget.search.setText(well)
+    widget._apply_search()
+    assert widget.model.rowCount() == table["Metadata_Well"].to_pylist().count(well)
+
+
+def test_nf1_real_plate_in_the_viewer(make_napari_viewer, qtbot):
+    path = shared_file(
+        "nf1_cellpainting_shrunken", "Plate_2_with_image_data_shrunken.parquet"
+    )
+    viewer = make_napari_viewer()
+    widget = open_widget(viewer, qtbot, path, image_root=path.parent / "Plate_2_images")
+    assert [viewer.layers[n].data.shape for n in ("DAPI", "GFP", "RFP")] == [
+        (5, 904, 1224)
+    ] * 3
+    assert {"Nuclei mask", "Cells mask", "Cytoplasm mask"} <= {
+        layer.name for layer in viewer.layers
+    }
+    table = pq.read_table(
+        path, columns=["Nuclei_Location_Center_X", "Nuclei_Location_Center_Y"]
+    )
+    session = widget.session
+    for view_row in range(5):
+        row = select_view_row(widget, view_row)
+        assert viewer.dims.point[0] == session.profiles.locate(row).fov
+        cy, cx = camera_of(viewer).center[-2:]
+        assert (
+            abs(cx - table[0][row].as_py()) < 1 and abs(cy - table[1][row].as_py()) < 1
+        )
+    # clicking that nucleus (a binary mask, labelled by components) selects the row
+    labels = viewer.layers["Nuclei mask"]
+    row = 3
+    loc = session.profiles.locate(row)
+    plane = np.asarray(labels.data[loc.fov])
+    y, x = (int(round(v)) for v in loc.center)
+
+    class Click:
+        type = "mouse_press"
+        position = (loc.fov, y, x)
+
+    widget.view.clearSelection()
+    widget._on_label_click(labels, Click())
+    assert session.selected == [row]
+    assert plane[y, x] > 0
+
+
+def test_nuclear_speckles_missing_image_is_reported(make_napari_viewer, qtbot, capsys):
+    path = shared_file("nuclear_speckles", "test_slide1_converted.parquet")
+    viewer = make_napari_viewer()
+    widget = open_widget(viewer, qtbot, path, image_root=path.parent)
+    assert widget.session.profiles.num_rows == 25
+    assert "Nuclei mask" in [layer.name for layer in viewer.layers]
+    assert not any(layer.name == "DAPI" for layer in viewer.layers)
+    assert "image not found" in widget.status.text()
+    assert len(viewer.layers["cells"].data) == 25
