@@ -127,3 +127,54 @@ def test_qc_command_errors(tmp_path, caplog):
     )
     assert "Not_A_Feature" in caplog.text
     assert not out.exists()
+
+
+def test_batch_convert_folder_on_dask(tmp_path, caplog):
+    import tifffile
+
+    from arrowscope.core.image import open_image
+
+    src = tmp_path / "tiffs"
+    src.mkdir()
+    planes = {}
+    for i in range(3):
+        planes[i] = np.random.default_rng(i).integers(
+            0, 4000, (2, 40, 50), dtype=np.uint16
+        )
+        tifffile.imwrite(src / f"field{i}.tif", planes[i], metadata={"axes": "CYX"})
+    (src / "broken.tif").write_bytes(b"not a tiff")
+    out = tmp_path / "out"
+    rc = main(["convert", str(src), str(out), "--workers", "2"])
+    assert rc == 1  # one input failed, and said so
+    assert "broken.tif" in caplog.text
+    for i in range(3):
+        img = open_image(out / f"field{i}.ome.parquet")
+        np.testing.assert_array_equal(img.to_numpy()[0, :, 0], planes[i])
+    assert not (out / "broken.ome.parquet").exists()
+    assert main(["convert", str(src / "field*.tif"), str(tmp_path / "glob")]) == 0
+    assert len(list((tmp_path / "glob").glob("*.ome.parquet"))) == 3
+
+
+@pytest.mark.parametrize("suffix", [".ome.zarr", ".ome.tiff"])
+def test_convert_to_bioio_formats_and_back(tmp_path, suffix):
+    from arrowscope.core.image import open_image
+    from arrowscope.core.writer import write_ome_parquet
+
+    data = np.random.default_rng(0).integers(0, 60000, (2, 3, 30, 40), dtype=np.uint16)
+    src = write_ome_parquet(
+        tmp_path / "a.ome.parquet",
+        data,
+        dims="CZYX",
+        channel_names=["DNA", "Mito"],
+        channel_colors=[0x0000FFFF, 0xFF00FFFF],
+        physical_size=(2.0, 0.5, 0.5),
+        units="µm",
+    )
+    mid = tmp_path / f"a{suffix}"
+    back = tmp_path / "b.ome.parquet"
+    assert main(["convert", str(src), str(mid)]) == 0
+    assert main(["convert", str(mid), str(back)]) == 0
+    img = open_image(back)
+    np.testing.assert_array_equal(img.to_numpy()[0], data)
+    assert img.channel_names == ["DNA", "Mito"]
+    assert img.physical_size == pytest.approx((2.0, 0.5, 0.5))

@@ -47,8 +47,24 @@ def _parser() -> argparse.ArgumentParser:
     conv = sub.add_parser(
         "convert", help="convert between OME-Parquet and OME-TIFF/TIFF/OME-Zarr"
     )
-    conv.add_argument("src", type=Path)
-    conv.add_argument("dst", type=Path)
+    conv.add_argument(
+        "src", type=Path, help="a file, a folder of images, or a glob like 'imgs/*.tif'"
+    )
+    conv.add_argument(
+        "dst",
+        type=Path,
+        help="output file; for several inputs a folder (or a suffix-less folder name)",
+    )
+    conv.add_argument(
+        "--to",
+        default=".ome.parquet",
+        help="output suffix for batch conversion (.ome.parquet, .ome.tiff, .ome.zarr)",
+    )
+    conv_where = conv.add_mutually_exclusive_group()
+    conv_where.add_argument("--scheduler", help="dask.distributed scheduler address")
+    conv_where.add_argument(
+        "--workers", type=int, help="convert on a local dask cluster of N workers"
+    )
     conv.add_argument("--layout", choices=["auto", "nested", "chunked"], default="auto")
     conv.add_argument(
         "--compression",
@@ -173,16 +189,89 @@ def _info(path: Path, *, as_json: bool) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from ..core.convert import convert
     from ..core.errors import CorruptFileError
-    from .convert import convert
 
-    if not args.src.exists():
-        raise CorruptFileError("no such file or folder", path=args.src)
     layout = {"chunked": "dataset"}.get(args.layout, args.layout)
     compression = None if args.compression == "none" else args.compression
-    out = convert(args.src, args.dst, layout=layout, compression=compression)
-    logger.info("wrote %s", out)
-    return 0
+    inputs = _expand_inputs(args.src)
+    if inputs == [args.src]:  # one file, dataset folder or OME-Zarr
+        if not inputs[0].exists():
+            raise CorruptFileError("no such file or folder", path=args.src)
+        out = convert(inputs[0], args.dst, layout=layout, compression=compression)
+        logger.info("wrote %s", out)
+        return 0
+    if not inputs:
+        raise CorruptFileError("no input files match", path=args.src)
+    args.dst.mkdir(parents=True, exist_ok=True)
+    jobs = [(p, args.dst / (_base_name(p) + args.to)) for p in inputs]
+    from ..core.batch import convert_many
+
+    client = None
+    if args.scheduler or args.workers:
+        from ..core.batch import connect
+
+        client = connect(args.scheduler, args.workers)
+    bar = _ProgressLine("convert")
+    try:
+        failures = convert_many(
+            jobs, layout=layout, compression=compression, client=client, progress=bar
+        )
+    finally:
+        _close(client, own=not args.scheduler)
+    bar.done()
+    for src, message in failures:
+        logger.error("arrowscope: %s: %s", src, message)
+    logger.info(
+        "converted %d of %d files into %s",
+        len(jobs) - len(failures),
+        len(jobs),
+        args.dst,
+    )
+    return 1 if failures else 0
+
+
+def _expand_inputs(src: Path) -> list[Path]:
+    text = str(src)
+    if any(ch in text for ch in "*?["):
+        import glob
+
+        return sorted(Path(p) for p in glob.glob(text))
+    if (
+        src.is_dir()
+        and not (src / "images.parquet").exists()
+        and not src.name.lower().endswith(".zarr")
+    ):
+        return sorted(
+            p for p in src.iterdir() if p.is_file() and not p.name.startswith(".")
+        )
+    return [src]
+
+
+def _base_name(path: Path) -> str:
+    name = path.name
+    for suffix in (
+        ".ome.parquet",
+        ".ome.tiff",
+        ".ome.tif",
+        ".ome.zarr",
+        ".parquet",
+        ".tiff",
+        ".tif",
+        ".zarr",
+    ):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _close(client: Any, *, own: bool) -> None:
+    if client is None:
+        return
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None and own:
+        cluster.close()
 
 
 def _qc(args: argparse.Namespace) -> int:
@@ -209,11 +298,7 @@ def _qc(args: argparse.Namespace) -> int:
             progress=bar,
         )
     finally:
-        if client is not None:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None and not args.scheduler:
-                cluster.close()
+        _close(client, own=not args.scheduler)
     bar.done()
     write_annotations(args.out, keys, result)
     for name, facts in result.report["conditions"].items():

@@ -345,3 +345,52 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Any:
         silence_logs=logging.WARNING,
     )
     return Client(cluster)
+
+
+def _convert_one(
+    src: Path, dst: Path, layout: str, compression: str | None
+) -> str | None:
+    from .convert import convert
+
+    try:
+        convert(src, dst, layout=layout, compression=compression)
+    except ArrowscopeError as exc:
+        return str(exc)
+    return None
+
+
+def convert_many(
+    jobs: Sequence[tuple[Path, Path]],
+    *,
+    layout: str = "auto",
+    compression: str | None = "zstd",
+    client: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[tuple[Path, str]]:
+    """Convert ``(src, dst)`` pairs, on ``client`` when given, else in threads.
+
+    Returns the failures as ``(src, message)``; the other files are written.
+    """
+    total = len(jobs)
+    if client is not None:
+        futures = client.map(
+            _convert_one,
+            [s for s, _ in jobs],
+            [d for _, d in jobs],
+            layout=layout,
+            compression=compression,
+            pure=False,
+        )
+        results = _gather(client, futures, progress, total, 0)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = []
+            for i, res in enumerate(
+                pool.map(lambda j: _convert_one(j[0], j[1], layout, compression), jobs)
+            ):
+                results.append(res)
+                if progress:
+                    progress(i + 1, total)
+    return [(src, msg) for (src, _), msg in zip(jobs, results, strict=True) if msg]
