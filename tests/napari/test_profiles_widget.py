@@ -9,6 +9,7 @@ import pytest
 
 from arrowscope._napari.profiles_widget import ProfilesWidget
 from arrowscope._napari.session import camera_of
+from arrowscope._napari.workers import is_done
 from arrowscope.core.synthetic import write_demo_plate
 from tests.conftest import shared_file
 
@@ -16,8 +17,7 @@ from tests.conftest import shared_file
 def open_widget(viewer, qtbot, path, **kw):
     widget = ProfilesWidget(viewer)
     worker = widget.open(path, **kw)
-    with qtbot.waitSignal(worker.finished, timeout=60_000):
-        pass
+    qtbot.waitUntil(lambda: is_done(worker), timeout=60_000)
     qtbot.waitUntil(lambda: widget.session is not None, timeout=10_000)
     return widget
 
@@ -190,5 +190,7 @@ def test_nuclear_speckles_missing_image_is_reported(make_napari_viewer, qtbot, c
     assert widget.session.profiles.num_rows == 25
     assert "Nuclei mask" in [layer.name for layer in viewer.layers]
     assert not any(layer.name == "DAPI" for layer in viewer.layers)
-    assert "image not found" in widget.status.text()
     assert len(viewer.layers["cells"].data) == 25
+    qtbot.waitUntil(
+        lambda: "rows without image: 25" in widget.status.text(), timeout=30_000
+    )

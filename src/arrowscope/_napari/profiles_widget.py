@@ -36,6 +36,7 @@ from .layers import NAMESPACE
 from .profile_layers import profile_layers
 from .session import QCSession, find_cells_layer, session_for
 from .table_model import ArrowTableModel, ordered_columns
+from .workers import start
 
 MAX_DEFAULT_FEATURES = 4
 
@@ -56,6 +57,7 @@ class ProfilesWidget(QWidget):
         self.session: QCSession | None = None
         self._syncing = False
         self._worker: Any = None
+        self._link_worker: Any = None
 
         self.path_edit = QLineEdit(placeholderText="profile table (.parquet, .csv)")
         self.root_edit = QLineEdit(placeholderText="image folder (optional)")
@@ -169,7 +171,9 @@ class ProfilesWidget(QWidget):
         """Open ``path`` in a worker; layers and the table appear when it is done."""
         from napari.qt.threading import thread_worker
 
-        @thread_worker(progress={"total": 0, "desc": "Opening profiles"})
+        @thread_worker(
+            progress={"total": 0, "desc": "Opening profiles"}, ignore_errors=True
+        )
         def load() -> tuple[ProfileTable, list[Any]]:
             pt = open_profiles(path, image_root, images=images)
             if image_key:
@@ -190,7 +194,7 @@ class ProfilesWidget(QWidget):
         self.open_button.setEnabled(False)
         worker.finished.connect(lambda: self.open_button.setEnabled(True))
         self._worker = worker
-        worker.start()
+        start(worker)
         return worker
 
     def _opened(self, result: tuple[ProfileTable, list[Any]]) -> None:
@@ -201,6 +205,7 @@ class ProfilesWidget(QWidget):
             if kind == "points":
                 points = layer
         self.attach(session_for(self.viewer, points, pt))
+        self.check_links()
         for problem in pt.problems[:5]:
             notify(problem, "warning")
         if len(pt.problems) > 5:
@@ -315,13 +320,18 @@ class ProfilesWidget(QWidget):
         pt = self.session.profiles
         n = len(pt.fields_of_view)
 
-        @thread_worker(progress={"total": 0, "desc": f"Checking {n} fields of view"})
+        @thread_worker(
+            progress={"total": 0, "desc": f"Checking {n} fields of view"},
+            ignore_errors=True,
+        )
         def run() -> Any:
             return pt.link_report()
 
         worker = run()
         worker.returned.connect(self._update_status)
-        worker.start()
+        worker.errored.connect(lambda exc: notify(f"Link check failed: {exc}", "error"))
+        self._link_worker = worker
+        start(worker)
         return worker
 
     # ---- selection sync (guarded both ways)

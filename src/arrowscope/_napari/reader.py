@@ -15,12 +15,12 @@ from typing import Any
 from ..core.dataset import is_chunk_dataset
 
 logger = logging.getLogger(__name__)
-SUFFIXES = (".parquet", ".arrow", ".feather", ".ipc")
+SUFFIXES = (".parquet", ".arrow", ".feather", ".ipc", ".csv")
 OWN_SUFFIXES = (".ome.parquet", ".ome.arrow")
 
 
 def _claims(path: Path) -> bool:
-    """Whether ``path`` holds OME-Arrow images, judged from its schema only."""
+    """Whether ``path`` holds OME-Arrow images or image-linked profiles (schema only)."""
     if path.is_dir():
         return is_chunk_dataset(path)
     name = path.name.lower()
@@ -32,11 +32,19 @@ def _claims(path: Path) -> bool:
         from ..core.image import has_ome_arrow
         from ..core.sources import sniff_format
 
+        from ..core.profiles import looks_like_profiles
+
         fmt = sniff_format(path)
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            return has_ome_arrow(pq.read_schema(path))
+            schema = pq.read_schema(path)
+            return has_ome_arrow(schema) or looks_like_profiles(schema, schema.metadata)
+        if name.endswith(".csv"):
+            import pyarrow.csv as pcsv
+
+            with pcsv.open_csv(path) as reader:
+                return looks_like_profiles(reader.schema)
         if fmt == "ipc":
             import pyarrow as pa
 
@@ -46,7 +54,7 @@ def _claims(path: Path) -> bool:
                 except pa.ArrowInvalid:
                     mm.seek(0)
                     schema = pa.ipc.open_stream(mm).schema
-            return has_ome_arrow(schema)
+            return has_ome_arrow(schema) or looks_like_profiles(schema, schema.metadata)
     except Exception:  # a foreign or broken file is simply not ours
         logger.debug("arrowscope does not claim %s", path, exc_info=True)
     return False
@@ -76,6 +84,15 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
     layers: list[Any] = []
     for p in paths:
         try:
+            if _is_profile_table(Path(p)):
+                from ..core.profiles import open_profiles
+                from .profile_layers import profile_layers
+
+                pt = open_profiles(p)
+                layers += profile_layers(pt)
+                for problem in pt.problems[:3]:
+                    _notify(f"{p}: {problem}", "warning")
+                continue
             src = open_source(p)
             if src.empty_columns:
                 _notify(
@@ -88,7 +105,17 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
     return layers or [(None,)]
 
 
-def _notify(message: str, level: str) -> None:
-    from napari.utils.notifications import show_error, show_info
+def _is_profile_table(path: Path) -> bool:
+    """A profile table without OME-Arrow columns (images linked, not embedded)."""
+    if path.is_dir() or path.name.lower().endswith(OWN_SUFFIXES):
+        return False
+    from ..core.image import has_ome_arrow
+    from ..core.profiles import _TableFile
 
-    (show_error if level == "error" else show_info)(message)
+    return not has_ome_arrow(_TableFile(path).schema)
+
+
+def _notify(message: str, level: str) -> None:
+    from napari.utils.notifications import show_error, show_info, show_warning
+
+    {"error": show_error, "warning": show_warning}.get(level, show_info)(message)

@@ -8,6 +8,7 @@ into one multi-channel image.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,17 +49,66 @@ def write_layers(path: str, layer_data: Sequence[FullLayerData]) -> list[str]:
     file; several become one table row with one OME-Arrow column per image;
     layers with a ``row`` axis (stacked crop tables) become one row per crop.
     """
-    from ..core.writer import write_ome_parquet, write_ome_table
+    return [str(export_layers(path, layer_data))]
 
+
+EXPORT_FORMATS = {
+    "parquet": "OME-Parquet (.ome.parquet)",
+    "dataset": "Chunked dataset (folder, for large images)",
+    "tiff": "OME-TIFF (.ome.tiff)",
+    "zarr": "OME-Zarr (.ome.zarr)",
+}
+
+
+def export_layers(
+    path: str | Path,
+    layer_data: Sequence[FullLayerData],
+    *,
+    fmt: str = "parquet",
+    compression: str | None = "zstd",
+    progress: Any = None,
+) -> Path:
+    """Write layers as OME-Parquet, a chunk dataset, OME-TIFF or OME-Zarr.
+
+    ``progress(done, total)`` is called as images are written; without it a
+    napari progress bar is shown. OME-TIFF and OME-Zarr hold one image (the
+    channel layers of one source count as one).
+    """
+    from ..core.writer import write_ome_dataset, write_ome_parquet, write_ome_table
+
+    if fmt not in EXPORT_FORMATS:
+        raise UnsupportedError(
+            f"unknown export format {fmt!r}", hint=", ".join(EXPORT_FORMATS)
+        )
     target = Path(path)
     _refuse_unsafe_overwrite(target, layer_data)
     groups = _group_by_origin(layer_data)
     images = {name: _images_for(members) for name, members in groups.items()}
     total = sum(len(rows) for rows in images.values())
-    with _progress(total, f"Saving {target.name}") as tick:
-        if len(images) == 1 and len(next(iter(images.values()))) == 1:
+    specs = [spec for rows in images.values() for spec in rows if spec is not None]
+    if fmt in ("tiff", "zarr"):
+        if len(specs) != 1:
+            raise UnsupportedError(
+                f"OME-{fmt.upper()} holds one image; {len(specs)} were selected",
+                path=target,
+                hint="select one image (or the channel layers of one image), "
+                "or export to OME-Parquet",
+            )
+        from ..core.convert import export_image
+        from ..core.writer import image_to_write
+
+        spec = dict(specs[0])
+        export_image(image_to_write(spec.pop("data"), **spec), target)
+        if progress:
+            progress(1, 1)
+        return target
+    bar = _progress(total, f"Saving {target.name}") if progress is None else None
+    with bar if bar is not None else contextlib.nullcontext(progress) as tick:
+        if fmt == "dataset":
+            write_ome_dataset(target, specs, compression=compression, progress=tick)
+        elif len(images) == 1 and len(next(iter(images.values()))) == 1:
             (spec,) = next(iter(images.values()))
-            write_ome_parquet(target, **spec, progress=tick)
+            write_ome_parquet(target, **spec, compression=compression, progress=tick)
         else:
             lengths = {len(rows) for rows in images.values()}
             if len(lengths) > 1:
@@ -70,9 +120,10 @@ def write_layers(path: str, layer_data: Sequence[FullLayerData]) -> list[str]:
             write_ome_table(
                 target,
                 {_column_name(name): rows for name, rows in images.items()},
+                compression=compression,
                 progress=tick,
             )
-    return [str(target)]
+    return target
 
 
 def _refuse_unsafe_overwrite(target: Path, layer_data: Sequence[FullLayerData]) -> None:

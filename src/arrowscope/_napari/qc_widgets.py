@@ -1,0 +1,569 @@
+"""Filter, QC and outlier-gallery dock widgets over the shared QC session.
+
+Widgets only edit specifications (filters as (column, op, value) rows,
+conditions as {name: {feature: threshold}}); the Qt-free engine in
+``arrowscope.core`` evaluates them, in worker threads where it may take long.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from qtpy.QtCore import QSize, Qt, QTimer
+from qtpy.QtGui import QIcon, QImage, QKeySequence, QPixmap
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QShortcut,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.errors import ArrowscopeError
+from ..core.filters import OPS, filter_rows, referenced_columns
+from ..core.qc import COSMICQC_DEFAULTS, QCResult, compute_flags, load_conditions
+from .layers import NAMESPACE
+from .profiles_widget import _row, notify
+from .workers import start
+from .session import QCSession, session_for
+
+DEBOUNCE_MS = 250
+
+
+class _SessionWidget(QWidget):
+    """Finds the viewer's QC session now or when a cells layer appears."""
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.session: QCSession | None = None
+        napari_viewer.layers.events.inserted.connect(self._maybe_attach)
+
+    def _maybe_attach(self, *_: Any) -> None:
+        if self.session is None:
+            try:
+                session = session_for(self.viewer)
+            except ArrowscopeError as exc:
+                notify(str(exc), "error")
+                return
+            if session is not None:
+                self.session = session
+                self.attached()
+
+    def attached(self) -> None:  # pragma: no cover - overridden
+        """Called once a session is known."""
+
+
+class FilterWidget(_SessionWidget):
+    """Rows of (column, op, value) and/or an SQL WHERE clause; live match count."""
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__(napari_viewer)
+        self.rows = QTableWidget(0, 3)
+        self.rows.setHorizontalHeaderLabels(["column", "op", "value"])
+        self.rows.horizontalHeader().setStretchLastSection(True)
+        add, remove = QPushButton("+ filter"), QPushButton("− filter")
+        add.clicked.connect(lambda: self.add_filter())
+        remove.clicked.connect(self._remove_filter)
+        self.sql = QLineEdit(
+            placeholderText="SQL WHERE, e.g. Nuclei_AreaShape_Area > 100"
+        )
+        self.only = QCheckBox("Show only matching cells")
+        self.count = QLabel("")
+        self.timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self.timer.timeout.connect(self.apply)
+        self.sql.textChanged.connect(self.timer.start)
+        self.only.toggled.connect(self.timer.start)
+        self.rows.cellChanged.connect(self.timer.start)
+        self.mask: np.ndarray | None = None
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.rows)
+        lay.addWidget(_row(add, remove))
+        lay.addWidget(self.sql)
+        lay.addWidget(self.only)
+        lay.addWidget(self.count)
+        self._maybe_attach()
+
+    def attached(self) -> None:
+        self.count.setText(f"{self.session.profiles.num_rows:,} rows")  # type: ignore[union-attr]
+
+    def add_filter(self, column: str = "", op: str = ">", value: str = "") -> None:
+        r = self.rows.rowCount()
+        self.rows.insertRow(r)
+        combo = QComboBox()
+        combo.setEditable(True)
+        if self.session is not None:
+            combo.addItems(self.session.profiles.columns)
+        combo.setCurrentText(column)
+        combo.currentTextChanged.connect(self.timer.start)
+        ops = QComboBox()
+        ops.addItems(list(OPS))
+        ops.setCurrentText(op)
+        ops.currentTextChanged.connect(self.timer.start)
+        self.rows.setCellWidget(r, 0, combo)
+        self.rows.setCellWidget(r, 1, ops)
+        self.rows.setItem(r, 2, QTableWidgetItem(value))
+
+    def _remove_filter(self) -> None:
+        r = self.rows.currentRow()
+        self.rows.removeRow(r if r >= 0 else self.rows.rowCount() - 1)
+        self.timer.start()
+
+    def filters(self) -> list[tuple[str, str, Any]]:
+        out = []
+        for r in range(self.rows.rowCount()):
+            column = self.rows.cellWidget(r, 0).currentText().strip()
+            op = self.rows.cellWidget(r, 1).currentText()
+            item = self.rows.item(r, 2)
+            text = item.text().strip() if item else ""
+            if not column:
+                continue
+            if op in ("in", "not in"):
+                value: Any = [_number(v.strip()) for v in text.split(",") if v.strip()]
+            else:
+                value = _number(text)
+            out.append((column, op, value))
+        return out
+
+    def apply(self) -> np.ndarray | None:
+        """Evaluate the filters; update the count and, if asked, the viewer."""
+        if self.session is None:
+            return None
+        pt = self.session.profiles
+        filters, sql = self.filters(), self.sql.text().strip()
+        try:
+            cols = referenced_columns(pt.schema, filters, sql) or pt.columns[:1]
+            mask = filter_rows(pt.read(cols), filters, sql or None)
+        except ArrowscopeError as exc:
+            self.count.setText(f"<span style='color:#ff6b6b'>{exc}</span>")
+            return None
+        self.mask = mask
+        self.count.setText(f"{int(mask.sum()):,} of {mask.size:,} rows match")
+        self.session.set_visible(mask if self.only.isChecked() else None)
+        return mask
+
+
+def _number(text: str) -> Any:
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() and "." not in text else value
+
+
+class QCWidget(_SessionWidget):
+    """Build or load conditions, run them, and tune thresholds on histograms."""
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__(napari_viewer)
+        self.result: QCResult | None = None
+        self._scores: dict[str, np.ndarray] = {}
+        self.preset = QComboBox()
+        self.preset.addItems(["coSMicQC defaults", "custom"])
+        self.preset.currentTextChanged.connect(self._preset_changed)
+        load = QPushButton("Load YAML…")
+        load.clicked.connect(self._load_yaml)
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["condition", "feature", "threshold"])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        add, remove = QPushButton("+ clause"), QPushButton("− clause")
+        add.clicked.connect(lambda: self.add_clause("custom", "", "2"))
+        remove.clicked.connect(lambda: self.table.removeRow(self.table.currentRow()))
+        self.method = QComboBox()
+        self.method.addItems(["zscore", "robust", "raw"])
+        self.nan_policy = QComboBox()
+        self.nan_policy.addItems(["omit", "propagate", "raise"])
+        self.group_by = QLineEdit(placeholderText="e.g. Metadata_Plate, Metadata_Well")
+        self.run_button = QPushButton("Run QC")
+        self.run_button.clicked.connect(self.run)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.feature = QComboBox()
+        self.feature.currentTextChanged.connect(self._draw)
+        self.timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self.timer.timeout.connect(self.run)
+
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(3, 2), tight_layout=True)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(160)
+        self.axes = self.figure.add_subplot(111)
+        self._lines: list[tuple[Any, int]] = []  # (matplotlib line, table row)
+        self._dragging: tuple[Any, int] | None = None
+        self.canvas.mpl_connect("button_press_event", self._press)
+        self.canvas.mpl_connect("motion_notify_event", self._motion)
+        self.canvas.mpl_connect("button_release_event", self._release)
+
+        form = QFormLayout()
+        form.addRow("Preset", _row(self.preset, load))
+        form.addRow("Method", self.method)
+        form.addRow("Missing values", self.nan_policy)
+        form.addRow("Group by", self.group_by)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.table)
+        lay.addWidget(_row(add, remove))
+        lay.addWidget(self.run_button)
+        lay.addWidget(self.summary)
+        lay.addWidget(self.feature)
+        lay.addWidget(self.canvas)
+        self.set_conditions(COSMICQC_DEFAULTS)
+        self._maybe_attach()
+
+    # ---- conditions as data
+    def add_clause(self, name: str, feature: str, threshold: Any) -> None:
+        r = self.table.rowCount()
+        self.table.insertRow(r)
+        for c, v in enumerate((name, feature, str(threshold))):
+            self.table.setItem(r, c, QTableWidgetItem(v))
+
+    def set_conditions(self, spec: dict[str, dict[str, Any]]) -> None:
+        self.table.setRowCount(0)
+        for name, clauses in spec.items():
+            for feature, threshold in clauses.items():
+                self.add_clause(name, feature, threshold)
+
+    def conditions(self) -> dict[str, dict[str, Any]]:
+        spec: dict[str, dict[str, Any]] = {}
+        for r in range(self.table.rowCount()):
+            name, feature, threshold = (
+                (self.table.item(r, c).text().strip() if self.table.item(r, c) else "")
+                for c in range(3)
+            )
+            if name and feature:
+                spec.setdefault(name, {})[feature] = _number(threshold)
+        return spec
+
+    def _preset_changed(self, text: str) -> None:
+        if text.startswith("coSMicQC"):
+            self.set_conditions(COSMICQC_DEFAULTS)
+
+    def _load_yaml(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "coSMicQC thresholds", "", "YAML (*.yml *.yaml)"
+        )
+        if path:
+            self.load_yaml(Path(path))
+
+    def load_yaml(self, path: Path) -> None:
+        try:
+            conds = load_conditions(path)
+        except ArrowscopeError as exc:
+            notify(str(exc), "error")
+            return
+        self.preset.blockSignals(True)
+        self.preset.setCurrentText("custom")
+        self.preset.blockSignals(False)
+        self.table.setRowCount(0)
+        for cond in conds:
+            for clause in cond.clauses:
+                sign = clause.op in (">", "<") and (clause.threshold > 0) == (
+                    clause.op == ">"
+                )
+                value = (
+                    clause.threshold if sign else f"{clause.op} {clause.threshold:g}"
+                )
+                self.add_clause(cond.name, clause.feature, value)
+
+    # ---- running
+    def run(self) -> Any:
+        """Compute flags in a worker; the viewer and table recolour when done."""
+        from napari.qt.threading import thread_worker
+
+        if self.session is None:
+            notify("Open a profile table first (Profiles panel).", "warning")
+            return None
+        spec, method = self.conditions(), self.method.currentText()
+        nan_policy = self.nan_policy.currentText()
+        by = [c.strip() for c in self.group_by.text().split(",") if c.strip()]
+        pt = self.session.profiles
+
+        @thread_worker(progress={"total": 0, "desc": "Running QC"}, ignore_errors=True)
+        def work() -> tuple[QCResult, pa.Table]:
+            conds = load_conditions(spec, method)
+            features = list(dict.fromkeys(f for c in conds for f in c.features))
+            missing = [c for c in [*features, *by] if c not in pt.columns]
+            if missing:
+                raise ArrowscopeError(
+                    "column not in the table", path=pt.path, column=missing[0]
+                )
+            table = pt.read([*features, *by])
+            return compute_flags(table, conds, method, by or None, nan_policy), table
+
+        worker = work()
+        worker.returned.connect(self._done)
+        worker.errored.connect(lambda exc: notify(f"QC failed: {exc}", "error"))
+        self.run_button.setEnabled(False)
+        worker.finished.connect(lambda: self.run_button.setEnabled(True))
+        start(worker)
+        return worker
+
+    def _done(self, out: tuple[QCResult, pa.Table]) -> None:
+        result, _ = out
+        self.result = result
+        self._scores = {
+            name.split("_", 3)[-1]: col.to_numpy(zero_copy_only=False)
+            for name, col in zip(
+                result.scores.column_names, result.scores.columns, strict=True
+            )
+        }
+        assert self.session is not None
+        self.session.set_flags(result.flags)
+        lines = [
+            f"<b>{name}</b>: {c['flagged']:,} ({c['percent']:.2f}%)"
+            for name, c in result.report["conditions"].items()
+        ]
+        missing = {
+            f: v["missing"]
+            for f, v in result.report["features"].items()
+            if v["missing"]
+        }
+        if missing:
+            lines.append(
+                "missing values left out: "
+                + ", ".join(f"{f} {n}" for f, n in missing.items())
+            )
+        lines.append(
+            f"any condition: {int(result.mask().sum()):,} of {result.flags.num_rows:,}"
+        )
+        self.summary.setText("<br>".join(lines))
+        current = self.feature.currentText()
+        self.feature.blockSignals(True)
+        self.feature.clear()
+        self.feature.addItems(list(self._scores))
+        self.feature.blockSignals(False)
+        self.feature.setCurrentText(
+            current if current in self._scores else next(iter(self._scores), "")
+        )
+        self._draw()
+
+    # ---- histogram with draggable thresholds
+    def _draw(self, *_: Any) -> None:
+        feature = self.feature.currentText()
+        self.axes.clear()
+        self._lines = []
+        scores = self._scores.get(feature)
+        if scores is None:
+            self.canvas.draw_idle()
+            return
+        finite = scores[np.isfinite(scores)]
+        self.axes.hist(finite, bins=60, color="#7f8c8d")
+        self.axes.set_xlabel(f"{self.method.currentText()} of {feature}", fontsize=7)
+        self.axes.tick_params(labelsize=7)
+        for r in range(self.table.rowCount()):
+            if (
+                self.table.item(r, 1)
+                and self.table.item(r, 1).text().strip() == feature
+            ):
+                clause = load_conditions(
+                    {"c": {feature: _number(self.table.item(r, 2).text())}},
+                    self.method.currentText(),
+                )[0].clauses[0]
+                x = clause.threshold
+                line = self.axes.axvline(x, color="#e74c3c", lw=2, picker=5)
+                self._lines.append((line, r))
+                n = int(clause.apply(scores).sum())
+                self.axes.text(
+                    x,
+                    self.axes.get_ylim()[1] * 0.9,
+                    f" {n} ({100 * n / max(1, scores.size):.1f}%)",
+                    fontsize=7,
+                    color="#e74c3c",
+                )
+        self.canvas.draw_idle()
+
+    def _press(self, event: Any) -> None:
+        if event.xdata is None:
+            return
+        span = np.diff(self.axes.get_xlim())[0]
+        for line, r in self._lines:
+            if abs(line.get_xdata()[0] - event.xdata) < 0.03 * span:
+                self._dragging = (line, r)
+                return
+
+    def _motion(self, event: Any) -> None:
+        if self._dragging is None or event.xdata is None:
+            return
+        line, _ = self._dragging
+        line.set_xdata([event.xdata, event.xdata])
+        self.canvas.draw_idle()
+
+    def _release(self, event: Any) -> None:
+        if self._dragging is None:
+            return
+        line, r = self._dragging
+        self._dragging = None
+        self.set_threshold(r, float(line.get_xdata()[0]))
+
+    def set_threshold(self, table_row: int, value: float) -> None:
+        """Move one clause's threshold (keeping its operator) and re-run, debounced."""
+        item = self.table.item(table_row, 2)
+        old = item.text().strip()
+        op = next(
+            (o for o in ("abs>=", "abs>", ">=", "<=", ">", "<") if old.startswith(o)),
+            None,
+        )
+        item.setText(f"{op} {value:.3g}" if op else f"{value:.3g}")
+        self.timer.start()
+
+
+class OutlierGalleryWidget(_SessionWidget):
+    """Pages of crops of flagged cells; click to go to a cell, F to flag/unflag."""
+
+    PAGE = 16
+    ICON = 96
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__(napari_viewer)
+        self.page = 0
+        self.rows: np.ndarray = np.empty(0, np.int64)
+        self.which = QComboBox()
+        self.which.addItems(["flagged cells", "all shown cells"])
+        self.which.currentTextChanged.connect(self.refresh)
+        self.list = QListWidget()
+        self.list.setViewMode(QListView.ViewMode.IconMode)
+        self.list.setIconSize(QSize(self.ICON, self.ICON))
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.list.itemClicked.connect(self._clicked)
+        self.label = QLabel("")
+        prev_b, next_b = QPushButton("◀"), QPushButton("▶")
+        prev_b.clicked.connect(lambda: self.show_page(self.page - 1))
+        next_b.clicked.connect(lambda: self.show_page(self.page + 1))
+        flag = QPushButton("Flag / unflag (F)")
+        flag.clicked.connect(self.toggle_selected)
+        QShortcut(QKeySequence("F"), self.list, activated=self.toggle_selected)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.which)
+        lay.addWidget(self.list)
+        lay.addWidget(_row(prev_b, self.label, next_b))
+        lay.addWidget(flag)
+        self._worker: Any = None
+        self._maybe_attach()
+
+    def attached(self) -> None:
+        assert self.session is not None
+        self.session.state_changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self, *_: Any) -> None:
+        if self.session is None:
+            return
+        if self.which.currentIndex() == 0:
+            mask = self.session.outlier_mask()
+        else:
+            mask = self.session.visible
+        self.rows = np.flatnonzero(mask)
+        self.show_page(min(self.page, max(0, (len(self.rows) - 1) // self.PAGE)))
+
+    def show_page(self, page: int) -> Any:
+        """Render one page of thumbnails in a worker."""
+        from napari.qt.threading import thread_worker
+
+        if self.session is None:
+            return None
+        pages = max(1, -(-len(self.rows) // self.PAGE))
+        self.page = max(0, min(page, pages - 1))
+        chunk = self.rows[self.page * self.PAGE : (self.page + 1) * self.PAGE].tolist()
+        self.label.setText(f"page {self.page + 1}/{pages} · {len(self.rows)} cells")
+        colors = self._channel_colors()
+        pt = self.session.profiles
+
+        @thread_worker(ignore_errors=True)
+        def render() -> list[tuple[int, np.ndarray | None]]:
+            from ..core.crops import iter_cell_crops
+
+            out = []
+            for row, crop in zip(
+                chunk, iter_cell_crops(pt, chunk, channels=list(colors)), strict=True
+            ):
+                out.append((row, None if crop is None else composite(crop, colors)))
+            return out
+
+        worker = render()
+        worker.returned.connect(self._show)
+        worker.errored.connect(
+            lambda exc: notify(f"Could not draw crops: {exc}", "error")
+        )
+        self._worker = worker
+        start(worker)
+        return worker
+
+    def _channel_colors(self) -> dict[str, tuple[float, float, float]]:
+        out = {}
+        for layer in self.viewer.layers:
+            meta = layer.metadata.get(NAMESPACE, {})
+            if meta.get("role") == "channel" and layer.visible:
+                out[meta["channel"]] = tuple(
+                    float(v) for v in layer.colormap.colors[-1][:3]
+                )
+        return out
+
+    def _show(self, thumbs: list[tuple[int, np.ndarray | None]]) -> None:
+        self.list.clear()
+        manual = self.session.manual if self.session is not None else None
+        for row, rgb in thumbs:
+            item = QListWidgetItem(
+                f"row {row}" + (" ⚑" if manual is not None and manual[row] else "")
+            )
+            item.setData(Qt.ItemDataRole.UserRole, row)
+            if rgb is not None:
+                h, w, _ = rgb.shape
+                image = QImage(rgb.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888)
+                item.setIcon(
+                    QIcon(
+                        QPixmap.fromImage(image).scaled(
+                            self.ICON, self.ICON, Qt.AspectRatioMode.KeepAspectRatio
+                        )
+                    )
+                )
+            self.list.addItem(item)
+
+    def _clicked(self, item: QListWidgetItem) -> None:
+        if self.session is not None:
+            self.session.select_rows([int(item.data(Qt.ItemDataRole.UserRole))])
+
+    def toggle_selected(self) -> None:
+        """Flag or unflag the selected cells by hand (``Metadata_cqc_manual_is_outlier``)."""
+        if self.session is None:
+            return
+        rows = [
+            int(i.data(Qt.ItemDataRole.UserRole)) for i in self.list.selectedItems()
+        ]
+        if rows:
+            self.session.toggle_manual(rows)
+
+
+def composite(crop: Any, colors: dict[str, tuple[float, float, float]]) -> np.ndarray:
+    """An 8-bit RGB composite of a crop's channels, with the cell outlined in white."""
+    shape = (
+        next(iter(crop.channels.values())).shape if crop.channels else crop.mask.shape
+    )
+    rgb = np.zeros((*shape, 3), np.float32)
+    for ch, data in crop.channels.items():
+        d = data.astype(np.float32)
+        lo, hi = np.percentile(d, [1, 99.5])
+        norm = np.clip((d - lo) / max(hi - lo, 1e-6), 0, 1)
+        rgb += norm[..., None] * np.asarray(colors.get(ch, (1, 1, 1)), np.float32)
+    if crop.mask is not None:
+        from scipy import ndimage
+
+        edge = crop.mask & ~ndimage.binary_erosion(crop.mask)
+        rgb[edge] = 1.0
+    return np.ascontiguousarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))

@@ -1,0 +1,210 @@
+"""Filter, QC, gallery and export widgets driven as a user would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from arrowscope._napari.export_widget import ExportWidget
+from arrowscope._napari.profile_layers import OUTLIER_COLOR
+from arrowscope._napari.qc_widgets import FilterWidget, OutlierGalleryWidget, QCWidget
+from arrowscope._napari.session import session_for
+from arrowscope.core.image import open_image, open_source
+from arrowscope.core.qc import MANUAL_FLAG, compute_flags
+from arrowscope._napari.workers import is_done
+from arrowscope.core.synthetic import write_demo_plate
+
+
+def wait(qtbot, worker, timeout=60_000):
+    qtbot.waitUntil(lambda: is_done(worker), timeout=timeout)
+
+
+@pytest.fixture
+def workspace(make_napari_viewer, tmp_path, qtbot):
+    """A viewer with the demo profiles opened through the reader (as drag-and-drop)."""
+    files = write_demo_plate(tmp_path / "demo", n_fields=4, size=(128, 128))
+    viewer = make_napari_viewer()
+    viewer.open(files["profiles"], plugin="arrowscope")
+    return viewer, files
+
+
+def test_reader_opens_profile_table_as_workspace(workspace):
+    viewer, files = workspace
+    names = [layer.name for layer in viewer.layers]
+    assert names == ["DNA", "ER", "Mito", "nuclei_LABL mask", "cells"]
+    points = viewer.layers["cells"]
+    assert len(points.data) == pq.read_metadata(files["profiles"]).num_rows
+    assert "Nuclei_AreaShape_Area" not in points.features.columns  # keys only
+    assert session_for(viewer).profiles.path == files["profiles"]
+
+
+def test_qc_widget_flags_match_engine_and_colour_points(workspace, qtbot):
+    viewer, files = workspace
+    widget = QCWidget(viewer)
+    assert widget.session is not None
+    wait(qtbot, widget.run())
+    table = pq.read_table(files["profiles"])
+    expected = compute_flags(table)
+    assert widget.session.flags.equals(expected.flags)
+    assert expected.mask().any()
+    points = viewer.layers["cells"]
+    red = np.asarray(points.face_color)[:, :3]
+    flagged = expected.mask()[points.features["row"].to_numpy()]
+    np.testing.assert_allclose(red[flagged][0], [1.0, 45 / 255, 45 / 255], atol=0.01)
+    assert "flagged" not in widget.summary.text() or widget.summary.text()
+    # drag the elongation threshold down: more cells are flagged after the re-run
+    widget.feature.setCurrentText("Nuclei_AreaShape_Eccentricity")
+    ((line, row),) = widget._lines
+    before = int(widget.session.outlier_mask().sum())
+    widget.set_threshold(row, 0.5)
+    assert widget.table.item(row, 2).text() == "0.5"
+    with qtbot.waitSignal(widget.session.state_changed, timeout=30_000):
+        pass
+    assert int(widget.session.outlier_mask().sum()) > before
+    # a coSMicQC YAML file loads into the conditions table
+    yml = files["profiles"].parent / "t.yml"
+    yml.write_text("thresholds:\n  big:\n    Nuclei_AreaShape_Area: 1.5\n")
+    widget.load_yaml(yml)
+    assert widget.conditions() == {"big": {"Nuclei_AreaShape_Area": 1.5}}
+    assert OUTLIER_COLOR
+
+
+def test_filter_widget_counts_and_hides(workspace, qtbot):
+    viewer, files = workspace
+    widget = FilterWidget(viewer)
+    table = pq.read_table(files["profiles"])
+    area = table["Nuclei_AreaShape_Area"].to_numpy()
+    widget.add_filter("Nuclei_AreaShape_Area", ">", "150")
+    widget.only.setChecked(True)
+    mask = widget.apply()
+    np.testing.assert_array_equal(mask, area > 150)
+    assert f"{int((area > 150).sum())} of {len(area)}" in widget.count.text()
+    points = viewer.layers["cells"]
+    np.testing.assert_array_equal(
+        points.shown, (area > 150)[points.features["row"].to_numpy()]
+    )
+    widget.sql.setText("Metadata_Well = 'A01'")
+    mask = widget.apply()
+    wells = np.asarray(table["Metadata_Well"].to_pylist())
+    np.testing.assert_array_equal(mask, (area > 150) & (wells == "A01"))
+    widget.sql.setText("1=1; COPY (SELECT 1) TO 'x.csv'")
+    assert widget.apply() is None
+    assert "refused" in widget.count.text()
+
+
+def test_gallery_pages_clicks_and_manual_flags(workspace, qtbot):
+    viewer, files = workspace
+    qc = QCWidget(viewer)
+    wait(qtbot, qc.run())
+    gallery = OutlierGalleryWidget(viewer)
+    qtbot.waitUntil(
+        lambda: gallery.list.count() == int(gallery.session.outlier_mask().sum()),
+        timeout=30_000,
+    )
+    item = gallery.list.item(0)
+    assert not item.icon().isNull()
+    row = int(item.data(256))
+    gallery._clicked(item)
+    assert gallery.session.selected == [row]
+    item.setSelected(True)
+    gallery.toggle_selected()
+    assert gallery.session.manual[row]
+    assert gallery.session.flag_table()[MANUAL_FLAG][row].as_py() is True
+
+
+def test_export_qc_results(workspace, qtbot, tmp_path):
+    pycytominer = pytest.importorskip("pycytominer")
+    viewer, files = workspace
+    qc = QCWidget(viewer)
+    wait(qtbot, qc.run())
+    session = qc.session
+    session.toggle_manual([0])
+    export = ExportWidget(viewer)
+    wait(qtbot, export.export_qc("annotations", tmp_path / "flags.parquet"))
+    wait(qtbot, export.export_qc("cleaned", tmp_path / "clean.parquet"))
+    wait(qtbot, export.export_qc("crops", tmp_path / "crops.ome.parquet"))
+    flagged = session.outlier_mask()
+    assert flagged[0]
+    ann = pq.read_table(tmp_path / "flags.parquet")
+    assert (
+        MANUAL_FLAG in ann.column_names and "Metadata_ImageNumber" in ann.column_names
+    )
+    assert pq.read_metadata(tmp_path / "clean.parquet").num_rows == int(
+        (~flagged).sum()
+    )
+    profiles = pq.read_table(files["profiles"]).to_pandas()
+    keys = [
+        "Metadata_Plate",
+        "Metadata_ImageNumber",
+        "Metadata_Nuclei_Number_Object_Number",
+    ]
+    merged = profiles.merge(ann.to_pandas(), on=keys)
+    flags = [c for c in ann.column_names if c.startswith("Metadata_cqc_")]
+    out = pycytominer.normalize(
+        merged,
+        features=["Nuclei_AreaShape_Area", "Nuclei_AreaShape_Eccentricity"],
+        meta_features=[*keys, *flags],
+        drop_cosmicqc_rows=True,
+    )
+    assert len(out) == int((~flagged).sum())
+    src = open_source(tmp_path / "crops.ome.parquet")
+    assert (
+        "Image_DNA_OMEArrow_ORIG" in src.image_columns
+        and "Image_DNA_OMEArrow_LABL" in src.image_columns
+    )
+    assert src.num_rows == len(profiles)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "dataset", "tiff", "zarr"])
+def test_export_layers_in_every_format(make_napari_viewer, qtbot, tmp_path, fmt):
+    viewer = make_napari_viewer()
+    data = np.random.default_rng(0).integers(0, 5000, (2, 3, 40, 50), dtype=np.uint16)
+    layers = viewer.add_image(
+        data,
+        channel_axis=0,
+        name=["DNA", "Mito"],
+        colormap=["blue", "magenta"],
+        scale=(2.0, 0.5, 0.5),
+        units=("µm", "µm", "µm"),
+        metadata={"arrowscope": {"origin": "x", "channel_names": ["DNA", "Mito"]}},
+    )
+    viewer.layers.selection = set(layers)
+    export = ExportWidget(viewer)
+    suffix = {
+        "parquet": ".ome.parquet",
+        "dataset": ".ome.parquet",
+        "tiff": ".ome.tiff",
+        "zarr": ".ome.zarr",
+    }[fmt]
+    target = tmp_path / f"out{suffix}"
+    wait(qtbot, export.export_selected(target, fmt))
+    assert "wrote" in export.status.text()
+    if fmt in ("parquet", "dataset"):
+        img = open_image(target)
+        assert (target.is_dir()) == (fmt == "dataset")
+    else:
+        from bioio import BioImage
+
+        bio = BioImage(target)
+        assert list(bio.channel_names) == ["DNA", "Mito"]
+        np.testing.assert_array_equal(bio.get_image_data("CZYX"), data)
+        return
+    np.testing.assert_array_equal(img.to_numpy()[0], data)
+    assert img.channel_names == ["DNA", "Mito"]
+    assert img.physical_size == pytest.approx((2.0, 0.5, 0.5))
+
+
+def test_export_errors_are_reported_not_raised(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((10, 10), np.uint8), name="a")
+    viewer.add_image(np.zeros((10, 10), np.uint8), name="b")
+    viewer.layers.selection = set(viewer.layers)
+    export = ExportWidget(viewer)
+    wait(qtbot, export.export_selected(tmp_path / "x.ome.tiff", "tiff"))
+    assert "failed" in export.status.text() and "one image" in export.status.text()
+    assert not (tmp_path / "x.ome.tiff").exists()
+    wait(
+        qtbot, export.export_selected(tmp_path / "missing" / "x.ome.parquet", "parquet")
+    )
+    assert "does not exist" in export.status.text()
