@@ -178,3 +178,39 @@ def test_convert_to_bioio_formats_and_back(tmp_path, suffix):
     np.testing.assert_array_equal(img.to_numpy()[0], data)
     assert img.channel_names == ["DNA", "Mito"]
     assert img.physical_size == pytest.approx((2.0, 0.5, 0.5))
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_view_profiles_with_image_folder(tmp_path):
+    pytest.importorskip("napari")
+    import tifffile
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    images = tmp_path / "images"
+    images.mkdir()
+    plane = rng.integers(0, 200, (120, 160), dtype=np.uint16)
+    plane[40:60, 50:80] = 4000  # one bright cell
+    tifffile.imwrite(images / "f1_DNA.tif", plane)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "Metadata_ImageNumber": [1],
+            "Nuclei_Number_Object_Number": [1],
+            "Nuclei_Location_Center_X": [65.0],
+            "Nuclei_Location_Center_Y": [50.0],
+            "Image_FileName_DNA": ["f1_DNA.tif"],
+            "Image_PathName_DNA": ["/another/machine/plate1"],
+        }
+    )
+    pq.write_table(table, tmp_path / "profiles.parquet")
+    png = tmp_path / "view.png"
+    argv = ["view", "--profiles", str(tmp_path / "profiles.parquet")]
+    assert main([*argv, "--images", str(images), "--screenshot", str(png)]) == 0
+    pixels = np.asarray(Image.open(png).convert("L"))
+    assert (pixels > 200).sum() > 500  # the bright cell is on screen
+    assert main([*argv, "--images", str(tmp_path / "nope")]) == 1
+    assert main(["view"]) == 1

@@ -23,7 +23,6 @@ from qtpy.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QShortcut,
-    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -107,23 +106,26 @@ class ProfilesWidget(QWidget):
         for key, delta in (("Ctrl+Down", 1), ("Ctrl+Up", -1)):
             QShortcut(QKeySequence(key), self, activated=lambda d=delta: self.step(d))
 
-        columns = QWidget()
-        cl = QVBoxLayout(columns)
-        cl.setContentsMargins(0, 0, 0, 0)
-        cl.addWidget(self.column_search)
-        cl.addWidget(self.column_list)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(columns)
-        split.addWidget(self.view)
-        split.setSizes([120, 400])
+        from superqt import QCollapsible
+
+        self.open_box = QCollapsible("Open a profile table")
+        form_box = QWidget()
+        fl = QVBoxLayout(form_box)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.addLayout(form)
+        fl.addWidget(self.open_button)
+        self.open_box.addWidget(form_box)
+        self.open_box.expand(animate=False)
+        self.columns_box = QCollapsible("Columns")
+        self.columns_box.addWidget(self.column_search)
+        self.columns_box.addWidget(self.column_list)
 
         lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addWidget(self.open_button)
+        lay.addWidget(self.open_box)
         lay.addWidget(self.status)
-        lay.addWidget(self.search)
-        lay.addWidget(split)
-        lay.addWidget(_row(prev_b, next_b))
+        lay.addWidget(self.columns_box)
+        lay.addWidget(_row(self.search, prev_b, next_b))
+        lay.addWidget(self.view, stretch=1)
 
         existing = find_cells_layer(self.viewer)
         if existing is not None:
@@ -205,7 +207,6 @@ class ProfilesWidget(QWidget):
             if kind == "points":
                 points = layer
         self.attach(session_for(self.viewer, points, pt))
-        self.check_links()
         for problem in pt.problems[:5]:
             notify(problem, "warning")
         if len(pt.problems) > 5:
@@ -229,6 +230,8 @@ class ProfilesWidget(QWidget):
         self._fill_column_list(pt)
         self._columns_changed()
         self._update_status()
+        self.open_box.collapse(animate=False)
+        self.check_links()
         for layer in self.viewer.layers:
             meta = layer.metadata.get(NAMESPACE, {})
             if (

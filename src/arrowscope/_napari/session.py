@@ -27,6 +27,7 @@ from .profile_layers import (
     cell_points,
 )
 
+FOCUS_SCREEN_PX = 500  # about the height of a docked viewer's canvas
 _SESSIONS: weakref.WeakKeyDictionary[Any, QCSession] = weakref.WeakKeyDictionary()
 
 
@@ -82,8 +83,7 @@ class QCSession:
         if loc.bbox is not None:
             y0, x0, y1, x1 = loc.bbox
             size = max(y1 - y0, x1 - x0, 8.0) * 3  # the cell and its neighbourhood
-            canvas = getattr(self.viewer, "_canvas_size", None) or (600, 800)
-            camera.zoom = max(min(canvas) / size, 0.05)
+            camera.zoom = max(FOCUS_SCREEN_PX / size, 0.05)
 
     def _on_points_selected(self, *_: Any) -> None:
         if self._syncing:

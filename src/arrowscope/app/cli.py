@@ -41,7 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     view = sub.add_parser("view", help="open files and folders in napari")
-    view.add_argument("paths", nargs="+", type=Path)
+    view.add_argument("paths", nargs="*", type=Path)
+    view.add_argument(
+        "--profiles", type=Path, help="a profile table to browse with its images"
+    )
+    view.add_argument(
+        "--images", type=Path, help="folder holding the profile table's images"
+    )
     view.add_argument("--screenshot", type=Path, help="render headless to this PNG")
 
     conv = sub.add_parser(
@@ -120,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             return _demo(args.out, args.screenshot)
         if args.command == "view":
-            return _view(args.paths, args.screenshot)
+            return _view(args.paths, args.screenshot, args.profiles, args.images)
     except ArrowscopeError as exc:
         logger.error("arrowscope: %s", exc)
         return 1
@@ -342,17 +348,32 @@ class _ProgressLine:
 
 def _demo(out: Path, screenshot: Path | None) -> int:
     from ..core.synthetic import write_demo_plate
+    from .viewer import show
 
     files = write_demo_plate(out)
-    logger.info("demo files written to %s", out)
-    return _view([files["plate"], files["crops"]], screenshot)
+    logger.info(
+        "demo files written to %s: %s",
+        out,
+        ", ".join(p.name for p in files.values()),
+    )
+    # the profile table links to plate.ome.parquet by key: opening it shows all
+    return show([files["profiles"]], screenshot, run_qc=True)
 
 
-def _view(paths: list[Path], screenshot: Path | None) -> int:
+def _view(
+    paths: list[Path],
+    screenshot: Path | None,
+    profiles: Path | None = None,
+    images: Path | None = None,
+) -> int:
     from ..core.errors import CorruptFileError
     from .viewer import show
 
-    for p in paths:
+    if not paths and profiles is None:
+        raise CorruptFileError("nothing to open", hint="give paths or --profiles TABLE")
+    for p in [*paths, *([profiles] if profiles else [])]:
         if not p.exists():
             raise CorruptFileError("no such file or folder", path=p)
-    return show(paths, screenshot)
+    if images is not None and not images.is_dir():
+        raise CorruptFileError("no such image folder", path=images)
+    return show(paths, screenshot, profiles=profiles, images=images)

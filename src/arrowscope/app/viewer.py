@@ -49,8 +49,22 @@ def _display(headless: bool) -> Iterator[None]:
         os.environ.pop("DISPLAY", None)
 
 
-def show(paths: list[Path], screenshot: Path | None) -> int:
-    """Open ``paths`` with arrowscope; with ``screenshot`` (or no display) save a PNG."""
+WIDGETS = ("Profiles", "Quality control", "Filter cells", "Outlier gallery", "Export")
+
+
+def show(
+    paths: list[Path],
+    screenshot: Path | None,
+    *,
+    profiles: Path | None = None,
+    images: Path | None = None,
+    run_qc: bool = False,
+) -> int:
+    """Open ``paths`` (and a profile table) with arrowscope's layers and widgets.
+
+    With ``screenshot`` (or no display) the scene is rendered headless to a PNG.
+    ``run_qc`` runs the QC preset and selects the first flagged cell (the demo).
+    """
     headless = screenshot is not None or not os.environ.get("DISPLAY")
     if headless and screenshot is None:
         screenshot = Path("arrowscope-screenshot.png")
@@ -63,15 +77,83 @@ def show(paths: list[Path], screenshot: Path | None) -> int:
         ensure_reader_preferences()
         per_path = [len(viewer.open(str(p), plugin="arrowscope")) for p in paths]
         _arrange(viewer, per_path)
+        docked = _dock_widgets(viewer, profiles, images)
+        if run_qc:
+            _demo_qc(viewer, docked)
         if headless:
             assert screenshot is not None
-            viewer.window._qt_window.resize(1400, 900)
+            viewer.window._qt_window.resize(1600, 1000)
+            _settle(viewer)
             viewer.screenshot(str(screenshot), canvas_only=False, flash=False)
             logger.info("screenshot written to %s", screenshot)
             viewer.close()
             return 0
         napari.run()
     return 0
+
+
+def _dock_widgets(
+    viewer: object, profiles: Path | None, images: Path | None
+) -> dict[str, object]:
+    """Dock the QC widgets when a profile table is open or named."""
+    from .._napari.session import find_cells_layer
+    from .._napari.workers import is_done
+
+    if profiles is None and find_cells_layer(viewer) is None:
+        return {}
+    docked = {}
+    window = viewer.window  # type: ignore[attr-defined]
+    for name in WIDGETS:
+        # the table runs along the bottom; the QC tools share a tabbed panel
+        dock, widget = window.add_plugin_dock_widget(
+            "arrowscope", name, tabify=name != WIDGETS[1] and name != "Profiles"
+        )
+        if name == "Profiles":
+            window.remove_dock_widget(dock)
+            window.add_dock_widget(widget, name="Profiles", area="bottom")
+        docked[name] = widget
+    qc_dock = window._dock_widgets.get("Quality control (arrowscope)")
+    if qc_dock is not None:
+        qc_dock.raise_()
+    if profiles is not None:
+        worker = docked["Profiles"].open(profiles, image_root=images)  # type: ignore[attr-defined]
+        _wait(lambda: is_done(worker))
+    return docked
+
+
+def _demo_qc(viewer: object, docked: dict[str, object]) -> None:
+    """Run the coSMicQC preset and go to the first flagged cell."""
+    from .._napari.workers import is_done
+
+    qc = docked.get("Quality control")
+    if qc is None or getattr(qc, "session", None) is None:
+        return
+    worker = qc.run()  # type: ignore[attr-defined]
+    _wait(lambda: is_done(worker))
+    session = qc.session  # type: ignore[attr-defined]
+    flagged = session.outlier_mask().nonzero()[0]
+    if flagged.size:
+        session.select_rows([int(flagged[0])])
+        qc.feature.setCurrentText(qc.feature.currentText())  # type: ignore[attr-defined]
+
+
+def _wait(done: object, timeout: float = 120.0) -> None:
+    """Process Qt events until ``done()`` is true (workers report on the GUI thread)."""
+    from qtpy.QtWidgets import QApplication
+
+    end = time.monotonic() + timeout
+    while not done() and time.monotonic() < end:  # type: ignore[operator]
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+def _settle(viewer: object) -> None:
+    """Let pending layer loads and repaints finish before a screenshot."""
+    from qtpy.QtWidgets import QApplication
+
+    for _ in range(20):
+        QApplication.processEvents()
+        time.sleep(0.02)
 
 
 def _arrange(viewer: object, per_path: list[int]) -> None:
