@@ -522,25 +522,29 @@ class ProfileTable:
                     "no image key columns found: rows cannot be linked to images"
                 )
             return
-        keycols = [kt.column(c).to_pylist() for c in self.keys.image]
-        index: dict[tuple[Any, ...], int] = {}
+
+        from .qc import group_codes
+
+        valid = np.ones(n, bool)
+        for c in self.keys.image:
+            valid &= kt.column(c).is_valid().to_numpy(zero_copy_only=False)
+        where = np.flatnonzero(valid)
+        sub = (
+            kt.select(self.keys.image).take(pa.array(where)) if not valid.all() else kt
+        )
+        codes, keys = group_codes(sub, self.keys.image)  # first-seen order
         fov_of_row = np.full(n, -1, np.int64)
-        members: list[list[int]] = []
-        for r, key in enumerate(zip(*keycols, strict=True)):
-            if any(k is None for k in key):
-                continue
-            g = index.setdefault(key, len(index))
-            if g == len(members):
-                members.append([])
-            members[g].append(r)
-            fov_of_row[r] = g
+        fov_of_row[where] = codes
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(keys) + 1))
+        members = [where[order[bounds[g] : bounds[g + 1]]] for g in range(len(keys))]
+        index = dict.fromkeys(keys)
         if (fov_of_row < 0).any():
             self.problems.append(
                 f"{int((fov_of_row < 0).sum())} row(s) have an empty image key"
             )
         fovs = [
-            FieldOfView(key, np.asarray(rows, np.int64))
-            for key, rows in zip(index, members, strict=True)
+            FieldOfView(key, rows) for key, rows in zip(index, members, strict=True)
         ]
         self._attach_files(fovs, kt)
         self._attach_image_table(fovs, kt)

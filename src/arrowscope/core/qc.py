@@ -303,15 +303,29 @@ def group_codes(
         if name not in table.column_names:
             raise SchemaError("group-by column not in the table", column=name)
     keys = pa.table({f"k{i}": table.column(n) for i, n in enumerate(group_by)})
+    names = keys.column_names
     keyed = keys.append_column("__row", pa.array(np.arange(table.num_rows)))
-    grouped = keyed.group_by(keys.column_names, use_threads=False).aggregate(
-        [("__row", "list")]
+    first = keyed.group_by(names, use_threads=False).aggregate([("__row", "min")])
+    first = first.sort_by("__row_min")  # groups in first-seen order
+    first = first.append_column("__g", pa.array(np.arange(first.num_rows)))
+    joined = keyed.join(
+        first.select([*names, "__g"]),
+        keys=names,
+        join_type="left outer",
+        use_threads=False,
     )
-    codes = np.empty(table.num_rows, np.int64)
-    values = []
-    for g, rows in enumerate(grouped.column("__row_list").to_pylist()):
-        codes[np.asarray(rows, np.int64)] = g
-        values.append(tuple(grouped.column(c)[g].as_py() for c in keys.column_names))
+    codes = np.full(table.num_rows, -1, np.int64)
+    codes[joined.column("__row").to_numpy()] = (
+        joined.column("__g").fill_null(-1).to_numpy()
+    )
+    values = list(zip(*(first.column(c).to_pylist() for c in names), strict=True))
+    missing = codes < 0  # null keys never match in a join: one group per null key
+    if missing.any():
+        for r in np.flatnonzero(missing):
+            key = tuple(keys.column(c)[int(r)].as_py() for c in names)
+            if key not in values:
+                values.append(key)
+            codes[r] = values.index(key)
     return codes, values
 
 
