@@ -76,6 +76,8 @@ class FilterWidget(_SessionWidget):
         self.rows = QTableWidget(0, 3)
         self.rows.setHorizontalHeaderLabels(["column", "op", "value"])
         self.rows.horizontalHeader().setStretchLastSection(True)
+        self.rows.setColumnWidth(0, 260)
+        self.rows.setColumnWidth(1, 70)
         add, remove = QPushButton("+ filter"), QPushButton("− filter")
         add.clicked.connect(lambda: self.add_filter())
         remove.clicked.connect(self._remove_filter)

@@ -402,6 +402,8 @@ def write_ome_table(
         Other columns (a :class:`pyarrow.Table`, a pandas DataFrame or a dict
         of lists) with the same number of rows, e.g. single-cell features.
 
+    Notes
+    -----
     Each row is computed and written on its own, so memory holds one row.
     """
     columns: dict[str, list[ImageToWrite | None]] = {

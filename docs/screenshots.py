@@ -1,0 +1,53 @@
+"""Render the documentation's screenshots with the arrowscope app itself.
+
+Run: python docs/screenshots.py [OUT_DIR]   (needs a display or Xvfb)
+Writes demo.png (the whole app), profiles.png, qc.png, filter.png and gallery.png.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+
+def main(out: Path) -> None:
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from arrowscope._napari.workers import is_done
+    from arrowscope.app.viewer import _demo_qc, _dock_widgets, _settle, _wait
+    from arrowscope.core.synthetic import write_demo_plate
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = write_demo_plate(Path(tmp) / "demo")
+        viewer = napari.Viewer(title="arrowscope")
+        viewer.window._qt_window.resize(1600, 1000)
+        viewer.open(str(files["profiles"]), plugin="arrowscope")
+        docked = _dock_widgets(viewer, None, None)
+        _demo_qc(viewer, docked)
+        _settle(viewer)
+        viewer.screenshot(str(out / "demo.png"), canvas_only=False, flash=False)
+        docked["Profiles"].grab().save(str(out / "profiles.png"))
+        docked["Quality control"].grab().save(str(out / "qc.png"))
+
+        flt = docked["Filter cells"]
+        flt.add_filter("Nuclei_AreaShape_Area", ">", "150")
+        flt.sql.setText("Metadata_Well IN ('A01', 'A02')")
+        flt.apply()
+        window = viewer.window
+        for title in ("Filter cells (arrowscope)", "Outlier gallery (arrowscope)"):
+            window._dock_widgets[title].raise_()
+            QApplication.processEvents()
+        _settle(viewer)
+        flt.grab().save(str(out / "filter.png"))
+        gallery = docked["Outlier gallery"]
+        _wait(lambda: gallery._worker is not None and is_done(gallery._worker))
+        _settle(viewer)
+        gallery.grab().save(str(out / "gallery.png"))
+        viewer.close()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "images")
