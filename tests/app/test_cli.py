@@ -214,3 +214,25 @@ def test_view_profiles_with_image_folder(tmp_path):
     assert (pixels > 200).sum() > 500  # the bright cell is on screen
     assert main([*argv, "--images", str(tmp_path / "nope")]) == 1
     assert main(["view"]) == 1
+
+
+def test_info_describes_profile_tables(tmp_path, capsys):
+    from arrowscope.core.synthetic import write_demo_plate
+
+    files = write_demo_plate(tmp_path / "demo", n_fields=2, size=(96, 96))
+    assert main(["info", str(files["profiles"]), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["layout"] == "profile-table"
+    assert facts["keys"]["image"] == ["Metadata_Plate", "Metadata_ImageNumber"]
+    assert facts["keys"]["objects"] == {
+        "Nuclei": "Metadata_Nuclei_Number_Object_Number"
+    }
+    assert facts["fields_of_view"] == 2 and facts["channels"] == ["DNA", "ER", "Mito"]
+    assert main(["info", str(files["profiles"])]) == 0
+    assert "image key: Metadata_Plate, Metadata_ImageNumber" in capsys.readouterr().out
+    assert main(["info", str(files["crops"]), "--json"]) == 0
+    crops = json.loads(capsys.readouterr().out)
+    assert crops["keys"]["center"] == [
+        "Nuclei_Location_Center_X",
+        "Nuclei_Location_Center_Y",
+    ]

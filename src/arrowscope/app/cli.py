@@ -135,9 +135,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def describe(path: Path) -> dict[str, Any]:
     """What a file or folder holds, as plain data (the ``info --json`` output)."""
+    from ..core.errors import NotOmeArrowError
     from ..core.image import open_source
+    from ..core.profiles import detect_keys, open_profiles
 
-    src = open_source(path)
+    try:
+        src = open_source(path)
+    except NotOmeArrowError:
+        pt = open_profiles(path)  # a profile table: images linked, not embedded
+        return {"path": str(path), "layout": "profile-table", **pt.describe()}
     columns = []
     for column in src.image_columns:
         metas = src.metas(column)
@@ -168,6 +174,10 @@ def describe(path: Path) -> dict[str, Any]:
         "empty_columns": src.empty_columns,
         "other_columns": src.other_columns,
     }
+    if src.table is not None:
+        roles = detect_keys(src.table.schema)
+        if roles.image or roles.objects:
+            out["keys"] = roles.to_dict()
     return out
 
 
@@ -175,6 +185,19 @@ def _info(path: Path, *, as_json: bool) -> int:
     facts = describe(path)
     if as_json:
         sys.stdout.write(json.dumps(facts, indent=2, default=str) + "\n")
+        return 0
+    if facts["layout"] == "profile-table":
+        keys = facts["keys"]
+        lines = [
+            f"{facts['path']}: profile table, {facts['rows']} rows, {facts['columns']} columns",
+            f"  image key: {', '.join(keys['image']) or '(none found)'}",
+            f"  objects: {keys['objects'] or '(none found)'}",
+            f"  centre: {keys['center']}, box: {keys['bbox']}",
+            f"  fields of view: {facts['fields_of_view']}, channels: {facts['channels']}, "
+            f"masks: {facts['masks']}",
+        ]
+        lines += [f"  problem: {p}" for p in facts["problems"][:10]]
+        sys.stdout.write("\n".join(lines) + "\n")
         return 0
     lines = [
         f"{facts['path']}: {facts['layout']}, {facts['rows']} rows, {facts['row_groups']} row groups"
