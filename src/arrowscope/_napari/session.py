@@ -76,7 +76,8 @@ class QCSession:
         loc = self.profiles.locate(row)
         if loc.fov < 0:
             return
-        self.viewer.dims.set_point(0, loc.fov)
+        if round(self.viewer.dims.point[0]) != loc.fov:  # re-slicing is the slow part
+            self.viewer.dims.set_point(0, loc.fov)
         camera = camera_of(self.viewer)
         if loc.center is not None:
             camera.center = loc.center

@@ -73,8 +73,10 @@ class ArrowTableModel(QAbstractTableModel):
         order = np.arange(self._table.num_rows)
         if self._sort and self._sort[0] in self._table.column_names:
             name, direction = self._sort
-            order = pc.sort_indices(
-                self._table, sort_keys=[(name, direction)], null_placement="at_end"
+            order = pc.array_sort_indices(
+                self._table.column(name).combine_chunks(),
+                order=direction,
+                null_placement="at_end",
             ).to_numpy()
         self._order = order[self._visible[order]]
 
@@ -132,6 +134,8 @@ class ArrowTableModel(QAbstractTableModel):
         direction = (
             "ascending" if order == Qt.SortOrder.AscendingOrder else "descending"
         )
+        if self._sort == (name, direction):
+            return  # Qt asks twice (header indicator and view)
         self.layoutAboutToBeChanged.emit()
         self._sort = (name, direction)
         self._reorder()

@@ -332,6 +332,20 @@ def iter_dataset_chunks(
                 }
 
 
+def _chunk_batch(row: dict[str, Any], dtype: str, tile: np.ndarray) -> pa.RecordBatch:
+    """One chunks.parquet row; the pixel bytes are wrapped, not copied."""
+    buf = pa.py_buffer(np.ascontiguousarray(tile))
+    offsets = pa.py_buffer(np.array([0, buf.size], np.int64))
+    pixels = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, buf])
+    arrays = [
+        pa.array([row[name]], CHUNKS_SCHEMA.field(name).type)
+        for name in CHUNKS_SCHEMA.names[:-2]
+    ]
+    return pa.record_batch(
+        [*arrays, pa.array([dtype], pa.string()), pixels], schema=CHUNKS_SCHEMA
+    )
+
+
 def write_chunk_dataset(
     directory: Path,
     images: list[tuple[ImageMeta, Iterable[tuple[int, int, int, np.ndarray]]]],
@@ -349,10 +363,15 @@ def write_chunk_dataset(
     image_rows: list[dict[str, Any]] = []
     index_rows: list[dict[str, Any]] = []
     chunk_id = 0
+    keys = [n for n in CHUNKS_SCHEMA.names if n != "pixel_bytes"]
     writer = pq.ParquetWriter(
         directory / CHUNKS_FILE,
         CHUNKS_SCHEMA.with_metadata(FILE_METADATA),
         compression=compression,
+        # no dictionary or min/max statistics for megabyte pixel values: they
+        # cost several times the write itself and no reader uses them
+        use_dictionary=["image_id", "dtype"],
+        write_statistics=keys,
     )
     try:
         for n, (meta, slabs) in enumerate(images):
@@ -363,19 +382,8 @@ def write_chunk_dataset(
             for chunk in iter_dataset_chunks(slabs, chunk_yx):
                 tile = chunk.pop("tile")
                 row = {"image_id": image_id, "chunk_id": chunk_id, **chunk}
-                writer.write_table(
-                    pa.Table.from_pylist(
-                        [
-                            {
-                                **row,
-                                "dtype": meta.dtype.name,
-                                "pixel_bytes": tile.astype(
-                                    little, copy=False
-                                ).tobytes(),
-                            }
-                        ],
-                        schema=CHUNKS_SCHEMA,
-                    )
+                writer.write_batch(
+                    _chunk_batch(row, meta.dtype.name, tile.astype(little, copy=False))
                 )
                 index_rows.append(
                     {

@@ -38,6 +38,7 @@ from .schema import (
 )
 
 #: Images above this many bytes are written as a typed chunk dataset by default.
+SLAB_BYTES = 64 * 2**20  # dask input is computed in slabs of about this size
 LARGE_IMAGE_BYTES = 256 * 2**20
 DEFAULT_COLUMN = "ome_arrow"
 SUPPORTED_KINDS = "biuf"
@@ -168,7 +169,13 @@ class ImageToWrite:
         T, C, Z, _, _ = self.meta.shape
         zstep = 1
         if hasattr(self.data, "chunks"):
-            zstep = max(1, int(self.data.chunks[2][0]))
+            # one dask compute per ~64 MiB slab: per-call graph overhead, not the
+            # pixels, dominates when planes are small; memory stays bounded
+            zchunk = max(1, int(self.data.chunks[2][0]))
+            plane = max(
+                1, self.meta.shape[3] * self.meta.shape[4] * self.meta.dtype.itemsize
+            )
+            zstep = zchunk * max(1, SLAB_BYTES // (plane * zchunk))
         for t in range(T):
             for c in range(C):
                 for z0 in range(0, Z, zstep):
@@ -434,8 +441,18 @@ def write_ome_table(
             )
         fields += list(extra.schema)
     schema = pa.schema(fields, metadata=_file_metadata(exact))
+    # Dictionary encoding and min/max statistics of megabyte-sized pixel values
+    # cost more than the compression itself and help no reader: keep them for
+    # the plain (profile) columns only.
+    plain = [] if extra is None else list(extra.column_names)
     with atomic_target(path) as tmp:
-        with pq.ParquetWriter(tmp, schema, compression=compression) as writer:
+        with pq.ParquetWriter(
+            tmp,
+            schema,
+            compression=compression,
+            use_dictionary=plain or False,
+            write_statistics=plain or False,
+        ) as writer:
             for row in range(n_rows):
                 arrays = []
                 for col, items in columns.items():
