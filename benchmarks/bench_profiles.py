@@ -59,9 +59,9 @@ def make_table(path: Path, rows: int, features: int) -> None:
 
 
 def child_arrowscope(path: str) -> dict:
-    import napari
     from qtpy.QtWidgets import QApplication
 
+    import napari
     from arrowscope._napari.profile_layers import profile_layers
     from arrowscope._napari.profiles_widget import ProfilesWidget
     from arrowscope._napari.session import session_for
@@ -107,9 +107,10 @@ def child_arrowscope(path: str) -> dict:
 
 
 def child_baseline(path: str) -> dict:
-    import napari
     import pandas as pd
     from qtpy.QtWidgets import QApplication
+
+    import napari
 
     viewer = napari.Viewer(show=True)
     QApplication.processEvents()

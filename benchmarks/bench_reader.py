@@ -21,7 +21,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _util import emit, peak_rss_mib  # noqa: E402
 
-
 #: A peer that waits on a modal dialog would otherwise hang the run.
 CHILD_TIMEOUT_S = 300
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 
 def main(out: Path) -> None:
-    import napari
     from qtpy.QtWidgets import QApplication
 
+    import napari
     from arrowscope._napari.workers import is_done
     from arrowscope.app.viewer import _demo_qc, _dock_widgets, _settle, _wait
     from arrowscope.core.synthetic import write_demo_plate

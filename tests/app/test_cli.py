@@ -92,8 +92,8 @@ def test_demo_screenshot_shows_cells(tmp_path):
 def test_qc_command_writes_flags_and_cleaned_table(tmp_path):
     import pyarrow.parquet as pq
 
-    from arrowscope.core.synthetic import write_demo_plate
     from arrowscope.core.qc import compute_flags
+    from arrowscope.core.synthetic import write_demo_plate
 
     files = write_demo_plate(tmp_path / "demo", n_fields=4, size=(128, 128))
     out, cleaned = tmp_path / "flags.parquet", tmp_path / "clean.parquet"
@@ -184,7 +184,6 @@ def test_convert_to_bioio_formats_and_back(tmp_path, suffix):
 def test_view_profiles_with_image_folder(tmp_path):
     pytest.importorskip("napari")
     import tifffile
-
     from PIL import Image
 
     rng = np.random.default_rng(0)

@@ -26,8 +26,8 @@ from qtpy.QtWidgets import (
 from ..core.batch import annotation_keys
 from ..core.qc import write_annotations, write_cleaned
 from .profiles_widget import _row, notify
-from .workers import start
 from .session import session_for
+from .workers import start
 from .writer import EXPORT_FORMATS, export_layers
 
 SUFFIX = {

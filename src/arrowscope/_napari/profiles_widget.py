@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from qtpy.QtCore import QItemSelection, QItemSelectionModel, Qt
+from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -27,9 +28,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from qtpy.QtGui import QKeySequence
 
-from ..core.errors import ArrowscopeError
 from ..core.profiles import ProfileTable, open_profiles
 from .layers import NAMESPACE
 from .profile_layers import profile_layers

@@ -19,7 +19,6 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListView,
@@ -38,8 +37,8 @@ from ..core.filters import OPS, filter_rows, referenced_columns
 from ..core.qc import COSMICQC_DEFAULTS, QCResult, compute_flags, load_conditions
 from .layers import NAMESPACE
 from .profiles_widget import _row, notify
-from .workers import start
 from .session import QCSession, session_for
+from .workers import start
 
 DEBOUNCE_MS = 250
 

@@ -30,9 +30,8 @@ def _claims(path: Path) -> bool:
         return True  # ours by name: errors get reported rather than ignored
     try:
         from ..core.image import has_ome_arrow
-        from ..core.sources import sniff_format
-
         from ..core.profiles import looks_like_profiles
+        from ..core.sources import sniff_format
 
         fmt = sniff_format(path)
         if fmt == "parquet":

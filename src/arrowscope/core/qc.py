@@ -570,15 +570,17 @@ def write_cleaned(source: Any, path: str | Path, keep: np.ndarray) -> Path:
                 f"mask has {keep.size} rows, the table {pf.metadata.num_rows}",
                 path=source,
             )
-        with atomic_target(path) as tmp:
-            with pq.ParquetWriter(tmp, pf.schema_arrow, compression="zstd") as writer:
-                start = 0
-                for g in range(pf.num_row_groups):
-                    part = pf.read_row_group(g)
-                    sel = keep[start : start + part.num_rows]
-                    start += part.num_rows
-                    if sel.any():
-                        writer.write_table(part.filter(pa.array(sel)))
+        with (
+            atomic_target(path) as tmp,
+            pq.ParquetWriter(tmp, pf.schema_arrow, compression="zstd") as writer,
+        ):
+            start = 0
+            for g in range(pf.num_row_groups):
+                part = pf.read_row_group(g)
+                sel = keep[start : start + part.num_rows]
+                start += part.num_rows
+                if sel.any():
+                    writer.write_table(part.filter(pa.array(sel)))
         return path
     table = as_table(source)
     if keep.size != table.num_rows:

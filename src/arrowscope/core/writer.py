@@ -445,31 +445,33 @@ def write_ome_table(
     # cost more than the compression itself and help no reader: keep them for
     # the plain (profile) columns only.
     plain = [] if extra is None else list(extra.column_names)
-    with atomic_target(path) as tmp:
-        with pq.ParquetWriter(
+    with (
+        atomic_target(path) as tmp,
+        pq.ParquetWriter(
             tmp,
             schema,
             compression=compression,
             use_dictionary=plain or False,
             write_statistics=plain or False,
-        ) as writer:
-            for row in range(n_rows):
-                arrays = []
-                for col, items in columns.items():
-                    im = items[row]
-                    arrays.append(
-                        null_record(types[col])
-                        if im is None
-                        else _record(im, types[col], chunk_compression)
-                    )
-                if extra is not None:
-                    arrays += [
-                        extra.column(i).slice(row, 1).combine_chunks()
-                        for i in range(extra.num_columns)
-                    ]
-                writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
-                if progress is not None:
-                    progress(row + 1, n_rows)
+        ) as writer,
+    ):
+        for row in range(n_rows):
+            arrays = []
+            for col, items in columns.items():
+                im = items[row]
+                arrays.append(
+                    null_record(types[col])
+                    if im is None
+                    else _record(im, types[col], chunk_compression)
+                )
+            if extra is not None:
+                arrays += [
+                    extra.column(i).slice(row, 1).combine_chunks()
+                    for i in range(extra.num_columns)
+                ]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            if progress is not None:
+                progress(row + 1, n_rows)
     return Path(path)
 
 
