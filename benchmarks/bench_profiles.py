@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import emit, peak_rss_mib  # noqa: E402
+from _util import emit, peak_rss_mib, run_child  # noqa: E402
 
 CHILD_TIMEOUT_S = 900
 
@@ -134,23 +132,6 @@ def child_baseline(path: str) -> dict:
     }
 
 
-def run_child(tool: str, path: Path) -> dict:
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    try:
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", tool, str(path)],
-            capture_output=True,
-            text=True,
-            timeout=CHILD_TIMEOUT_S,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"did not finish in {CHILD_TIMEOUT_S} s"}
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    return json.loads(lines[-1]) if lines else {"error": out.stderr[-500:]}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=500_000)
@@ -165,8 +146,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "profiles.parquet"
         make_table(path, args.rows, args.features)
-        ours = run_child("arrowscope", path)
-        base = run_child("baseline", path)
+        ours = run_child(__file__, ["arrowscope", str(path)], CHILD_TIMEOUT_S)
+        base = run_child(__file__, ["baseline", str(path)], CHILD_TIMEOUT_S)
         figures = {
             "rows": args.rows,
             "features": args.features,

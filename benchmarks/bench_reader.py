@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import emit, peak_rss_mib  # noqa: E402
+from _util import emit, peak_rss_mib, run_child  # noqa: E402
 
 #: A peer that waits on a modal dialog would otherwise hang the run.
 CHILD_TIMEOUT_S = 300
@@ -95,24 +94,7 @@ def main() -> None:
     for case, path in cases.items():
         out[case] = {}
         for tool in ("arrowscope", "napari-ome-arrow"):
-            try:
-                proc = subprocess.run(
-                    [sys.executable, __file__, "--child", tool, str(path)],
-                    capture_output=True,
-                    text=True,
-                    timeout=CHILD_TIMEOUT_S,
-                )
-            except subprocess.TimeoutExpired:
-                out[case][tool] = {"error": f"did not finish in {CHILD_TIMEOUT_S} s"}
-                continue
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-            out[case][tool] = (
-                json.loads(lines[-1])
-                if lines
-                else {
-                    "error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:300]
-                }
-            )
+            out[case][tool] = run_child(__file__, [tool, str(path)], CHILD_TIMEOUT_S)
         a, b = out[case]["arrowscope"], out[case]["napari-ome-arrow"]
         if "error" not in a and "error" not in b:  # noqa: SIM102
             out[case]["ready_speedup"] = round(
