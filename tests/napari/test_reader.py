@@ -160,3 +160,34 @@ def test_cytodataframe_file_opens_as_stacked_layers(cytodataframe_file, monkeypa
         feats["Metadata_ImageNumber"].tolist()
         == pq.read_table(cytodataframe_file)["Metadata_ImageNumber"].to_pylist()
     )
+
+
+def test_very_large_planes_open_as_multiscale(
+    tmp_path, monkeypatch, make_napari_viewer
+):
+    from arrowscope._napari import layers as layers_mod
+
+    monkeypatch.setattr(layers_mod, "MULTISCALE_MIN_PX", 256)
+    monkeypatch.setattr(layers_mod, "MULTISCALE_TOP_PX", 128)
+    data = np.random.default_rng(0).integers(0, 4000, (2, 1024, 768), dtype=np.uint16)
+    path = arrowscope.write_ome_parquet(
+        tmp_path / "big.ome.parquet", data, dims="CYX", layout="dataset", tile=256
+    )
+    ((levels, kwargs, kind),) = get_reader(str(path))(str(path))
+    assert kwargs["multiscale"] is True
+    assert [lvl.shape[-2:] for lvl in levels] == [
+        (1024, 768),
+        (512, 384),
+        (256, 192),
+        (128, 96),
+    ]
+    np.testing.assert_array_equal(np.asarray(levels[2][1]), data[1, ::4, ::4])
+    viewer = make_napari_viewer()
+    added = viewer.add_image(levels, **kwargs)
+    assert all(layer.multiscale for layer in added)
+    # writing a multiscale layer back saves full resolution
+    from arrowscope._napari.writer import write_layers
+
+    out = tmp_path / "back.ome.parquet"
+    write_layers(str(out), [layer.as_layer_data_tuple() for layer in added])
+    np.testing.assert_array_equal(arrowscope.open_image(out).to_numpy()[0, :, 0], data)

@@ -73,7 +73,62 @@ def _scale_units(meta: ImageMeta, axes: list[int]) -> tuple[list[float], list[st
     return scale, unit
 
 
+MULTISCALE_MIN_PX = 8192  # planes wider or taller than this get a multiscale layer
+MULTISCALE_TOP_PX = 1024  # the coarsest level is about this size
+
+
+def pyramid(data: Any, rgb: bool = False) -> list[Any]:
+    """Levels of a lazy array, halving Y and X, down to about 1024 pixels.
+
+    Strided views of the full-resolution array: exact values (no averaging, so
+    labels stay labels), and each coarse chunk reads only the stored chunk
+    under it. arrowscope files hold no stored pyramid, so the overview reads
+    each tile once; at full zoom only the tiles on screen are read.
+    """
+    yx = (-3, -2) if rgb else (-2, -1)
+    levels = [data]
+    step = 2
+    while max(data.shape[yx[0]], data.shape[yx[1]]) // step >= MULTISCALE_TOP_PX:
+        index = [slice(None)] * data.ndim
+        index[yx[0]] = index[yx[1]] = slice(None, None, step)
+        levels.append(data[tuple(index)])
+        step *= 2
+    return levels
+
+
+def _needs_pyramid(data: Any, rgb: bool) -> bool:
+    yx = data.shape[-3:-1] if rgb else data.shape[-2:]
+    return hasattr(data, "dask") and max(yx) > MULTISCALE_MIN_PX
+
+
 def _layer_data(
+    data: Any,
+    meta: ImageMeta,
+    *,
+    label: str,
+    is_label: bool,
+    lead_axes: Sequence[tuple[str, str]] = (),
+    extra_meta: dict[str, Any],
+) -> list[LayerData]:
+    """Layer tuples for a (lead..., T, C, Z, Y, X) array; multiscale when huge."""
+    out = []
+    for arr, kwargs, kind in _layers_of(
+        data,
+        meta,
+        label=label,
+        is_label=is_label,
+        lead_axes=lead_axes,
+        extra_meta=extra_meta,
+    ):
+        rgb = bool(kwargs.get("rgb"))
+        if _needs_pyramid(arr, rgb):
+            arr = pyramid(arr, rgb)
+            kwargs = {**kwargs, "multiscale": True}
+        out.append((arr, kwargs, kind))
+    return out
+
+
+def _layers_of(
     data: Any,
     meta: ImageMeta,
     *,

@@ -223,16 +223,22 @@ def _color_of(colormap: Any) -> int | None:
         return None
 
 
+def _full_resolution(data: Any, meta: dict[str, Any]) -> Any:
+    """Level 0 of a multiscale layer (a list, or napari's MultiScaleData)."""
+    if meta.get("multiscale") or isinstance(data, list | tuple):
+        return data[0]
+    return data
+
+
 def _images_for(members: list[FullLayerData]) -> list[dict[str, Any]]:
     """Write specs (one per row) for a group of layers of one source."""
     data0, meta0, layer_type = members[0]
-    if isinstance(data0, list):  # multiscale: save full resolution
-        data0 = data0[0]
+    data0 = _full_resolution(data0, meta0)
     rgb = bool(meta0.get("rgb"))
     dims = _dims_of(
         meta0, np.ndim(data0) if not hasattr(data0, "ndim") else data0.ndim, rgb
     )
-    arrays = [m[0][0] if isinstance(m[0], list) else m[0] for m in members]
+    arrays = [_full_resolution(m[0], m[1]) for m in members]
     if len(members) > 1:
         if any(a.shape != arrays[0].shape for a in arrays):
             raise UnsupportedError(

@@ -16,8 +16,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from .errors import ArrowscopeError
 
@@ -54,6 +52,8 @@ def filters_to_expression(
         ):
             value = [value]
         clean.append((column, op, value))
+    import pyarrow.parquet as pq
+
     try:
         expr = pq.filters_to_expression(clean)
     except (TypeError, ValueError, pa.ArrowInvalid) as exc:
@@ -143,6 +143,8 @@ def filter_rows(
     """
     mask = np.ones(table.num_rows, bool)
     if filters:
+        import pyarrow.dataset as ds  # imports pandas: only when filtering
+
         expr = filters_to_expression(table.schema, filters)
         try:
             got = ds.dataset(table).to_table(columns={"keep": expr})
