@@ -179,7 +179,7 @@ def test_export_layers_in_every_format(make_napari_viewer, qtbot, tmp_path, fmt)
     }[fmt]
     target = tmp_path / f"out{suffix}"
     wait(qtbot, export.export_selected(target, fmt))
-    assert "wrote" in export.status.text()
+    assert "wrote" in export.status.value
     if fmt in ("parquet", "dataset"):
         img = open_image(target)
         assert (target.is_dir()) == (fmt == "dataset")
@@ -202,9 +202,9 @@ def test_export_errors_are_reported_not_raised(make_napari_viewer, qtbot, tmp_pa
     viewer.layers.selection = set(viewer.layers)
     export = ExportWidget(viewer)
     wait(qtbot, export.export_selected(tmp_path / "x.ome.tiff", "tiff"))
-    assert "failed" in export.status.text() and "one image" in export.status.text()
+    assert "failed" in export.status.value and "one image" in export.status.value
     assert not (tmp_path / "x.ome.tiff").exists()
     wait(
         qtbot, export.export_selected(tmp_path / "missing" / "x.ome.parquet", "parquet")
     )
-    assert "does not exist" in export.status.text()
+    assert "does not exist" in export.status.value

@@ -1,7 +1,9 @@
-"""The Export dock widget: layers to OME-Parquet/dataset/OME-TIFF/OME-Zarr, and QC results.
+"""The Export dock widget (magicgui): layers and QC results to files, in a worker.
 
-Every export runs in a worker thread with a progress bar, so the viewer stays
-live; files are written to a temporary sibling and renamed when complete.
+Layers go to OME-Parquet, a chunked dataset, OME-TIFF or OME-Zarr; QC results to
+the annotation file, the cleaned table or a table with embedded crops. Every
+export runs in a worker thread with a progress bar, so the viewer stays live;
+files are written to a temporary sibling and renamed when complete.
 """
 
 from __future__ import annotations
@@ -9,34 +11,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qtpy.QtCore import QObject, Signal
-from qtpy.QtWidgets import (
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
-    QGroupBox,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    FileEdit,
+    Label,
+    ProgressBar,
+    PushButton,
 )
+from qtpy.QtCore import QObject, Signal
 
 from ..core.batch import annotation_keys
 from ..core.qc import write_annotations, write_cleaned
-from .profiles_widget import _row, notify
+from .profiles_widget import notify
 from .session import session_for
 from .workers import start
 from .writer import EXPORT_FORMATS, export_layers
 
-SUFFIX = {
-    "parquet": ".ome.parquet",
-    "dataset": ".ome.parquet",
-    "tiff": ".ome.tiff",
-    "zarr": ".ome.zarr",
-}
 COMPRESSIONS = ("zstd", "lz4", "snappy", "none")
+QC_EXPORTS = {
+    "annotations": "Annotation file (keys + flags)",
+    "cleaned": "Cleaned table (flagged rows removed)",
+    "crops": "Table with embedded crops",
+}
 
 
 class _Progress(QObject):
@@ -45,91 +42,76 @@ class _Progress(QObject):
     changed = Signal(int, int)
 
 
-class ExportWidget(QWidget):
+class ExportWidget(Container):
     """Export selected layers, or the QC annotations, cleaned table and crops."""
 
     def __init__(self, napari_viewer: Any) -> None:
-        super().__init__()
         self.viewer = napari_viewer
-        self.format = QComboBox()
-        for key, label in EXPORT_FORMATS.items():
-            self.format.addItem(label, key)
-        self.compression = QComboBox()
-        self.compression.addItems(list(COMPRESSIONS))
-        self.path = QLineEdit(placeholderText="output path")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        self.export_button = QPushButton("Export selected layers")
-        self.export_button.clicked.connect(lambda: self.export_selected())
-
-        layers_box = QGroupBox("Layers")
-        form = QFormLayout(layers_box)
-        form.addRow("Format", self.format)
-        form.addRow("Compression", self.compression)
-        form.addRow("Path", _row(self.path, browse))
-        form.addRow(self.export_button)
-
-        qc_box = QGroupBox("QC results")
-        ql = QVBoxLayout(qc_box)
-        for text, kind in (
-            ("Annotation file (keys + flags)…", "annotations"),
-            ("Cleaned table (flagged rows removed)…", "cleaned"),
-            ("Table with embedded crops…", "crops"),
-        ):
-            b = QPushButton(text)
-            b.clicked.connect(lambda _=False, k=kind: self._ask_qc(k))
-            ql.addWidget(b)
-
-        self.bar = QProgressBar()
-        self.bar.setVisible(False)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.format = ComboBox(
+            label="Format",
+            choices=[(label, key) for key, label in EXPORT_FORMATS.items()],
+        )
+        self.compression = ComboBox(label="Compression", choices=list(COMPRESSIONS))
+        self.path = FileEdit(label="Layers to", mode="w", value="export.ome.parquet")
+        self.export_button = PushButton(text="Export selected layers")
+        self.qc_kind = ComboBox(
+            label="QC result",
+            choices=[(label, key) for key, label in QC_EXPORTS.items()],
+        )
+        self.qc_path = FileEdit(label="QC to", mode="w", value="qc_flags.parquet")
+        self.qc_button = PushButton(text="Export QC result")
+        self.bar = ProgressBar(label="Progress", value=0, visible=False)
+        self.status = Label(value="")
+        super().__init__(
+            widgets=[
+                self.format,
+                self.compression,
+                self.path,
+                self.export_button,
+                self.qc_kind,
+                self.qc_path,
+                self.qc_button,
+                self.bar,
+                self.status,
+            ]
+        )
+        self.export_button.changed.connect(lambda: self.export_selected())
+        self.qc_button.changed.connect(
+            lambda: self.export_qc(self.qc_kind.value, Path(self.qc_path.value))
+        )
         self._progress = _Progress()
         self._progress.changed.connect(self._tick)
-        lay = QVBoxLayout(self)
-        lay.addWidget(layers_box)
-        lay.addWidget(qc_box)
-        lay.addWidget(self.bar)
-        lay.addWidget(self.status)
-        lay.addStretch()
         self._worker: Any = None
 
-    def _browse(self) -> None:
-        fmt = self.format.currentData()
-        path, _ = QFileDialog.getSaveFileName(self, "Export to", f"export{SUFFIX[fmt]}")
-        if path:
-            self.path.setText(path)
-
     def _tick(self, done: int, total: int) -> None:
-        self.bar.setMaximum(max(total, 1))
-        self.bar.setValue(done)
+        self.bar.max = max(total, 1)
+        self.bar.value = min(done, self.bar.max)
 
     def _run(self, label: str, job: Any) -> Any:
         from napari.qt.threading import thread_worker
 
         worker = thread_worker(job, ignore_errors=True)()
-        self.bar.setVisible(True)
-        self.bar.setValue(0)
-        self.export_button.setEnabled(False)
+        self.bar.visible = True
+        self.bar.value = 0
+        self.export_button.enabled = self.qc_button.enabled = False
 
         def done(path: Any) -> None:
-            self.status.setText(f"{label}: wrote {path}")
+            self.status.value = f"{label}: wrote {path}"
             notify(f"{label}: wrote {path}")
 
         def failed(exc: Exception) -> None:
-            self.status.setText(
-                f"<span style='color:#ff6b6b'>{label} failed: {exc}</span>"
-            )
+            self.status.value = f"{label} failed: {exc}"
             notify(f"{label} failed: {exc}", "error")
+
+        def finished() -> None:
+            self.bar.visible = False
+            self.export_button.enabled = self.qc_button.enabled = True
 
         worker.returned.connect(done)
         worker.errored.connect(failed)
-        worker.finished.connect(
-            lambda: (self.bar.setVisible(False), self.export_button.setEnabled(True))
-        )
+        worker.finished.connect(finished)
         self._worker = worker
-        start(worker)
-        return worker
+        return start(worker)
 
     def export_selected(
         self,
@@ -138,12 +120,9 @@ class ExportWidget(QWidget):
         compression: str | None = None,
     ) -> Any:
         """Export the selected Image/Labels layers (defaults from the form)."""
-        target = Path(path or self.path.text().strip())
-        if not str(target) or str(target) == ".":
-            notify("Choose an output path first.", "warning")
-            return None
-        fmt = fmt or self.format.currentData()
-        comp = compression or self.compression.currentText()
+        target = Path(path or self.path.value)
+        fmt = fmt or self.format.value
+        comp = compression or self.compression.value
         selected = self.viewer.layers.selection
         layers = [  # in layer-list order: channel order follows what the user sees
             ly
@@ -167,16 +146,6 @@ class ExportWidget(QWidget):
 
         return self._run("Export", job)
 
-    def _ask_qc(self, kind: str) -> None:
-        default = {
-            "annotations": "qc_flags.parquet",
-            "cleaned": "cleaned.parquet",
-            "crops": "crops.ome.parquet",
-        }[kind]
-        path, _ = QFileDialog.getSaveFileName(self, "Save", default)
-        if path:
-            self.export_qc(kind, Path(path))
-
     def export_qc(self, kind: str, path: Path) -> Any:
         """Write the annotation file, the cleaned table or the crop table."""
         session = session_for(self.viewer)
@@ -190,8 +159,9 @@ class ExportWidget(QWidget):
 
         def job() -> Path:
             if kind == "annotations":
-                keys = pt.read(annotation_keys(pt.schema))
-                return write_annotations(path, keys, flags)
+                return write_annotations(
+                    path, pt.read(annotation_keys(pt.schema)), flags
+                )
             if kind == "cleaned":
                 source = pt.path if pt.path is not None else pt.read(pt.columns)
                 return write_cleaned(source, path, keep)
@@ -199,11 +169,4 @@ class ExportWidget(QWidget):
 
             return write_crop_table(pt, path, extra=flags, progress=emit)
 
-        return self._run(
-            {
-                "annotations": "Annotations",
-                "cleaned": "Cleaned table",
-                "crops": "Crop table",
-            }[kind],
-            job,
-        )
+        return self._run(QC_EXPORTS[kind], job)

@@ -176,15 +176,29 @@ class ImageToWrite:
                 1, self.meta.shape[3] * self.meta.shape[4] * self.meta.dtype.itemsize
             )
             zstep = zchunk * max(1, SLAB_BYTES // (plane * zchunk))
-        for t in range(T):
-            for c in range(C):
-                for z0 in range(0, Z, zstep):
-                    slab = self.data[t, c, z0 : z0 + zstep]
-                    slab = (
-                        slab.compute() if hasattr(slab, "compute") else np.asarray(slab)
-                    )
-                    for dz in range(slab.shape[0]):
-                        yield t, c, z0 + dz, slab[dz]
+        blocks = [
+            (t, c, z0) for t in range(T) for c in range(C) for z0 in range(0, Z, zstep)
+        ]
+
+        def load(block: tuple[int, int, int]) -> np.ndarray:
+            t, c, z0 = block
+            slab = self.data[t, c, z0 : z0 + zstep]
+            return slab.compute() if hasattr(slab, "compute") else np.asarray(slab)
+
+        # the next slab is computed while the current one is written (at most
+        # two slabs in memory): reading and compressing overlap
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(load, blocks[0]) if blocks else None
+            for i, (t, c, z0) in enumerate(blocks):
+                assert pending is not None
+                slab = pending.result()
+                pending = (
+                    pool.submit(load, blocks[i + 1]) if i + 1 < len(blocks) else None
+                )
+                for dz in range(slab.shape[0]):
+                    yield t, c, z0 + dz, slab[dz]
 
 
 def image_to_write(item: Any, *, dims: str = DIMS, **kwargs: Any) -> ImageToWrite:
