@@ -194,3 +194,27 @@ def test_nuclear_speckles_missing_image_is_reported(make_napari_viewer, qtbot, c
     qtbot.waitUntil(
         lambda: "rows without image: 25" in widget.status.text(), timeout=30_000
     )
+
+
+def test_key_roles_chosen_by_hand(make_napari_viewer, qtbot, shuffled_profiles):
+    path, table = shuffled_profiles
+    viewer = make_napari_viewer()
+    widget = ProfilesWidget(viewer)
+    widget.path_edit.setText(str(path))
+    widget.image_key_edit.setText("Metadata_ImageNumber")
+    widget.center_edit.setText(
+        "Nuclei_AreaShape_BoundingBoxMinimum_X, Nuclei_AreaShape_BoundingBoxMinimum_Y"
+    )
+    worker = widget.open_from_fields()
+    qtbot.waitUntil(lambda: is_done(worker), timeout=60_000)
+    pt = widget.session.profiles
+    assert pt.keys.image == ["Metadata_ImageNumber"]
+    loc = pt.locate(4)
+    assert loc.center == (
+        table["Nuclei_AreaShape_BoundingBoxMinimum_Y"][4].as_py(),
+        table["Nuclei_AreaShape_BoundingBoxMinimum_X"][4].as_py(),
+    )
+    widget.center_edit.setText("nope, Nuclei_Location_Center_Y")
+    bad = widget.open_from_fields()
+    qtbot.waitUntil(lambda: is_done(bad), timeout=60_000)
+    assert widget.open_button.isEnabled()

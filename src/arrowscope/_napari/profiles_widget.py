@@ -29,6 +29,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..core.errors import ArrowscopeError
 from ..core.profiles import ProfileTable, open_profiles
 from .layers import NAMESPACE
 from .profile_layers import profile_layers
@@ -64,6 +65,7 @@ class ProfilesWidget(QWidget):
         )
         self.image_key_edit = QLineEdit(placeholderText="detected")
         self.object_edit = QLineEdit(placeholderText="detected")
+        self.center_edit = QLineEdit(placeholderText="detected: X column, Y column")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_table)
         browse_root = QPushButton("Browse…")
@@ -77,6 +79,7 @@ class ProfilesWidget(QWidget):
         form.addRow("Image table", self.images_edit)
         form.addRow("Image key", self.image_key_edit)
         form.addRow("Object key", self.object_edit)
+        form.addRow("Centre", self.center_edit)
 
         self.status = QLabel("No profile table open.")
         self.status.setWordWrap(True)
@@ -153,12 +156,14 @@ class ProfilesWidget(QWidget):
             c.strip() for c in self.image_key_edit.text().split(",") if c.strip()
         ]
         obj = self.object_edit.text().strip()
+        center = [c.strip() for c in self.center_edit.text().split(",") if c.strip()]
         return self.open(
             path,
             image_root=self.root_edit.text().strip() or None,
             images=self.images_edit.text().strip() or None,
             image_key=image_key or None,
             object_column=obj or None,
+            center=(center[0], center[1]) if len(center) == 2 else None,
         )
 
     def open(
@@ -168,8 +173,12 @@ class ProfilesWidget(QWidget):
         images: str | Path | None = None,
         image_key: list[str] | None = None,
         object_column: str | None = None,
+        center: tuple[str, str] | None = None,
     ) -> Any:
-        """Open ``path`` in a worker; layers and the table appear when it is done."""
+        """Open ``path`` in a worker; layers and the table appear when it is done.
+
+        ``image_key``, ``object_column`` and ``center`` override detected roles.
+        """
         from napari.qt.threading import thread_worker
 
         @thread_worker(
@@ -183,7 +192,13 @@ class ProfilesWidget(QWidget):
                 comp = pt.keys.compartment or "Object"
                 pt.keys.objects[comp] = object_column
                 pt.keys.compartment = comp
-            if image_key or object_column:
+            if center:
+                missing = [c for c in center if c not in pt.columns]
+                if missing:
+                    raise ArrowscopeError("no such centre column", column=missing[0])
+                pt.keys.center = center
+                pt.keys.bbox = None  # the detected box belongs to the old centre
+            if image_key or object_column or center:
                 pt.invalidate()
             return pt, profile_layers(pt)
 
@@ -224,6 +239,7 @@ class ProfilesWidget(QWidget):
         self.path_edit.setText("" if pt.path is None else str(pt.path))
         self.image_key_edit.setText(", ".join(pt.keys.image))
         self.object_edit.setText(pt.keys.object or "")
+        self.center_edit.setText(", ".join(pt.keys.center or ()))
         session.selection_changed.connect(self._session_selection)
         session.state_changed.connect(self._state_changed)
         self._fill_column_list(pt)
