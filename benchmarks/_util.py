@@ -25,6 +25,45 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class PeakRSS:
+    """Peak resident memory while the block runs, above what it started with (MiB).
+
+    ``ru_maxrss`` cannot be reset, so a high-water mark set earlier (e.g. by
+    creating the viewer) would hide the block's own peak; this samples instead.
+    """
+
+    def __init__(self, interval_s: float = 0.01) -> None:
+        self.interval_s = interval_s
+        self.mib = 0.0
+
+    def __enter__(self) -> PeakRSS:
+        import threading
+
+        import psutil
+
+        proc = psutil.Process()
+        self._start = proc.memory_info().rss
+        self._peak = self._start
+        self._stop = threading.Event()
+
+        def sample() -> None:
+            while not self._stop.is_set():
+                self._peak = max(self._peak, proc.memory_info().rss)
+                self._stop.wait(self.interval_s)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import psutil
+
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, psutil.Process().memory_info().rss)
+        self.mib = (self._peak - self._start) / 2**20
+
+
 def emit(figures: dict[str, Any]) -> None:
     """Print the figures as one JSON document."""
     json.dump(figures, sys.stdout, indent=2, default=str)
@@ -42,7 +81,12 @@ def run_child(script: str, args: list[str], timeout_s: float) -> dict[str, Any]:
             capture_output=True,
             text=True,
             timeout=timeout_s,
-            env=dict(os.environ, PYTHONWARNINGS="ignore"),
+            # compiled bytecode is cached as on a user's machine
+            env={
+                k: v
+                for k, v in dict(os.environ, PYTHONWARNINGS="ignore").items()
+                if k != "PYTHONDONTWRITEBYTECODE"
+            },
             check=False,
         )
     except subprocess.TimeoutExpired:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import emit, peak_rss_mib, run_child  # noqa: E402
+from _util import PeakRSS, emit, run_child  # noqa: E402
 
 CHILD_TIMEOUT_S = 900
 
@@ -67,18 +67,18 @@ def child_arrowscope(path: str) -> dict:
 
     viewer = napari.Viewer(show=True)
     QApplication.processEvents()
-    base = peak_rss_mib()
-    t0 = time.perf_counter()
-    pt = open_profiles(path)
-    points = None
-    for data, kwargs, kind in profile_layers(pt):
-        layer = getattr(viewer, f"add_{kind}")(data, **kwargs)
-        points = layer if kind == "points" else points
-    widget = ProfilesWidget(viewer)
-    widget.attach(session_for(viewer, points, pt))
-    viewer.window.add_dock_widget(widget, area="right")
-    QApplication.processEvents()
-    ready = time.perf_counter() - t0
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        pt = open_profiles(path)
+        points = None
+        for data, kwargs, kind in profile_layers(pt):
+            layer = getattr(viewer, f"add_{kind}")(data, **kwargs)
+            points = layer if kind == "points" else points
+        widget = ProfilesWidget(viewer)
+        widget.attach(session_for(viewer, points, pt))
+        viewer.window.add_dock_widget(widget, area="right")
+        QApplication.processEvents()
+        ready = time.perf_counter() - t0
 
     def lat(fn) -> float:
         t = time.perf_counter()
@@ -99,7 +99,7 @@ def child_arrowscope(path: str) -> dict:
     }
     return {
         "ready_s": round(ready, 3),
-        "rss_above_viewer_mib": round(peak_rss_mib() - base),
+        "rss_above_viewer_mib": round(mem.mib),
         "latency": latency,
     }
 
@@ -112,24 +112,21 @@ def child_baseline(path: str) -> dict:
 
     viewer = napari.Viewer(show=True)
     QApplication.processEvents()
-    base = peak_rss_mib()
-    t0 = time.perf_counter()
-    df = pd.read_parquet(path)
-    coords = np.column_stack(
-        [
-            df["Metadata_ImageNumber"] - 1,
-            df["Nuclei_Location_Center_Y"],
-            df["Nuclei_Location_Center_X"],
-        ]
-    )
-    viewer.add_points(coords, features=df, name="cells")
-    viewer.window.add_plugin_dock_widget("napari", "Features table widget")
-    QApplication.processEvents()
-    ready = time.perf_counter() - t0
-    return {
-        "ready_s": round(ready, 3),
-        "rss_above_viewer_mib": round(peak_rss_mib() - base),
-    }
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        df = pd.read_parquet(path)
+        coords = np.column_stack(
+            [
+                df["Metadata_ImageNumber"] - 1,
+                df["Nuclei_Location_Center_Y"],
+                df["Nuclei_Location_Center_X"],
+            ]
+        )
+        viewer.add_points(coords, features=df, name="cells")
+        viewer.window.add_plugin_dock_widget("napari", "Features table widget")
+        QApplication.processEvents()
+        ready = time.perf_counter() - t0
+    return {"ready_s": round(ready, 3), "rss_above_viewer_mib": round(mem.mib)}
 
 
 def main() -> None:

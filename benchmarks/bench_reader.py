@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import emit, peak_rss_mib, run_child  # noqa: E402
+from _util import PeakRSS, emit, peak_rss_mib, run_child  # noqa: E402
 
 #: A peer that waits on a modal dialog would otherwise hang the run.
 CHILD_TIMEOUT_S = 300
@@ -52,30 +52,33 @@ def child(tool: str, path: str) -> None:
     import napari
 
     viewer = napari.Viewer(show=False)
-    base = peak_rss_mib()
-    t0 = time.perf_counter()
+    t_imp = time.perf_counter()
     if tool == "arrowscope":
         from arrowscope._napari.reader import get_reader
     else:
         from napari_ome_arrow import napari_get_reader as get_reader
-    reader = get_reader(path)
-    if reader is None:
-        raise SystemExit(json.dumps({"error": "reader refused the path"}))
-    layer_data = reader(path)
-    t_read = time.perf_counter() - t0
-    for data, kwargs, layer_type in layer_data:
-        getattr(viewer, f"add_{layer_type}")(data, **kwargs)
-    t_layers = time.perf_counter() - t0
-    for layer in viewer.layers:
-        np.asarray(layer._slice.image.raw)  # the plane on screen
-    t_first = time.perf_counter() - t0
+    t_import = time.perf_counter() - t_imp
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        reader = get_reader(path)
+        if reader is None:
+            raise SystemExit(json.dumps({"error": "reader refused the path"}))
+        layer_data = reader(path)
+        t_read = time.perf_counter() - t0
+        for data, kwargs, layer_type in layer_data:
+            getattr(viewer, f"add_{layer_type}")(data, **kwargs)
+        t_layers = time.perf_counter() - t0
+        for layer in viewer.layers:
+            np.asarray(layer._slice.image.raw)  # the plane on screen
+        t_first = time.perf_counter() - t0
     result = {
         "layers": len(viewer.layers),
+        "import_s": round(t_import, 3),
         "reader_s": round(t_read, 3),
         "layers_in_viewer_s": round(t_layers, 3),
         "first_plane_s": round(t_first, 3),
         "peak_rss_mib": round(peak_rss_mib(), 1),
-        "peak_rss_above_viewer_mib": round(peak_rss_mib() - base, 1),
+        "peak_rss_above_viewer_mib": round(mem.mib, 1),
     }
     if viewer.dims.ndim > 2:
         t1 = time.perf_counter()
