@@ -109,9 +109,9 @@ def _is_profile_table(path: Path) -> bool:
     if path.is_dir() or path.name.lower().endswith(OWN_SUFFIXES):
         return False
     from ..core.image import has_ome_arrow
-    from ..core.profiles import _TableFile
+    from ..core.profiles import TableFile
 
-    return not has_ome_arrow(_TableFile(path).schema)
+    return not has_ome_arrow(TableFile(path).schema)
 
 
 def _notify(message: str, level: str) -> None:

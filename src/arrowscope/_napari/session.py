@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 from psygnal import Signal
 
-from ..core.profiles import ProfileTable, _labels_at, open_profiles
+from ..core.profiles import ProfileTable, labels_at, open_profiles
 from ..core.qc import MANUAL_FLAG, flag_columns
 from .layers import NAMESPACE
 from .profile_layers import (
@@ -119,7 +119,7 @@ class QCSession:
             return int(hit[0]) if hit.size else None
         if labels_plane is None:
             return None
-        under = _labels_at(labels_plane, self.profiles.centers()[in_fov])
+        under = labels_at(labels_plane, self.profiles.centers()[in_fov])
         hit = in_fov[under == label]
         return int(hit[0]) if hit.size else None
 

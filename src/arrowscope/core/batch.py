@@ -26,8 +26,8 @@ from .qc import (
     Method,
     NanPolicy,
     QCResult,
-    _as_float,
     compute_flags,
+    feature_values,
     group_codes,
     load_conditions,
 )
@@ -68,9 +68,9 @@ def partitions(paths: Sequence[Path]) -> list[Partition]:
 
 def common_schema(paths: Sequence[Path]) -> pa.Schema:
     """The schema shared by ``paths`` (the first file's; others must have its columns)."""
-    from .profiles import _TableFile
+    from .profiles import TableFile
 
-    schemas = [_TableFile(Path(p)).schema for p in paths]
+    schemas = [TableFile(Path(p)).schema for p in paths]
     first = schemas[0]
     for p, s in zip(paths[1:], schemas[1:], strict=True):
         missing = [n for n in first.names if n not in s.names]
@@ -114,7 +114,7 @@ def _partial(
     )
     out: dict[str, dict[tuple[Any, ...], Any]] = {}
     for f in features:
-        x_all = _as_float(table, f)
+        x_all = feature_values(table, f)
         out[f] = {}
         for g, key in enumerate(values):
             x = x_all[codes == g]

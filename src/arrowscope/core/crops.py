@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .profiles import ProfileTable, _labels_at
+from .profiles import ProfileTable, labels_at
 
 DEFAULT_HALF = 24  # half-size of a crop when a row has no bounding box
 
@@ -118,10 +118,10 @@ def _cell_label(
 ) -> int:
     """The label of ``row``'s cell: its object number if present, else under its centre."""
     if objects is not None and objects[row] > 0 and (labels == objects[row]).any():
-        under = _labels_at(labels, centers[row : row + 1])[0]
+        under = labels_at(labels, centers[row : row + 1])[0]
         if under in (0, objects[row]):
             return int(objects[row])
-    return int(_labels_at(labels, centers[row : row + 1])[0])
+    return int(labels_at(labels, centers[row : row + 1])[0])
 
 
 def sort_by_field(pt: ProfileTable, rows: Sequence[int]) -> list[int]:

@@ -206,11 +206,11 @@ def _other_compartments(names: Iterable[str]) -> list[str]:
 
 def read_profile_table(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
     """Read ``columns`` (all when None) of a Parquet, Arrow IPC or CSV table."""
-    src = _TableFile(path)
+    src = TableFile(path)
     return src.read(columns if columns is not None else src.schema.names)
 
 
-class _TableFile:
+class TableFile:
     """Parquet/IPC via :class:`TableSource` (footer only at open), CSV in memory."""
 
     def __init__(self, path: Path) -> None:
@@ -436,7 +436,7 @@ class ProfileTable:
             file_meta: dict[bytes, bytes] = dict(path.schema.metadata or {})
         else:
             self.path = Path(path)
-            self._file = _TableFile(self.path)
+            self._file = TableFile(self.path)
             self._source = self._file.source
             self.schema = self._file.schema
             file_meta = self._file.metadata
@@ -834,7 +834,7 @@ class ProfileTable:
                 labels = label_binary(mask) if binary else mask.astype(np.int64)
                 present = set(np.unique(labels).tolist()) - {0}
                 if binary or objs is None:
-                    hit = _labels_at(labels, centers[fov.rows])
+                    hit = labels_at(labels, centers[fov.rows])
                     hit_labels = set(hit[hit > 0].tolist())
                     missing_rows = int((hit == 0).sum())
                 else:
@@ -879,7 +879,7 @@ class ProfileTable:
         }
 
 
-def _labels_at(labels: np.ndarray, yx: np.ndarray) -> np.ndarray:
+def labels_at(labels: np.ndarray, yx: np.ndarray) -> np.ndarray:
     """The label under each (y, x) centre; 0 when outside, NaN or background."""
     out = np.zeros(len(yx), np.int64)
     ok = np.isfinite(yx).all(axis=1)

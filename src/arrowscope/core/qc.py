@@ -275,7 +275,8 @@ class QCResult:
         return out
 
 
-def _as_float(table: pa.Table, column: str) -> np.ndarray:
+def feature_values(table: pa.Table, column: str) -> np.ndarray:
+    """A numeric column as float64, nulls as NaN; a clear error otherwise."""
     if column not in table.column_names:
         raise SchemaError(
             "feature column not in the table",
@@ -357,7 +358,7 @@ def compute_flags(
     by = [group_by] if isinstance(group_by, str) else list(group_by or [])
     groups, group_values = group_codes(table, by) if by else (None, [()])
     features = list(dict.fromkeys(f for c in conds for f in c.features))
-    values = {f: _as_float(table, f) for f in features}
+    values = {f: feature_values(table, f) for f in features}
     if nan_policy == "raise":
         for f, v in values.items():
             bad = np.flatnonzero(np.isnan(v))
