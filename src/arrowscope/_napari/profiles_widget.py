@@ -98,6 +98,9 @@ class ProfilesWidget(QWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.verticalHeader().setDefaultSectionSize(20)
+        self.view.horizontalHeader().setDefaultSectionSize(
+            190
+        )  # long CellProfiler names
         self.view.selectionModel().selectionChanged.connect(
             self._table_selection_changed
         )

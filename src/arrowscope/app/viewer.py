@@ -111,10 +111,9 @@ def _dock_widgets(
         if name == "Profiles":
             window.remove_dock_widget(dock)
             window.add_dock_widget(widget, name="Profiles", area="bottom")
+            widget.setMinimumHeight(330)  # room for the table under the canvas
         docked[name] = widget
-    qc_dock = window._dock_widgets.get("Quality control (arrowscope)")
-    if qc_dock is not None:
-        qc_dock.raise_()
+    _raise_dock(viewer, "Quality control")
     if profiles is not None:
         worker = docked["Profiles"].open(profiles, image_root=images)  # type: ignore[attr-defined]
         _wait(lambda: is_done(worker))
@@ -134,7 +133,18 @@ def _demo_qc(viewer: object, docked: dict[str, object]) -> None:
     flagged = session.outlier_mask().nonzero()[0]
     if flagged.size:
         session.select_rows([int(flagged[0])])
-        qc.feature.setCurrentText(qc.feature.currentText())  # type: ignore[attr-defined]
+    _raise_dock(viewer, "Quality control")
+
+
+def _raise_dock(viewer: object, name: str) -> None:
+    """Bring one of arrowscope's tabbed panels to the front."""
+    from qtpy.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    for title, dock in viewer.window._dock_widgets.items():  # type: ignore[attr-defined]
+        if title.startswith(name):
+            dock.show()
+            dock.raise_()
 
 
 def _wait(done: object, timeout: float = 120.0) -> None:
@@ -154,6 +164,14 @@ def _settle(viewer: object) -> None:
     for _ in range(20):
         QApplication.processEvents()
         time.sleep(0.02)
+    try:  # toasts (e.g. napari's own deprecation notices) would cover the canvas
+        from napari._qt.dialogs.qt_notification import NapariQtNotification
+
+        for toast in viewer.window._qt_window.findChildren(NapariQtNotification):  # type: ignore[attr-defined]
+            toast.close()
+        QApplication.processEvents()
+    except ImportError:  # pragma: no cover - private napari module moved
+        pass
 
 
 def _arrange(viewer: object, per_path: list[int]) -> None:
