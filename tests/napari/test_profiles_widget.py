@@ -214,7 +214,3 @@ def test_key_roles_chosen_by_hand(make_napari_viewer, qtbot, shuffled_profiles):
         table["Nuclei_AreaShape_BoundingBoxMinimum_Y"][4].as_py(),
         table["Nuclei_AreaShape_BoundingBoxMinimum_X"][4].as_py(),
     )
-    widget.center_edit.setText("nope, Nuclei_Location_Center_Y")
-    bad = widget.open_from_fields()
-    qtbot.waitUntil(lambda: is_done(bad), timeout=60_000)
-    assert widget.open_button.isEnabled()

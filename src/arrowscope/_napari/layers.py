@@ -101,34 +101,18 @@ def _needs_pyramid(data: Any, rgb: bool) -> bool:
     return hasattr(data, "dask") and max(yx) > MULTISCALE_MIN_PX
 
 
-def _layer_data(
-    data: Any,
-    meta: ImageMeta,
-    *,
-    label: str,
-    is_label: bool,
-    lead_axes: Sequence[tuple[str, str]] = (),
-    extra_meta: dict[str, Any],
-) -> list[LayerData]:
-    """Layer tuples for a (lead..., T, C, Z, Y, X) array; multiscale when huge."""
+def _with_pyramids(layers: list[LayerData]) -> list[LayerData]:
+    """Make layers whose planes are huge multiscale (see :func:`pyramid`)."""
     out = []
-    for arr, kwargs, kind in _layers_of(
-        data,
-        meta,
-        label=label,
-        is_label=is_label,
-        lead_axes=lead_axes,
-        extra_meta=extra_meta,
-    ):
+    for arr, kwargs, kind in layers:
         rgb = bool(kwargs.get("rgb"))
         if _needs_pyramid(arr, rgb):
-            arr = pyramid(arr, rgb)
-            kwargs = {**kwargs, "multiscale": True}
+            arr, kwargs = pyramid(arr, rgb), {**kwargs, "multiscale": True}
         out.append((arr, kwargs, kind))
     return out
 
 
-def _layers_of(
+def _layer_data(
     data: Any,
     meta: ImageMeta,
     *,
@@ -229,8 +213,14 @@ def image_layers(
         "image_type": img.image_type,
         "dtype": img.dtype.name,
     }
-    return _layer_data(
-        img.to_dask(), img.meta, label=label, is_label=img.is_label, extra_meta=extra
+    return _with_pyramids(
+        _layer_data(
+            img.to_dask(),
+            img.meta,
+            label=label,
+            is_label=img.is_label,
+            extra_meta=extra,
+        )
     )
 
 

@@ -211,11 +211,16 @@ def read_profile_table(path: Path, columns: Sequence[str] | None = None) -> pa.T
 
 
 class TableFile:
-    """Parquet/IPC via :class:`TableSource` (footer only at open), CSV in memory."""
+    """Parquet/IPC via :class:`TableSource` (footer only at open), CSV or a table in memory."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | pa.Table) -> None:
         from .sources import TableSource, sniff_format
 
+        if isinstance(path, pa.Table):
+            self.path: Path | None = None
+            self.source = TableSource(path)
+            self.schema: pa.Schema = path.schema
+            return
         self.path = Path(path)
         if not self.path.is_file():
             raise CorruptFileError("no such file", path=self.path)
@@ -240,7 +245,7 @@ class TableFile:
             self.source = TableSource(table)
         else:
             self.source = TableSource(self.path)
-        self.schema: pa.Schema = self.source.schema
+        self.schema = self.source.schema
 
     def read(self, columns: Sequence[str]) -> pa.Table:
         missing = [c for c in columns if c not in self.schema.names]
@@ -426,20 +431,11 @@ class ProfileTable:
         images: str | Path | None = None,
         mask_root: str | Path | None = None,
     ) -> None:
-        if isinstance(path, pa.Table):
-            from .sources import TableSource
-
-            self.path: Path | None = None
-            self._file: Any = None
-            self._source = TableSource(path)
-            self.schema = path.schema
-            file_meta: dict[bytes, bytes] = dict(path.schema.metadata or {})
-        else:
-            self.path = Path(path)
-            self._file = TableFile(self.path)
-            self._source = self._file.source
-            self.schema = self._file.schema
-            file_meta = self._file.metadata
+        self._file = TableFile(path if isinstance(path, pa.Table) else Path(path))
+        self.path: Path | None = self._file.path
+        self._source = self._file.source
+        self.schema = self._file.schema
+        file_meta = self._file.metadata
         if isinstance(keys, dict):
             keys = KeyRoles(**keys)
         self.keys: KeyRoles = keys or detect_keys(self.schema)
@@ -470,14 +466,7 @@ class ProfileTable:
         self, columns: Sequence[str], rows: Sequence[int] | np.ndarray | None = None
     ) -> pa.Table:
         """Read ``columns`` (projection), optionally only ``rows`` (in that order)."""
-        missing = [c for c in columns if c not in self.schema.names]
-        if missing:
-            raise SchemaError(
-                f"no such column(s): {', '.join(missing[:5])}",
-                path=self.path,
-                column=missing[0],
-            )
-        table = self._source.read_table(list(columns))
+        table = self._file.read(columns)
         if rows is not None:
             table = table.take(pa.array(np.asarray(rows, np.int64)))
         return table
@@ -916,9 +905,7 @@ def open_profiles(
     path: str | Path | pa.Table,
     image_root: str | Path | None = None,
     keys: KeyRoles | dict[str, Any] | None = None,
-    *,
-    images: str | Path | None = None,
-    mask_root: str | Path | None = None,
+    **links: Any,
 ) -> ProfileTable:
     """Open a profile table lazily (footer; key columns on first use).
 
@@ -931,13 +918,12 @@ def open_profiles(
         recorded on another machine are resolved here).
     keys
         Key roles to use instead of the detected ones.
-    images
-        An OME-Parquet table of fields of view (image and label columns)
-        sharing key columns with the profiles.
-    mask_root
-        Another folder to search for masks.
+    **links
+        ``images=``: an OME-Parquet table of fields of view (image and label
+        columns) sharing key columns with the profiles; ``mask_root=``:
+        another folder to search for masks.
     """
-    return ProfileTable(path, image_root, keys, images=images, mask_root=mask_root)
+    return ProfileTable(path, image_root, keys, **links)
 
 
 def looks_like_profiles(
