@@ -60,7 +60,7 @@ def child_arrowscope(path: str) -> dict:
     from qtpy.QtWidgets import QApplication
 
     import napari
-    from arrowscope._napari.profile_layers import profile_layers
+    from arrowscope._napari.profile_layers import add_profile_layers
     from arrowscope._napari.profiles_widget import ProfilesWidget
     from arrowscope._napari.session import session_for
     from arrowscope.core.profiles import open_profiles
@@ -70,10 +70,7 @@ def child_arrowscope(path: str) -> dict:
     with PeakRSS() as mem:
         t0 = time.perf_counter()
         pt = open_profiles(path)
-        points = None
-        for data, kwargs, kind in profile_layers(pt):
-            layer = getattr(viewer, f"add_{kind}")(data, **kwargs)
-            points = layer if kind == "points" else points
+        points = add_profile_layers(viewer, pt)
         widget = ProfilesWidget(viewer)
         widget.attach(session_for(viewer, points, pt))
         viewer.window.add_dock_widget(widget, area="right")

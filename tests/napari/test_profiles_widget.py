@@ -214,3 +214,21 @@ def test_key_roles_chosen_by_hand(make_napari_viewer, qtbot, shuffled_profiles):
         table["Nuclei_AreaShape_BoundingBoxMinimum_Y"][4].as_py(),
         table["Nuclei_AreaShape_BoundingBoxMinimum_X"][4].as_py(),
     )
+
+
+def test_cells_layer_caches_its_extent(make_napari_viewer, shuffled_profiles):
+    from arrowscope._napari.profile_layers import add_profile_layers
+    from arrowscope.core.profiles import open_profiles
+
+    path, table = shuffled_profiles
+    viewer = make_napari_viewer()
+    points = add_profile_layers(viewer, open_profiles(path))
+    first = points._extent_data
+    np.testing.assert_array_equal(first, points._extent_data)
+    assert first[1, 1] == pytest.approx(
+        max(table["Nuclei_Location_Center_Y"].to_pylist())
+    )
+    points.data = points.data[:5]  # new data → new extent
+    np.testing.assert_array_equal(
+        points._extent_data, np.vstack([points.data.min(0), points.data.max(0)])
+    )

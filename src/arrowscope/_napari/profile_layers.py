@@ -123,3 +123,39 @@ def _contrast(stack: Any) -> list[float]:
     if hi <= lo:
         hi = lo + (1.0 if dtype.kind == "f" else 1)
     return [lo, hi]
+
+
+def cell_points_layer(data: Any, **kwargs: Any) -> Any:
+    """The cells Points layer, with its data extent cached.
+
+    napari recomputes a Points layer's extent (min/max over every point) on
+    each slider move; with hundreds of thousands of cells that dominates
+    moving to another field of view. Cells are not edited point by point, and
+    napari replaces the array whenever points are added or removed, so the
+    extent is cached per data array.
+    """
+    from napari.layers import Points
+
+    class CellPoints(Points):  # type: ignore[misc]
+        _arrowscope_extent: tuple[Any, np.ndarray] | None = None
+
+        @property
+        def _extent_data(self) -> np.ndarray:
+            cached = self._arrowscope_extent
+            if cached is None or cached[0] is not self.data:
+                cached = (self.data, super()._extent_data)
+                self._arrowscope_extent = cached
+            return cached[1].copy()  # napari modifies what it gets
+
+    return CellPoints(data, **kwargs)
+
+
+def add_profile_layers(viewer: Any, pt: ProfileTable) -> Any:
+    """Add ``pt``'s layers to ``viewer``; returns the cells Points layer."""
+    points = None
+    for data, kwargs, kind in profile_layers(pt):
+        if kind == "points":
+            points = viewer.add_layer(cell_points_layer(data, **kwargs))
+        else:
+            getattr(viewer, f"add_{kind}")(data, **kwargs)
+    return points

@@ -32,7 +32,7 @@ from qtpy.QtWidgets import (
 from ..core.errors import ArrowscopeError
 from ..core.profiles import ProfileTable, open_profiles
 from .layers import NAMESPACE
-from .profile_layers import profile_layers
+from .profile_layers import cell_points_layer, profile_layers
 from .session import QCSession, find_cells_layer, session_for
 from .table_model import ArrowTableModel, ordered_columns
 from .workers import start
@@ -220,9 +220,10 @@ class ProfilesWidget(QWidget):
         pt, layers = result
         points = None
         for data, kwargs, kind in layers:
-            layer = getattr(self.viewer, f"add_{kind}")(data, **kwargs)
             if kind == "points":
-                points = layer
+                points = self.viewer.add_layer(cell_points_layer(data, **kwargs))
+            else:
+                getattr(self.viewer, f"add_{kind}")(data, **kwargs)
         self.attach(session_for(self.viewer, points, pt))
         for problem in pt.problems[:5]:
             notify(problem, "warning")
