@@ -449,6 +449,7 @@ class ProfileTable:
             self.images_path = self.path.parent / spec["path"]
             self.image_table_keys = list(spec.get("keys", []))
         self._key_table: pa.Table | None = None
+        self._image_source: Any = None
         self._fovs: list[FieldOfView] | None = None
         self._fov_of_row: np.ndarray | None = None
         self.problems: list[str] = []
@@ -595,9 +596,7 @@ class ProfileTable:
     def _attach_image_table(self, fovs: list[FieldOfView], kt: pa.Table) -> None:
         if self.images_path is None:
             return
-        from .image import open_source
-
-        src = open_source(self.images_path)
+        src = self.image_source()
         shared = self.image_table_keys or [
             c for c in self.keys.image if c in src.other_columns
         ]
@@ -621,6 +620,15 @@ class ProfileTable:
                 self.problems.append(
                     f"field {fov.label} is not in {self.images_path.name}"
                 )
+
+    def image_source(self) -> Any:
+        """The linked OME-Parquet image table, opened once (footer only)."""
+        if self._image_source is None:
+            from .image import open_source
+
+            assert self.images_path is not None
+            self._image_source = open_source(self.images_path)
+        return self._image_source
 
     # ---- cells
     def _floats(self, col: str | None) -> np.ndarray | None:
@@ -669,9 +677,7 @@ class ProfileTable:
         if self.keys.files:
             return list(self.keys.files)
         if self.images_path is not None:
-            from .image import open_source
-
-            src = open_source(self.images_path)
+            src = self.image_source()
             col = _image_column(src)
             return src.image(col, 0).channel_names if col else []
         return []
@@ -682,9 +688,7 @@ class ProfileTable:
         for fov in self.fields_of_view:
             names += [m for m in fov.masks if m not in names]
         if self.images_path is not None:
-            from .image import open_source
-
-            src = open_source(self.images_path)
+            src = self.image_source()
             names += [c for c in _label_columns(src) if c not in names]
         return names
 
@@ -695,9 +699,7 @@ class ProfileTable:
                 if p is not None:
                     return plane_shape(p)[0]
             if fov.ome_row is not None and self.images_path is not None:
-                from .image import open_source
-
-                src = open_source(self.images_path)
+                src = self.image_source()
                 img = src.image(_image_column(src), fov.ome_row)
                 return img.shape[-2:]
         return None
@@ -723,9 +725,7 @@ class ProfileTable:
             if p is not None:
                 return plane_shape(p)[1]
         if self.images_path is not None:
-            from .image import open_source
-
-            src = open_source(self.images_path)
+            src = self.image_source()
             return src.image(_image_column(src), 0).dtype
         return np.dtype(np.uint16)
 
@@ -762,9 +762,7 @@ class ProfileTable:
         if p is not None:
             return read_plane(p)
         if fov.ome_row is not None and self.images_path is not None:
-            from .image import open_source
-
-            src = open_source(self.images_path)
+            src = self.image_source()
             img = src.image(_image_column(src), fov.ome_row)
             c = img.channel_names.index(channel) if channel in img.channel_names else 0
             return np.asarray(img.to_dask()[0, c, 0])
@@ -775,9 +773,7 @@ class ProfileTable:
         if p is not None:
             return label_binary(read_plane(p))
         if fov.ome_row is not None and self.images_path is not None:
-            from .image import open_source
-
-            src = open_source(self.images_path)
+            src = self.image_source()
             if compartment in _label_columns(src):
                 img = src.image(compartment, fov.ome_row)
                 return np.asarray(img.to_dask()[0, 0, 0]).astype(np.int32)
