@@ -277,6 +277,7 @@ class FileIndex:
     def __init__(self, roots: Iterable[Path]) -> None:
         self.roots = [Path(r) for r in roots if r and Path(r).is_dir()]
         self._by_name: dict[str, Path] | None = None
+        self._masks: dict[str, dict[str, Path]] = {}
         self._lock = threading.Lock()
 
     def _index(self) -> dict[str, Path]:
@@ -286,6 +287,12 @@ class FileIndex:
                 for root in self.roots:
                     for p in sorted(root.rglob("*")):
                         self._by_name.setdefault(p.name, p)
+                # masks by image stem, built in the same pass: looking them up
+                # per field of view would rescan every file name each time
+                for name, p in self._by_name.items():
+                    stem, sep, rest = name.rpartition("_Mask")
+                    if sep and p.suffix.lower() in (".tif", ".tiff", ".png"):
+                        self._masks.setdefault(stem, {})[rest.split(".")[0]] = p
             return self._by_name
 
     def resolve(self, name: str, folder: str | None = None) -> Path | None:
@@ -303,16 +310,8 @@ class FileIndex:
 
     def masks_for(self, stem: str) -> dict[str, Path]:
         """CellProfiler masks ``<stem>_Mask<Compartment>.tif[f]`` → {compartment: path}."""
-        out = {}
-        prefix = stem + "_Mask"
-        for name, p in self._index().items():
-            if name.startswith(prefix) and p.suffix.lower() in (
-                ".tif",
-                ".tiff",
-                ".png",
-            ):
-                out[name[len(prefix) :].split(".")[0]] = p
-        return out
+        self._index()
+        return dict(self._masks.get(stem, {}))
 
 
 def _stem(name: str) -> str:
