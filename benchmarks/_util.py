@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -18,11 +17,6 @@ def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
         result = fn()
         best = min(best, time.perf_counter() - t0)
     return best, result
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class PeakRSS:
@@ -62,6 +56,7 @@ class PeakRSS:
         self._thread.join()
         self._peak = max(self._peak, psutil.Process().memory_info().rss)
         self.mib = (self._peak - self._start) / 2**20
+        self.peak_mib = self._peak / 2**20
 
 
 def emit(figures: dict[str, Any]) -> None:
@@ -71,7 +66,7 @@ def emit(figures: dict[str, Any]) -> None:
 
 
 def run_child(script: str, args: list[str], timeout_s: float) -> dict[str, Any]:
-    """Run ``script --child ARGS`` in a fresh Python; its last JSON line, or an error."""
+    """Run ``script --child ARGS`` in a fresh Python; its last JSON line or an error."""
     import os
     import subprocess
 

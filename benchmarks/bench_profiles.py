@@ -1,4 +1,5 @@
-"""Opening a big profile table: arrowscope's Profiles widget vs pandas + napari's Features table.
+"""Opening a big profile table: arrowscope's Profiles widget vs pandas + napari's
+Features table.
 
 Run: python benchmarks/bench_profiles.py [--rows 500000 --features 500]
 (under a display or Xvfb; prints JSON). A synthetic CytoTable-style Parquet file

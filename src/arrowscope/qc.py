@@ -1,4 +1,4 @@
-"""Quality control of single-cell profiles: ``arrowscope.qc.label_outliers`` and friends.
+"""Quality control of single-cell profiles: ``arrowscope.qc.label_outliers`` & co.
 
 A thin public face over :mod:`arrowscope.core.qc` and :mod:`arrowscope.core.filters`.
 """

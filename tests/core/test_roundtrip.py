@@ -84,7 +84,7 @@ def test_table_and_ipc_round_trip(tmp_path, dtype):
         },
         extra_columns={"cell_id": [10, 11, 12, 13]},
     )
-    assert pq.ParquetFile(path).num_row_groups == 4  # one image per row group
+    assert pq.ParquetFile(path).num_row_groups == 1  # four small rows: one group
     ipc = tmp_path / "crops.arrow"
     feather.write_feather(pq.read_table(path), ipc, compression="uncompressed")
     for source in (path, ipc):
@@ -161,3 +161,25 @@ def test_dask_input_streams_plane_by_plane(tmp_path):
     assert len(calls) == 6  # each block computed once
     img = arrowscope.open_image(path)
     assert [int(img.to_numpy()[0, 0, z, 0, 0]) for z in range(6)] == list(range(6))
+
+
+def test_table_rows_are_grouped_by_pixel_bytes(tmp_path, monkeypatch):
+    from arrowscope.core import writer
+
+    monkeypatch.setattr(writer, "ROW_GROUP_BYTES", 10_000)
+    small = np.ones((50, 50), np.uint8)  # 2,500 bytes: four to a group
+    big = np.ones((120, 100), np.uint8)  # 12,000 bytes: a group of its own
+    rows = [small] * 5 + [big] + [small] * 2 + [None]
+    path = arrowscope.write_ome_table(
+        tmp_path / "t.parquet",
+        {"img": rows},
+        dims="YX",
+        extra_columns={"n": list(range(len(rows)))},
+    )
+    meta = pq.ParquetFile(path).metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sizes == [4, 2, 3]  # 4 small | small + big | 2 small + empty row
+    src = arrowscope.open_source(path)
+    assert pq.read_table(path, columns=["n"])["n"].to_pylist() == list(range(9))
+    for row, expected in enumerate(rows[:-1]):
+        assert np.array_equal(src.image("img", row).to_numpy()[0, 0, 0], expected)

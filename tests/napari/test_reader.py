@@ -191,3 +191,44 @@ def test_very_large_planes_open_as_multiscale(
     out = tmp_path / "back.ome.parquet"
     write_layers(str(out), [layer.as_layer_data_tuple() for layer in added])
     np.testing.assert_array_equal(arrowscope.open_image(out).to_numpy()[0, :, 0], data)
+
+
+def test_stored_pyramid_gives_multiscale_layers(tmp_path, monkeypatch):
+    from arrowscope.core import dataset
+
+    monkeypatch.setattr(dataset, "PYRAMID_TOP_PX", 64)
+    data = np.random.default_rng(5).integers(0, 4000, (2, 300, 200), dtype=np.uint16)
+    path = arrowscope.write_ome_parquet(
+        tmp_path / "p.ome.parquet",
+        data,
+        dims="CYX",
+        layout="dataset",
+        tile=64,
+        pyramid=True,
+        channel_names=["DNA", "ER"],
+        physical_size=(1.0, 0.5, 0.5),
+        units="µm",
+    )
+    read_from = []
+    original = dataset.DatasetPixels.read
+    monkeypatch.setattr(
+        dataset.DatasetPixels,
+        "read",
+        lambda self, region: read_from.append(self.dataset.path) or original(
+            self, region
+        ),
+    )
+    ((levels, kwargs, kind),) = get_reader(str(path))(str(path))
+    assert kind == "image" and kwargs["multiscale"] is True
+    assert kwargs["name"] == ["DNA", "ER"] and kwargs["scale"] == [0.5, 0.5]
+    assert [lvl.shape for lvl in levels] == [
+        (2, 300, 200),
+        (2, 150, 100),
+        (2, 75, 50),
+        (2, 38, 25),
+    ]
+    assert read_from == []  # opening reads no pixels
+    overview = np.asarray(levels[-1][1])
+    assert set(read_from) == {path / "pyramid" / "level-3"}  # only the coarsest
+    stored = arrowscope.open_image(path).levels[-1].to_numpy()[0, 1, 0]
+    np.testing.assert_array_equal(overview, stored)

@@ -132,3 +132,97 @@ def test_sample_data(make_napari_viewer):
     viewer.open_sample("arrowscope", "crops")
     assert viewer.layers["DNA"].data.shape[0] == 48
     assert "Metadata_Well" in viewer.layers["DNA"].metadata["arrowscope"]["features"]
+
+
+def test_slider_reads_only_the_chunks_under_the_plane(
+    make_napari_viewer, tmp_path, monkeypatch
+):
+    import pyarrow.parquet as pq
+
+    from arrowscope.core import cache
+
+    data = np.random.default_rng(4).integers(0, 4000, (2, 6, 64, 64), dtype=np.uint16)
+    folder = arrowscope.write_ome_parquet(
+        tmp_path / "d.ome.parquet", data, dims="CZYX", layout="dataset", tile=32
+    )
+    cache.ROW_GROUP_CACHE.clear()
+    reads = []
+    original = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(
+        pq.ParquetFile,
+        "read_row_group",
+        lambda self, i, *a, **k: reads.append(i) or original(self, i, *a, **k),
+    )
+    viewer = make_napari_viewer()
+    viewer.open(str(folder), plugin="arrowscope")
+    # one chunk per row group here: 2 channels x 6 z x 2 x 2 tiles = 48 stored.
+    # Opening reads the tiles of two planes (napari slices a new layer at z=0
+    # before the viewer centres it on z=2): 16 of 48.
+    assert len(reads) == len(set(reads)) == 2 * 2 * 4
+    first = len(reads)
+    viewer.dims.set_point(0, 5)
+    assert len(reads) - first == 2 * 4  # one plane: 2 channels x 4 tiles
+    for c, layer in enumerate(viewer.layers):
+        assert np.array_equal(np.asarray(layer._slice.image.raw), data[c, 5])
+
+
+def _break_pixels(path, column, row):
+    """Rewrite ``path`` with one record's first plane three values short."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    records = table[column].to_pylist()
+    records[row]["planes"][0]["pixels"] = records[row]["planes"][0]["pixels"][:-3]
+    index = table.schema.get_field_index(column)
+    table = table.set_column(
+        index, table.schema.field(index), pa.array(records, table[column].type)
+    )
+    pq.write_table(table, path)
+
+
+def test_bad_crop_is_shown_blank_and_reported_once(make_napari_viewer, tmp_path):
+    crops = [np.full((12, 10), i + 1, np.uint16) for i in range(5)]
+    path = tmp_path / "crops.ome.parquet"
+    arrowscope.write_ome_table(
+        path, {"crop": [{"data": c, "dims": "YX"} for c in crops]}
+    )
+    _break_pixels(path, "crop", 3)
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(path), plugin="arrowscope")  # metadata is fine
+    with pytest.warns(UserWarning, match=r"crops.ome.parquet.*'crop'.*row 3") as seen:
+        viewer.dims.set_point(0, 3)
+        plane = np.asarray(layer._slice.image.raw)
+        viewer.dims.set_point(0, 1)
+        viewer.dims.set_point(0, 3)
+    assert len([w for w in seen if "row 3" in str(w.message)]) == 1
+    assert not plane.any()  # blank, never someone else's pixels
+    viewer.dims.set_point(0, 4)  # and the viewer keeps paging
+    assert np.array_equal(np.asarray(layer._slice.image.raw), crops[4])
+
+
+def test_empty_image_column_is_reported(make_napari_viewer, tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "mixed.ome.parquet"
+    arrowscope.write_ome_table(
+        path, {"dna": [{"data": np.ones((8, 8), np.uint16), "dims": "YX"}] * 2}
+    )
+    table = pq.read_table(path)
+    table = table.append_column(
+        pa.field("mask_LABL", table["dna"].type), pa.nulls(2, table["dna"].type)
+    )
+    pq.write_table(table, path)
+    shown = []
+    monkeypatch.setattr(
+        "arrowscope._napari.reader._notify", lambda msg, level: shown.append(msg)
+    )
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(path), plugin="arrowscope")
+    assert [layer.name for layer in layers] == ["dna"]
+    assert len(shown) == 1
+    assert (
+        "mixed.ome.parquet" in shown[0]
+        and "column 'mask_LABL': this column holds no images" in shown[0]
+    )

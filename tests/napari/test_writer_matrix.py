@@ -1,4 +1,4 @@
-"""napari layer → OME-Parquet → arrowscope reader and ome-arrow, for every dtype and rank."""
+"""napari layer → OME-Parquet → arrowscope and ome-arrow, for every dtype and rank."""
 
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.dataset import PYRAMID_MIN_PX, PYRAMID_TOP_PX
+from ..core.errors import ArrowscopeError
 from ..core.image import OMEImage, OMESource
 from ..core.metadata import (
     DIMS,
@@ -73,17 +75,20 @@ def _scale_units(meta: ImageMeta, axes: list[int]) -> tuple[list[float], list[st
     return scale, unit
 
 
-MULTISCALE_MIN_PX = 8192  # planes wider or taller than this get a multiscale layer
-MULTISCALE_TOP_PX = 1024  # the coarsest level is about this size
+MULTISCALE_MIN_PX = PYRAMID_MIN_PX  # wider or taller planes: a multiscale layer
+MULTISCALE_TOP_PX = PYRAMID_TOP_PX  # the coarsest level is about this size
 
 
 def pyramid(data: Any, rgb: bool = False) -> list[Any]:
     """Levels of a lazy array, halving Y and X, down to about 1024 pixels.
 
-    Strided views of the full-resolution array: exact values (no averaging, so
-    labels stay labels), and each coarse chunk reads only the stored chunk
-    under it. arrowscope files hold no stored pyramid, so the overview reads
-    each tile once; at full zoom only the tiles on screen are read.
+    The fallback for files without a stored pyramid: strided views of the
+    full-resolution array (exact values, no averaging, so labels stay
+    labels). Each coarse chunk reads the stored chunks under it, so the
+    overview reads every tile once; at full zoom only the tiles on screen are
+    read. Datasets written with a stored pyramid (``pyramid=True``, the
+    default for planes above :data:`MULTISCALE_MIN_PX`) use it instead (see
+    :func:`image_layers`): the overview then reads only the coarsest level.
     """
     yx = (-3, -2) if rgb else (-2, -1)
     levels = [data]
@@ -213,15 +218,24 @@ def image_layers(
         "image_type": img.image_type,
         "dtype": img.dtype.name,
     }
-    return _with_pyramids(
+    levels = [img, *img.levels]
+    per_level = [
         _layer_data(
-            img.to_dask(),
-            img.meta,
+            level.to_dask(),
+            img.meta,  # napari takes scale and units from the full resolution
             label=label,
             is_label=img.is_label,
             extra_meta=extra,
         )
-    )
+        for level in levels
+    ]
+    if len(per_level) == 1:
+        return _with_pyramids(per_level[0])
+    # a stored pyramid: each layer gets its data at every level
+    return [
+        ([tup[0] for tup in same], {**same[0][1], "multiscale": True}, same[0][2])
+        for same in zip(*per_level, strict=True)
+    ]
 
 
 def table_layers(
@@ -265,16 +279,27 @@ def table_layers(
     )
 
 
-def source_layers(src: OMESource) -> list[LayerData]:
-    """Layers for everything a source holds: one image, or one stack per column."""
+def source_layers(
+    src: OMESource, problems: list[ArrowscopeError] | None = None
+) -> list[LayerData]:
+    """Layers for everything a source holds: one image, or one stack per column.
+
+    With a ``problems`` list, a column that cannot be shown (no images in any
+    row, broken metadata) is skipped and its error appended, so the other
+    columns still open; without one, the first such error is raised.
+    """
     layers: list[LayerData] = []
     several = len(src.image_columns) > 1
     for column in src.image_columns:
-        if src.num_rows == 1:
-            img = src.image(column, 0)
-            layers += image_layers(
-                img, label=column if several else (img.name or Path(str(src.path)).name)
-            )
-        else:
-            layers += table_layers(src, column)
+        try:
+            if src.num_rows == 1:
+                img = src.image(column, 0)
+                label = column if several else (img.name or Path(str(src.path)).name)
+                layers += image_layers(img, label=label)
+            else:
+                layers += table_layers(src, column)
+        except ArrowscopeError as exc:
+            if problems is None:
+                raise
+            problems.append(exc)
     return layers

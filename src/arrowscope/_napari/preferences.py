@@ -12,7 +12,7 @@ PATTERNS = ("*.ome.parquet", "*.ome.parquet/", "*.ome.arrow")
 
 
 def ensure_reader_preferences() -> list[str]:
-    """Prefer arrowscope for OME-Arrow patterns the user has not decided; return those added."""
+    """Prefer arrowscope for OME-Arrow patterns not yet decided; return those added."""
     from napari.settings import get_settings
 
     plugins = get_settings().plugins

@@ -322,7 +322,8 @@ class ProfilesWidget(QWidget):
             return
         pt = self.session.profiles
         fovs = len(pt.fields_of_view)
-        text = f"{pt.num_rows:,} cells · {fovs} fields of view · {len(self.session.point_rows):,} placed"
+        placed = len(self.session.point_rows)
+        text = f"{pt.num_rows:,} cells · {fovs} fields of view · {placed:,} placed"
         if report:
             text += (
                 f"<br>rows without image: {report['rows_without_image']} · "
@@ -334,7 +335,7 @@ class ProfilesWidget(QWidget):
         self.status.setText(text)
 
     def check_links(self) -> Any:
-        """Count mismatches between rows and masks in a worker (reads each mask once)."""
+        """Count row/mask mismatches in a worker (reads each mask once)."""
         from napari.qt.threading import thread_worker
 
         if self.session is None:

@@ -544,7 +544,7 @@ class OutlierGalleryWidget(_SessionWidget):
             self.session.select_rows([int(item.data(Qt.ItemDataRole.UserRole))])
 
     def toggle_selected(self) -> None:
-        """Flag or unflag the selected cells by hand (``Metadata_cqc_manual_is_outlier``)."""
+        """Flag or unflag the selected cells by hand (the manual flag column)."""
         if self.session is None:
             return
         rows = [

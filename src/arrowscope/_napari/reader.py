@@ -20,7 +20,7 @@ OWN_SUFFIXES = (".ome.parquet", ".ome.arrow")
 
 
 def _claims(path: Path) -> bool:
-    """Whether ``path`` holds OME-Arrow images or image-linked profiles (schema only)."""
+    """Whether ``path`` holds OME-Arrow images or image-linked profiles (schema)."""
     if path.is_dir():
         return is_chunk_dataset(path)
     name = path.name.lower()
@@ -93,12 +93,19 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
                     _notify(f"{p}: {problem}", "warning")
                 continue
             src = open_source(p)
-            if src.empty_columns:
-                _notify(
-                    f"{p}: image column(s) {', '.join(src.empty_columns)} hold no images and were skipped",
-                    "info",
+            problems: list[ArrowscopeError] = []
+            found = source_layers(src, problems)
+            skipped = [*src.empty_columns, *(e.column for e in problems)]
+            if skipped:
+                reasons = "; ".join(
+                    [f"column '{c}': holds no images" for c in src.empty_columns]
+                    + [str(e).removeprefix(f"{e.path}: ") for e in problems]
                 )
-            layers += source_layers(src)
+                _notify(
+                    f"{p}: skipped {len(skipped)} image column(s) ({reasons})",
+                    "warning" if found else "error",
+                )
+            layers += found
         except ArrowscopeError as exc:
             _notify(str(exc), "error")
     return layers or [(None,)]

@@ -173,7 +173,7 @@ class QCSession:
         return out
 
     def flag_table(self) -> pa.Table:
-        """Every flag column, with the manual flags as ``Metadata_cqc_manual_is_outlier``."""
+        """Every flag column, the manual flags as ``Metadata_cqc_manual_is_outlier``."""
         cols = {}
         if self.flags is not None:
             for name in flag_columns(self.flags.column_names):
@@ -220,7 +220,7 @@ def find_cells_layer(viewer: Any) -> Any | None:
 def session_for(
     viewer: Any, points: Any = None, profiles: ProfileTable | None = None
 ) -> QCSession | None:
-    """The session of ``points`` (or the viewer's newest cells layer), made on first use."""
+    """The session of ``points`` (or the newest cells layer), made on first use."""
     points = points or find_cells_layer(viewer)
     if points is None:
         return None

@@ -115,7 +115,7 @@ def export_layers(
                 raise UnsupportedError(
                     "the selected layers have different numbers of rows",
                     path=target,
-                    hint="save stacked crop layers of one table together, or one at a time",
+                    hint="save the stacked crop layers of one table together",
                 )
             write_ome_table(
                 target,

@@ -189,29 +189,34 @@ def _info(path: Path, *, as_json: bool) -> int:
     if facts["layout"] == "profile-table":
         keys = facts["keys"]
         lines = [
-            f"{facts['path']}: profile table, {facts['rows']} rows, {facts['columns']} columns",
+            f"{facts['path']}: profile table, {facts['rows']} rows, "
+            f"{facts['columns']} columns",
             f"  image key: {', '.join(keys['image']) or '(none found)'}",
             f"  objects: {keys['objects'] or '(none found)'}",
             f"  centre: {keys['center']}, box: {keys['bbox']}",
-            f"  fields of view: {facts['fields_of_view']}, channels: {facts['channels']}, "
+            f"  fields of view: {facts['fields_of_view']}, "
+            f"channels: {facts['channels']}, "
             f"masks: {facts['masks']}",
         ]
         lines += [f"  problem: {p}" for p in facts["problems"][:10]]
         sys.stdout.write("\n".join(lines) + "\n")
         return 0
     lines = [
-        f"{facts['path']}: {facts['layout']}, {facts['rows']} rows, {facts['row_groups']} row groups"
+        f"{facts['path']}: {facts['layout']}, {facts['rows']} rows, "
+        f"{facts['row_groups']} row groups"
     ]
     for c in facts["image_columns"]:
         lines.append(
-            f"  {c['column']}: {c['images']} images, TCZYX {c['shape']}{' (varies)' if c['shapes_vary'] else ''}, "
-            f"{c['dtype']}, scale {c['physical_size']} {c['units']}, channels {c['channels']}"
+            f"  {c['column']}: {c['images']} images, TCZYX {c['shape']}"
+            f"{' (varies)' if c['shapes_vary'] else ''}, {c['dtype']}, "
+            f"scale {c['physical_size']} {c['units']}, channels {c['channels']}"
         )
     for name in facts["empty_columns"]:
         lines.append(f"  {name}: no images")
     if facts["other_columns"]:
         lines.append(
-            f"  other columns: {len(facts['other_columns'])} ({', '.join(facts['other_columns'][:6])}…)"
+            f"  other columns: {len(facts['other_columns'])} "
+            f"({', '.join(facts['other_columns'][:6])}…)"
         )
     sys.stdout.write("\n".join(lines) + "\n")
     return 0

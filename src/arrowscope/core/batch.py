@@ -67,7 +67,7 @@ def partitions(paths: Sequence[Path]) -> list[Partition]:
 
 
 def common_schema(paths: Sequence[Path]) -> pa.Schema:
-    """The schema shared by ``paths`` (the first file's; others must have its columns)."""
+    """The schema shared by ``paths`` (the first file's; others need its columns)."""
     from .profiles import TableFile
 
     schemas = [TableFile(Path(p)).schema for p in paths]
@@ -84,7 +84,7 @@ def common_schema(paths: Sequence[Path]) -> pa.Schema:
 
 
 def annotation_keys(schema: pa.Schema) -> list[str]:
-    """Key columns for an annotation file: image key + object number, else Metadata_*."""
+    """Key columns for an annotation file: image key + object number, or Metadata_*."""
     roles = detect_keys(schema)
     keys = [*roles.image, *roles.objects.values()]
     if not keys:

@@ -67,7 +67,7 @@ def cast_exact(
         raise PixelDataError(
             f"stored pixel values (range {lo}..{hi}) do not fit the declared "
             f"type {dtype.name}",
-            hint="the file's pixels_meta.type is wrong; re-export it with the true dtype",
+            hint="the file's pixels_meta.type is wrong; re-export with the true dtype",
             **where,
         )
     return out
@@ -191,7 +191,8 @@ class RecordPixels:
             k = int(np.argmax(bad))
             raise PixelDataError(
                 f"chunk {k} at (t={p['t'][k]}, c={p['c'][k]}, z={p['z'][k]}, "
-                f"y={p['y'][k]}, x={p['x'][k]}) lies outside the image {self.meta.shape}",
+                f"y={p['y'][k]}, x={p['x'][k]}) lies outside the image "
+                f"{self.meta.shape}",
                 **self.where,
             )
         (t0, t1), (c0, c1), (z0, z1), (y0, y1), (x0, x1) = region

@@ -116,7 +116,7 @@ def _cell_label(
     objects: np.ndarray | None,
     centers: np.ndarray,
 ) -> int:
-    """The label of ``row``'s cell: its object number if present, else under its centre."""
+    """The label of ``row``'s cell: its object number, else the label at its centre."""
     if objects is not None and objects[row] > 0 and (labels == objects[row]).any():
         under = labels_at(labels, centers[row : row + 1])[0]
         if under in (0, objects[row]):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,13 @@ import pyarrow.parquet as pq
 from .cache import ROW_GROUP_CACHE
 from .codec import Region
 from .errors import (
+    ArrowscopeError,
     CorruptFileError,
     ImageNotFoundError,
     NotOmeArrowError,
     PixelDataError,
 )
-from .metadata import Channel, ImageMeta, dtype_from_name
+from .metadata import LABEL_TYPES, Channel, ImageMeta, dtype_from_name
 from .schema import DATASET_LAYOUT, OME_ARROW_TYPE, OME_ARROW_VERSION
 
 IMAGES_FILE = "images.parquet"
@@ -38,6 +39,12 @@ CHUNKS_FILE = "chunks.parquet"
 INDEX_FILE = "index.parquet"
 MANIFEST_FILE = "_ome_arrow_dataset.json"
 AXES = ("t", "c", "z", "y", "x")
+#: arrowscope extra: reduced-resolution copies, ``pyramid/level-<k>/`` (Y and X
+#: halved k times), each a typed chunk dataset; readers that do not know it
+#: ignore the folder.
+PYRAMID_DIR = "pyramid"
+PYRAMID_MIN_PX = 8192  # planes with a side above this get a pyramid by default
+PYRAMID_TOP_PX = 1024  # the coarsest level has sides of at most this
 
 IMAGES_SCHEMA = pa.schema(
     [
@@ -143,7 +150,8 @@ class ChunkDataset:
         self.path = Path(path)
         if not is_chunk_dataset(self.path):
             raise NotOmeArrowError(
-                f"not an OME-Arrow chunk dataset (needs {IMAGES_FILE} and {CHUNKS_FILE})",
+                "not an OME-Arrow chunk dataset "
+                f"(needs {IMAGES_FILE} and {CHUNKS_FILE})",
                 path=self.path,
             )
         try:
@@ -166,6 +174,50 @@ class ChunkDataset:
             stat.st_size,
         )
         self._rows = self.images.to_pylist()
+        self._chunks_meta: pq.FileMetaData | None = None
+        self._levels: list[ChunkDataset] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # footer and levels are re-read where unpickled
+        return {**self.__dict__, "_chunks_meta": None, "_levels": None}
+
+    def chunks_file(self) -> pq.ParquetFile:
+        """The chunk file, its footer parsed once per dataset (not per chunk read)."""
+        path = self.path / CHUNKS_FILE
+        if self._chunks_meta is None:
+            self._chunks_meta = pq.read_metadata(path)
+        return pq.ParquetFile(path, metadata=self._chunks_meta)
+
+    @property
+    def levels(self) -> list[ChunkDataset]:
+        """Stored reduced-resolution levels (``pyramid/level-1``, ``-2``…), in order.
+
+        Only whole, readable levels count: the first one missing or broken
+        ends the list (a pyramid is an aid to viewing; the full resolution
+        is always what is read for data).
+        """
+        if self._levels is None:
+            found: list[ChunkDataset] = []
+            while True:
+                folder = self.path / PYRAMID_DIR / f"level-{len(found) + 1}"
+                if not is_chunk_dataset(folder):
+                    break
+                try:
+                    found.append(ChunkDataset(folder))
+                except ArrowscopeError:
+                    break
+            self._levels = found
+        return self._levels
+
+    def level_rows(self, image_id: str) -> list[tuple[ChunkDataset, int]]:
+        """``(level dataset, row)`` of each stored level holding ``image_id``."""
+        out = []
+        for level in self.levels:
+            ids = level.image_ids
+            if image_id not in ids:
+                break
+            out.append((level, ids.index(image_id)))
+        return out
 
     @property
     def image_ids(self) -> list[str]:
@@ -179,7 +231,8 @@ class ChunkDataset:
         """Metadata of image ``index`` (a row of ``images.parquet``)."""
         if not 0 <= index < len(self._rows):
             raise ImageNotFoundError(
-                f"the dataset holds {len(self._rows)} images; there is no image {index}",
+                f"the dataset holds {len(self._rows)} images; "
+                f"there is no image {index}",
                 path=self.path,
             )
         r = self._rows[index]
@@ -259,7 +312,7 @@ class DatasetPixels:
     def _group(self, group: int) -> pa.Table:
         def load() -> pa.Table:
             try:
-                return pq.ParquetFile(self.dataset.path / CHUNKS_FILE).read_row_group(
+                return self.dataset.chunks_file().read_row_group(
                     group, columns=["dtype", "pixel_bytes"]
                 )
             except (pa.ArrowInvalid, OSError) as exc:
@@ -288,7 +341,8 @@ class DatasetPixels:
             expected = int(np.prod(cshape)) * dtype.itemsize
             if buf is None or buf.size != expected:
                 raise PixelDataError(
-                    f"chunk at {tuple(idx.start[k])} holds {0 if buf is None else buf.size} "
+                    f"chunk at {tuple(idx.start[k])} holds "
+                    f"{0 if buf is None else buf.size} "
                     f"bytes, expected {expected}",
                     path=self.dataset.path,
                 )
@@ -346,6 +400,160 @@ def _chunk_batch(row: dict[str, Any], dtype: str, tile: np.ndarray) -> pa.Record
     )
 
 
+def pyramid_levels(shape: tuple[int, ...], top_px: int | None = None) -> int:
+    """How many halvings of Y and X bring the plane to at most ``top_px`` a side
+    (default :data:`PYRAMID_TOP_PX`)."""
+    top_px = top_px or PYRAMID_TOP_PX
+    side, levels = max(int(shape[-2]), int(shape[-1])), 0
+    while side > top_px:
+        side, levels = -(-side // 2), levels + 1
+    return levels
+
+
+def downsample(plane: np.ndarray, labels: bool) -> np.ndarray:
+    """Halve a YX plane (odd sizes round up).
+
+    Intensities: the mean of each 2×2 block, rounded, in the plane's dtype
+    (edges repeated where a size is odd). Labels: the top-left pixel of each
+    block, so every value is a real label and no new ones appear.
+    """
+    if labels or plane.dtype.kind == "b":
+        return np.ascontiguousarray(plane[::2, ::2])
+    Y, X = plane.shape
+    if Y % 2 or X % 2:
+        plane = np.pad(plane, ((0, Y % 2), (0, X % 2)), mode="edge")
+    blocks = plane.reshape(plane.shape[0] // 2, 2, plane.shape[1] // 2, 2)
+    if plane.dtype.kind == "f":
+        acc = np.float64 if plane.dtype.itemsize == 8 else np.float32
+        return blocks.mean(axis=(1, 3), dtype=acc).astype(plane.dtype)
+    if plane.dtype.itemsize == 8:  # a sum of four 64-bit integers may overflow
+        mean = blocks.mean(axis=(1, 3), dtype=np.float64)
+        info = np.iinfo(plane.dtype)
+        return np.clip(np.rint(mean), info.min, info.max).astype(plane.dtype)
+    total = blocks.sum(axis=(1, 3), dtype=np.int64)
+    return ((total + 2) // 4).astype(plane.dtype)
+
+
+def level_meta(meta: ImageMeta, level: int) -> ImageMeta:
+    """Metadata of ``meta``'s image halved ``level`` times in Y and X."""
+    T, C, Z, Y, X = meta.shape
+    f = 2**level
+    z, y, x = meta.physical_size
+    return replace(
+        meta,
+        shape=(T, C, Z, -(-Y // f), -(-X // f)),
+        physical_size=(z, None if y is None else y * f, None if x is None else x * f),
+        extra={},
+    )
+
+
+class ChunkDatasetWriter:
+    """Streams planes into a new typed chunk dataset in ``directory``.
+
+    Call :meth:`write_plane` for each (t, c, z) plane of an image, then
+    :meth:`add_image` with its metadata; :meth:`close` writes the image table,
+    the chunk index and the manifest.
+    """
+
+    def __init__(
+        self, directory: Path, *, chunk_yx: tuple[int, int], compression: str | None
+    ) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.chunk_yx = chunk_yx
+        self.compression = compression
+        self._images: list[dict[str, Any]] = []
+        self._index: list[dict[str, Any]] = []
+        self._chunk_id = 0
+        keys = [n for n in CHUNKS_SCHEMA.names if n != "pixel_bytes"]
+        self._writer = pq.ParquetWriter(
+            directory / CHUNKS_FILE,
+            CHUNKS_SCHEMA.with_metadata(FILE_METADATA),
+            compression=compression,
+            # no dictionary or min/max statistics for megabyte pixel values:
+            # they cost several times the write itself and no reader uses them
+            use_dictionary=["image_id", "dtype"],
+            write_statistics=keys,
+        )
+
+    def write_plane(
+        self, meta: ImageMeta, t: int, c: int, z: int, plane: np.ndarray
+    ) -> int:
+        """Write one plane of image ``meta`` as tiles; returns the tile count."""
+        little = meta.dtype.newbyteorder("<") if meta.dtype.itemsize > 1 else meta.dtype
+        count = 0
+        for chunk in iter_dataset_chunks([(t, c, z, plane)], self.chunk_yx):
+            tile = chunk.pop("tile")
+            row = {"image_id": meta.id, "chunk_id": self._chunk_id, **chunk}
+            self._writer.write_batch(
+                _chunk_batch(row, meta.dtype.name, tile.astype(little, copy=False))
+            )
+            self._index.append(
+                {
+                    **row,
+                    "row_group_id": self._chunk_id,
+                    "row_index_in_group": 0,
+                    "fragment_path": CHUNKS_FILE,
+                }
+            )
+            self._chunk_id += 1
+            count += 1
+        return count
+
+    def add_image(self, meta: ImageMeta) -> None:
+        """Record image ``meta`` (whose planes were written) in ``images.parquet``."""
+        Y, X = meta.shape[3:]
+        self._images.append(
+            {
+                "image_id": meta.id,
+                "name": meta.name or meta.id,
+                "image_type": meta.image_type,
+                "dtype": meta.dtype.name,
+                **{f"size_{a}": s for a, s in zip(AXES, meta.shape, strict=True)},
+                "layout": "tile",
+                **{
+                    f"chunk_{a}": s
+                    for a, s in zip(
+                        AXES,
+                        (1, 1, 1, min(Y, self.chunk_yx[0]), min(X, self.chunk_yx[1])),
+                        strict=True,
+                    )
+                },
+                "compression": self.compression,
+                "channels_json": _channels_to_json(meta),
+                **{
+                    f"physical_size_{a}": v
+                    for a, v in zip("zyx", meta.physical_size, strict=True)
+                },
+                **{
+                    f"physical_size_{a}_unit": v
+                    for a, v in zip("zyx", meta.units, strict=True)
+                },
+            }
+        )
+
+    def close(self) -> None:
+        self._writer.close()
+        for name, rows, schema in (
+            (IMAGES_FILE, self._images, IMAGES_SCHEMA),
+            (INDEX_FILE, self._index, INDEX_SCHEMA),
+        ):
+            pq.write_table(
+                pa.Table.from_pylist(rows, schema=schema.with_metadata(FILE_METADATA)),
+                self.directory / name,
+                compression=self.compression,
+            )
+        manifest = {
+            "type": OME_ARROW_TYPE,
+            "version": OME_ARROW_VERSION,
+            "layout": DATASET_LAYOUT,
+            "image_count": len(self._images),
+            "chunk_count": self._chunk_id,
+            "writer": "arrowscope",
+        }
+        (self.directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+
+
 def write_chunk_dataset(
     directory: Path,
     images: list[tuple[ImageMeta, Iterable[tuple[int, int, int, np.ndarray]]]],
@@ -353,99 +561,44 @@ def write_chunk_dataset(
     chunk_yx: tuple[int, int],
     compression: str | None,
     on_chunk: Any = None,
+    pyramid: Any = None,
 ) -> None:
     """Write a typed chunk dataset into an empty ``directory``.
 
     ``images`` pairs each image's metadata with an iterator of its (t, c, z)
     planes, so that dask-backed images stream plane by plane with bounded
-    memory. ``on_chunk`` is called after each chunk (for progress bars).
+    memory. ``on_chunk`` is called after each full-resolution chunk (for
+    progress bars). ``pyramid(meta)`` gives how many reduced levels to store
+    for an image (default none): level *k* goes to ``pyramid/level-k/``, a
+    typed chunk dataset of its own, made from the same plane stream (each
+    plane is read once; see :func:`downsample`).
     """
-    image_rows: list[dict[str, Any]] = []
-    index_rows: list[dict[str, Any]] = []
-    chunk_id = 0
-    keys = [n for n in CHUNKS_SCHEMA.names if n != "pixel_bytes"]
-    writer = pq.ParquetWriter(
-        directory / CHUNKS_FILE,
-        CHUNKS_SCHEMA.with_metadata(FILE_METADATA),
-        compression=compression,
-        # no dictionary or min/max statistics for megabyte pixel values: they
-        # cost several times the write itself and no reader uses them
-        use_dictionary=["image_id", "dtype"],
-        write_statistics=keys,
-    )
+    base = ChunkDatasetWriter(directory, chunk_yx=chunk_yx, compression=compression)
+    levels: list[ChunkDatasetWriter] = []
     try:
         for n, (meta, slabs) in enumerate(images):
-            image_id = meta.id or f"image-{n:05d}"
-            little = (
-                meta.dtype.newbyteorder("<") if meta.dtype.itemsize > 1 else meta.dtype
-            )
-            for chunk in iter_dataset_chunks(slabs, chunk_yx):
-                tile = chunk.pop("tile")
-                row = {"image_id": image_id, "chunk_id": chunk_id, **chunk}
-                writer.write_batch(
-                    _chunk_batch(row, meta.dtype.name, tile.astype(little, copy=False))
+            meta = replace(meta, id=meta.id or f"image-{n:05d}")
+            count = int(pyramid(meta)) if pyramid is not None else 0
+            while len(levels) < count:
+                levels.append(
+                    ChunkDatasetWriter(
+                        directory / PYRAMID_DIR / f"level-{len(levels) + 1}",
+                        chunk_yx=chunk_yx,
+                        compression=compression,
+                    )
                 )
-                index_rows.append(
-                    {
-                        **row,
-                        "row_group_id": chunk_id,
-                        "row_index_in_group": 0,
-                        "fragment_path": CHUNKS_FILE,
-                    }
-                )
-                chunk_id += 1
-                if on_chunk is not None:
-                    on_chunk()
-            T, C, Z, Y, X = meta.shape
-            image_rows.append(
-                {
-                    "image_id": image_id,
-                    "name": meta.name or image_id,
-                    "image_type": meta.image_type,
-                    "dtype": meta.dtype.name,
-                    **{f"size_{a}": s for a, s in zip(AXES, meta.shape, strict=True)},
-                    "layout": "tile",
-                    **dict(
-                        zip(
-                            (f"chunk_{a}" for a in AXES),
-                            (1, 1, 1, min(Y, chunk_yx[0]), min(X, chunk_yx[1])),
-                            strict=True,
-                        )
-                    ),
-                    "compression": compression,
-                    "channels_json": _channels_to_json(meta),
-                    **{
-                        f"physical_size_{a}": v
-                        for a, v in zip("zyx", meta.physical_size, strict=True)
-                    },
-                    **{
-                        f"physical_size_{a}_unit": v
-                        for a, v in zip("zyx", meta.units, strict=True)
-                    },
-                }
-            )
+            metas = [level_meta(meta, k) for k in range(1, count + 1)]
+            is_label = (meta.image_type or "").lower() in LABEL_TYPES
+            for t, c, z, plane in slabs:
+                for _ in range(base.write_plane(meta, t, c, z, plane)):
+                    if on_chunk is not None:
+                        on_chunk()
+                for writer, lmeta in zip(levels, metas, strict=False):
+                    plane = downsample(plane, is_label)
+                    writer.write_plane(lmeta, t, c, z, plane)
+            base.add_image(meta)
+            for writer, lmeta in zip(levels, metas, strict=False):
+                writer.add_image(lmeta)
     finally:
-        writer.close()
-    pq.write_table(
-        pa.Table.from_pylist(
-            image_rows, schema=IMAGES_SCHEMA.with_metadata(FILE_METADATA)
-        ),
-        directory / IMAGES_FILE,
-        compression=compression,
-    )
-    pq.write_table(
-        pa.Table.from_pylist(
-            index_rows, schema=INDEX_SCHEMA.with_metadata(FILE_METADATA)
-        ),
-        directory / INDEX_FILE,
-        compression=compression,
-    )
-    manifest = {
-        "type": OME_ARROW_TYPE,
-        "version": OME_ARROW_VERSION,
-        "layout": DATASET_LAYOUT,
-        "image_count": len(image_rows),
-        "chunk_count": chunk_id,
-        "writer": "arrowscope",
-    }
-    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+        for writer in (base, *levels):
+            writer.close()

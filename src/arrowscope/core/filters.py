@@ -139,7 +139,7 @@ def filter_rows(
     Returns
     -------
     numpy.ndarray
-        ``bool`` of length ``table.num_rows``; rows where a filter meets a null are False.
+        ``bool`` of length ``table.num_rows``; a filter that meets a null is False.
     """
     mask = np.ones(table.num_rows, bool)
     if filters:
@@ -159,7 +159,7 @@ def filter_rows(
 def referenced_columns(
     schema: pa.Schema, filters: Sequence[Filter] | None, sql: str | None
 ) -> list[str]:
-    """Columns ``filters``/``sql`` may read (SQL: any column name that appears in it)."""
+    """Columns ``filters``/``sql`` may read (SQL: any column name appearing in it)."""
     cols = [f[0] for f in filters or [] if f and f[0] in schema.names]
     if sql:
         low = sql.lower()

@@ -25,14 +25,20 @@ from dask.base import tokenize
 from .codec import RecordPixels, Region, full_region
 from .dataset import ChunkDataset, DatasetPixels, is_chunk_dataset
 from .errors import ArrowscopeError, ImageNotFoundError, NotOmeArrowError, SchemaError
-from .metadata import DIMS, RGBA, ImageMeta, meta_from_record, uint32_to_rgba
+from .metadata import (
+    DIMS,
+    LABEL_TYPES,
+    RGBA,
+    ImageMeta,
+    meta_from_record,
+    uint32_to_rgba,
+)
 from .schema import META_FIELDS, is_ome_arrow_type, iter_ome_columns, missing_fields
 from .sources import TableSource
 
 PathLike = str | os.PathLike[str]
 #: File-level metadata key where arrowscope keeps values OME-Arrow rounds (float32).
 EXACT_METADATA_KEY = b"arrowscope.exact"
-LABEL_TYPES = frozenset({"label", "labels", "mask", "masks", "segmentation"})
 _LABEL_COLUMN = re.compile(r"(_LABL$|mask|label|segment)", re.IGNORECASE)
 _RGB_HINT = re.compile(r"(_COMP$|composite)", re.IGNORECASE)
 DATASET_COLUMN = "images"
@@ -100,6 +106,8 @@ class OMEImage:
     ) -> None:
         self.meta = meta
         self._reader = reader
+        #: Stored reduced-resolution copies (Y and X halved 1, 2… times), if any.
+        self.levels: list[OMEImage] = []
         self.path = path
         self.column = column
         self.row = row
@@ -183,11 +191,11 @@ class OMEImage:
 
     # -- pixels ---------------------------------------------------------------
     def read(self, region: Region | None = None) -> np.ndarray:
-        """Decode a TCZYX region (five (start, stop) pairs); the whole image by default."""
+        """Decode a TCZYX region (five (start, stop) pairs); default: all of it."""
         return self._reader.read(region or full_region(self.shape))
 
     def to_dask(self) -> da.Array:
-        """A 5-D TCZYX dask array, one block per stored plane or chunk; nothing is read."""
+        """A 5-D TCZYX dask array, a block per stored plane or chunk; reads nothing."""
         name = "arrowscope-" + tokenize(
             str(self.path),
             self.column,
@@ -259,7 +267,7 @@ class OMESource:
             raise NotOmeArrowError(
                 "holds no OME-Arrow image column",
                 path=self.path,
-                hint="an OME-Arrow column is a struct with type, pixels_meta and planes fields",
+                hint="OME-Arrow columns are structs with type, pixels_meta and planes",
             )
         raw = self.table.metadata.get(EXACT_METADATA_KEY)
         self._exact = json.loads(raw) if raw else {}
@@ -305,7 +313,8 @@ class OMESource:
                 ftype = self.table.schema.field(column).type
                 if pa.types.is_struct(ftype):
                     raise SchemaError(
-                        f"the struct lacks required OME-Arrow fields {sorted(missing_fields(ftype))}",
+                        "the struct lacks required OME-Arrow fields "
+                        f"{sorted(missing_fields(ftype))}",
                         path=self.path,
                         column=column,
                     )
@@ -357,6 +366,18 @@ class OMESource:
             meta = _replace(meta, shape=(T, 3, Z, Y, X), rgb=True, channels=())
         return meta
 
+    def _dataset_image(self, dataset: ChunkDataset, row: int) -> OMEImage:
+        meta = dataset.meta(row)
+        cs = meta.extra.get("chunk_shape") or (1, 1, 1, meta.shape[3], meta.shape[4])
+        return OMEImage(
+            meta,
+            DatasetPixels(dataset, meta),
+            chunk_zyx=tuple(cs[2:]),  # type: ignore[arg-type]
+            path=self.path,
+            column=DATASET_COLUMN,
+            row=row,
+        )
+
     def image(
         self, column: str | None = None, row: int = 0, *, rgb: bool | None = None
     ) -> OMEImage:
@@ -367,22 +388,13 @@ class OMESource:
                 path=self.path,
             )
         if self.dataset is not None:
-            meta = self.dataset.meta(row)
-            cs = meta.extra.get("chunk_shape") or (
-                1,
-                1,
-                1,
-                meta.shape[3],
-                meta.shape[4],
-            )
-            return OMEImage(
-                meta,
-                DatasetPixels(self.dataset, meta),
-                chunk_zyx=tuple(cs[2:]),  # type: ignore[arg-type]
-                path=self.path,
-                column=DATASET_COLUMN,
-                row=row,
-            )
+            image = self._dataset_image(self.dataset, row)
+            if image.meta.id is not None:
+                image.levels = [
+                    self._dataset_image(level, r)
+                    for level, r in self.dataset.level_rows(image.meta.id)
+                ]
+            return image
         column = column or self.default_column()
         self._check_column(column)
         assert self.table is not None

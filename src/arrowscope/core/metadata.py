@@ -100,6 +100,10 @@ class Channel:
         return None if self.color is None else uint32_to_rgba(self.color)
 
 
+#: ``image_type`` values that mean "integer labels, not intensities".
+LABEL_TYPES = frozenset({"label", "labels", "mask", "masks", "segmentation"})
+
+
 @dataclass(frozen=True)
 class ImageMeta:
     """Everything about one image except its pixels.

@@ -211,7 +211,7 @@ def read_profile_table(path: Path, columns: Sequence[str] | None = None) -> pa.T
 
 
 class TableFile:
-    """Parquet/IPC via :class:`TableSource` (footer only at open), CSV or a table in memory."""
+    """Parquet/IPC via :class:`TableSource` (footer only at open), CSV or in memory."""
 
     def __init__(self, path: Path | pa.Table) -> None:
         from .sources import TableSource, sniff_format
@@ -229,7 +229,7 @@ class TableFile:
                 raise CorruptFileError(
                     "not a Parquet, Arrow IPC or CSV table",
                     path=self.path,
-                    hint="profile tables are read from .parquet, .arrow/.feather or .csv",
+                    hint="profile tables are .parquet, .arrow/.feather or .csv files",
                 )
             import pyarrow.csv as pcsv
 
@@ -296,7 +296,7 @@ class FileIndex:
             return self._by_name
 
     def resolve(self, name: str, folder: str | None = None) -> Path | None:
-        """``folder/name`` if it exists here, else a file called ``name`` under a root."""
+        """``folder/name`` if it exists, else a file named ``name`` under a root."""
         if folder:
             direct = Path(folder.removeprefix("file:")) / name
             if direct.exists():
@@ -309,7 +309,7 @@ class FileIndex:
         return self._index().get(_leaf_name(name))
 
     def masks_for(self, stem: str) -> dict[str, Path]:
-        """CellProfiler masks ``<stem>_Mask<Compartment>.tif[f]`` → {compartment: path}."""
+        """CellProfiler masks ``<stem>_Mask<Compartment>.tif[f]``, by compartment."""
         self._index()
         return dict(self._masks.get(stem, {}))
 

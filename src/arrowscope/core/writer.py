@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .codec import encode_byte_record, encode_list_record, null_record
-from .dataset import write_chunk_dataset
+from .dataset import PYRAMID_MIN_PX, pyramid_levels, write_chunk_dataset
 from .errors import ArrowscopeError, UnsupportedError, WriteError
 from .image import EXACT_METADATA_KEY, OMEImage
 from .metadata import DIMS, Channel, ImageMeta, rgba_to_uint32
@@ -37,9 +37,12 @@ from .schema import (
     OME_ARROW_VERSION,
 )
 
-#: Images above this many bytes are written as a typed chunk dataset by default.
 SLAB_BYTES = 64 * 2**20  # dask input is computed in slabs of about this size
+#: Images above this many bytes are written as a typed chunk dataset by default.
 LARGE_IMAGE_BYTES = 256 * 2**20
+#: Pixel bytes per row group of an image table (a larger row gets a group alone).
+ROW_GROUP_BYTES = 4 * 2**20
+ROW_GROUP_ROWS = 1024  # and at most this many rows (tiny crops, big profiles)
 DEFAULT_COLUMN = "ome_arrow"
 SUPPORTED_KINDS = "biuf"
 Progress = Callable[[int, int], None]
@@ -124,7 +127,8 @@ def make_meta(
     colors = list(channel_colors) if channel_colors is not None else [None] * C
     if len(names) != C or len(colors) != C:
         raise UnsupportedError(
-            f"the image has {C} channels but {len(names)} names and {len(colors)} colours were given"
+            f"the image has {C} channels but {len(names)} names and "
+            f"{len(colors)} colours were given"
         )
     sizes = tuple(None if v is None else float(v) for v in _triple(physical_size, None))
     if isinstance(units, str) or units is None:
@@ -332,6 +336,7 @@ def write_ome_parquet(
     chunk_compression: str | None = None,
     large_threshold: int = LARGE_IMAGE_BYTES,
     tile: int = 1024,
+    pyramid: bool | str = "auto",
     progress: Progress | None = None,
 ) -> Path:
     """Write one image to OME-Parquet, losslessly and atomically.
@@ -350,6 +355,11 @@ def write_ome_parquet(
         Parquet compression (zstd by default).
     chunk_compression
         Extra per-chunk codec for byte-form records (``"zstd"``, ``"lz4"``).
+    pyramid
+        Dataset layout only: also store reduced-resolution levels (Y and X
+        halved until a side is at most 1024 pixels) in ``pyramid/level-<k>/``
+        so viewers pan huge planes smoothly. ``"auto"`` (default) stores them
+        for planes with a side above 8192 pixels. Other readers ignore them.
     progress
         Called as ``progress(done, total)`` while writing.
 
@@ -384,7 +394,12 @@ def write_ome_parquet(
         layout = "dataset"
     if layout == "dataset":
         return write_ome_dataset(
-            path, [image], compression=compression, tile=tile, progress=progress
+            path,
+            [image],
+            compression=compression,
+            tile=tile,
+            pyramid=pyramid,
+            progress=progress,
         )
     if layout != "nested":
         raise UnsupportedError(
@@ -409,7 +424,11 @@ def write_ome_table(
     chunk_compression: str | None = None,
     progress: Progress | None = None,
 ) -> Path:
-    """Write many images as a table: one image per row, one row per row group.
+    """Write many images as a table: one image per row, rows grouped by size.
+
+    Row groups hold about :data:`ROW_GROUP_BYTES` of pixels (a single row if it
+    is larger), so showing one row decodes a few megabytes at most, and
+    opening a table of many thousand crops reads a small footer.
 
     Parameters
     ----------
@@ -425,7 +444,7 @@ def write_ome_table(
 
     Notes
     -----
-    Each row is computed and written on its own, so memory holds one row.
+    Each row is computed on its own; memory holds one row group.
     """
     columns: dict[str, list[ImageToWrite | None]] = {
         col: [
@@ -469,23 +488,39 @@ def write_ome_table(
             write_statistics=plain or False,
         ) as writer,
     ):
+        pending: dict[str, list[pa.Array]] = {col: [] for col in columns}
+        start = pending_bytes = 0
+
+        def flush(stop: int) -> None:
+            nonlocal start, pending_bytes
+            if stop == start:
+                return
+            arrays = [pa.concat_arrays(pending[col]) for col in columns]
+            if extra is not None:
+                part = extra.slice(start, stop - start)
+                arrays += [c.combine_chunks() for c in part.columns]
+            table = pa.Table.from_arrays(arrays, schema=schema)
+            writer.write_table(table, row_group_size=stop - start)
+            for col in columns:
+                pending[col].clear()
+            start, pending_bytes = stop, 0
+
         for row in range(n_rows):
-            arrays = []
             for col, items in columns.items():
                 im = items[row]
-                arrays.append(
+                pending[col].append(
                     null_record(types[col])
                     if im is None
                     else _record(im, types[col], chunk_compression)
                 )
-            if extra is not None:
-                arrays += [
-                    extra.column(i).slice(row, 1).combine_chunks()
-                    for i in range(extra.num_columns)
-                ]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+                pending_bytes += 0 if im is None else im.meta.nbytes
+            # a row group holds ~ROW_GROUP_BYTES of pixels: showing one row
+            # decodes its group only, and per-group overhead stays small
+            if pending_bytes >= ROW_GROUP_BYTES or row + 1 - start >= ROW_GROUP_ROWS:
+                flush(row + 1)
             if progress is not None:
                 progress(row + 1, n_rows)
+        flush(n_rows)
     return Path(path)
 
 
@@ -496,12 +531,27 @@ def write_ome_dataset(
     dims: str = DIMS,
     compression: str | None = "zstd",
     tile: int = 1024,
+    pyramid: bool | str = "auto",
     progress: Progress | None = None,
 ) -> Path:
     """Write images as a typed chunk dataset folder (chunks of 1 plane × ``tile``²).
 
-    dask-backed images are computed one Z-block at a time.
+    dask-backed images are computed one Z-block at a time. ``pyramid`` as in
+    :func:`write_ome_parquet`: the levels are made from the same planes as
+    they stream past (each plane is read once).
     """
+    if pyramid not in (True, False, "auto"):
+        raise UnsupportedError(
+            f"pyramid={pyramid!r} is not understood", hint="use True, False or 'auto'"
+        )
+
+    def levels(meta: ImageMeta) -> int:
+        if pyramid is False:
+            return 0
+        if pyramid == "auto" and max(meta.shape[3:]) <= PYRAMID_MIN_PX:
+            return 0
+        return pyramid_levels(meta.shape)
+
     items = [image_to_write(im, dims=dims) for im in images]
     for n, im in enumerate(items):
         if im.meta.id is None:
@@ -533,6 +583,7 @@ def write_ome_dataset(
             chunk_yx=(tile, tile),
             compression=compression,
             on_chunk=tick,
+            pyramid=levels,
         )
     return Path(path)
 
