@@ -1,4 +1,4 @@
-"""Stored pyramids in typed chunk datasets: exact levels, read lazily, ignored by others."""
+"""Stored pyramids in typed chunk datasets: exact levels, lazy, ignored by others."""
 
 from __future__ import annotations
 

@@ -214,8 +214,8 @@ def test_stored_pyramid_gives_multiscale_layers(tmp_path, monkeypatch):
     monkeypatch.setattr(
         dataset.DatasetPixels,
         "read",
-        lambda self, region: read_from.append(self.dataset.path) or original(
-            self, region
+        lambda self, region: (
+            read_from.append(self.dataset.path) or original(self, region)
         ),
     )
     ((levels, kwargs, kind),) = get_reader(str(path))(str(path))
