@@ -66,27 +66,44 @@ def emit(figures: dict[str, Any]) -> None:
 
 
 def run_child(script: str, args: list[str], timeout_s: float) -> dict[str, Any]:
-    """Run ``script --child ARGS`` in a fresh Python; its last JSON line or an error."""
+    """Run ``script --child ARGS`` in a fresh Python; its last JSON line or an error.
+
+    The child's resident memory is sampled from outside too, so a child that
+    runs out of time still reports how much memory it held by then.
+    """
+    import contextlib
     import os
     import subprocess
+    import tempfile
 
-    try:
-        proc = subprocess.run(
-            [sys.executable, script, "--child", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            # compiled bytecode is cached as on a user's machine
-            env={
-                k: v
-                for k, v in dict(os.environ, PYTHONWARNINGS="ignore").items()
-                if k != "PYTHONDONTWRITEBYTECODE"
-            },
-            check=False,
+    import psutil
+
+    env = {
+        k: v
+        for k, v in dict(os.environ, PYTHONWARNINGS="ignore").items()
+        # compiled bytecode is cached as on a user's machine
+        if k != "PYTHONDONTWRITEBYTECODE"
+    }
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [sys.executable, script, "--child", *args], stdout=out, stderr=err, env=env
         )
-    except subprocess.TimeoutExpired:
-        return {"error": f"did not finish in {timeout_s:g} s"}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        child, peak, t0 = psutil.Process(proc.pid), 0, time.perf_counter()
+        while proc.poll() is None and time.perf_counter() - t0 < timeout_s:
+            with contextlib.suppress(psutil.Error):  # it may just have ended
+                peak = max(peak, child.memory_info().rss)
+            time.sleep(0.05)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            return {
+                "error": f"did not finish in {timeout_s:g} s",
+                "peak_rss_mib_by_then": round(peak / 2**20, 1),
+            }
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
     if lines:
         return json.loads(lines[-1])
-    return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:300]}
+    return {"error": (stderr.strip().splitlines() or ["failed"])[-1][:300]}

@@ -235,3 +235,24 @@ def test_info_describes_profile_tables(tmp_path, capsys):
         "Nuclei_Location_Center_X",
         "Nuclei_Location_Center_Y",
     ]
+
+
+def test_info_lists_a_stored_pyramid(tmp_path, capsys, monkeypatch):
+    from arrowscope.core import dataset
+
+    monkeypatch.setattr(dataset, "PYRAMID_TOP_PX", 40)
+    path = arrowscope.write_ome_parquet(
+        tmp_path / "p.ome.parquet",
+        np.zeros((100, 90), np.uint16),
+        dims="YX",
+        layout="dataset",
+        pyramid=True,
+    )
+    assert main(["info", str(path), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert [lvl["shape"][3:] for lvl in facts["pyramid_levels"]] == [
+        [50, 45],
+        [25, 23],
+    ]
+    assert main(["info", str(path)]) == 0
+    assert "stored pyramid: 2 levels (50×45, 25×23)" in capsys.readouterr().out

@@ -174,6 +174,12 @@ def describe(path: Path) -> dict[str, Any]:
         "empty_columns": src.empty_columns,
         "other_columns": src.other_columns,
     }
+    if src.dataset is not None:
+        out["pyramid_levels"] = [
+            {"level": k, "shape": list(level.meta(0).shape)}
+            for k, level in enumerate(src.dataset.levels, start=1)
+            if len(level)
+        ]
     if src.table is not None:
         roles = detect_keys(src.table.schema)
         if roles.image or roles.objects:
@@ -213,6 +219,13 @@ def _info(path: Path, *, as_json: bool) -> int:
         )
     for name in facts["empty_columns"]:
         lines.append(f"  {name}: no images")
+    if facts.get("pyramid_levels"):
+        shapes = ", ".join(
+            "×".join(map(str, lvl["shape"][3:])) for lvl in facts["pyramid_levels"]
+        )
+        lines.append(
+            f"  stored pyramid: {len(facts['pyramid_levels'])} levels ({shapes})"
+        )
     if facts["other_columns"]:
         lines.append(
             f"  other columns: {len(facts['other_columns'])} "
