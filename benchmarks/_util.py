@@ -37,6 +37,7 @@ class PeakRSS:
 
         proc = psutil.Process()
         self._start = proc.memory_info().rss
+        self.start_mib = self._start / 2**20
         self._peak = self._start
         self._stop = threading.Event()
 
@@ -96,8 +97,12 @@ def run_child(script: str, args: list[str], timeout_s: float) -> dict[str, Any]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+            out.seek(0)
+            # what the child said before it was stopped (e.g. its baseline)
+            said = [json.loads(ln) for ln in out.read().splitlines() if ln[:1] == "{"]
             return {
                 "error": f"did not finish in {timeout_s:g} s",
+                **{k: v for d in said for k, v in d.items()},
                 "peak_rss_mib_by_then": round(peak / 2**20, 1),
             }
         out.seek(0)

@@ -42,11 +42,15 @@ class ByteLRU:
         """Bytes held right now."""
         return self._bytes
 
-    def get_or_load(self, key: Hashable, load: Callable[[], Any]) -> Any:
+    def get_or_load(
+        self, key: Hashable, load: Callable[[], Any], *, keep: bool = True
+    ) -> Any:
         """Return the cached value for ``key``, calling ``load`` once on a miss.
 
         Threads asking for the same key wait for one load; different keys load
-        in parallel (the global lock is not held while loading).
+        in parallel (the global lock is not held while loading). With
+        ``keep=False`` a cached value is still used, but a loaded one is not
+        kept (for reads whose result is cached elsewhere, e.g. by dask).
         """
         with self._lock:
             if key in self._items:
@@ -68,7 +72,7 @@ class ByteLRU:
                     self._loading.pop(key, None)
             size = _nbytes(value)
             with self._lock:
-                if size <= self.max_bytes:
+                if keep and size <= self.max_bytes:
                     self._items[key] = (value, size)
                     self._bytes += size
                     self._evict()

@@ -309,7 +309,7 @@ class DatasetPixels:
         assert meta.id is not None
         self.index = dataset.chunk_index(meta.id)
 
-    def _group(self, group: int) -> pa.Table:
+    def _group(self, group: int, keep: bool = True) -> pa.Table:
         def load() -> pa.Table:
             try:
                 return self.dataset.chunks_file().read_row_group(
@@ -321,10 +321,17 @@ class DatasetPixels:
                     path=self.dataset.path,
                 ) from exc
 
-        return ROW_GROUP_CACHE.get_or_load((self.dataset._token, group), load)
+        return ROW_GROUP_CACHE.get_or_load(
+            (self.dataset._token, group), load, keep=keep
+        )
 
     def read(self, region: Region) -> np.ndarray:
-        """Decode the pixels of ``region`` (five TCZYX (start, stop) pairs)."""
+        """Decode the pixels of ``region`` (five TCZYX (start, stop) pairs).
+
+        Chunks the region only partly covers are kept in the row-group cache
+        (the neighbouring reads want them too); a chunk read whole is not: its
+        pixels are the result, which dask (and napari's dask cache) hold.
+        """
         lo = np.array([a for a, _ in region])
         hi = np.array([b for _, b in region])
         out = np.zeros(tuple(hi - lo), dtype=self.meta.dtype)
@@ -332,7 +339,8 @@ class DatasetPixels:
         ends = idx.start + idx.shape
         hit = np.all((idx.start < hi) & (ends > lo), axis=1)
         for k in np.flatnonzero(hit):
-            group = self._group(int(idx.row_group[k]))
+            whole = bool(np.all((idx.start[k] >= lo) & (ends[k] <= hi)))
+            group = self._group(int(idx.row_group[k]), keep=not whole)
             row = int(idx.row_in_group[k])
             dtype_name = group.column("dtype")[row].as_py()
             dtype = dtype_from_name(dtype_name) if dtype_name else self.meta.dtype
