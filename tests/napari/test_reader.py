@@ -232,3 +232,21 @@ def test_stored_pyramid_gives_multiscale_layers(tmp_path, monkeypatch):
     assert set(read_from) == {path / "pyramid" / "level-3"}  # only the coarsest
     stored = arrowscope.open_image(path).levels[-1].to_numpy()[0, 1, 0]
     np.testing.assert_array_equal(overview, stored)
+
+
+def test_single_image_layer_names(tmp_path):
+    """Own name first, then the only channel's name, then the file name."""
+    plane = np.ones((8, 8), np.uint16)
+    cases = [
+        ({"name": "cells", "channel_names": ["DNA"]}, "nested", "cells"),
+        ({"channel_names": ["DNA"]}, "dataset", "DNA"),
+        ({}, "dataset", "plain.ome.parquet"),
+    ]
+    for n, (kw, layout, expected) in enumerate(cases):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        path = arrowscope.write_ome_parquet(
+            folder / "plain.ome.parquet", plane, dims="YX", layout=layout, **kw
+        )
+        ((_, kwargs, _),) = read_paths(str(path))
+        assert kwargs["name"] == expected, kw

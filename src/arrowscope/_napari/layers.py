@@ -279,6 +279,17 @@ def table_layers(
     )
 
 
+def _single_label(img: OMEImage, src: OMESource) -> str:
+    """A name for the one image of a file: its own name, else its only channel's
+    name, else the file name."""
+    if img.name:
+        return img.name
+    names = img.channel_names
+    if len(names) == 1 and names[0] != "C0":
+        return names[0]
+    return Path(str(src.path)).name
+
+
 def source_layers(
     src: OMESource, problems: list[ArrowscopeError] | None = None
 ) -> list[LayerData]:
@@ -294,7 +305,7 @@ def source_layers(
         try:
             if src.num_rows == 1:
                 img = src.image(column, 0)
-                label = column if several else (img.name or Path(str(src.path)).name)
+                label = column if several else _single_label(img, src)
                 layers += image_layers(img, label=label)
             else:
                 layers += table_layers(src, column)

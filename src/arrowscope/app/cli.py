@@ -207,10 +207,11 @@ def _info(path: Path, *, as_json: bool) -> int:
         lines += [f"  problem: {p}" for p in facts["problems"][:10]]
         sys.stdout.write("\n".join(lines) + "\n")
         return 0
-    lines = [
-        f"{facts['path']}: {facts['layout']}, {facts['rows']} rows, "
-        f"{facts['row_groups']} row groups"
-    ]
+    what = "images" if facts["layout"] == "typed-chunk-dataset" else "rows"
+    head = f"{facts['path']}: {facts['layout']}, {facts['rows']} {what}"
+    if facts["row_groups"] is not None:
+        head += f", {facts['row_groups']} row groups"
+    lines = [head]
     for c in facts["image_columns"]:
         lines.append(
             f"  {c['column']}: {c['images']} images, TCZYX {c['shape']}"

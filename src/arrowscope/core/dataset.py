@@ -514,7 +514,7 @@ class ChunkDatasetWriter:
         self._images.append(
             {
                 "image_id": meta.id,
-                "name": meta.name or meta.id,
+                "name": meta.name,  # no made-up names: readers fall back
                 "image_type": meta.image_type,
                 "dtype": meta.dtype.name,
                 **{f"size_{a}": s for a, s in zip(AXES, meta.shape, strict=True)},
