@@ -540,7 +540,12 @@ class ChunkDatasetWriter:
             }
         )
 
+    def abort(self) -> None:
+        """Close the chunk file without writing the tables that describe it."""
+        self._writer.close()
+
     def close(self) -> None:
+        """Finish: close the chunk file, write the image table, index, manifest."""
         self._writer.close()
         for name, rows, schema in (
             (IMAGES_FILE, self._images, IMAGES_SCHEMA),
@@ -607,6 +612,11 @@ def write_chunk_dataset(
             base.add_image(meta)
             for writer, lmeta in zip(levels, metas, strict=False):
                 writer.add_image(lmeta)
-    finally:
+    except BaseException:
+        # a failed write leaves no tables or manifest behind, only closed handles
+        # (the caller's temporary folder is then removed)
         for writer in (base, *levels):
-            writer.close()
+            writer.abort()
+        raise
+    for writer in (base, *levels):
+        writer.close()
