@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_target
 from .errors import UnsupportedError, WriteError
 from .image import OMEImage, open_image
-from .writer import ImageToWrite, atomic_target, image_to_write, write_ome_parquet
+from .writer import ImageToWrite, image_to_write, write_ome_parquet
 
 OME_SUFFIXES = (".parquet", ".arrow", ".feather")
 

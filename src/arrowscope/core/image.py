@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 from dask.base import tokenize
 
+from .atomic import recover
 from .codec import RecordPixels, Region, full_region
 from .dataset import ChunkDataset, DatasetPixels, is_chunk_dataset
 from .errors import ArrowscopeError, ImageNotFoundError, NotOmeArrowError, SchemaError
@@ -249,6 +250,8 @@ class OMESource:
     def __init__(self, source: PathLike | pa.Table) -> None:
         self.dataset: ChunkDataset | None = None
         self.table: TableSource | None = None
+        if not isinstance(source, pa.Table) and not os.path.lexists(source):
+            recover(source)  # a folder swap that a kill interrupted
         if not isinstance(source, pa.Table) and is_chunk_dataset(source):
             self.path: Path | None = Path(source)
             self.dataset = ChunkDataset(source)

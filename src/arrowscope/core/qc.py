@@ -509,7 +509,7 @@ def as_table(data: Any, columns: Sequence[str] | None = None) -> pa.Table:
 
 def _write_table(table: pa.Table, path: Path) -> Path:
     """Write ``table`` atomically as Parquet, or CSV/TSV by suffix."""
-    from .writer import atomic_target
+    from .atomic import atomic_target
 
     suffix = "".join(path.suffixes[-2:]).lower()
     with atomic_target(path) as tmp:
@@ -559,8 +559,8 @@ def write_cleaned(source: Any, path: str | Path, keep: np.ndarray) -> Path:
     """
     import pyarrow.parquet as pq
 
+    from .atomic import atomic_target
     from .sources import sniff_format
-    from .writer import atomic_target
 
     path = Path(path)
     keep = np.asarray(keep, bool)

@@ -10,12 +10,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,9 +21,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .atomic import atomic_target
 from .codec import encode_byte_record, encode_list_record, null_record
 from .dataset import PYRAMID_MIN_PX, pyramid_levels, write_chunk_dataset
-from .errors import ArrowscopeError, UnsupportedError, WriteError
+from .errors import UnsupportedError
 from .image import EXACT_METADATA_KEY, OMEImage
 from .metadata import DIMS, Channel, ImageMeta, rgba_to_uint32
 from .schema import (
@@ -258,63 +255,6 @@ def _exact_sizes(column: str, images: Sequence[ImageToWrite | None]) -> dict[str
         if any(s is not None and float(np.float32(s)) != s for s in sizes):
             out[str(row)] = {"physical_size": list(sizes)}
     return out
-
-
-# -- atomic targets ---------------------------------------------------------------
-@contextlib.contextmanager
-def atomic_target(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary sibling path; on success it replaces ``path``.
-
-    The old file or folder is kept until the new one is complete, and
-    restored if the final swap fails. On any error the temporary is removed.
-    """
-    target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise WriteError(
-            "the folder does not exist", path=parent, hint="create it first"
-        )
-    if not os.access(parent, os.W_OK):
-        raise WriteError(
-            "the folder is not writable", path=parent, hint="choose another folder"
-        )
-    tmp = parent / f".{target.name}.arrowscope-{uuid.uuid4().hex[:8]}.tmp"
-    backup = parent / f".{target.name}.arrowscope-{uuid.uuid4().hex[:8]}.old"
-    try:
-        yield tmp
-        # A file over a file is one atomic rename; a folder (or a change of
-        # kind) needs the old one moved aside first and restored on failure.
-        if target.is_dir() or (tmp.is_dir() and target.exists()):
-            os.replace(target, backup)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if backup.exists():
-                os.replace(backup, target)
-            raise
-        _remove(backup)
-    except ArrowscopeError:
-        _remove(tmp)
-        raise
-    except OSError as exc:
-        _remove(tmp)
-        hint = (
-            "free some disk space and try again" if exc.errno == errno.ENOSPC else None
-        )
-        raise WriteError(
-            f"writing failed: {exc.strerror or exc}", path=target, hint=hint
-        ) from exc
-    except BaseException:
-        _remove(tmp)
-        raise
-
-
-def _remove(p: Path) -> None:
-    if p.is_dir() and not p.is_symlink():
-        shutil.rmtree(p, ignore_errors=True)
-    elif p.exists() or p.is_symlink():
-        with contextlib.suppress(OSError):
-            p.unlink()
 
 
 # -- public writers -----------------------------------------------------------------
