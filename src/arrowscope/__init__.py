@@ -6,6 +6,7 @@ so nothing heavy (pyarrow, dask) is loaded until it is used.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -26,6 +27,7 @@ _CORE_API = {
     "OMESource",
     "ImageInfo",
     "ArrowscopeError",
+    "AccessError",
     "CorruptFileError",
     "ImageNotFoundError",
     "NotOmeArrowError",
@@ -43,9 +45,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def __getattr__(name: str) -> Any:
     if name == "qc":
-        from . import qc
-
-        return qc
+        # importlib, not "from . import qc": that form asks this very
+        # __getattr__ for "qc" first and recursed until RecursionError.
+        return importlib.import_module(f"{__name__}.qc")
     if name in _CORE_API:
         from . import core
 

@@ -5,6 +5,7 @@ contract and a test).
 """
 
 from .errors import (
+    AccessError,
     ArrowscopeError,
     CorruptFileError,
     ImageNotFoundError,
@@ -21,6 +22,7 @@ from .qc import label_outliers
 from .writer import write_ome_dataset, write_ome_parquet, write_ome_table
 
 __all__ = [
+    "AccessError",
     "ArrowscopeError",
     "CorruptFileError",
     "ImageInfo",

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import ArrowscopeError, SchemaError
+from .parquet import parquet_file
 from .profiles import detect_keys, read_profile_table
 from .qc import (
     Method,
@@ -45,9 +46,7 @@ class Partition:
     def read(self, columns: Sequence[str]) -> pa.Table:
         if self.group is None:
             return read_profile_table(self.path, columns)
-        return pq.ParquetFile(self.path).read_row_group(
-            self.group, columns=list(columns)
-        )
+        return parquet_file(self.path).read_row_group(self.group, columns=list(columns))
 
 
 def partitions(paths: Sequence[Path]) -> list[Partition]:

@@ -73,6 +73,159 @@ def cast_exact(
     return out
 
 
+#: Per-plane and per-chunk coordinates: what a layout check reads (no pixels).
+LAYOUT_FIELDS = (
+    "planes.t",
+    "planes.c",
+    "planes.z",
+    *(
+        f"chunks.{name}"
+        for name in ("t", "c", "z", "y", "x", "shape_z", "shape_y", "shape_x")
+    ),
+)
+
+
+def _is_list(dtype: pa.DataType) -> bool:
+    return pa.types.is_list(dtype) or pa.types.is_large_list(dtype)
+
+
+def _ints(items: pa.StructArray, name: str) -> np.ndarray:
+    if items.type.get_field_index(name) < 0:
+        raise KeyError(name)
+    return items.field(name).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def check_layout(cell: pa.StructArray, meta: ImageMeta, where: dict[str, Any]) -> str:
+    """Check what a record stores against the sizes it declares; return the form.
+
+    ``cell`` is the length-1 record projected onto :data:`LAYOUT_FIELDS`;
+    ``meta`` its declared metadata (size_c as stored, before any RGB
+    interpretation). Runs in O(stored planes or chunks) and reads no pixels, so
+    a file declaring a billion planes is refused before anything is allocated.
+    Every (t, c, z) plane must be stored exactly once (every voxel covered by
+    exactly one chunk): a duplicate or a missing one is an error, never zeros
+    or a silently chosen copy.
+    """
+    T, C, Z, Y, X = meta.shape
+    names = {cell.type.field(i).name for i in range(cell.type.num_fields)}
+    chunks = cell.field("chunks") if "chunks" in names else None
+    if chunks is not None and _is_list(chunks.type) and len(chunks.flatten()):
+        _check_chunks(chunks.flatten(), meta.shape, where)
+        return "chunks"
+    planes = cell.field("planes") if "planes" in names else None
+    if planes is None or not _is_list(planes.type):
+        kind = "missing" if planes is None else f"a {planes.type} field"
+        raise PixelDataError(
+            f"the record stores no chunks and its planes are {kind}",
+            hint="planes must be a list of {z, t, c, pixels} structs",
+            **where,
+        )
+    items = planes.flatten()
+    try:
+        t, c, z = (_ints(items, a) for a in "tcz")
+    except (KeyError, pa.ArrowInvalid, TypeError, ValueError) as exc:
+        raise PixelDataError(
+            f"planes lack usable t/c/z coordinates ({exc})", **where
+        ) from exc
+    expected = T * C * Z
+    if len(t) != expected or expected == 0:
+        # Cheap first: most broken files differ in count (a billion declared).
+        stored = len(t)
+        raise PixelDataError(
+            f"declares TCZYX {meta.shape} ({expected} planes) but stores {stored} "
+            "planes",
+            hint="the file's sizes are wrong or planes are missing; re-export it",
+            **where,
+        )
+    bad = (t < 0) | (t >= T) | (c < 0) | (c >= C) | (z < 0) | (z >= Z)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise PixelDataError(
+            f"plane {k} has (t, c, z) = ({t[k]}, {c[k]}, {z[k]}) outside the "
+            f"image's TCZYX size {meta.shape}",
+            **where,
+        )
+    flat = (t * C + c) * Z + z
+    counts = np.bincount(flat, minlength=expected)
+    if counts.max() > 1:
+        k = int(np.argmax(counts > 1))
+        ti, ci, zi = k // (C * Z), (k // Z) % C, k % Z
+        raise PixelDataError(
+            f"plane (t={ti}, c={ci}, z={zi}) is stored {counts[k]} times",
+            hint="which copy is right is unknown; re-export the image",
+            **where,
+        )
+    return "planes"
+
+
+def _check_chunks(
+    items: pa.StructArray, shape: tuple[int, ...], where: dict[str, Any]
+) -> None:
+    try:
+        pos = {n: _ints(items, n) for n in ("t", "c", "z", "y", "x")}
+        size = {a: _ints(items, f"shape_{a}") for a in "zyx"}
+    except (KeyError, pa.ArrowInvalid, TypeError, ValueError) as exc:
+        raise PixelDataError(f"chunks lack usable positions ({exc})", **where) from exc
+    check_chunk_cover(pos, size, shape, where)
+
+
+def check_chunk_cover(
+    pos: dict[str, np.ndarray],
+    size: dict[str, np.ndarray],
+    shape: tuple[int, ...],
+    where: dict[str, Any],
+    *,
+    what: str = "chunk",
+) -> None:
+    """Check that chunks tile ``shape``: in bounds, each origin once, no hole.
+
+    ``pos`` holds TCZYX origins; ``size`` the extents along the axes it names
+    (absent axes are 1 wide). Distinct origins, boxes inside the image and a
+    total volume equal to the image's catch a duplicate, a missing chunk, a
+    chunk outside the image and declared sizes larger than what is stored, in
+    O(n log n) and without reading a pixel.
+    """
+    dims = dict(zip("tczyx", (int(v) for v in shape), strict=True))
+    n = len(pos["t"])
+    ones = np.ones(n, np.int64)
+    bad = np.zeros(n, bool)
+    for a, extent in dims.items():
+        width = size.get(a, ones)
+        bad |= (pos[a] < 0) | (width <= 0) | (pos[a] + width > extent)
+    if bad.any():
+        k = int(np.argmax(bad))
+        at = ", ".join(f"{a}={int(pos[a][k])}" for a in "tczyx")
+        raise PixelDataError(
+            f"{what} {k} at ({at}) lies outside the image TCZYX {tuple(shape)}",
+            **where,
+        )
+    keys = np.stack([pos[a] for a in "tczyx"], axis=1)
+    sk = keys[np.lexsort(keys.T[::-1])]
+    dup = np.flatnonzero(np.all(sk[1:] == sk[:-1], axis=1))
+    if dup.size:
+        at = ", ".join(
+            f"{a}={int(v)}" for a, v in zip("tczyx", sk[dup[0]], strict=True)
+        )
+        raise PixelDataError(
+            f"{what} at ({at}) is stored twice",
+            hint="which copy is right is unknown; re-export the image",
+            **where,
+        )
+    volume = np.ones(n, np.int64)
+    for a in size:
+        volume = volume * size[a]
+    total = int(volume.sum())
+    expected = int(np.prod([dims[a] for a in "tczyx"], dtype=object))
+    if total != expected:
+        gap = expected - total
+        raise PixelDataError(
+            f"{what}s cover {total} of the {expected} voxels of TCZYX "
+            f"{tuple(shape)}" + (f" ({gap} missing)" if gap > 0 else " (they overlap)"),
+            hint="chunks are missing or the declared sizes are wrong; re-export",
+            **where,
+        )
+
+
 class RecordPixels:
     """Pixel access to one nested OME-Arrow record (a length-1 struct array).
 
@@ -113,6 +266,8 @@ class RecordPixels:
     def read(self, region: Region) -> np.ndarray:
         """Decode the pixels of ``region`` (TCZYX (start, stop) pairs)."""
         shape = tuple(b - a for a, b in region)
+        if self._planes is not None:
+            self._check_plane_lengths()  # before allocating what they claim
         out = np.zeros(shape, dtype=self.meta.dtype)
         if self._chunks is not None:
             self._fill_from_chunks(out, region)
@@ -121,6 +276,25 @@ class RecordPixels:
         return out
 
     # -- planes -----------------------------------------------------------
+    def _check_plane_lengths(self) -> None:
+        planes = self._planes
+        assert planes is not None
+        _, _, _, Y, X = self.meta.shape
+        per_plane = Y * X * (3 if self.meta.interleaved else 1)
+        lengths = np.diff(planes.field("pixels").offsets.to_numpy())
+        wrong = np.flatnonzero(lengths != per_plane)
+        if wrong.size:
+            k = int(wrong[0])
+            hint = None
+            if not self.meta.interleaved and lengths[k] == 3 * Y * X:
+                hint = "it looks like an RGB composite: open it with rgb=True"
+            raise PixelDataError(
+                f"plane {k} holds {lengths[k]} pixels, expected {per_plane} for "
+                f"{Y}x{X}",
+                hint=hint,
+                **self.where,
+            )
+
     def _fill_from_planes(self, out: np.ndarray, region: Region) -> None:
         planes = self._planes
         assert planes is not None
@@ -130,7 +304,7 @@ class RecordPixels:
         z = planes.field("z").to_numpy(zero_copy_only=False).astype(np.int64)
         (t0, t1), (c0, c1), (z0, z1), (y0, y1), (x0, x1) = region
         bad = (t < 0) | (t >= T) | (z < 0) | (z >= Z) | (c < 0)
-        bad |= c >= (1 if self.meta.rgb else C)
+        bad |= c >= (1 if self.meta.interleaved else C)
         if bad.any():
             k = int(np.argmax(bad))
             raise PixelDataError(
@@ -138,19 +312,19 @@ class RecordPixels:
                 f"image's TCZYX size {self.meta.shape}",
                 **self.where,
             )
-        if self.meta.rgb:
+        if self.meta.interleaved:
             hit = (t >= t0) & (t < t1) & (z >= z0) & (z < z1)
         else:
             hit = (t >= t0) & (t < t1) & (c >= c0) & (c < c1) & (z >= z0) & (z < z1)
         pixels = planes.field("pixels")
         offsets = pixels.offsets.to_numpy()
         values = pixels.values
-        per_plane = Y * X * (3 if self.meta.rgb else 1)
+        per_plane = Y * X * (3 if self.meta.interleaved else 1)
         for k in np.flatnonzero(hit):
             a, b = int(offsets[k]), int(offsets[k + 1])
             if b - a != per_plane:
                 hint = None
-                if not self.meta.rgb and b - a == 3 * Y * X:
+                if not self.meta.interleaved and b - a == 3 * Y * X:
                     hint = "it looks like an RGB composite: open it with rgb=True"
                 raise PixelDataError(
                     f"plane {k} (t={t[k]}, c={c[k]}, z={z[k]}) holds {b - a} pixels, "
@@ -163,7 +337,7 @@ class RecordPixels:
                 self.meta.dtype,
                 self.where,
             )
-            if self.meta.rgb:
+            if self.meta.interleaved:
                 # Composites are stored interleaved (Y, X, RGB), as TIFFs are.
                 rgb = flat.reshape(Y, X, 3)[y0:y1, x0:x1]
                 for ch in range(c0, c1):

@@ -23,15 +23,24 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .cache import ROW_GROUP_CACHE
-from .codec import Region
+from .codec import Region, check_chunk_cover
 from .errors import (
+    AccessError,
     ArrowscopeError,
     CorruptFileError,
     ImageNotFoundError,
     NotOmeArrowError,
     PixelDataError,
 )
-from .metadata import LABEL_TYPES, Channel, ImageMeta, dtype_from_name
+from .metadata import (
+    LABEL_TYPES,
+    Channel,
+    ImageMeta,
+    dtype_from_name,
+    physical_sizes,
+    size_field,
+)
+from .parquet import parquet_file, parquet_writer, read_parquet, write_parquet
 from .schema import DATASET_LAYOUT, OME_ARROW_TYPE, OME_ARROW_VERSION
 
 IMAGES_FILE = "images.parquet"
@@ -155,7 +164,13 @@ class ChunkDataset:
                 path=self.path,
             )
         try:
-            self.images = pq.read_table(self.path / IMAGES_FILE)
+            self.images = read_parquet(self.path / IMAGES_FILE)
+        except PermissionError as exc:
+            raise AccessError(
+                f"cannot read {IMAGES_FILE}: permission denied",
+                path=self.path,
+                hint="check the folder's permissions",
+            ) from exc
         except (pa.ArrowInvalid, OSError) as exc:
             raise CorruptFileError(
                 f"cannot read {IMAGES_FILE}: {exc}", path=self.path
@@ -186,7 +201,7 @@ class ChunkDataset:
         path = self.path / CHUNKS_FILE
         if self._chunks_meta is None:
             self._chunks_meta = pq.read_metadata(path)
-        return pq.ParquetFile(path, metadata=self._chunks_meta)
+        return parquet_file(path, metadata=self._chunks_meta)
 
     @property
     def levels(self) -> list[ChunkDataset]:
@@ -237,7 +252,10 @@ class ChunkDataset:
             )
         r = self._rows[index]
         where = {"path": self.path, "row": index}
-        shape = tuple(int(r[f"size_{a}"]) for a in AXES)
+        shape = tuple(size_field(r, a, where) for a in AXES)
+        sizes, bad = physical_sizes(r)
+        # The reference reader calls sizes without a unit micrometres.
+        units = tuple(r.get(f"physical_size_{a}_unit") or "µm" for a in "zyx")
         return ImageMeta(
             shape=shape,  # type: ignore[arg-type]
             dtype=dtype_from_name(r["dtype"], where=where),
@@ -245,8 +263,8 @@ class ChunkDataset:
             id=str(r["image_id"]),
             image_type=r.get("image_type"),
             channels=_channels_from_json(r.get("channels_json"), shape[1]),
-            physical_size=tuple(r.get(f"physical_size_{a}") for a in "zyx"),  # type: ignore[arg-type]
-            units=tuple(r.get(f"physical_size_{a}_unit") for a in "zyx"),  # type: ignore[arg-type]
+            physical_size=sizes,  # type: ignore[arg-type]
+            units=units,  # type: ignore[arg-type]
             extra={"chunk_shape": tuple(int(r.get(f"chunk_{a}") or 0) for a in AXES)},
         )
 
@@ -258,13 +276,14 @@ class ChunkDataset:
             if index_path.is_file():
                 table = pq.read_table(
                     index_path,
+                    page_checksum_verification=True,
                     columns=[*cols, "row_group_id", "row_index_in_group"],
                     filters=pc.field("image_id") == image_id,
                 )
                 rg = table["row_group_id"].to_numpy()
                 rig = table["row_index_in_group"].to_numpy()
             else:
-                pf = pq.ParquetFile(self.path / CHUNKS_FILE)
+                pf = parquet_file(self.path / CHUNKS_FILE)
                 table = pf.read(columns=cols)
                 sizes = [
                     pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)
@@ -308,12 +327,20 @@ class DatasetPixels:
         self.meta = meta
         assert meta.id is not None
         self.index = dataset.chunk_index(meta.id)
+        idx = self.index
+        check_chunk_cover(
+            dict(zip(AXES, idx.start.T, strict=True)),
+            dict(zip(AXES, idx.shape.T, strict=True)),
+            meta.shape,
+            {"path": dataset.path, "column": None, "row": None},
+            what=f"chunk of image {meta.id!r}",
+        )
 
     def _group(self, group: int, keep: bool = True) -> pa.Table:
         def load() -> pa.Table:
             try:
                 return self.dataset.chunks_file().read_row_group(
-                    group, columns=["dtype", "pixel_bytes"]
+                    group, columns=["image_id", "dtype", "pixel_bytes"]
                 )
             except (pa.ArrowInvalid, OSError) as exc:
                 raise CorruptFileError(
@@ -342,6 +369,16 @@ class DatasetPixels:
             whole = bool(np.all((idx.start[k] >= lo) & (ends[k] <= hi)))
             group = self._group(int(idx.row_group[k]), keep=not whole)
             row = int(idx.row_in_group[k])
+            if row >= group.num_rows or group.column("image_id")[row].as_py() != (
+                self.meta.id
+            ):
+                raise PixelDataError(
+                    f"the index points chunk {tuple(int(v) for v in idx.start[k])} "
+                    f"of image {self.meta.id!r} at row {row} of row group "
+                    f"{int(idx.row_group[k])}, which holds another image's chunk",
+                    path=self.dataset.path,
+                    hint="index.parquet does not match chunks.parquet; re-export",
+                )
             dtype_name = group.column("dtype")[row].as_py()
             dtype = dtype_from_name(dtype_name) if dtype_name else self.meta.dtype
             buf = group.column("pixel_bytes")[row].as_buffer()
@@ -474,7 +511,7 @@ class ChunkDatasetWriter:
         self._index: list[dict[str, Any]] = []
         self._chunk_id = 0
         keys = [n for n in CHUNKS_SCHEMA.names if n != "pixel_bytes"]
-        self._writer = pq.ParquetWriter(
+        self._writer = parquet_writer(
             directory / CHUNKS_FILE,
             CHUNKS_SCHEMA.with_metadata(FILE_METADATA),
             compression=compression,
@@ -551,7 +588,7 @@ class ChunkDatasetWriter:
             (IMAGES_FILE, self._images, IMAGES_SCHEMA),
             (INDEX_FILE, self._index, INDEX_SCHEMA),
         ):
-            pq.write_table(
+            write_parquet(
                 pa.Table.from_pylist(rows, schema=schema.with_metadata(FILE_METADATA)),
                 self.directory / name,
                 compression=self.compression,

@@ -69,6 +69,10 @@ class UnsupportedError(ArrowscopeError):
     """A dtype, codec, layout or option arrowscope does not handle."""
 
 
+class AccessError(ArrowscopeError):
+    """A file or folder exists but cannot be read (permissions)."""
+
+
 class ImageNotFoundError(ArrowscopeError):
     """The requested column or row holds no image."""
 

@@ -23,19 +23,26 @@ import pyarrow as pa
 from dask.base import tokenize
 
 from .atomic import recover
-from .codec import RecordPixels, Region, full_region
+from .codec import LAYOUT_FIELDS, RecordPixels, Region, check_layout, full_region
 from .dataset import ChunkDataset, DatasetPixels, is_chunk_dataset
-from .errors import ArrowscopeError, ImageNotFoundError, NotOmeArrowError, SchemaError
+from .errors import (
+    ArrowscopeError,
+    ImageNotFoundError,
+    NotOmeArrowError,
+    PixelDataError,
+    SchemaError,
+)
 from .metadata import (
     DIMS,
     LABEL_TYPES,
     RGBA,
+    Channel,
     ImageMeta,
     meta_from_record,
     uint32_to_rgba,
 )
 from .schema import META_FIELDS, is_ome_arrow_type, iter_ome_columns, missing_fields
-from .sources import TableSource
+from .sources import TableSource, select_fields
 
 PathLike = str | os.PathLike[str]
 #: File-level metadata key where arrowscope keeps values OME-Arrow rounds (float32).
@@ -43,6 +50,26 @@ EXACT_METADATA_KEY = b"arrowscope.exact"
 _LABEL_COLUMN = re.compile(r"(_LABL$|mask|label|segment)", re.IGNORECASE)
 _RGB_HINT = re.compile(r"(_COMP$|composite)", re.IGNORECASE)
 DATASET_COLUMN = "images"
+
+
+#: Fields read at open: metadata plus plane/chunk coordinates, never pixels.
+RECORD_FIELDS = (*META_FIELDS, *LAYOUT_FIELDS)
+RGB_CHANNELS = (
+    Channel("R", color=0xFF0000FF),
+    Channel("G", color=0x00FF00FF),
+    Channel("B", color=0x0000FFFF),
+)
+
+
+def _exact_metadata(raw: bytes | None) -> dict[str, Any]:
+    """arrowscope's exact physical sizes; ignored (float32 kept) when unreadable."""
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class PixelReader(Protocol):
@@ -257,6 +284,7 @@ class OMESource:
             self.dataset = ChunkDataset(source)
             self.image_columns = [DATASET_COLUMN]
             self.empty_columns: list[str] = []
+            self.problems = {}
             self.num_rows = len(self.dataset)
             self._exact: dict[str, Any] = {}
             return
@@ -272,9 +300,11 @@ class OMESource:
                 path=self.path,
                 hint="OME-Arrow columns are structs with type, pixels_meta and planes",
             )
-        raw = self.table.metadata.get(EXACT_METADATA_KEY)
-        self._exact = json.loads(raw) if raw else {}
+        self._exact = _exact_metadata(self.table.metadata.get(EXACT_METADATA_KEY))
         self._metas: dict[str, list[ImageMeta | None]] = {}
+        #: Rows that cannot be opened, by column: the error each raises.
+        self.problems: dict[str, dict[int, ArrowscopeError]] = {}
+        self._warned_scale: set[str] = set()
 
     @property
     def kind(self) -> str:
@@ -333,40 +363,87 @@ class OMESource:
             )
 
     def metas(self, column: str) -> list[ImageMeta | None]:
-        """Metadata of every row of ``column`` (None for rows without an image)."""
+        """Metadata of every row of ``column`` (None for rows without an image).
+
+        A row whose record is inconsistent (sizes that disagree with what is
+        stored, broken metadata) is None too; its error is kept in
+        :attr:`problems` and raised when that row is opened.
+        """
         if self.dataset is not None:
             return [self.dataset.meta(i) for i in range(self.num_rows)]
         self._check_column(column)
         if column not in self._metas:
             assert self.table is not None
-            arr = self.table.read_column(column, META_FIELDS)
-            self._metas[column] = [
-                None if rec is None else self._meta(rec, column, row)
-                for row, rec in enumerate(arr.to_pylist())
-            ]
+            arr = self.table.read_column(column, RECORD_FIELDS)
+            metas: list[ImageMeta | None] = []
+            problems = self.problems.setdefault(column, {})
+            valid = arr.is_valid().to_numpy(zero_copy_only=False)
+            for row in range(len(arr)):
+                if not valid[row]:
+                    metas.append(None)
+                    continue
+                try:
+                    metas.append(self._meta(arr.slice(row, 1), column, row))
+                except ArrowscopeError as exc:
+                    problems[row] = exc
+                    metas.append(None)
+            self._metas[column] = metas
         return self._metas[column]
 
     def _meta(
-        self, record: dict[str, Any], column: str, row: int, rgb: bool | None = None
+        self, cell: pa.StructArray, column: str, row: int, rgb: bool | None = None
     ) -> ImageMeta:
+        """Metadata of one record, checked against what it stores."""
         where = {"path": self.path, "column": column, "row": row}
+        record = select_fields(cell, META_FIELDS).to_pylist()[0]
         meta = meta_from_record(record, where=where)
-        exact = self._exact.get(column, {}).get(str(row), {})
-        sizes = exact.get("physical_size")
-        if sizes and all(
+        check_layout(cell, meta, where)
+        exact = self._exact.get(column)
+        exact = exact.get(str(row)) if isinstance(exact, dict) else None
+        sizes = exact.get("physical_size") if isinstance(exact, dict) else None
+        if (
+            isinstance(sizes, list)
+            and len(sizes) == 3
+            and all(s is None or isinstance(s, int | float) for s in sizes)
+            and all(s is None or (np.isfinite(s) and s > 0) for s in sizes)
+        ) and all(
             s is None or (m is not None and np.float32(s) == np.float32(m))
             for s, m in zip(sizes, meta.physical_size, strict=True)
         ):
             meta = _replace(meta, physical_size=tuple(sizes))
-        if rgb is None:
-            rgb = meta.shape[1] == 1 and bool(
-                _RGB_HINT.search(column) or _RGB_HINT.search(meta.name or "")
+        if meta.extra.get("bad_physical_size") and column not in self._warned_scale:
+            self._warned_scale.add(column)
+            warnings.warn(
+                str(
+                    PixelDataError(
+                        "physical sizes (z, y, x) = "
+                        f"{meta.extra['bad_physical_size']} are not positive finite "
+                        "numbers; they are ignored (pixels kept, scale 1)",
+                        **where,
+                    )
+                ),
+                stacklevel=3,
             )
+        hinted = bool(_RGB_HINT.search(column) or _RGB_HINT.search(meta.name or ""))
+        if rgb is None:
+            rgb = hinted and meta.shape[1] in (1, 3)
         if rgb:
-            if meta.shape[1] != 1:
-                raise SchemaError("an RGB composite must declare size_c = 1", **where)
-            T, _, Z, Y, X = meta.shape
-            meta = _replace(meta, shape=(T, 3, Z, Y, X), rgb=True, channels=())
+            T, C, Z, Y, X = meta.shape
+            if C == 1:  # one interleaved (Y, X, 3) plane per (t, z)
+                meta = _replace(
+                    meta,
+                    shape=(T, 3, Z, Y, X),
+                    rgb=True,
+                    interleaved=True,
+                    channels=RGB_CHANNELS,
+                )
+            elif C == 3:  # three planes, R, G, B (CytoDataFrame >= 0.3.6)
+                meta = _replace(meta, rgb=True)
+            else:
+                raise SchemaError(
+                    f"an RGB composite declares size_c = 1 or 3, this one {C}",
+                    **where,
+                )
         return meta
 
     def _dataset_image(self, dataset: ChunkDataset, row: int) -> OMEImage:
@@ -402,17 +479,13 @@ class OMESource:
         self._check_column(column)
         assert self.table is not None
         group, offset = self.table.locate(row)
-        rec = (
-            self.table.read_group(group, column, META_FIELDS)
-            .slice(offset, 1)
-            .to_pylist()[0]
-        )
-        if rec is None:
+        cell = self.table.read_group(group, column, RECORD_FIELDS).slice(offset, 1)
+        if not cell.is_valid()[0].as_py():
             raise ImageNotFoundError(
                 "this row holds no image", path=self.path, column=column, row=row
             )
-        meta = self._meta(rec, column, row, rgb)
-        grid = rec.get("chunk_grid") or None
+        meta = self._meta(cell, column, row, rgb)
+        grid = select_fields(cell, ("chunk_grid",)).to_pylist()[0].get("chunk_grid")
         chunk_zyx = (
             (int(grid["chunk_z"]), int(grid["chunk_y"]), int(grid["chunk_x"]))
             if grid and all(grid.get(k) for k in ("chunk_z", "chunk_y", "chunk_x"))

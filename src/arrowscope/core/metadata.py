@@ -122,6 +122,8 @@ class ImageMeta:
     units: tuple[str | None, str | None, str | None] = (None, None, None)
     acquisition_datetime: _dt.datetime | None = None
     rgb: bool = False
+    #: An RGB composite stored as one interleaved (Y, X, 3) plane per (t, z).
+    interleaved: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -156,34 +158,64 @@ def dtype_from_name(
 
 
 def _opt_float(value: Any) -> float | None:
-    if value is None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
         return None
-    value = float(value)
     return None if np.isnan(value) else value
+
+
+def size_field(pm: dict[str, Any], axis: str, where: dict[str, Any]) -> int:
+    """``size_<axis>`` of a pixels_meta (or images.parquet row), checked."""
+    value = pm.get(f"size_{axis.lower()}")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise SchemaError(
+            f"pixels_meta.size_{axis.lower()} is {value!r}, not a whole number",
+            hint="the file's metadata is broken; re-export it",
+            **where,
+        )
+    if value <= 0:
+        raise SchemaError(
+            f"pixels_meta.size_{axis.lower()} is {value}: sizes must be positive",
+            **where,
+        )
+    return int(value)
+
+
+def physical_sizes(
+    pm: dict[str, Any],
+) -> tuple[tuple[float | None, ...], tuple[Any, ...] | None]:
+    """(z, y, x) sizes with unusable values dropped, and the raw values if any were."""
+    raw = tuple(pm.get(f"physical_size_{a}") for a in "zyx")
+    sizes = tuple(_opt_float(v) for v in raw)
+    good = tuple(
+        None if s is None or not (np.isfinite(s) and s > 0) else s for s in sizes
+    )
+    dropped = any(v is not None and g is None for v, g in zip(raw, good, strict=True))
+    return good, (raw if dropped else None)
 
 
 def meta_from_record(record: dict[str, Any], *, where: dict[str, Any]) -> ImageMeta:
     """Build :class:`ImageMeta` from a record dict (pixels fields not needed).
 
-    ``where`` (path/column/row) is only used to label errors.
+    ``where`` (path/column/row) is only used to label errors. Sizes that are
+    not positive whole numbers are a :class:`SchemaError`; physical sizes that
+    are not positive finite numbers are dropped (``extra["bad_physical_size"]``
+    keeps what was stored); null channel entries get default names.
     """
     pm = record.get("pixels_meta")
-    if not pm:
+    if not isinstance(pm, dict) or not pm:
         raise SchemaError("the record has no pixels_meta", **where)
-    try:
-        shape = tuple(int(pm[f"size_{a.lower()}"]) for a in DIMS)
-    except (KeyError, TypeError) as exc:
-        raise SchemaError(
-            f"pixels_meta lacks a usable size field ({exc})", **where
-        ) from exc
-    if min(shape) <= 0:
-        raise SchemaError(f"image sizes must be positive, got TCZYX={shape}", **where)
+    shape = tuple(size_field(pm, a, where) for a in DIMS)
     dtype = dtype_from_name(pm.get("type"), where=where)
     channels = []
-    raw_channels = pm.get("channels") or []
-    for i, ch in enumerate(raw_channels):
+    raw_channels = pm.get("channels")
+    for i, ch in enumerate(raw_channels if isinstance(raw_channels, list) else []):
+        ch = ch if isinstance(ch, dict) else {}
         color = ch.get("color_rgba")
-        color = None if color is None else int(color) & 0xFFFFFFFF
+        color = None if not isinstance(color, int) else int(color) & 0xFFFFFFFF
         channels.append(
             Channel(
                 name=str(ch.get("name") or f"C{i}"),
@@ -194,16 +226,21 @@ def meta_from_record(record: dict[str, Any], *, where: dict[str, Any]) -> ImageM
                 illumination=ch.get("illumination"),
             )
         )
-    sizes = tuple(_opt_float(pm.get(f"physical_size_{a}")) for a in "zyx")
-    units = tuple(pm.get(f"physical_size_{a}_unit") for a in "zyx")
+    sizes, bad = physical_sizes(pm)
+    units = tuple(
+        u if isinstance(u, str) and u else None
+        for u in (pm.get(f"physical_size_{a}_unit") for a in "zyx")
+    )
+    name = record.get("name")
     return ImageMeta(
         shape=shape,  # type: ignore[arg-type]
         dtype=dtype,
-        name=record.get("name"),
+        name=name if isinstance(name, str) else None,
         id=record.get("id"),
         image_type=record.get("image_type"),
         channels=tuple(channels),
         physical_size=sizes,  # type: ignore[arg-type]
         units=units,  # type: ignore[arg-type]
         acquisition_datetime=record.get("acquisition_datetime"),
+        extra={"bad_physical_size": bad} if bad else {},
     )

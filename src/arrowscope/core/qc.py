@@ -524,9 +524,9 @@ def _write_table(table: pa.Table, path: Path) -> Path:
             ):
                 pcsv.write_csv(table, sink, pcsv.WriteOptions(delimiter=delim))
         else:
-            import pyarrow.parquet as pq
+            from .parquet import write_parquet
 
-            pq.write_table(table, tmp, compression="zstd")
+            write_parquet(table, tmp, compression="zstd")
     return path
 
 
@@ -557,15 +557,14 @@ def write_cleaned(source: Any, path: str | Path, keep: np.ndarray) -> Path:
     A Parquet ``source`` path is streamed row group by row group, so the
     whole table is never in memory; tables and other paths are filtered whole.
     """
-    import pyarrow.parquet as pq
-
     from .atomic import atomic_target
+    from .parquet import parquet_file, parquet_writer
     from .sources import sniff_format
 
     path = Path(path)
     keep = np.asarray(keep, bool)
     if isinstance(source, str | Path) and sniff_format(Path(source)) == "parquet":
-        pf = pq.ParquetFile(source)
+        pf = parquet_file(source)
         if keep.size != pf.metadata.num_rows:
             raise ArrowscopeError(
                 f"mask has {keep.size} rows, the table {pf.metadata.num_rows}",
@@ -573,7 +572,7 @@ def write_cleaned(source: Any, path: str | Path, keep: np.ndarray) -> Path:
             )
         with (
             atomic_target(path) as tmp,
-            pq.ParquetWriter(tmp, pf.schema_arrow, compression="zstd") as writer,
+            parquet_writer(tmp, pf.schema_arrow, compression="zstd") as writer,
         ):
             start = 0
             for g in range(pf.num_row_groups):

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .cache import ROW_GROUP_CACHE
-from .errors import CorruptFileError, NotOmeArrowError
+from .errors import AccessError, CorruptFileError, NotOmeArrowError
+from .parquet import parquet_file
 
 PARQUET_MAGIC = b"PAR1"
 ARROW_MAGIC = b"ARROW1"
@@ -29,20 +29,76 @@ IPC_SUFFIXES = (".arrow", ".feather", ".ipc", ".arrows")
 
 
 def sniff_format(path: Path) -> str | None:
-    """Return ``"parquet"``, ``"ipc"`` or None from a file's magic bytes."""
+    """Return ``"parquet"``, ``"ipc"`` or None from a file's magic bytes.
+
+    A file that exists but cannot be read raises :class:`AccessError`.
+    """
     try:
         with open(path, "rb") as fh:
             head = fh.read(8)
-            if head[:4] == PARQUET_MAGIC:
-                return "parquet"
-            if head[:6] == ARROW_MAGIC:
-                return "ipc"
-            # An IPC *stream* starts with a continuation marker and a schema.
-            if head[:4] == b"\xff\xff\xff\xff":
-                return "ipc"
+    except PermissionError as exc:
+        raise AccessError(
+            "cannot be read: permission denied",
+            path=path,
+            hint="check the file's permissions",
+        ) from exc
     except OSError:
         return None
+    if head[:4] == PARQUET_MAGIC:
+        return "parquet"
+    if head[:6] == ARROW_MAGIC:
+        return "ipc"
+    # An IPC *stream* starts with a continuation marker and a schema.
+    if head[:4] == b"\xff\xff\xff\xff":
+        return "ipc"
     return None
+
+
+_CONVERT_HINT = "convert it first: arrowscope convert {name} {stem}.ome.parquet"
+
+
+def describe_foreign(path: Path) -> tuple[str, str | None]:
+    """What a path that is not a Parquet/IPC table is, and what to do about it."""
+    name, stem = path.name, path.name.split(".")[0] or "image"
+    convert = _CONVERT_HINT.format(name=name, stem=stem)
+    if not os.path.lexists(path):
+        return "no such file or folder", None
+    if path.is_dir():
+        if (
+            (path / ".zattrs").exists()
+            or (path / "zarr.json").exists()
+            or (path / ".zgroup").exists()
+        ):
+            return "is a Zarr folder, not an OME-Arrow table", convert
+        return (
+            "is a folder, not an OME-Arrow chunk dataset "
+            "(it has no images.parquet and chunks.parquet)",
+            "open a file inside it, or a chunk dataset folder",
+        )
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+        size = path.stat().st_size
+    except PermissionError as exc:
+        raise AccessError(
+            "cannot be read: permission denied",
+            path=path,
+            hint="check the file's permissions",
+        ) from exc
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}", None
+    if size == 0:
+        return "is an empty file", "was it still being written?"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "is a TIFF file, not an OME-Arrow table", convert
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "is a PNG image, not an OME-Arrow table", convert
+    if name.lower().endswith((".csv", ".tsv", ".csv.gz")):
+        return "is a CSV/TSV table, not an OME-Arrow table", None
+    return (
+        "is not a Parquet or Arrow IPC file (bad magic bytes)",
+        "is the file truncated or of another format?",
+    )
 
 
 class TableSource:
@@ -57,6 +113,7 @@ class TableSource:
     def __init__(self, source: str | os.PathLike[str] | pa.Table) -> None:
         self._lock = threading.Lock()
         self._handle: Any = None
+        self._leaf_paths: list[str] | None = None
         if isinstance(source, pa.Table):
             self.path: Path | None = None
             self.format = "memory"
@@ -70,13 +127,8 @@ class TableSource:
             self.path = Path(source)
             fmt = sniff_format(self.path)
             if fmt is None:
-                if not self.path.exists():
-                    raise CorruptFileError("no such file", path=self.path)
-                raise CorruptFileError(
-                    "not a Parquet or Arrow IPC file (bad magic bytes)",
-                    path=self.path,
-                    hint="is the file truncated or of another format?",
-                )
+                what, hint = describe_foreign(self.path)
+                raise CorruptFileError(what, path=self.path, hint=hint)
             self.format = fmt
             stat = self.path.stat()
             self._token = (str(self.path.resolve()), stat.st_mtime_ns, stat.st_size)
@@ -87,7 +139,7 @@ class TableSource:
     def _open_footer(self) -> None:
         try:
             if self.format == "parquet":
-                handle = pq.ParquetFile(self.path)
+                handle = parquet_file(self.path)
                 self.schema = handle.schema_arrow
                 meta = handle.metadata
                 self._group_rows = [
@@ -158,11 +210,37 @@ class TableSource:
 
     # -- reading -------------------------------------------------------------
     def _projection(self, column: str, fields: Sequence[str] | None) -> list[str]:
+        """Parquet column paths for ``fields`` of a struct column.
+
+        A field ``"planes.t"`` names the child ``t`` of the list-of-struct
+        field ``planes``; it maps to the leaf path the file really uses.
+        """
         ftype = self.schema.field(column).type
         if fields is None or not pa.types.is_struct(ftype) or "." in column:
             return [column]
-        present = [f for f in fields if ftype.get_field_index(f) >= 0]
-        return [f"{column}.{f}" for f in present] or [column]
+        out = []
+        for f in fields:
+            top, _, child = f.partition(".")
+            if ftype.get_field_index(top) < 0:
+                continue
+            if not child:
+                out.append(f"{column}.{top}")
+                continue
+            prefix, suffix = f"{column}.{top}.", f".{child}"
+            out += [
+                leaf
+                for leaf in self._leaves()
+                if leaf.startswith(prefix)
+                and leaf.endswith(suffix)
+                and leaf[len(prefix) : -len(suffix)].count(".") == 1
+            ]
+        return out or [column]
+
+    def _leaves(self) -> list[str]:
+        if self._leaf_paths is None:
+            schema = self._reader().schema
+            self._leaf_paths = [schema.column(i).path for i in range(len(schema))]
+        return self._leaf_paths
 
     def read_group(
         self, group: int, column: str, fields: Sequence[str] | None = None
@@ -181,7 +259,7 @@ class TableSource:
         self, group: int, column: str, fields: Sequence[str] | None
     ) -> pa.Array:
         if self.format == "memory":
-            return _select(self._batches[group].column(column), fields)
+            return select_fields(self._batches[group].column(column), fields)
         with self._lock:
             try:
                 if self.format == "parquet":
@@ -191,7 +269,7 @@ class TableSource:
                     array = table.column(0).combine_chunks()
                 else:
                     batch = self._reader().get_batch(group)
-                    array = _select(batch.column(column), fields)
+                    array = select_fields(batch.column(column), fields)
             except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
                 raise CorruptFileError(
                     f"cannot decode row group {group}: {exc}",
@@ -207,7 +285,7 @@ class TableSource:
         Used for metadata only: never ask for pixel fields here.
         """
         if self.format == "memory":
-            return _select(self._table.column(column).combine_chunks(), fields)
+            return select_fields(self._table.column(column).combine_chunks(), fields)
         with self._lock:
             try:
                 if self.format == "parquet":
@@ -217,7 +295,7 @@ class TableSource:
                     return table.column(0).combine_chunks()
                 reader = self._reader()
                 parts = [
-                    _select(reader.get_batch(i).column(column), fields)
+                    select_fields(reader.get_batch(i).column(column), fields)
                     for i in range(reader.num_record_batches)
                 ]
             except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
@@ -269,17 +347,56 @@ class _BatchList:
         return self._batches[i]
 
 
-def _select(
+def select_fields(
     array: pa.Array | pa.ChunkedArray, fields: Sequence[str] | None
 ) -> pa.Array:
+    """Project a struct array onto ``fields`` (``"planes.t"``: a list child)."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if fields is None or not pa.types.is_struct(array.type):
         return array
-    present = [f for f in fields if array.type.get_field_index(f) >= 0]
-    children = [array.field(f) for f in present]
+    wanted: dict[str, list[str] | None] = {}
+    for f in fields:
+        top, _, child = f.partition(".")
+        if array.type.get_field_index(top) < 0:
+            continue
+        if not child:
+            wanted[top] = None
+        elif top not in wanted or wanted[top] is not None:
+            wanted.setdefault(top, [])
+            wanted[top].append(child)  # type: ignore[union-attr]
+    names, children = [], []
+    for top, sub in wanted.items():
+        child = array.field(top)
+        if sub is not None:
+            child = _select_list_children(child, sub)
+            if child is None:
+                continue
+        names.append(top)
+        children.append(child)
+    if not children:  # nothing asked for is there: empty records, same length
+        return pa.array([{}] * len(array), pa.struct([]))
     return pa.StructArray.from_arrays(
         children,
-        fields=[array.type.field(f) for f in present],
+        names=names,
         mask=array.is_null() if array.null_count else None,
+    )
+
+
+def _select_list_children(array: pa.Array, fields: list[str]) -> pa.Array | None:
+    """Project a list-of-struct array onto some fields of its items."""
+    if not (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
+        return None
+    values = array.values
+    if not pa.types.is_struct(values.type):
+        return None
+    present = [f for f in fields if values.type.get_field_index(f) >= 0]
+    if not present:
+        return None
+    items = pa.StructArray.from_arrays(
+        [values.field(f) for f in present], names=present
+    )
+    cls = pa.LargeListArray if pa.types.is_large_list(array.type) else pa.ListArray
+    return cls.from_arrays(
+        array.offsets, items, mask=array.is_null() if array.null_count else None
     )

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from .parquet import write_parquet
 
 CHANNELS = ("DNA", "ER", "Mito")
 CHANNEL_COLORS = ("blue", "green", "magenta")
@@ -204,5 +205,5 @@ def write_demo_plate(
         }
     )
     profile_path = out / "profiles.parquet"
-    pq.write_table(profiles, profile_path)
+    write_parquet(profiles, profile_path)
     return {"plate": plate, "crops": crop_table, "profiles": profile_path}

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .atomic import atomic_target
 from .codec import encode_byte_record, encode_list_record, null_record
@@ -27,6 +26,7 @@ from .dataset import PYRAMID_MIN_PX, pyramid_levels, write_chunk_dataset
 from .errors import UnsupportedError
 from .image import EXACT_METADATA_KEY, OMEImage
 from .metadata import DIMS, Channel, ImageMeta, rgba_to_uint32
+from .parquet import parquet_writer
 from .schema import (
     BYTE_RECORD_TYPE,
     LIST_RECORD_TYPE,
@@ -420,7 +420,7 @@ def write_ome_table(
     plain = [] if extra is None else list(extra.column_names)
     with (
         atomic_target(path) as tmp,
-        pq.ParquetWriter(
+        parquet_writer(
             tmp,
             schema,
             compression=compression,
