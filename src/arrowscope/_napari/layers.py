@@ -221,7 +221,7 @@ def image_layers(
     levels = [img, *img.levels]
     per_level = [
         _layer_data(
-            level.to_dask(),
+            level.to_dask(errors="blank"),
             img.meta,  # napari takes scale and units from the full resolution
             label=label,
             is_label=img.is_label,

@@ -60,9 +60,17 @@ def _claims(path: Path) -> bool:
 
 
 def get_reader(path: str | list[str]) -> Callable[..., list[Any]] | None:
-    """Return :func:`read_paths` when every path holds OME-Arrow data, else None."""
-    paths = [path] if isinstance(path, str) else list(path)
-    if not paths or not all(_claims(Path(p)) for p in paths):
+    """Return :func:`read_paths` when every path holds OME-Arrow data, else None.
+
+    Never raises: napari asks every plugin about every dropped path, and a
+    question about a broken or foreign file must not become an error dialog.
+    """
+    try:
+        paths = [path] if isinstance(path, str) else list(path)
+        if not paths or not all(_claims(Path(p)) for p in paths):
+            return None
+    except Exception:  # noqa: BLE001 - the contract is "None or a reader"
+        logger.debug("arrowscope does not claim %s", path, exc_info=True)
         return None
     return read_paths
 
@@ -108,6 +116,13 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
             layers += found
         except ArrowscopeError as exc:
             _notify(str(exc), "error")
+        except Exception as exc:  # noqa: BLE001 - never let a file crash napari
+            logger.debug("reading %s failed", p, exc_info=True)
+            _notify(
+                f"{p}: cannot be read ({type(exc).__name__}: {exc}); "
+                "run 'arrowscope info' on it for details",
+                "error",
+            )
     return layers or [(None,)]
 
 

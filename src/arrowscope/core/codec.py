@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import PixelDataError, UnsupportedError
 from .metadata import ImageMeta
@@ -266,8 +267,11 @@ class RecordPixels:
     def read(self, region: Region) -> np.ndarray:
         """Decode the pixels of ``region`` (TCZYX (start, stop) pairs)."""
         shape = tuple(b - a for a, b in region)
+        # Stored lengths are checked before allocating what the sizes claim.
         if self._planes is not None:
-            self._check_plane_lengths()  # before allocating what they claim
+            self._check_plane_lengths()
+        elif self._chunks is not None:
+            self._check_chunk_lengths()
         out = np.zeros(shape, dtype=self.meta.dtype)
         if self._chunks is not None:
             self._fill_from_chunks(out, region)
@@ -353,6 +357,44 @@ class RecordPixels:
             name: chunks.field(name).to_numpy(zero_copy_only=False).astype(np.int64)
             for name in ("t", "c", "z", "y", "x", "shape_z", "shape_y", "shape_x")
         }
+
+    def _check_chunk_lengths(self) -> None:
+        chunks = self._chunks
+        assert chunks is not None
+        p = self._positions()
+        n = p["shape_z"] * p["shape_y"] * p["shape_x"]
+        names = {chunks.type.field(i).name for i in range(chunks.type.num_fields)}
+        if "pixel_bytes" in names:
+            payload = chunks.field("pixel_bytes")
+            raw = payload.is_valid().to_numpy(zero_copy_only=False)
+            if "compression" in names:
+                codec = chunks.field("compression").to_pylist()
+                raw &= np.array(
+                    [c is None or str(c).lower() in ("", "none") for c in codec]
+                )
+            if "dtype" in names:
+                sizes = [
+                    np.dtype(d).itemsize if d else self.meta.dtype.itemsize
+                    for d in chunks.field("dtype").to_pylist()
+                ]
+                itemsize = np.asarray(sizes, np.int64)
+            else:
+                itemsize = np.full(len(n), self.meta.dtype.itemsize, np.int64)
+            got = pc.fill_null(pc.binary_length(payload), 0).to_numpy().astype(np.int64)
+            wrong = np.flatnonzero(raw & (got != n * itemsize))
+            unit = "bytes"
+            want = n * itemsize
+        else:
+            got = np.diff(chunks.field("pixels").offsets.to_numpy().astype(np.int64))
+            wrong = np.flatnonzero(got != n)
+            unit, want = "pixels", n
+        if wrong.size:
+            k = int(wrong[0])
+            raise PixelDataError(
+                f"chunk {k} holds {got[k]} {unit}, expected {want[k]} for its "
+                f"shape ({p['shape_z'][k]}, {p['shape_y'][k]}, {p['shape_x'][k]})",
+                **self.where,
+            )
 
     def _fill_from_chunks(self, out: np.ndarray, region: Region) -> None:
         T, C, Z, Y, X = self.meta.shape

@@ -100,6 +100,26 @@ class _NestedReader:
         return RecordPixels(cell, self.meta, where).read(region)
 
 
+class _BlankOnError:
+    """A pixel reader that turns decode errors into zeros and one warning."""
+
+    def __init__(self, reader: PixelReader) -> None:
+        self.reader = reader
+        self.source = getattr(reader, "source", None)
+        self.warned = False
+
+    def read(self, region: Region) -> np.ndarray:
+        try:
+            return self.reader.read(region)
+        except ArrowscopeError as exc:
+            if not self.warned:
+                self.warned = True
+                warnings.warn(f"{exc} (shown blank)", stacklevel=2)
+            meta = getattr(self.reader, "meta", None)
+            dtype = meta.dtype if meta is not None else np.uint8
+            return np.zeros(tuple(b - a for a, b in region), dtype=dtype)
+
+
 def _read_block(
     reader: PixelReader, block_info: dict[Any, Any] | None = None
 ) -> np.ndarray:
@@ -222,9 +242,19 @@ class OMEImage:
         """Decode a TCZYX region (five (start, stop) pairs); default: all of it."""
         return self._reader.read(region or full_region(self.shape))
 
-    def to_dask(self) -> da.Array:
-        """A 5-D TCZYX dask array, a block per stored plane or chunk; reads nothing."""
-        name = "arrowscope-" + tokenize(
+    def to_dask(self, *, errors: str = "raise") -> da.Array:
+        """A 5-D TCZYX dask array, a block per stored plane or chunk; reads nothing.
+
+        ``errors="blank"`` (what the napari reader uses) shows a block that
+        cannot be decoded as zeros, with one warning per image naming the
+        file, column, row and problem, instead of raising in the viewer.
+        """
+        if errors not in ("raise", "blank"):
+            raise ValueError(f"errors must be 'raise' or 'blank', not {errors!r}")
+        reader: PixelReader = (
+            self._reader if errors == "raise" else _BlankOnError(self._reader)
+        )
+        name = f"arrowscope-{errors}-" + tokenize(
             str(self.path),
             self.column,
             self.row,
@@ -234,7 +264,7 @@ class OMEImage:
         )
         return da.map_blocks(
             _read_block,
-            reader=self._reader,
+            reader=reader,
             chunks=self._chunks,
             dtype=self.dtype,
             meta=np.empty((0,) * 5, dtype=self.dtype),
@@ -285,6 +315,7 @@ class OMESource:
             self.image_columns = [DATASET_COLUMN]
             self.empty_columns: list[str] = []
             self.problems = {}
+            self._reported = set()
             self.num_rows = len(self.dataset)
             self._exact: dict[str, Any] = {}
             return
@@ -305,6 +336,7 @@ class OMESource:
         #: Rows that cannot be opened, by column: the error each raises.
         self.problems: dict[str, dict[int, ArrowscopeError]] = {}
         self._warned_scale: set[str] = set()
+        self._reported: set[str] = set()
 
     @property
     def kind(self) -> str:
@@ -397,7 +429,8 @@ class OMESource:
         where = {"path": self.path, "column": column, "row": row}
         record = select_fields(cell, META_FIELDS).to_pylist()[0]
         meta = meta_from_record(record, where=where)
-        check_layout(cell, meta, where)
+        if check_layout(cell, meta, where) == "planes":
+            self._check_stored_values(meta, column, row, where)
         exact = self._exact.get(column)
         exact = exact.get(str(row)) if isinstance(exact, dict) else None
         sizes = exact.get("physical_size") if isinstance(exact, dict) else None
@@ -445,6 +478,24 @@ class OMESource:
                     **where,
                 )
         return meta
+
+    def _check_stored_values(
+        self, meta: ImageMeta, column: str, row: int, where: dict[str, Any]
+    ) -> None:
+        """Refuse declared sizes larger than the pixels the file holds."""
+        assert self.table is not None
+        capacity = self.table.stored_plane_values(column)
+        if capacity is None:
+            return
+        group, _ = self.table.locate(row)
+        declared = int(np.prod(meta.shape, dtype=object))
+        if declared > capacity[group] * 3:  # x3: an RGB composite's planes
+            raise PixelDataError(
+                f"declares TCZYX {meta.shape} ({declared} pixels) but its row "
+                f"group stores at most {capacity[group]} pixel values",
+                hint="the file's sizes are wrong; re-export it",
+                **where,
+            )
 
     def _dataset_image(self, dataset: ChunkDataset, row: int) -> OMEImage:
         meta = dataset.meta(row)
@@ -513,6 +564,7 @@ class OMESource:
         """
         column = column or self.default_column()
         metas = self.metas(column)
+        self.report_problems(column)
         real = [m for m in metas if m is not None]
         if not real:
             raise ImageNotFoundError(
@@ -540,10 +592,22 @@ class OMESource:
         )
         return array, metas
 
+    def report_problems(self, column: str) -> None:
+        """Warn once per column about rows that cannot be opened (and why)."""
+        problems = self.problems.get(column) or {}
+        if not problems or column in self._reported:
+            return
+        self._reported.add(column)
+        first = next(iter(problems.values()))
+        more = f" ({len(problems)} rows in all; they are skipped)"
+        warnings.warn(f"{first}{more if len(problems) > 1 else ''}", stacklevel=3)
+
     def iter_images(self) -> Iterator[ImageInfo]:
         """Every image in the source, column by column, row by row."""
         for column in self.image_columns:
-            for row, meta in enumerate(self.metas(column)):
+            metas = self.metas(column)
+            self.report_problems(column)
+            for row, meta in enumerate(metas):
                 if meta is not None:
                     yield ImageInfo(column, row, meta)
 

@@ -442,16 +442,22 @@ class ProfileTable:
         self.mask_root = Path(mask_root) if mask_root else None
         self.images_path: Path | None = Path(images) if images else None
         self.image_table_keys: list[str] = []
+        self.problems: list[str] = []
         link = file_meta.get(IMAGES_METADATA_KEY)
         if self.images_path is None and link and self.path is not None:
-            spec = json.loads(link)
-            self.images_path = self.path.parent / spec["path"]
-            self.image_table_keys = list(spec.get("keys", []))
+            spec = _image_link(link)
+            if spec is None:
+                self.problems.append(
+                    f"the file's {IMAGES_METADATA_KEY.decode()} metadata is not a "
+                    'valid image link ({"path": …, "keys": […]}); ignored'
+                )
+            else:
+                self.images_path = self.path.parent / spec["path"]
+                self.image_table_keys = list(spec["keys"])
         self._key_table: pa.Table | None = None
         self._image_source: Any = None
         self._fovs: list[FieldOfView] | None = None
         self._fov_of_row: np.ndarray | None = None
-        self.problems: list[str] = []
 
     # ---- table access
     @property
@@ -919,6 +925,20 @@ def open_profiles(
         another folder to search for masks.
     """
     return ProfileTable(path, image_root, keys, **links)
+
+
+def _image_link(raw: bytes) -> dict[str, Any] | None:
+    """The ``arrowscope.images`` link of a profile file, or None if unusable."""
+    try:
+        spec = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
+        return None
+    keys = spec.get("keys", [])
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        return None
+    return {"path": spec["path"], "keys": keys}
 
 
 def looks_like_profiles(

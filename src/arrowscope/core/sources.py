@@ -114,6 +114,7 @@ class TableSource:
         self._lock = threading.Lock()
         self._handle: Any = None
         self._leaf_paths: list[str] | None = None
+        self._plane_values: dict[str, list[int] | None] = {}
         if isinstance(source, pa.Table):
             self.path: Path | None = None
             self.format = "memory"
@@ -227,6 +228,10 @@ class TableSource:
                 out.append(f"{column}.{top}")
                 continue
             prefix, suffix = f"{column}.{top}.", f".{child}"
+            sub = ftype.field(top).type
+            if not (pa.types.is_list(sub) or pa.types.is_large_list(sub)):
+                out.append(f"{column}.{top}")  # the wrong type: read it to say so
+                continue
             out += [
                 leaf
                 for leaf in self._leaves()
@@ -241,6 +246,34 @@ class TableSource:
             schema = self._reader().schema
             self._leaf_paths = [schema.column(i).path for i in range(len(schema))]
         return self._leaf_paths
+
+    def stored_plane_values(self, column: str) -> list[int] | None:
+        """Per row group, the most plane pixel values the file can hold.
+
+        Read from the Parquet footer (the value count of the plane pixels leaf,
+        which counts every stored value plus one per empty list), so declared
+        sizes can be checked against what is stored before any pixel is read.
+        None for other formats and for columns without plane pixels.
+        """
+        if self.format != "parquet":
+            return None
+        if column not in self._plane_values:
+            prefix = f"{column}.planes."
+            leaves = [
+                i
+                for i, leaf in enumerate(self._leaves())
+                if leaf.startswith(prefix) and ".pixels." in leaf[len(prefix) :]
+            ]
+            meta = self._reader().metadata
+            self._plane_values[column] = (
+                [
+                    meta.row_group(g).column(leaves[0]).num_values
+                    for g in range(meta.num_row_groups)
+                ]
+                if len(leaves) == 1
+                else None
+            )
+        return self._plane_values[column]
 
     def read_group(
         self, group: int, column: str, fields: Sequence[str] | None = None
@@ -368,7 +401,7 @@ def select_fields(
     names, children = [], []
     for top, sub in wanted.items():
         child = array.field(top)
-        if sub is not None:
+        if sub is not None and _is_list_of_structs(child.type):
             child = _select_list_children(child, sub)
             if child is None:
                 continue
@@ -380,6 +413,12 @@ def select_fields(
         children,
         names=names,
         mask=array.is_null() if array.null_count else None,
+    )
+
+
+def _is_list_of_structs(dtype: pa.DataType) -> bool:
+    return (pa.types.is_list(dtype) or pa.types.is_large_list(dtype)) and (
+        pa.types.is_struct(dtype.value_type)
     )
 
 

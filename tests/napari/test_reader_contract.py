@@ -1,0 +1,211 @@
+"""The reader contract, over a corpus of broken and hostile inputs.
+
+``get_reader`` returns None or a reader and never raises; the reader returns
+layers, or napari's null-layer sentinel after one notification naming the
+file; adding what it returns to a viewer raises nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import arrowscope
+from arrowscope._napari.reader import get_reader
+from arrowscope.core import cache
+
+
+def _record(**pm):
+    pixels_meta = {
+        "type": "uint16",
+        "size_t": 1,
+        "size_c": 1,
+        "size_z": 1,
+        "size_y": 4,
+        "size_x": 4,
+        "physical_size_x": 0.5,
+        "physical_size_y": 0.5,
+        "physical_size_z": 1.0,
+        "channels": [{"name": "DNA", "color_rgba": 0x0000FFFF}],
+    }
+    pixels_meta.update(pm)
+    return {
+        "type": "ome.arrow",
+        "version": "0.1.0",
+        "id": "x",
+        "name": "x",
+        "image_type": None,
+        "pixels_meta": pixels_meta,
+        "planes": [{"t": 0, "c": 0, "z": 0, "pixels": list(range(16))}],
+        "chunks": [],
+        "masks": None,
+    }
+
+
+def _table_file(path, record, **schema_metadata):
+    table = pa.table({"ome_arrow": pa.array([record])})
+    if schema_metadata:
+        table = table.replace_schema_metadata(schema_metadata)
+    pq.write_table(table, path)
+
+
+def _corpus(tmp_path):
+    """(name, path) of every broken input; each file written fresh."""
+    cases = {
+        "size_string": {"size_x": "four"},
+        "size_nan": {"size_y": math.nan},
+        "size_null": {"size_c": None},
+        "size_negative": {"size_z": -1},
+        "size_t_billion": {"size_t": 10**9},
+        "size_x_billion": {"size_x": 10**9},
+        "channel_null": {"channels": [None]},
+        "channels_not_a_list": {"channels": "DNA"},
+        "scale_negative": {"physical_size_x": -0.5},
+        "scale_zero": {"physical_size_y": 0.0},
+        "scale_inf": {"physical_size_x": math.inf},
+        "scale_nan": {"physical_size_z": math.nan},
+        "type_unknown": {"type": "complex128"},
+    }
+    out = []
+    for name, pm in cases.items():
+        path = tmp_path / f"{name}.ome.parquet"
+        _table_file(path, _record(**pm))
+        out.append((name, path))
+    dup = _record()
+    dup["planes"] = dup["planes"] * 2
+    _table_file(tmp_path / "plane_twice.ome.parquet", dup)
+    out.append(("plane_twice", tmp_path / "plane_twice.ome.parquet"))
+    exact = tmp_path / "exact_json.ome.parquet"
+    _table_file(exact, _record(), **{"arrowscope.exact": "{not json"})
+    out.append(("exact_json", exact))
+    # a profile table whose image link is not JSON
+    profiles = pa.table(
+        {
+            "Metadata_ImageNumber": [1, 2],
+            "Metadata_ObjectNumber": [1, 1],
+            "Nuclei_AreaShape_Area": [10.0, 20.0],
+        }
+    ).replace_schema_metadata({"arrowscope.images": "{oops"})
+    pq.write_table(profiles, tmp_path / "profiles.parquet")
+    out.append(("link_json", tmp_path / "profiles.parquet"))
+    # datasets: negative sizes; a missing chunk
+    ds = arrowscope.write_ome_parquet(
+        tmp_path / "neg.ome.parquet",
+        np.ones((2, 8, 8), np.uint8),
+        dims="ZYX",
+        layout="dataset",
+    )
+    images = pq.read_table(ds / "images.parquet")
+    i = images.schema.get_field_index("size_y")
+    pq.write_table(
+        images.set_column(i, "size_y", pa.array([-8], pa.int32())),
+        ds / "images.parquet",
+    )
+    out.append(("dataset_negative", ds))
+    truncated = tmp_path / "truncated.ome.parquet"
+    arrowscope.write_ome_parquet(truncated, np.ones((8, 8), np.uint16), dims="YX")
+    truncated.write_bytes(truncated.read_bytes()[:-40])
+    out.append(("truncated", truncated))
+    empty = tmp_path / "empty.ome.parquet"
+    empty.write_bytes(b"")
+    out.append(("empty", empty))
+    tiff = tmp_path / "really_a_tiff.ome.parquet"
+    tiff.write_bytes(b"II*\x00" + b"\x00" * 64)
+    out.append(("tiff_named_parquet", tiff))
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.ROW_GROUP_CACHE.clear()
+
+
+def test_every_broken_input_honours_the_contract(tmp_path, monkeypatch):
+    from napari.components import ViewerModel
+
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        "arrowscope._napari.reader._notify",
+        lambda msg, level: shown.append((msg, level)),
+    )
+    for name, path in _corpus(tmp_path):
+        shown.clear()
+        reader = get_reader(str(path))  # must not raise
+        if reader is None:
+            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            layers = reader(str(path))
+            assert isinstance(layers, list) and layers, name
+            if layers[0][0] is None:
+                assert len(shown) == 1, (name, shown)
+                assert str(path) in shown[0][0], (name, shown)
+                continue
+            viewer = ViewerModel()
+            for data in layers:
+                viewer._add_layer_from_data(*data)  # must not raise
+            for layer in viewer.layers:
+                np.asarray(layer.data[(0,) * (layer.data.ndim - 2)])
+        texts = [m for m, _ in shown] + [str(w.message) for w in caught]
+        if name.startswith("scale_"):
+            # the pixels are kept, the scale is dropped with one warning
+            assert sum("physical sizes" in t for t in texts) == 1, (name, texts)
+            assert all(s > 0 and np.isfinite(s) for s in viewer.layers[0].scale)
+            assert np.array_equal(
+                np.asarray(viewer.layers[0].data).ravel(), np.arange(16)
+            )
+
+
+def test_get_reader_never_raises_on_odd_paths(tmp_path, monkeypatch):
+    assert get_reader(str(tmp_path / "missing.txt")) is None
+    for odd in (
+        [],
+        [str(tmp_path)],
+        str(tmp_path / ("x" * 300 + ".ome.parquet")),
+        "\x00bad",
+    ):
+        get_reader(odd)  # returns None or a reader, never raises
+    boom = tmp_path / "perm.ome.parquet"
+    arrowscope.write_ome_parquet(boom, np.ones((4, 4), np.uint16), dims="YX")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("arrowscope.core.sources.parquet_file", denied)
+    shown = []
+    monkeypatch.setattr(
+        "arrowscope._napari.reader._notify", lambda m, level: shown.append(m)
+    )
+    reader = get_reader(str(boom))
+    assert reader is not None  # ours by name
+    assert reader(str(boom)) == [(None,)]
+    assert len(shown) == 1 and "perm.ome.parquet" in shown[0]
+
+
+def test_unreadable_dataset_folder_is_reported_as_such(tmp_path, monkeypatch):
+    from arrowscope.core import AccessError
+
+    ds = arrowscope.write_ome_parquet(
+        tmp_path / "d.ome.parquet",
+        np.ones((2, 8, 8), np.uint8),
+        layout="dataset",
+        dims="ZYX",
+    )
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("arrowscope.core.dataset.read_parquet", denied)
+    with pytest.raises(AccessError, match="permission denied"):
+        arrowscope.open_image(ds)
+    shown = []
+    monkeypatch.setattr(
+        "arrowscope._napari.reader._notify", lambda m, level: shown.append(m)
+    )
+    assert get_reader(str(ds))(str(ds)) == [(None,)]
+    assert len(shown) == 1 and "permission denied" in shown[0]
