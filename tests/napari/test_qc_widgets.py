@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from qtpy.QtCore import Qt
 
 from arrowscope._napari.export_widget import ExportWidget
 from arrowscope._napari.profile_layers import OUTLIER_COLOR
@@ -77,20 +78,48 @@ def test_filter_widget_counts_and_hides(workspace, qtbot):
     area = table["Nuclei_AreaShape_Area"].to_numpy()
     widget.add_filter("Nuclei_AreaShape_Area", ">", "150")
     widget.only.setChecked(True)
-    mask = widget.apply()
-    np.testing.assert_array_equal(mask, area > 150)
+    wait(qtbot, widget.apply())
+    np.testing.assert_array_equal(widget.mask, area > 150)
     assert f"{int((area > 150).sum())} of {len(area)}" in widget.count.text()
     points = viewer.layers["cells"]
     np.testing.assert_array_equal(
         points.shown, (area > 150)[points.features["row"].to_numpy()]
     )
     widget.sql.setText("Metadata_Well = 'A01'")
-    mask = widget.apply()
+    wait(qtbot, widget.apply())
     wells = np.asarray(table["Metadata_Well"].to_pylist())
-    np.testing.assert_array_equal(mask, (area > 150) & (wells == "A01"))
+    np.testing.assert_array_equal(widget.mask, (area > 150) & (wells == "A01"))
     widget.sql.setText("1=1; COPY (SELECT 1) TO 'x.csv'")
-    assert widget.apply() is None
+    wait(qtbot, widget.apply())
+    assert widget.mask is None
     assert "refused" in widget.count.text()
+
+
+def test_slow_sql_runs_off_the_gui_thread_and_can_be_cancelled(workspace, qtbot):
+    import time
+
+    viewer, _ = workspace
+    widget = FilterWidget(viewer)
+    widget.time_limit.setValue(600)
+    widget.sql.setText(
+        "Nuclei_AreaShape_Area > (SELECT count(*) FROM range(1000000000000))"
+    )
+    widget.timer.stop()  # no debounced re-run: this test drives apply() itself
+    started = time.monotonic()
+    worker = widget.apply()
+    for _ in range(5):
+        qtbot.wait(50)  # the event loop turns while the query runs
+    assert not is_done(worker)
+    assert widget.stop.isEnabled()
+    qtbot.mouseClick(widget.stop, Qt.LeftButton)
+    wait(qtbot, worker, timeout=10_000)
+    assert time.monotonic() - started < 60
+    assert "cancelled" in widget.count.text()
+    assert widget.mask is None and not widget.stop.isEnabled()
+    # the time limit stops a query on its own
+    widget.time_limit.setValue(0.5)
+    wait(qtbot, widget.apply(), timeout=20_000)
+    assert "time limit" in widget.count.text()
 
 
 def test_gallery_pages_clicks_and_manual_flags(workspace, qtbot):

@@ -7,6 +7,8 @@ conditions as {name: {feature: threshold}}); the Qt-free engine in
 
 from __future__ import annotations
 
+import html
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from qtpy.QtGui import QIcon, QImage, QKeySequence, QPixmap
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QLabel,
@@ -33,7 +36,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.errors import ArrowscopeError
-from ..core.filters import OPS, filter_rows, referenced_columns
+from ..core.filters import OPS, SQL_TIMEOUT_S, filter_rows, referenced_columns
 from ..core.qc import COSMICQC_DEFAULTS, QCResult, compute_flags, load_conditions
 from .layers import NAMESPACE
 from .profiles_widget import _row, notify
@@ -85,6 +88,15 @@ class FilterWidget(_SessionWidget):
         )
         self.only = QCheckBox("Show only matching cells")
         self.count = QLabel("")
+        self.count.setWordWrap(True)
+        self.time_limit = QDoubleSpinBox(
+            minimum=0.1, maximum=3600.0, value=SQL_TIMEOUT_S, suffix=" s"
+        )
+        self.time_limit.setToolTip("SQL queries running longer are stopped")
+        self.stop = QPushButton("Cancel")
+        self.stop.setEnabled(False)
+        self.stop.clicked.connect(self.cancel_running)
+        self._cancel: threading.Event | None = None
         self.timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.timer.timeout.connect(self.apply)
         self.sql.textChanged.connect(self.timer.start)
@@ -96,6 +108,7 @@ class FilterWidget(_SessionWidget):
         lay.addWidget(_row(add, remove))
         lay.addWidget(self.sql)
         lay.addWidget(self.only)
+        lay.addWidget(_row(QLabel("SQL time limit"), self.time_limit, self.stop))
         lay.addWidget(self.count)
         self._maybe_attach()
 
@@ -140,22 +153,62 @@ class FilterWidget(_SessionWidget):
             out.append((column, op, value))
         return out
 
-    def apply(self) -> np.ndarray | None:
-        """Evaluate the filters; update the count and, if asked, the viewer."""
+    def apply(self) -> Any:
+        """Evaluate the filters in a worker; update the count and the viewer.
+
+        Returns the worker (None without a session). A newer edit supersedes
+        (cancels) a query still running; *Cancel* stops it; SQL is bounded by
+        the time limit set here and by :data:`SQL_MEMORY_LIMIT`.
+        """
+        from napari.qt.threading import thread_worker
+
         if self.session is None:
             return None
+        self.cancel_running()
+        cancel = threading.Event()
+        self._cancel = cancel
         pt = self.session.profiles
         filters, sql = self.filters(), self.sql.text().strip()
-        try:
+        timeout = self.time_limit.value()
+
+        @thread_worker(ignore_errors=True)
+        def work() -> np.ndarray:
             cols = referenced_columns(pt.schema, filters, sql) or pt.columns[:1]
-            mask = filter_rows(pt.read(cols), filters, sql or None)
-        except ArrowscopeError as exc:
-            self.count.setText(f"<span style='color:#ff6b6b'>{exc}</span>")
-            return None
+            return filter_rows(
+                pt.read(cols), filters, sql or None, timeout=timeout, cancel=cancel
+            )
+
+        worker = work()
+        worker.returned.connect(lambda mask: self._show(mask, cancel))
+        worker.errored.connect(lambda exc: self._failed(exc, cancel))
+        worker.finished.connect(lambda: self._finished(cancel))
+        self.count.setText("filtering…")
+        self.stop.setEnabled(True)
+        return start(worker)
+
+    def cancel_running(self) -> None:
+        """Stop the query that is running, if any."""
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def _finished(self, cancel: threading.Event) -> None:
+        if cancel is self._cancel:
+            self.stop.setEnabled(False)
+            self._cancel = None
+
+    def _failed(self, exc: Exception, cancel: threading.Event) -> None:
+        if cancel is not self._cancel:
+            return  # superseded by a newer edit
+        self.mask = None
+        text = str(exc) if isinstance(exc, ArrowscopeError) else f"filter failed: {exc}"
+        self.count.setText(f"<span style='color:#ff6b6b'>{html.escape(text)}</span>")
+
+    def _show(self, mask: np.ndarray, cancel: threading.Event) -> None:
+        if cancel is not self._cancel or self.session is None:
+            return
         self.mask = mask
         self.count.setText(f"{int(mask.sum()):,} of {mask.size:,} rows match")
         self.session.set_visible(mask if self.only.isChecked() else None)
-        return mask
 
 
 def _number(text: str) -> Any:

@@ -10,6 +10,8 @@ the text must parse as a single expression, so statements (``COPY``,
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,7 +67,13 @@ def filters_to_expression(
     return expr
 
 
-def _connect() -> Any:
+#: Bounds of every SQL filter: wall time (seconds) and DuckDB's memory.
+SQL_TIMEOUT_S = 10.0
+SQL_MEMORY_LIMIT = "1GB"
+_ROW = "__arrowscope_row"
+
+
+def _connect(memory_limit: str) -> Any:
     import duckdb
 
     con = duckdb.connect(
@@ -74,14 +82,69 @@ def _connect() -> Any:
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
             "allow_community_extensions": False,
+            "threads": 2,
         }
     )
+    try:
+        con.execute(f"SET memory_limit = '{_memory_text(memory_limit)}'")
+    except duckdb.Error as exc:
+        con.close()
+        raise FilterError(
+            f"invalid SQL memory limit {memory_limit!r}", hint="e.g. '512MB', '2GB'"
+        ) from exc
     con.execute("SET lock_configuration = true")
     return con
 
 
-def sql_mask(table: pa.Table, sql: str) -> np.ndarray:
-    """Rows of ``table`` for which the WHERE clause ``sql`` is true (null → False)."""
+def _memory_text(value: str) -> str:
+    text = str(value).strip()
+    if not text or not all(ch.isalnum() or ch in ". " for ch in text):
+        raise FilterError(
+            f"invalid SQL memory limit {value!r}", hint="e.g. '512MB', '2GB'"
+        )
+    return text
+
+
+def nan_to_null(table: pa.Table, columns: Sequence[str] | None = None) -> pa.Table:
+    """Floating-point NaN as null, so every filter treats it as a missing value.
+
+    Arrow compares NaN as unequal to everything and DuckDB sorts it above
+    every number; as null it fails every comparison in both, as a missing
+    measurement should.
+    """
+    for name in columns if columns is not None else table.column_names:
+        col = table.column(name)
+        if pa.types.is_floating(col.type) and col.length():
+            nan = pc.is_nan(col)
+            if pc.any(nan).as_py():
+                fixed = pc.if_else(nan, pa.scalar(None, col.type), col)
+                table = table.set_column(
+                    table.schema.get_field_index(name), name, fixed
+                )
+    return table
+
+
+class SqlCancelled(FilterError):
+    """The SQL filter was cancelled or ran out of time."""
+
+
+def sql_mask(
+    table: pa.Table,
+    sql: str,
+    *,
+    timeout: float | None = None,
+    memory_limit: str | None = None,
+    cancel: threading.Event | None = None,
+) -> np.ndarray:
+    """Rows of ``table`` for which the WHERE clause ``sql`` is true.
+
+    The clause must be one boolean expression per row (aggregates, window
+    functions and ``unnest`` are refused, as a WHERE clause refuses them);
+    null and NaN never pass. Every query is bounded: ``timeout`` seconds
+    (default :data:`SQL_TIMEOUT_S`) and ``memory_limit`` (default
+    :data:`SQL_MEMORY_LIMIT`); setting ``cancel`` stops it. A stopped query
+    raises :class:`SqlCancelled`.
+    """
     import duckdb
 
     text = sql.strip()
@@ -89,30 +152,78 @@ def sql_mask(table: pa.Table, sql: str) -> np.ndarray:
         text = text[6:]
     if not text:
         return np.ones(table.num_rows, bool)
-    con = _connect()
+    limit = SQL_TIMEOUT_S if timeout is None else float(timeout)
+    con = _connect(memory_limit or SQL_MEMORY_LIMIT)
+    stop = threading.Event()
+    why: list[str] = []
+
+    def watchdog() -> None:
+        # Waits in small steps so that a cancel is seen at once.
+        deadline = time.monotonic() + limit
+        while not stop.is_set():
+            if cancel is not None and cancel.is_set():
+                why.append("cancelled")
+                break
+            if time.monotonic() >= deadline:
+                why.append(f"stopped after {limit:g} s (the SQL time limit)")
+                break
+            stop.wait(0.02)
+        else:
+            return
+        con.interrupt()
+
+    guard = threading.Thread(target=watchdog, name="arrowscope-sql", daemon=True)
     try:
-        rel = con.from_arrow(table)
-        expr = duckdb.CoalesceOperator(
-            duckdb.SQLExpression(text), duckdb.ConstantExpression(False)
+        rows = nan_to_null(table).append_column(
+            _ROW, pa.array(np.arange(table.num_rows, dtype=np.int64))
         )
-        got = rel.project(expr.alias("keep")).to_arrow_table()
+        rel = con.from_arrow(rows)
+        expr = duckdb.SQLExpression(text)
+        kind = rel.project(expr).types[0]
+        if str(kind) != "BOOLEAN":
+            raise FilterError(
+                f"SQL clause gives {kind}, not true/false (one per row)",
+                hint="e.g. Nuclei_AreaShape_Area > 100",
+            )
+        guard.start()
+        got = rel.filter(expr).project(_ROW).to_arrow_table()
+    except FilterError:
+        raise
+    except duckdb.InterruptException as exc:
+        raise SqlCancelled(
+            f"SQL {why[0] if why else 'interrupted'}: {text[:80]}",
+            hint="simplify the clause or raise the time limit",
+        ) from exc
+    except duckdb.OutOfMemoryException as exc:
+        raise FilterError(
+            f"SQL ran out of its memory limit: {_first_line(exc)}",
+            hint="simplify the clause or raise the memory limit",
+        ) from exc
     except (duckdb.PermissionException, duckdb.ParserException) as exc:
         raise FilterError(
             f"SQL refused: {_first_line(exc)}",
             hint="write a WHERE condition over the table's columns; "
             "file, network and extension access are disabled",
         ) from exc
-    except duckdb.Error as exc:
+    except duckdb.BinderException as exc:
+        message = _first_line(exc)
+        if not any(w in message.lower() for w in ("aggregate", "window", "unnest")):
+            raise FilterError(f"SQL error: {message}") from exc
+        raise FilterError(
+            f"SQL refused: {message}",
+            hint="the clause must give one true/false per row: no aggregates, "
+            "window functions or unnest",
+        ) from exc
+    except (duckdb.Error, ValueError, TypeError, RuntimeError) as exc:
         raise FilterError(f"SQL error: {_first_line(exc)}") from exc
     finally:
+        stop.set()
+        if guard.is_alive():
+            guard.join()
         con.close()
-    keep = got.column("keep")
-    if not pa.types.is_boolean(keep.type):
-        raise FilterError(
-            f"SQL clause gives {keep.type}, not true/false",
-            hint="e.g. Nuclei_AreaShape_Area > 100",
-        )
-    return keep.to_numpy(zero_copy_only=False).astype(bool)
+    mask = np.zeros(table.num_rows, bool)
+    mask[got.column(_ROW).to_numpy(zero_copy_only=False)] = True
+    return mask
 
 
 def _first_line(exc: Exception) -> str:
@@ -123,6 +234,7 @@ def filter_rows(
     table: pa.Table,
     filters: Sequence[Filter] | None = None,
     sql: str | None = None,
+    **sql_options: Any,
 ) -> np.ndarray:
     """A boolean mask of the rows that pass ``filters`` AND ``sql``.
 
@@ -135,24 +247,28 @@ def filter_rows(
     sql
         A DuckDB WHERE clause, e.g. ``"Nuclei_AreaShape_Area > 100 AND
         Metadata_Well = 'B02'"``. File, network and extension access are refused.
+    **sql_options
+        ``timeout``, ``memory_limit`` and ``cancel`` for :func:`sql_mask`.
 
     Returns
     -------
     numpy.ndarray
-        ``bool`` of length ``table.num_rows``; a filter that meets a null is False.
+        ``bool`` of length ``table.num_rows``; a filter that meets a null or a
+        NaN is False, in structured filters and SQL alike.
     """
     mask = np.ones(table.num_rows, bool)
     if filters:
         import pyarrow.dataset as ds  # imports pandas: only when filtering
 
         expr = filters_to_expression(table.schema, filters)
+        used = [f[0] for f in filters]
         try:
-            got = ds.dataset(table).to_table(columns={"keep": expr})
+            got = ds.dataset(nan_to_null(table, used)).to_table(columns={"keep": expr})
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             raise FilterError(f"cannot apply the filter: {exc}") from exc
         mask &= got.column("keep").fill_null(False).to_numpy(zero_copy_only=False)
     if sql:
-        mask &= sql_mask(table, sql)
+        mask &= sql_mask(table, sql, **sql_options)
     return mask
 
 
