@@ -268,3 +268,24 @@ def test_pycytominer_drops_exactly_the_flagged_rows(tmp_path):
             + table["Metadata_Nuclei_Number_Object_Number"].to_numpy()
         )[keep]
     )
+
+
+def test_infinite_values_are_missing_and_said_so():
+    from arrowscope.core.qc import missing_summary
+
+    rng = np.random.default_rng(3)
+    area = rng.normal(100, 10, 200)
+    area[7] = 1000.0  # a real outlier
+    area[11] = np.inf
+    area[12] = -np.inf
+    table = pa.table({"Nuclei_AreaShape_Area": area})
+    result = compute_flags(table, {"big": {"Nuclei_AreaShape_Area": 3}})
+    flags = result.mask()
+    assert flags[7]  # one inf no longer blinds the statistics
+    assert not flags[11] and not flags[12]
+    facts = result.report["features"]["Nuclei_AreaShape_Area"]
+    assert facts["missing"] == 2 and facts["infinite"] == 2
+    (line,) = missing_summary(result.report)
+    assert "2 missing" in line and "2 of them +-inf" in line
+    with pytest.raises(ArrowscopeError, match="missing or infinite"):
+        compute_flags(table, {"big": {"Nuclei_AreaShape_Area": 3}}, nan_policy="raise")

@@ -58,7 +58,7 @@ def test_cancel_stops_a_running_query(table):
         ("count(*) > 0", "aggregates"),
         ("sum(area) OVER () > 0", "window"),
         ("unnest([1, 2]) > 0", "UNNEST"),
-        ("pg_sleep(1)", "gives \"NULL\""),
+        ("pg_sleep(1)", 'gives "NULL"'),
         ("area", "gives DOUBLE"),
         ("1=1; COPY (SELECT 1) TO 'x.csv'", "refused"),
         ("read_csv('/etc/passwd') IS NOT NULL", "refused|error"),

@@ -37,7 +37,13 @@ from qtpy.QtWidgets import (
 
 from ..core.errors import ArrowscopeError
 from ..core.filters import OPS, SQL_TIMEOUT_S, filter_rows, referenced_columns
-from ..core.qc import COSMICQC_DEFAULTS, QCResult, compute_flags, load_conditions
+from ..core.qc import (
+    COSMICQC_DEFAULTS,
+    QCResult,
+    compute_flags,
+    load_conditions,
+    missing_summary,
+)
 from .layers import NAMESPACE
 from .profiles_widget import _row, notify
 from .session import QCSession, session_for
@@ -386,16 +392,7 @@ class QCWidget(_SessionWidget):
             f"<b>{name}</b>: {c['flagged']:,} ({c['percent']:.2f}%)"
             for name, c in result.report["conditions"].items()
         ]
-        missing = {
-            f: v["missing"]
-            for f, v in result.report["features"].items()
-            if v["missing"]
-        }
-        if missing:
-            lines.append(
-                "missing values left out: "
-                + ", ".join(f"{f} {n}" for f, n in missing.items())
-            )
+        lines += [html.escape(line) for line in missing_summary(result.report)]
         lines.append(
             f"any condition: {int(result.mask().sum()):,} of {result.flags.num_rows:,}"
         )

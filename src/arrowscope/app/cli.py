@@ -326,7 +326,7 @@ def _qc(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
     from ..core.batch import connect, run_qc
-    from ..core.qc import write_annotations, write_cleaned
+    from ..core.qc import missing_summary, write_annotations, write_cleaned
 
     conditions = args.conditions
     if conditions != "cosmicqc":
@@ -351,9 +351,8 @@ def _qc(args: argparse.Namespace) -> int:
     write_annotations(args.out, keys, result)
     for name, facts in result.report["conditions"].items():
         logger.info("%s: %d flagged (%.2f%%)", name, facts["flagged"], facts["percent"])
-    for name, facts in result.report["features"].items():
-        if facts["missing"]:
-            logger.warning("%s: %d missing value(s) left out", name, facts["missing"])
+    for line in missing_summary(result.report):
+        logger.warning("%s", line)
     logger.info("wrote %s", args.out)
     if args.cleaned:
         keep = ~result.mask()

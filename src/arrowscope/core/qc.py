@@ -13,7 +13,7 @@ Beyond coSMicQC:
 - a threshold may be a string with an explicit operator: ``"> 2"``,
   ``"<= -1.5"``, or two-sided ``"abs> 3"`` (``|score| > 3``);
 - ``group_by`` computes the statistics per group (plate, well, …);
-- NaN/null values are left out of the statistics, are never flagged by a
+- NaN/null and +-inf values are left out of the statistics, are never flagged by a
   clause on their feature, and are counted in the report (``nan_policy="omit"``).
   ``nan_policy="propagate"`` reproduces coSMicQC, where one NaN makes the
   whole feature flag nothing — the report then says so; ``"raise"`` refuses.
@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import ArrowscopeError, SchemaError
 
@@ -293,7 +294,33 @@ def feature_values(table: pa.Table, column: str) -> np.ndarray:
         raise SchemaError(
             f"feature column holds {col.type}, not numbers", column=column
         )
-    return col.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    values = col.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    # +-inf is no measurement either: left out like NaN (one inf would make the
+    # mean and scale infinite and so flag nothing).
+    values[np.isinf(values)] = np.nan
+    return values
+
+
+def missing_summary(report: Mapping[str, Any]) -> list[str]:
+    """One line per feature with missing values: how many, and how many were inf."""
+    out = []
+    for name, facts in report.get("features", {}).items():
+        n, inf = facts.get("missing", 0), facts.get("infinite", 0)
+        if n:
+            extra = f", {inf} of them +-inf" if inf else ""
+            out.append(
+                f"{name}: {n} missing value(s) left out (NaN/null{extra}; "
+                f"nan_policy={report.get('nan_policy', 'omit')})"
+            )
+    return out
+
+
+def count_infinite(table: pa.Table, column: str) -> int:
+    """How many values of a column are +-inf (reported apart from NaN/null)."""
+    col = table.column(column)
+    if not pa.types.is_floating(col.type):
+        return 0
+    return int(pc.sum(pc.is_inf(col)).as_py() or 0)
 
 
 def group_codes(
@@ -364,7 +391,7 @@ def compute_flags(
             bad = np.flatnonzero(np.isnan(v))
             if bad.size:
                 raise ArrowscopeError(
-                    f"{bad.size} missing value(s) in a QC feature",
+                    f"{bad.size} missing or infinite value(s) in a QC feature",
                     column=f,
                     row=int(bad[0]),
                     hint="use nan_policy='omit' to leave them out of the statistics",
@@ -407,6 +434,7 @@ def compute_flags(
         "features": {
             f: {
                 "missing": stats[f].n_nan,
+                "infinite": count_infinite(table, f),
                 "used": int(stats[f].n_used.sum()),
                 "center": _plain(stats[f].center, by),
                 "scale": _plain(stats[f].scale, by),
