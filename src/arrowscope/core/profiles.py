@@ -272,10 +272,20 @@ def _leaf_name(value: str) -> str:
 
 
 class FileIndex:
-    """Finds files by name under some folders (one directory walk, on demand)."""
+    """Finds files by name under some folders (one directory walk, on demand).
 
-    def __init__(self, roots: Iterable[Path]) -> None:
+    Only files under the roots are returned: a table naming an absolute path
+    or ``../..`` cannot make the viewer open an arbitrary local file. Such a
+    path is recorded in :attr:`refused` (and followed only when
+    ``allow_outside=True``, an explicit opt-in).
+    """
+
+    def __init__(self, roots: Iterable[Path], *, allow_outside: bool = False) -> None:
         self.roots = [Path(r) for r in roots if r and Path(r).is_dir()]
+        self._real_roots = [r.resolve() for r in self.roots]
+        self.allow_outside = allow_outside
+        #: Paths named by the table that exist outside every root (not followed).
+        self.refused: list[Path] = []
         self._by_name: dict[str, Path] | None = None
         self._masks: dict[str, dict[str, Path]] = {}
         self._lock = threading.Lock()
@@ -295,23 +305,57 @@ class FileIndex:
                         self._masks.setdefault(stem, {})[rest.split(".")[0]] = p
             return self._by_name
 
+    def inside(self, path: Path) -> bool:
+        """Whether ``path`` (symlinks resolved) lies under one of the roots."""
+        real = path.resolve()
+        return any(real.is_relative_to(r) for r in self._real_roots)
+
+    def _accept(self, path: Path) -> Path | None:
+        if not path.is_file():
+            return None
+        if self.allow_outside or self.inside(path):
+            return path
+        self.refused.append(path)
+        return None
+
     def resolve(self, name: str, folder: str | None = None) -> Path | None:
-        """``folder/name`` if it exists, else a file named ``name`` under a root."""
+        """``folder/name`` or ``root/name`` if it exists under a root, else a file
+        named like ``name``'s last part anywhere under a root."""
+        candidates = []
         if folder:
-            direct = Path(folder.removeprefix("file:")) / name
-            if direct.exists():
-                return direct
-        if Path(name).is_absolute() and Path(name).exists():
-            return Path(name)
-        for root in self.roots:
-            if (root / name).exists():
-                return root / name
-        return self._index().get(_leaf_name(name))
+            candidates.append(Path(folder.removeprefix("file:")) / name)
+        if Path(name).is_absolute():
+            candidates.append(Path(name))
+        candidates += [root / name for root in self.roots]
+        for candidate in dict.fromkeys(candidates):  # root / absolute == absolute
+            found = self._accept(candidate)
+            if found is not None:
+                return found
+        hit = self._index().get(_leaf_name(name))
+        return None if hit is None else self._accept(hit)
 
     def masks_for(self, stem: str) -> dict[str, Path]:
         """CellProfiler masks ``<stem>_Mask<Compartment>.tif[f]``, by compartment."""
         self._index()
         return dict(self._masks.get(stem, {}))
+
+
+_AUXILIARY_NAME = re.compile(r"illum|outline|overlay|mask|label", re.IGNORECASE)
+#: Suffixes of files that hold a microscope channel image.
+CHANNEL_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".czi", ".nd2")
+
+
+def is_auxiliary(channel: str, names: Sequence[Any]) -> bool:
+    """Whether an ``Image_FileName_<channel>`` column names no microscope channel.
+
+    CellProfiler tables also name illumination functions (``.npy``,
+    ``IllumDNA``) and outline or overlay images there; those are reported
+    apart, never as missing channel images.
+    """
+    if _AUXILIARY_NAME.search(channel):
+        return True
+    values = [str(v).lower() for v in names if v]
+    return bool(values) and not any(v.endswith(CHANNEL_SUFFIXES) for v in values)
 
 
 def _stem(name: str) -> str:
@@ -394,6 +438,9 @@ class FieldOfView:
     channels: dict[str, Path | None] = field(default_factory=dict)
     masks: dict[str, Path] = field(default_factory=dict)
     ome_row: int | None = None  # row of the linked OME-Parquet image table
+    #: Files named in ``Image_FileName_*`` that are not microscope channels
+    #: (illumination functions, outlines, overlays), found or None.
+    auxiliary: dict[str, Path | None] = field(default_factory=dict)
 
     @property
     def missing(self) -> list[str]:
@@ -429,8 +476,10 @@ class ProfileTable:
         *,
         images: str | Path | None = None,
         mask_root: str | Path | None = None,
+        allow_outside_roots: bool = False,
     ) -> None:
         self._file = TableFile(path if isinstance(path, pa.Table) else Path(path))
+        self.allow_outside_roots = allow_outside_roots
         self.path: Path | None = self._file.path
         self._source = self._file.source
         self.schema = self._file.schema
@@ -452,8 +501,16 @@ class ProfileTable:
                     'valid image link ({"path": …, "keys": […]}); ignored'
                 )
             else:
-                self.images_path = self.path.parent / spec["path"]
-                self.image_table_keys = list(spec["keys"])
+                linked = self.path.parent / spec["path"]
+                here = self.path.parent.resolve()
+                if allow_outside_roots or linked.resolve().is_relative_to(here):
+                    self.images_path = linked
+                    self.image_table_keys = list(spec["keys"])
+                else:
+                    self.problems.append(
+                        f"not followed: the image link {spec['path']!r} leaves the "
+                        "table's folder; pass allow_outside_roots=True to allow it"
+                    )
         self._key_table: pa.Table | None = None
         self._image_source: Any = None
         self._fovs: list[FieldOfView] | None = None
@@ -560,15 +617,17 @@ class ProfileTable:
     def _attach_files(self, fovs: list[FieldOfView], kt: pa.Table) -> None:
         if not (self.keys.files or self.keys.masks):
             return
-        files = FileIndex(self._roots())
+        files = FileIndex(self._roots(), allow_outside=self.allow_outside_roots)
         names = {ch: kt.column(c).to_pylist() for ch, c in self.keys.files.items()}
         folders = {ch: kt.column(c).to_pylist() for ch, c in self.keys.paths.items()}
         mask_names = {
             comp: kt.column(c).to_pylist() for comp, c in self.keys.masks.items()
         }
+        aux = {ch for ch, col in names.items() if is_auxiliary(ch, col)}
         missing = 0
         for fov in fovs:
             r = int(fov.rows[0])
+            refused_before = len(files.refused)
             for ch, col in names.items():
                 name = col[r]
                 found = (
@@ -576,6 +635,9 @@ class ProfileTable:
                     if name
                     else None
                 )
+                if ch in aux:  # illumination functions, outlines: not channels
+                    fov.auxiliary[ch] = found
+                    continue
                 fov.channels[ch] = found
                 if found is None:
                     missing += 1
@@ -595,6 +657,11 @@ class ProfileTable:
                     )
             if not fov.masks and self.keys.files:
                 self.problems.append(f"no masks found for field {fov.label}")
+            for path in files.refused[refused_before:]:
+                self.problems.append(
+                    f"not followed: {path} lies outside the image root(s) "
+                    f"(field {fov.label}); pass allow_outside_roots=True to allow it"
+                )
         if missing and self.image_root is None:
             self.problems.append("set image_root to the folder that holds the images")
 
@@ -801,13 +868,13 @@ class ProfileTable:
             mask_name = self.mask_names[0]
         objs = self.object_numbers()
         centers = self.centers()
-        no_image = int((self.fov_of_row < 0).sum())
+        no_image = self.fov_of_row < 0
         not_in_mask = 0
         labels_without_row = 0
         details = []
         for i, fov in enumerate(fovs):
             if fov.missing and fov.ome_row is None:
-                no_image += len(fov.rows)
+                no_image[fov.rows] = True
             entry: dict[str, Any] = {
                 "field": fov.label,
                 "rows": len(fov.rows),
@@ -844,16 +911,42 @@ class ProfileTable:
             details.append(entry)
             if progress:
                 progress(i + 1, len(fovs))
+        crops = self._rows_with_crop()
+        if crops is not None:
+            no_image &= ~crops  # a row's embedded crop is its image
         return {
             "rows": self.num_rows,
             "fields_of_view": len(fovs),
-            "rows_without_image": no_image,
+            "rows_without_image": int(no_image.sum()),
+            "rows_with_crop": None if crops is None else int(crops.sum()),
             "rows_not_in_mask": not_in_mask,
             "labels_without_row": labels_without_row,
             "mask": mask_name,
+            "auxiliary_files": self._auxiliary_counts(),
             "fields": details,
             "problems": list(self.problems),
         }
+
+    def _rows_with_crop(self) -> np.ndarray | None:
+        """Rows holding an embedded OME-Arrow crop in any column (None: no crops)."""
+        if not self.keys.ome or self.path is None:
+            return None
+        from .image import open_source
+
+        src = open_source(self.path)
+        has = np.zeros(self.num_rows, bool)
+        for column in src.image_columns:
+            has |= np.array([m is not None for m in src.metas(column)], bool)
+        return has
+
+    def _auxiliary_counts(self) -> dict[str, dict[str, int]]:
+        """Non-channel files (illumination functions, outlines): found/missing."""
+        out: dict[str, dict[str, int]] = {}
+        for fov in self.fields_of_view:
+            for name, p in fov.auxiliary.items():
+                entry = out.setdefault(name, {"found": 0, "missing": 0})
+                entry["found" if p is not None else "missing"] += 1
+        return out
 
     def describe(self) -> dict[str, Any]:
         """Key roles and link facts as plain data (for ``arrowscope info``)."""
@@ -922,7 +1015,9 @@ def open_profiles(
     **links
         ``images=``: an OME-Parquet table of fields of view (image and label
         columns) sharing key columns with the profiles; ``mask_root=``:
-        another folder to search for masks.
+        another folder to search for masks; ``allow_outside_roots=True``:
+        follow absolute or ``..`` paths the table names outside the roots
+        (by default they are reported in ``problems`` and not opened).
     """
     return ProfileTable(path, image_root, keys, **links)
 
