@@ -8,6 +8,7 @@ conditions as {name: {feature: threshold}}); the Qt-free engine in
 from __future__ import annotations
 
 import html
+import io
 import threading
 from pathlib import Path
 from typing import Any
@@ -348,6 +349,7 @@ class QCWidget(_SessionWidget):
     def run(self) -> Any:
         """Compute flags in a worker; the viewer and table recolour when done."""
         from napari.qt.threading import thread_worker
+        from napari.utils import progress
 
         if self.session is None:
             notify("Open a profile table first (Profiles panel).", "warning")
@@ -357,7 +359,7 @@ class QCWidget(_SessionWidget):
         by = [c.strip() for c in self.group_by.text().split(",") if c.strip()]
         pt = self.session.profiles
 
-        @thread_worker(progress={"total": 0, "desc": "Running QC"}, ignore_errors=True)
+        @thread_worker(ignore_errors=True)
         def work() -> tuple[QCResult, pa.Table]:
             conds = load_conditions(spec, method)
             features = list(dict.fromkeys(f for c in conds for f in c.features))
@@ -370,6 +372,10 @@ class QCWidget(_SessionWidget):
             return compute_flags(table, conds, method, by or None, nan_policy), table
 
         worker = work()
+        # An open-ended bar in napari's activity dock; its console copy (tqdm's
+        # "Running QC: 0it") goes nowhere.
+        bar = progress(total=0, desc="Running QC", file=io.StringIO())
+        worker.finished.connect(bar.close)
         worker.returned.connect(self._done)
         worker.errored.connect(lambda exc: notify(f"QC failed: {exc}", "error"))
         self.run_button.setEnabled(False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     conv.add_argument("--layout", choices=["auto", "nested", "chunked"], default="auto")
     conv.add_argument(
+        "--overwrite", action="store_true", help="replace outputs that exist"
+    )
+    conv.add_argument(
         "--compression",
         default="zstd",
         help="Parquet compression (zstd, lz4, snappy, none)",
@@ -115,7 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     from ..core.errors import ArrowscopeError
 
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    debug = bool(os.environ.get("ARROWSCOPE_DEBUG"))
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO, format="%(message)s"
+    )
+    if not debug:
+        for noisy in ("bioio", "bioio_base", "bioio_ome_tiff", "bioio_tifffile"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         if args.command == "info":
             return _info(args.path, as_json=args.json)
@@ -129,6 +139,22 @@ def main(argv: list[str] | None = None) -> int:
             return _view(args.paths, args.screenshot, args.profiles, args.images)
     except ArrowscopeError as exc:
         logger.error("arrowscope: %s", exc)
+        return 1
+    except KeyboardInterrupt:
+        logger.error("arrowscope: interrupted")
+        return 130
+    except OSError as exc:  # a full disk, a vanished file: one line, not a trace
+        where = f"{exc.filename}: " if exc.filename else ""
+        logger.error("arrowscope: %s%s", where, exc.strerror or exc)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a bug: say so in one line
+        logger.debug("traceback", exc_info=True)
+        logger.error(
+            "arrowscope: internal error (%s: %s); rerun with ARROWSCOPE_DEBUG=1 "
+            "for the traceback and please report it",
+            type(exc).__name__,
+            exc,
+        )
         return 1
     return 2  # pragma: no cover - argparse enforces a command
 
@@ -163,6 +189,9 @@ def describe(path: Path) -> dict[str, Any]:
                 "physical_size": list(first.physical_size) if first else None,
                 "units": list(first.units) if first else None,
                 "channels": [c.name for c in first.channels] if first else [],
+                "unreadable_rows": {
+                    row: str(exc) for row, exc in src.problems.get(column, {}).items()
+                },
             }
         )
     out: dict[str, Any] = {
@@ -218,6 +247,8 @@ def _info(path: Path, *, as_json: bool) -> int:
             f"{' (varies)' if c['shapes_vary'] else ''}, {c['dtype']}, "
             f"scale {c['physical_size']} {c['units']}, channels {c['channels']}"
         )
+        for row, problem in list(c["unreadable_rows"].items())[:3]:
+            lines.append(f"    row {row} cannot be opened: {problem}")
     for name in facts["empty_columns"]:
         lines.append(f"  {name}: no images")
     if facts.get("pyramid_levels"):
@@ -237,7 +268,7 @@ def _info(path: Path, *, as_json: bool) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from ..core.convert import convert
+    from ..core.convert import convert, per_image_outputs
     from ..core.errors import CorruptFileError
 
     layout = {"chunked": "dataset"}.get(args.layout, args.layout)
@@ -246,13 +277,16 @@ def _convert(args: argparse.Namespace) -> int:
     if inputs == [args.src]:  # one file, dataset folder or OME-Zarr
         if not inputs[0].exists():
             raise CorruptFileError("no such file or folder", path=args.src)
-        out = convert(inputs[0], args.dst, layout=layout, compression=compression)
-        logger.info("wrote %s", out)
+        _refuse_existing(per_image_outputs(inputs[0], args.dst), args.overwrite)
+        written = convert(inputs[0], args.dst, layout=layout, compression=compression)
+        for out in written:
+            logger.info("wrote %s", out)
         return 0
     if not inputs:
         raise CorruptFileError("no input files match", path=args.src)
-    args.dst.mkdir(parents=True, exist_ok=True)
     jobs = [(p, args.dst / (_base_name(p) + args.to)) for p in inputs]
+    _refuse_existing([dst for _, dst in jobs], args.overwrite)
+    args.dst.mkdir(parents=True, exist_ok=True)
     from ..core.batch import convert_many
 
     client = None
@@ -277,6 +311,22 @@ def _convert(args: argparse.Namespace) -> int:
         args.dst,
     )
     return 1 if failures else 0
+
+
+def _refuse_existing(targets: list[Path], overwrite: bool) -> None:
+    """Never replace an existing output without being told to."""
+    from ..core.errors import WriteError
+
+    existing = [t for t in targets if os.path.lexists(t)]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise WriteError(
+            f"exists{more}; nothing was written",
+            path=existing[0],
+            hint="pass --overwrite to replace it",
+        )
+    for t in existing:
+        logger.info("replacing %s", t)
 
 
 def _expand_inputs(src: Path) -> list[Path]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger("arrowscope")
 
@@ -83,7 +84,11 @@ def show(
 
         viewer = napari.Viewer(show=not headless, title="arrowscope")
         ensure_reader_preferences()
-        per_path = [len(viewer.open(str(p), plugin="arrowscope")) for p in paths]
+        try:
+            per_path = [len(_open(viewer, p)) for p in paths]
+        except BaseException:
+            viewer.close()
+            raise
         _arrange(viewer, per_path)
         docked = _dock_widgets(viewer, profiles, images)
         if run_qc:
@@ -98,6 +103,29 @@ def show(
             return 0
         napari.run()
     return 0
+
+
+def _open(viewer: Any, path: Path) -> list[Any]:
+    """Open with arrowscope when it is ours, else with napari's other readers.
+
+    A file nobody reads is one line naming it (an ArrowscopeError), not
+    napari's traceback.
+    """
+    from .._napari.reader import get_reader
+    from ..core.errors import UnsupportedError
+
+    if get_reader(str(path)) is not None:
+        return viewer.open(str(path), plugin="arrowscope")
+    try:
+        return viewer.open(str(path))
+    except Exception as exc:  # noqa: BLE001 - napari raises many types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise UnsupportedError(
+            f"neither arrowscope nor another napari reader opens it ({first})",
+            path=path,
+            hint="OME-Parquet, OME-Arrow tables, chunk datasets and profile tables "
+            "open here; convert other images with 'arrowscope convert'",
+        ) from exc
 
 
 def _dock_widgets(
@@ -149,8 +177,9 @@ def _raise_dock(viewer: object, name: str) -> None:
     from qtpy.QtWidgets import QApplication
 
     QApplication.processEvents()
-    for title, dock in viewer.window._dock_widgets.items():  # type: ignore[attr-defined]
+    for title, widget in viewer.window.dock_widgets.items():  # type: ignore[attr-defined]
         if title.startswith(name):
+            dock = getattr(widget, "native", widget).parent()
             dock.show()
             dock.raise_()
 

@@ -7,15 +7,21 @@ rename, so a failed export never leaves a half-written file.
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from .atomic import atomic_target
 from .errors import UnsupportedError, WriteError
-from .image import OMEImage, open_image
+from .image import OMEImage, OMESource, open_source
+from .parquet import parquet_writer
 from .writer import ImageToWrite, image_to_write, write_ome_parquet
 
 OME_SUFFIXES = (".parquet", ".arrow", ".feather")
+logger = logging.getLogger("arrowscope")
 
 
 def is_ome_arrow_path(path: Path) -> bool:
@@ -26,21 +32,70 @@ def is_ome_arrow_path(path: Path) -> bool:
     )
 
 
-def to_ome_parquet(
-    src: Path, dst: Path, *, layout: str = "auto", compression: str | None = "zstd"
-) -> Path:
-    """Convert anything bioio reads (TIFF, OME-TIFF, OME-Zarr, …) to OME-Parquet."""
+_GENERIC_CHANNEL = re.compile(r"^Channel:\d+:\d+$")
+
+
+def _bioimage(src: Path) -> Any:
+    """Open ``src`` with bioio, choosing the reader by suffix where it is clear.
+
+    Plain TIFFs go straight to the tifffile reader: letting bioio try the
+    OME-TIFF reader first logs a "failed to parse XML" line per file.
+    """
     try:
         from bioio import BioImage
     except ImportError as exc:  # pragma: no cover - the io extra is missing
         raise UnsupportedError(
             "reading other formats needs bioio", hint="pip install 'arrowscope[io]'"
         ) from exc
+    name = src.name.lower()
+    reader = None
+    if name.endswith((".tif", ".tiff")) and not name.endswith(
+        (".ome.tif", ".ome.tiff")
+    ):
+        from bioio_tifffile import Reader as reader  # noqa: N813
+    elif name.endswith((".ome.tif", ".ome.tiff")):
+        from bioio_ome_tiff import Reader as reader  # noqa: N813
     try:
-        image = BioImage(src)
+        return BioImage(src, reader=reader) if reader else BioImage(src)
     except Exception as exc:  # bioio raises many types for unreadable input
         raise UnsupportedError(f"bioio cannot read this file: {exc}", path=src) from exc
+
+
+def _channels(image: Any) -> tuple[Any, list[str], list[str] | None]:
+    """TCZYX pixels, channel names and colours, samples (RGB) kept as channels."""
+    names = [str(c) for c in (image.channel_names or [])]
+    order = image.dims.order
+    samples = image.dims.S if "S" in order else 1
+    if samples > 1:
+        data = image.get_image_dask_data("TCZYXS")
+        T, C, Z, Y, X, S = data.shape
+        data = data.transpose(0, 1, 5, 2, 3, 4).reshape(T, C * S, Z, Y, X)
+        tags = "RGBA"[:S] if S in (3, 4) else [str(i) for i in range(S)]
+        base = [n if not _GENERIC_CHANNEL.match(n) else "" for n in names] or [""]
+        names = [
+            f"{base[c] if c < len(base) else ''}{t}" for c in range(C) for t in tags
+        ]
+        colors = ["red", "green", "blue", "gray"][:S] * C if S in (3, 4) else None
+        return data, names, colors
     data = image.get_image_dask_data("TCZYX")
+    C = data.shape[1]
+    names = [
+        f"C{i}" if i >= len(names) or _GENERIC_CHANNEL.match(names[i]) else names[i]
+        for i in range(C)
+    ]
+    return data, names, None
+
+
+def to_ome_parquet(
+    src: Path, dst: Path, *, layout: str = "auto", compression: str | None = "zstd"
+) -> Path:
+    """Convert anything bioio reads (TIFF, OME-TIFF, OME-Zarr, …) to OME-Parquet.
+
+    RGB(A) samples become channels R, G, B (A); channels without names in the
+    file are called C0…Cn.
+    """
+    image = _bioimage(src)
+    data, names, colors = _channels(image)
     pps = image.physical_pixel_sizes
     sizes = (pps.Z, pps.Y, pps.X)
     return write_ome_parquet(
@@ -48,9 +103,8 @@ def to_ome_parquet(
         data,
         dims="TCZYX",
         name=src.name,
-        channel_names=[str(c) for c in image.channel_names]
-        if image.channel_names
-        else None,
+        channel_names=names,
+        channel_colors=colors,
         physical_size=sizes if any(s is not None for s in sizes) else None,
         units="µm",
         layout=layout,
@@ -132,19 +186,111 @@ def export_image(image: OMEImage | ImageToWrite | Any, dst: Path) -> Path:
     return dst
 
 
-def from_ome_parquet(img: OMEImage, dst: Path) -> Path:
-    """Write an OME-Arrow image to OME-TIFF or OME-Zarr."""
-    return export_image(img, dst)
-
-
 def convert(
     src: Path, dst: Path, *, layout: str = "auto", compression: str | None = "zstd"
-) -> Path:
-    """Convert one file in either direction, chosen by the suffixes."""
-    if dst.name.lower().endswith(OME_SUFFIXES):
-        if is_ome_arrow_path(src):
-            return write_ome_parquet(
-                dst, open_image(src), layout=layout, compression=compression
+) -> list[Path]:
+    """Convert one source in either direction, chosen by the suffixes.
+
+    A table of several images (or of images with other columns, such as a
+    CytoDataFrame crop table) is converted whole: table output keeps every
+    row and column (the images are copied as they are stored, losslessly);
+    OME-TIFF/OME-Zarr output gets one file per image, named by column and
+    row. Output that cannot hold what the source holds is refused, never
+    written in part. Returns the files written.
+    """
+    if not is_ome_arrow_path(src):
+        if not dst.name.lower().endswith(OME_SUFFIXES):
+            raise UnsupportedError(
+                f"cannot convert {src.name} to {dst.name}",
+                hint="one side must be OME-Parquet (.ome.parquet)",
             )
-        return to_ome_parquet(src, dst, layout=layout, compression=compression)
-    return from_ome_parquet(open_image(src), dst)
+        return [to_ome_parquet(src, dst, layout=layout, compression=compression)]
+    source = open_source(src)
+    images = list(source.iter_images())
+    if not images:
+        raise UnsupportedError("holds no readable image to convert", path=src)
+    extra = source.other_columns
+    if len(images) == 1 and not extra:
+        info = images[0]
+        image = source.image(info.column, info.row)
+        if dst.name.lower().endswith(OME_SUFFIXES):
+            return [
+                write_ome_parquet(dst, image, layout=layout, compression=compression)
+            ]
+        return [export_image(image, dst)]
+    what = f"{len(images)} images in {len(source.image_columns)} column(s)"
+    if extra:
+        what += f" and {len(extra)} other column(s)"
+    if dst.name.lower().endswith(OME_SUFFIXES):
+        if layout == "dataset" or source.dataset is not None:
+            raise UnsupportedError(
+                f"holds {what}; a chunk dataset holds images only and the rest "
+                "would be lost, so nothing was written",
+                path=src,
+                hint="convert to a table (--layout nested), or to .ome.tiff for "
+                "one file per image",
+            )
+        return [copy_table(source, dst, compression=compression)]
+    if extra:
+        logger.info(
+            "%s: %d other column(s) (%s…) are not carried into %s files; convert "
+            "to .ome.parquet to keep them",
+            src,
+            len(extra),
+            ", ".join(extra[:3]),
+            _suffix(dst),
+        )
+    out = []
+    for info in images:
+        target = dst.with_name(_per_image_name(dst, info.column, info.row))
+        out.append(export_image(source.image(info.column, info.row), target))
+    return out
+
+
+def _suffix(dst: Path) -> str:
+    name = dst.name.lower()
+    return next((s for s in TIFF_SUFFIXES + ZARR_SUFFIXES if name.endswith(s)), "")
+
+
+def _per_image_name(dst: Path, column: str, row: int) -> str:
+    suffix = _suffix(dst)
+    stem = dst.name[: len(dst.name) - len(suffix)] if suffix else dst.stem
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", column)
+    return f"{stem}_{safe}_r{row:05d}{dst.name[len(stem) :]}"
+
+
+def per_image_outputs(src: Path, dst: Path) -> list[Path]:
+    """The files :func:`convert` would write (to check for existing ones first)."""
+    if not is_ome_arrow_path(src) or dst.name.lower().endswith(OME_SUFFIXES):
+        return [dst]
+    source = open_source(src)
+    images = list(source.iter_images())
+    if len(images) == 1 and not source.other_columns:
+        return [dst]
+    return [dst.with_name(_per_image_name(dst, i.column, i.row)) for i in images]
+
+
+def copy_table(source: OMESource, dst: Path, *, compression: str | None) -> Path:
+    """Write a whole OME-Arrow table (every row and column) to Parquet or IPC.
+
+    Row group by row group, so memory stays near one group; schema metadata
+    is kept, so the copy opens exactly like the original.
+    """
+    table = source.table
+    assert table is not None
+    ipc = dst.name.lower().endswith((".arrow", ".feather"))
+    with atomic_target(dst) as tmp:
+        schema = table.schema
+        if ipc:
+            options = pa.ipc.IpcWriteOptions(compression=compression)
+            with (
+                pa.OSFile(str(tmp), "wb") as sink,
+                pa.ipc.new_file(sink, schema, options=options) as writer,
+            ):
+                for group in range(table.num_groups):
+                    writer.write_table(table.read_whole_group(group))
+        else:
+            with parquet_writer(tmp, schema, compression=compression or "none") as w:
+                for group in range(table.num_groups):
+                    w.write_table(table.read_whole_group(group))
+    return dst

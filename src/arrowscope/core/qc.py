@@ -571,7 +571,9 @@ def write_annotations(
         raise ArrowscopeError(
             f"{keys.num_rows} key rows but {flag_table.num_rows} flag rows", path=path
         )
-    out = keys
+    # Only the columns: the source table's schema metadata (a pandas header
+    # describing two thousand columns, say) does not belong in a flags file.
+    out = keys.replace_schema_metadata(None)
     for name, col in zip(flag_table.column_names, flag_table.columns, strict=True):
         if name in out.column_names:
             out = out.drop_columns([name])

@@ -312,6 +312,21 @@ class TableSource:
                 ) from exc
         return array
 
+    def read_whole_group(self, group: int) -> pa.Table:
+        """Every column of one row group (for copying a table as it is)."""
+        if self.format == "memory":
+            return pa.Table.from_batches([self._batches[group]], schema=self.schema)
+        with self._lock:
+            try:
+                if self.format == "parquet":
+                    return self._reader().read_row_group(group)
+                batch = self._reader().get_batch(group)
+            except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+                raise CorruptFileError(
+                    f"cannot decode row group {group}: {exc}", path=self.path
+                ) from exc
+        return pa.Table.from_batches([batch], schema=self.schema)
+
     def read_column(self, column: str, fields: Sequence[str] | None = None) -> pa.Array:
         """Read a whole column (all groups), projected onto ``fields``.
 
