@@ -78,6 +78,7 @@ def test_filter_widget_counts_and_hides(workspace, qtbot):
     area = table["Nuclei_AreaShape_Area"].to_numpy()
     widget.add_filter("Nuclei_AreaShape_Area", ">", "150")
     widget.only.setChecked(True)
+    widget.timer.stop()  # the debounced re-run would supersede this one
     wait(qtbot, widget.apply())
     np.testing.assert_array_equal(widget.mask, area > 150)
     assert f"{int((area > 150).sum())} of {len(area)}" in widget.count.text()
@@ -86,10 +87,12 @@ def test_filter_widget_counts_and_hides(workspace, qtbot):
         points.shown, (area > 150)[points.features["row"].to_numpy()]
     )
     widget.sql.setText("Metadata_Well = 'A01'")
+    widget.timer.stop()
     wait(qtbot, widget.apply())
     wells = np.asarray(table["Metadata_Well"].to_pylist())
     np.testing.assert_array_equal(widget.mask, (area > 150) & (wells == "A01"))
     widget.sql.setText("1=1; COPY (SELECT 1) TO 'x.csv'")
+    widget.timer.stop()
     wait(qtbot, widget.apply())
     assert widget.mask is None
     assert "refused" in widget.count.text()

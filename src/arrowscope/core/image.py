@@ -133,49 +133,12 @@ def _grid(size: int, step: int) -> tuple[int, ...]:
     return tuple(min(step, size - i) for i in range(0, size, step))
 
 
-class OMEImage:
-    """One OME-Arrow image, opened lazily.
+class _MetadataView:
+    """What an image's metadata says, for images and image listings alike."""
 
-    Attributes are read from metadata at open; pixels are read by
-    :meth:`to_dask` (lazy) and :meth:`to_numpy`.
-    """
+    meta: ImageMeta
+    column: str | None
 
-    dims = DIMS
-
-    def __init__(
-        self,
-        meta: ImageMeta,
-        reader: PixelReader,
-        *,
-        chunk_zyx: tuple[int, int, int] | None = None,
-        path: Path | None = None,
-        column: str | None = None,
-        row: int = 0,
-    ) -> None:
-        self.meta = meta
-        self._reader = reader
-        #: Stored reduced-resolution copies (Y and X halved 1, 2… times), if any.
-        self.levels: list[OMEImage] = []
-        self.path = path
-        self.column = column
-        self.row = row
-        T, C, Z, Y, X = meta.shape
-        cz, cy, cx = chunk_zyx or (1, Y, X)
-        self._chunks = (
-            (1,) * T,
-            (C,) if meta.rgb else (1,) * C,
-            _grid(Z, cz),
-            _grid(Y, cy),
-            _grid(X, cx),
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"OMEImage(name={self.name!r}, shape={self.shape}, dtype={self.dtype}, "
-            f"column={self.column!r}, row={self.row})"
-        )
-
-    # -- metadata -----------------------------------------------------------
     @property
     def shape(self) -> tuple[int, int, int, int, int]:
         """TCZYX shape."""
@@ -237,6 +200,49 @@ class OMEImage:
         ]
         return colors + [None] * (C - len(colors))
 
+
+class OMEImage(_MetadataView):
+    """One OME-Arrow image, opened lazily.
+
+    Attributes are read from metadata at open; pixels are read by
+    :meth:`to_dask` (lazy) and :meth:`to_numpy`.
+    """
+
+    dims = DIMS
+
+    def __init__(
+        self,
+        meta: ImageMeta,
+        reader: PixelReader,
+        *,
+        chunk_zyx: tuple[int, int, int] | None = None,
+        path: Path | None = None,
+        column: str | None = None,
+        row: int = 0,
+    ) -> None:
+        self.meta = meta
+        self._reader = reader
+        #: Stored reduced-resolution copies (Y and X halved 1, 2… times), if any.
+        self.levels: list[OMEImage] = []
+        self.path = path
+        self.column = column
+        self.row = row
+        T, C, Z, Y, X = meta.shape
+        cz, cy, cx = chunk_zyx or (1, Y, X)
+        self._chunks = (
+            (1,) * T,
+            (C,) if meta.rgb else (1,) * C,
+            _grid(Z, cz),
+            _grid(Y, cy),
+            _grid(X, cx),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"OMEImage(name={self.name!r}, shape={self.shape}, dtype={self.dtype}, "
+            f"column={self.column!r}, row={self.row})"
+        )
+
     # -- pixels ---------------------------------------------------------------
     def read(self, region: Region | None = None) -> np.ndarray:
         """Decode a TCZYX region (five (start, stop) pairs); default: all of it."""
@@ -277,24 +283,16 @@ class OMEImage:
 
 
 @dataclass(frozen=True)
-class ImageInfo:
-    """Where an image is in a source, with its metadata (from :func:`list_images`)."""
+class ImageInfo(_MetadataView):
+    """Where an image is in a source, with its metadata (from :func:`list_images`).
+
+    Its metadata properties (``physical_size``, ``units``, ``channel_names``…)
+    are those :func:`open_image` gives for the same image.
+    """
 
     column: str
     row: int
     meta: ImageMeta
-
-    @property
-    def name(self) -> str | None:
-        return self.meta.name
-
-    @property
-    def shape(self) -> tuple[int, int, int, int, int]:
-        return self.meta.shape
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        return self.meta.dtype
 
 
 class OMESource:
@@ -329,7 +327,8 @@ class OMESource:
             raise NotOmeArrowError(
                 "holds no OME-Arrow image column",
                 path=self.path,
-                hint="OME-Arrow columns are structs with type, pixels_meta and planes",
+                hint="OME-Arrow columns are structs with pixels_meta and planes "
+                "or chunks",
             )
         self._exact = _exact_metadata(self.table.metadata.get(EXACT_METADATA_KEY))
         self._metas: dict[str, list[ImageMeta | None]] = {}

@@ -18,19 +18,11 @@ OME_ARROW_TYPE = "ome.arrow"
 OME_ARROW_VERSION = "0.1.0"
 DATASET_LAYOUT = "typed-chunk-dataset"
 
-#: Fields every OME-Arrow record has, whatever wrote it.
-REQUIRED_FIELDS = frozenset(
-    {
-        "type",
-        "version",
-        "id",
-        "name",
-        "acquisition_datetime",
-        "pixels_meta",
-        "planes",
-        "masks",
-    }
-)
+#: Fields that carry an image: metadata plus planes or chunks. Writers differ in
+#: the rest (CytoTable drops ``masks``, CytoDataFrame has no ``chunks``), so a
+#: column is recognised by these alone, whatever the order or integer widths.
+REQUIRED_FIELDS = frozenset({"pixels_meta"})
+PIXEL_FIELDS = frozenset({"planes", "chunks"})
 PIXELS_META_FIELDS = frozenset({"size_x", "size_y", "size_z", "size_c", "size_t"})
 
 CHANNEL_TYPE = pa.struct(
@@ -159,7 +151,11 @@ def is_ome_arrow_type(dtype: pa.DataType) -> bool:
     if not pa.types.is_struct(dtype):
         return False
     names = {dtype.field(i).name for i in range(dtype.num_fields)}
-    return names >= REQUIRED_FIELDS
+    return (
+        names >= REQUIRED_FIELDS
+        and bool(names & PIXEL_FIELDS)
+        and pa.types.is_struct(dtype.field("pixels_meta").type)
+    )
 
 
 def iter_ome_columns(schema: pa.Schema) -> Iterator[tuple[str, bool]]:
@@ -186,6 +182,8 @@ def missing_fields(dtype: pa.StructType) -> set[str]:
     """Required fields a struct type lacks (including ``pixels_meta`` sizes)."""
     names = {dtype.field(i).name for i in range(dtype.num_fields)}
     missing = set(REQUIRED_FIELDS - names)
+    if not names & PIXEL_FIELDS:
+        missing.add("planes or chunks")
     if "pixels_meta" in names:
         pm = dtype.field("pixels_meta").type
         if pa.types.is_struct(pm):
