@@ -232,3 +232,25 @@ def test_cells_layer_caches_its_extent(make_napari_viewer, shuffled_profiles):
     np.testing.assert_array_equal(
         points._extent_data, np.vstack([points.data.min(0), points.data.max(0)])
     )
+
+
+def test_real_plate_marker_fits_the_cells_and_qc_panel_explains_itself(
+    make_napari_viewer, qtbot
+):
+    from arrowscope._napari.qc_widgets import QCWidget
+
+    path = shared_file(
+        "nf1_cellpainting_shrunken", "Plate_2_with_image_data_shrunken.parquet"
+    )
+    viewer = make_napari_viewer()
+    widget = open_widget(viewer, qtbot, path, image_root=path.parent / "Plate_2_images")
+    pt = widget.session.profiles
+    boxes = pt.bboxes()
+    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    size = float(np.median(viewer.layers["cells"].size))
+    assert size == pytest.approx(max(12.0, 1.2 * float(np.median(sides))))
+    assert size > 12  # a cell-sized ring, not a 12-pixel dot on a 1224-pixel field
+    qc = QCWidget(viewer)
+    texts = [t.get_text() for t in qc.axes.texts]
+    assert any("Run the conditions" in t for t in texts), texts
+    assert not qc.axes.axison

@@ -139,7 +139,9 @@ def test_cytodataframe_file_opens_as_stacked_layers(cytodataframe_file, monkeypa
         "arrowscope._napari.reader._notify", lambda msg, level: shown.append(msg)
     )
     layers = read_paths(str(cytodataframe_file))
-    by_name = {kw["name"]: (data, kw, t) for data, kw, t in layers}
+    by_name = {
+        kw["metadata"]["arrowscope"]["column"]: (data, kw, t) for data, kw, t in layers
+    }
     assert set(by_name) == {
         "Image_FileName_OrigAGP_OMEArrow_ORIG",
         "Image_FileName_OrigAGP_OMEArrow_COMP",
@@ -250,3 +252,14 @@ def test_single_image_layer_names(tmp_path):
         )
         ((_, kwargs, _),) = read_paths(str(path))
         assert kwargs["name"] == expected, kw
+
+
+def test_crop_table_layers_are_named_by_what_differs(cytodataframe_file, monkeypatch):
+    monkeypatch.setattr("arrowscope._napari.reader._notify", lambda m, level: None)
+    names = []
+    for layer in read_paths(str(cytodataframe_file)):
+        name = layer[1]["name"]
+        names += name if isinstance(name, list) else [name]
+    assert "OrigDNA mask" in names and "OrigAGP RGB" in names and "OrigAGP" in names
+    assert not any(n.startswith("Image_FileName_") for n in names)
+    assert len(set(names)) == len(names)

@@ -5,6 +5,7 @@ Pure functions over numpy/dask and plain dicts: no Qt, no viewer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -290,6 +291,31 @@ def _single_label(img: OMEImage, src: OMESource) -> str:
     return Path(str(src.path)).name
 
 
+#: CytoDataFrame's column suffixes, said in words.
+_SUFFIX_WORDS = {"ORIG": "", "LABL": "mask", "COMP": "RGB", "OUTL": "outline"}
+
+
+def distinct_names(columns: Sequence[str]) -> dict[str, str]:
+    """Short layer names that keep what differs between image columns.
+
+    ``Image_FileName_OrigDNA_OMEArrow_LABL`` beside ``…_OrigAGP_OMEArrow_ORIG``
+    becomes ``OrigDNA mask`` and ``OrigAGP``: the parts every column shares are
+    dropped, so names are not cut to look alike in the layer list. A name that
+    would become empty or clash keeps the whole column name.
+    """
+    parts = {c: [t for t in re.split(r"[_\s]+", c) if t] for c in columns}
+    if len(columns) < 2:
+        return {c: c for c in columns}
+    common = set.intersection(*(set(p) for p in parts.values()))
+    out = {}
+    for c, tokens in parts.items():
+        kept = [_SUFFIX_WORDS.get(t, t) for t in tokens if t not in common]
+        out[c] = " ".join(t for t in kept if t) or c
+    if len(set(out.values())) < len(out):
+        return {c: c for c in columns}
+    return out
+
+
 def source_layers(
     src: OMESource, problems: list[ArrowscopeError] | None = None
 ) -> list[LayerData]:
@@ -301,14 +327,15 @@ def source_layers(
     """
     layers: list[LayerData] = []
     several = len(src.image_columns) > 1
+    short = distinct_names(src.image_columns)
     for column in src.image_columns:
         try:
             if src.num_rows == 1:
                 img = src.image(column, 0)
-                label = column if several else _single_label(img, src)
+                label = short[column] if several else _single_label(img, src)
                 layers += image_layers(img, label=label)
             else:
-                layers += table_layers(src, column)
+                layers += table_layers(src, column, label=short[column])
         except ArrowscopeError as exc:
             if problems is None:
                 raise

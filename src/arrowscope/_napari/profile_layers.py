@@ -46,6 +46,24 @@ def cell_points(pt: ProfileTable) -> tuple[np.ndarray, np.ndarray]:
     return coords, rows
 
 
+MIN_MARKER_PX = 12
+
+
+def marker_size(pt: ProfileTable) -> float:
+    """A ring about as wide as a cell: the median bounding box, else a share
+    of the field (a fixed 12 px ring is a dot on a 1000-pixel field)."""
+    boxes = pt.bboxes() if pt.keys.bbox else None
+    if boxes is not None and len(boxes):
+        sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        sides = sides[np.isfinite(sides) & (sides > 0)]
+        if sides.size:
+            return float(max(MIN_MARKER_PX, 1.2 * np.median(sides)))
+    shape = pt.plane_shape()
+    if shape is not None:
+        return float(max(MIN_MARKER_PX, 0.03 * max(shape)))
+    return float(MIN_MARKER_PX)
+
+
 def profile_layers(pt: ProfileTable) -> list[LayerData]:
     """Channel images, masks and the cells Points layer of ``pt``."""
     layers: list[LayerData] = []
@@ -100,7 +118,7 @@ def profile_layers(pt: ProfileTable) -> list[LayerData]:
             {
                 **common,
                 "name": "cells",
-                "size": 12,
+                "size": marker_size(pt),
                 "symbol": "ring",
                 "face_color": CELL_COLOR,
                 "border_width": 0,

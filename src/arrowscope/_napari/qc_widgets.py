@@ -289,6 +289,10 @@ class QCWidget(_SessionWidget):
         lay.addWidget(self.canvas)
         self.set_conditions(COSMICQC_DEFAULTS)
         self._maybe_attach()
+        self._draw()
+
+    def attached(self) -> None:
+        self._draw()
 
     # ---- conditions as data
     def add_clause(self, name: str, feature: str, threshold: Any) -> None:
@@ -413,6 +417,19 @@ class QCWidget(_SessionWidget):
         )
         self._draw()
 
+    def _empty_hint(self) -> str:
+        """Why there is no histogram yet, in words."""
+        if self.session is None:
+            return "Open a profile table to judge its cells"
+        columns = set(self.session.profiles.columns)
+        features = {f for spec in self.conditions().values() for f in spec}
+        if features and not features & columns:
+            return (
+                "None of these conditions' features are in this table:\n"
+                "add conditions on its own columns"
+            )
+        return "Run the conditions to see each feature's scores here"
+
     # ---- histogram with draggable thresholds
     def _draw(self, *_: Any) -> None:
         feature = self.feature.currentText()
@@ -420,8 +437,22 @@ class QCWidget(_SessionWidget):
         self._lines = []
         scores = self._scores.get(feature)
         if scores is None:
+            # Say what would be here, rather than show empty axes.
+            self.axes.set_axis_off()
+            self.axes.text(
+                0.5,
+                0.5,
+                self._empty_hint(),
+                ha="center",
+                va="center",
+                wrap=True,
+                fontsize=8,
+                color="#95a5a6",
+                transform=self.axes.transAxes,
+            )
             self.canvas.draw_idle()
             return
+        self.axes.set_axis_on()
         finite = scores[np.isfinite(scores)]
         self.axes.hist(finite, bins=60, color="#7f8c8d")
         self.axes.set_xlabel(f"{self.method.currentText()} of {feature}", fontsize=7)

@@ -210,9 +210,12 @@ def camera_of(viewer: Any) -> Any:
 
 def find_cells_layer(viewer: Any) -> Any | None:
     """The newest cells Points layer in ``viewer``."""
+    from napari.layers import Points
+
     for layer in reversed(list(viewer.layers)):
         meta = layer.metadata.get(NAMESPACE, {}) if hasattr(layer, "metadata") else {}
-        if layer._type_string == "points" and meta.get("role") == CELLS_ROLE:
+        # isinstance, not the type string: the Profiles panel adds a subclass
+        if isinstance(layer, Points) and meta.get("role") == CELLS_ROLE:
             return layer
     return None
 

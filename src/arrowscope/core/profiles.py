@@ -717,6 +717,13 @@ class ProfileTable:
         x, y = (self._floats(c) for c in self.keys.center)
         return np.stack([y, x], axis=1)  # type: ignore[list-item]
 
+    def bboxes(self) -> np.ndarray | None:
+        """(N, 4) y0, x0, y1, x1 box of every row in pixels (NaN where unknown)."""
+        if self.keys.bbox is None:
+            return None
+        x0, y0, x1, y1 = (self._floats(c) for c in self.keys.bbox)
+        return np.stack([y0, x0, y1, x1], axis=1)  # type: ignore[list-item]
+
     def locate(self, row: int) -> CellLocation:
         """Field of view, centre (y, x) and box (y0, x0, y1, x1) of ``row``."""
         if not 0 <= row < self.num_rows:
