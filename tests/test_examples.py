@@ -43,3 +43,21 @@ def test_example_runs(code, tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_every_guarantee_points_at_a_real_test():
+    text = (ROOT / "docs" / "guarantees.md").read_text(encoding="utf-8")
+    refs = re.findall(r"`(tests/[\w/]+\.py)(?:::([\w*]+))?", text)
+    assert len(refs) > 20
+    for path, name in refs:
+        source = (ROOT / path).read_text(encoding="utf-8")
+        if name:
+            pattern = re.escape(name).replace(r"\*", r"\w*")
+            assert re.search(rf"def {pattern}\(", source), f"{path}::{name}"
+    # bare "::name" references continue the file named before them
+    for name in re.findall(r"`::([\w*]+)`", text):
+        pattern = re.escape(name).replace(r"\*", r"\w*")
+        assert any(
+            re.search(rf"def {pattern}\(", (ROOT / p).read_text(encoding="utf-8"))
+            for p, _ in refs
+        ), name

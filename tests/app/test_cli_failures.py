@@ -171,3 +171,27 @@ def test_qc_flags_file_holds_only_keys_and_flags(tmp_path):
     assert main(["qc", str(tmp_path / "p.parquet"), "--out", str(out)]) == 0
     assert out.stat().st_size < 50_000
     assert b"pandas" not in (pq.read_schema(out).metadata or {})
+
+
+def test_view_opens_what_convert_writes_and_names_what_it_cannot(
+    tmp_path, caplog, image_tiff
+):
+    pytest.importorskip("napari")
+    png = tmp_path / "v.png"
+    assert main(["view", str(image_tiff), "--screenshot", str(png)]) == 0
+    assert png.stat().st_size > 0
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    assert main(["view", str(notes), "--screenshot", str(png)]) == 1
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "notes.txt" in errors[0].getMessage()
+
+
+@pytest.fixture
+def image_tiff(tmp_path):
+    src = arrowscope.write_ome_parquet(
+        tmp_path / "x.ome.parquet", np.full((32, 32), 900, np.uint16), dims="YX"
+    )
+    tiff = tmp_path / "x.ome.tiff"
+    assert main(["convert", str(src), str(tiff)]) == 0
+    return tiff

@@ -57,13 +57,13 @@ def test_viewer_open_picks_arrowscope_without_dialog(
         str(plate["plate"]), plugin=None
     )  # as drag and drop: no choice given
     names = [layer.name for layer in layers]
-    assert names == ["DNA", "ER", "Mito", "nuclei_LABL"]
+    assert names == ["DNA", "ER", "Mito", "nuclei mask"]
     dna = viewer.layers["DNA"]
     assert dna.data.shape == (3, 96, 96)
     assert tuple(dna.scale) == (1.0, 0.65, 0.65)
     assert str(dna.units[1]) == "micrometer"
     assert dna.colormap.name == "blue"
-    assert type(viewer.layers["nuclei_LABL"]).__name__ == "Labels"
+    assert type(viewer.layers["nuclei mask"]).__name__ == "Labels"
     viewer.dims.set_point(0, 2)  # page to the third field of view
     fields = arrowscope.open_source(plate["plate"])
     assert np.array_equal(
