@@ -43,6 +43,7 @@ from .metadata import (
 )
 from .schema import META_FIELDS, is_ome_arrow_type, iter_ome_columns, missing_fields
 from .sources import TableSource, select_fields
+from .stores import is_uri
 
 PathLike = str | os.PathLike[str]
 #: File-level metadata key where arrowscope keeps values OME-Arrow rounds (float32).
@@ -302,12 +303,15 @@ class OMESource:
     ``empty_columns`` those whose every row is empty (e.g. null-typed).
     """
 
-    def __init__(self, source: PathLike | pa.Table) -> None:
+    def __init__(self, source: PathLike | pa.Table, filesystem: Any = None) -> None:
         self.dataset: ChunkDataset | None = None
         self.table: TableSource | None = None
-        if not isinstance(source, pa.Table) and not os.path.lexists(source):
+        local = not isinstance(source, pa.Table) and (
+            filesystem is None and not is_uri(source)
+        )
+        if local and not os.path.lexists(source):
             recover(source)  # a folder swap that a kill interrupted
-        if not isinstance(source, pa.Table) and is_chunk_dataset(source):
+        if local and is_chunk_dataset(source):
             self.path: Path | None = Path(source)
             self.dataset = ChunkDataset(source)
             self.image_columns = [DATASET_COLUMN]
@@ -317,8 +321,8 @@ class OMESource:
             self.num_rows = len(self.dataset)
             self._exact: dict[str, Any] = {}
             return
-        self.table = TableSource(source)
-        self.path = self.table.path
+        self.table = TableSource(source, filesystem)
+        self.path = self.table.path  # type: ignore[assignment]
         self.num_rows = self.table.num_rows
         found = list(iter_ome_columns(self.table.schema))
         self.image_columns = [name for name, has in found if has]
@@ -655,11 +659,17 @@ class _StackReader:
         return out
 
 
-def open_source(source: PathLike | pa.Table | OMESource) -> OMESource:
-    """Open a file, folder or table that holds OME-Arrow images (metadata only)."""
+def open_source(
+    source: PathLike | pa.Table | OMESource, *, filesystem: Any = None
+) -> OMESource:
+    """Open a file, folder, URI or table that holds OME-Arrow images (metadata only).
+
+    ``source`` may be a local path, a URI (``s3://…``, ``gs://…``, ``https://…``)
+    or a table; ``filesystem`` a ``pyarrow.fs`` filesystem to read it from.
+    """
     if isinstance(source, OMESource):
         return source
-    return OMESource(source)
+    return OMESource(source, filesystem)
 
 
 def open_image(
@@ -668,6 +678,7 @@ def open_image(
     row: int = 0,
     *,
     rgb: bool | None = None,
+    filesystem: Any = None,
 ) -> OMEImage:
     """Open one OME-Arrow image lazily (reads metadata only).
 
@@ -675,7 +686,8 @@ def open_image(
     ----------
     source
         An ``.ome.parquet``/``.parquet`` file, an Arrow IPC file
-        (``.arrow``/``.feather``), a typed chunk dataset folder, or a table.
+        (``.arrow``/``.feather``), a Lance dataset, a typed chunk dataset
+        folder, a URI of one of these (``s3://…``), or a table.
     column
         The image column; by default ``ome_arrow`` if present, else the first
         column holding images.
@@ -686,17 +698,21 @@ def open_image(
         composite (read as three channels R, G, B). By default this is
         inferred from CytoDataFrame's naming (``*_COMP`` columns, composite
         names).
+    filesystem
+        A ``pyarrow.fs`` filesystem to read ``source`` from.
 
     Returns
     -------
     OMEImage
     """
-    return open_source(source).image(column, row, rgb=rgb)
+    return open_source(source, filesystem=filesystem).image(column, row, rgb=rgb)
 
 
-def list_images(source: PathLike | pa.Table | OMESource) -> list[ImageInfo]:
+def list_images(
+    source: PathLike | pa.Table | OMESource, *, filesystem: Any = None
+) -> list[ImageInfo]:
     """Every ``(column, row)`` image in a source, with its metadata."""
-    return list(open_source(source).iter_images())
+    return list(open_source(source, filesystem=filesystem).iter_images())
 
 
 def has_ome_arrow(schema: pa.Schema) -> bool:

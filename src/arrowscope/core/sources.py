@@ -1,7 +1,8 @@
 """Row-group-aware access to tables holding OME-Arrow columns.
 
-A :class:`TableSource` hides whether rows live in a Parquet file, an Arrow IPC
-(Feather v2) file or an in-memory table. It reads the footer at open, projects
+A :class:`TableSource` hides where and how rows are stored (a Parquet or Arrow
+IPC file on any filesystem, a Lance dataset, an in-memory table: see
+:mod:`~arrowscope.core.stores`). It reads the footer at open, projects
 nested columns onto just the fields asked for, and caches decoded row groups.
 Sources are picklable (file handles are reopened on demand), so dask tasks
 built on them run on distributed workers too.
@@ -10,9 +11,10 @@ built on them run on distributed workers too.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,38 +22,20 @@ import numpy as np
 import pyarrow as pa
 
 from .cache import ROW_GROUP_CACHE
-from .errors import AccessError, CorruptFileError, NotOmeArrowError
-from .parquet import parquet_file
+from .errors import AccessError, ArrowscopeError, CorruptFileError, NotOmeArrowError
+from .stores import Store, is_uri, open_store, resolve, sniff
 
-PARQUET_MAGIC = b"PAR1"
-ARROW_MAGIC = b"ARROW1"
+PathLike = str | os.PathLike[str]
 IPC_SUFFIXES = (".arrow", ".feather", ".ipc", ".arrows")
 
 
-def sniff_format(path: Path) -> str | None:
-    """Return ``"parquet"``, ``"ipc"`` or None from a file's magic bytes.
+def sniff_format(path: PathLike) -> str | None:
+    """``"parquet"``, ``"ipc"``, ``"vortex"``, ``"lance"`` or None, by magic bytes.
 
-    A file that exists but cannot be read raises :class:`AccessError`.
+    Local paths or URIs; a file that cannot be read raises :class:`AccessError`.
     """
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except PermissionError as exc:
-        raise AccessError(
-            "cannot be read: permission denied",
-            path=path,
-            hint="check the file's permissions",
-        ) from exc
-    except OSError:
-        return None
-    if head[:4] == PARQUET_MAGIC:
-        return "parquet"
-    if head[:6] == ARROW_MAGIC:
-        return "ipc"
-    # An IPC *stream* starts with a continuation marker and a schema.
-    if head[:4] == b"\xff\xff\xff\xff":
-        return "ipc"
-    return None
+    fs, where = resolve(path)
+    return sniff(fs, where)
 
 
 _CONVERT_HINT = "convert it first: arrowscope convert {name} {stem}.ome.parquet"
@@ -102,83 +86,42 @@ def describe_foreign(path: Path) -> tuple[str, str | None]:
 
 
 class TableSource:
-    """A table of rows grouped in row groups (Parquet) or record batches (IPC).
+    """A table of rows in groups (row groups, record batches, Lance rows).
 
     Parameters
     ----------
     source
-        A path to a Parquet or Arrow IPC file, or a :class:`pyarrow.Table`.
+        A path or URI of a Parquet or Arrow IPC file or a Lance dataset, or a
+        :class:`pyarrow.Table`.
+    filesystem
+        A ``pyarrow.fs`` filesystem to read ``source`` from (by default the
+        local one, or the one the URI names).
+
+    Caching, nested projection and errors live here, above the
+    :mod:`~arrowscope.core.stores` that read each format.
     """
 
-    def __init__(self, source: str | os.PathLike[str] | pa.Table) -> None:
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | pa.Table,
+        filesystem: Any = None,
+    ) -> None:
         self._lock = threading.Lock()
-        self._handle: Any = None
-        self._leaf_paths: list[str] | None = None
         self._plane_values: dict[str, list[int] | None] = {}
-        if isinstance(source, pa.Table):
-            self.path: Path | None = None
-            self.format = "memory"
-            self._table = source
-            self.schema = source.schema
-            batches = source.to_batches()
-            self._group_rows = [b.num_rows for b in batches] or [0]
-            self._batches = batches
-            self._token: tuple[Any, ...] = ("memory", id(source))
-        else:
-            self.path = Path(source)
-            fmt = sniff_format(self.path)
-            if fmt is None:
-                what, hint = describe_foreign(self.path)
-                raise CorruptFileError(what, path=self.path, hint=hint)
-            self.format = fmt
-            stat = self.path.stat()
-            self._token = (str(self.path.resolve()), stat.st_mtime_ns, stat.st_size)
-            self._open_footer()
+        self.store: Store = open_store(source, filesystem)
+        self.format = self.store.format
+        self.path: Path | str | None = (
+            None
+            if isinstance(source, pa.Table)
+            else (os.fspath(source) if is_uri(source) else Path(source))
+        )
+        self.schema = self.store.schema
+        self._group_rows = self.store.group_rows
+        self._token: tuple[Any, ...] = self.store.token
         self._starts = np.concatenate([[0], np.cumsum(self._group_rows)]).tolist()
-
-    # -- opening -----------------------------------------------------------
-    def _open_footer(self) -> None:
-        try:
-            if self.format == "parquet":
-                handle = parquet_file(self.path)
-                self.schema = handle.schema_arrow
-                meta = handle.metadata
-                self._group_rows = [
-                    meta.row_group(i).num_rows for i in range(meta.num_row_groups)
-                ] or [0]
-            else:
-                handle = self._open_ipc()
-                self.schema = handle.schema
-                self._group_rows = [
-                    handle.get_batch(i).num_rows
-                    for i in range(handle.num_record_batches)
-                ] or [0]
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise CorruptFileError(
-                f"cannot read the {self.format} footer: {exc}",
-                path=self.path,
-                hint="the file may be truncated or still being written",
-            ) from exc
-        self._handle = handle
-
-    def _open_ipc(self) -> Any:
-        mm = pa.memory_map(str(self.path), "r")
-        try:
-            return pa.ipc.open_file(mm)
-        except pa.ArrowInvalid:
-            # A stream, not a file: no random access, so materialise batches.
-            mm.seek(0)
-            table = pa.ipc.open_stream(mm).read_all()
-            return _BatchList(table)
-
-    def _reader(self) -> Any:
-        if self._handle is None:
-            self._open_footer()
-        return self._handle
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_handle"] = None
         state["_lock"] = None
         return state
 
@@ -211,14 +154,18 @@ class TableSource:
 
     # -- reading -------------------------------------------------------------
     def _projection(self, column: str, fields: Sequence[str] | None) -> list[str]:
-        """Parquet column paths for ``fields`` of a struct column.
-
-        A field ``"planes.t"`` names the child ``t`` of the list-of-struct
-        field ``planes``; it maps to the leaf path the file really uses.
-        """
+        """Columns to ask the store for: Parquet leaf paths where it can prune
+        nested fields (``"planes.t"`` names the child ``t`` of the list of
+        structs ``planes``), else the whole column (projected in memory)."""
         ftype = self.schema.field(column).type
-        if fields is None or not pa.types.is_struct(ftype) or "." in column:
+        if (
+            fields is None
+            or not self.store.nested_projection
+            or not pa.types.is_struct(ftype)
+            or "." in column
+        ):
             return [column]
+        leaves = self.store.leaves() or []
         out = []
         for f in fields:
             top, _, child = f.partition(".")
@@ -234,18 +181,12 @@ class TableSource:
                 continue
             out += [
                 leaf
-                for leaf in self._leaves()
+                for leaf in leaves
                 if leaf.startswith(prefix)
                 and leaf.endswith(suffix)
                 and leaf[len(prefix) : -len(suffix)].count(".") == 1
             ]
         return out or [column]
-
-    def _leaves(self) -> list[str]:
-        if self._leaf_paths is None:
-            schema = self._reader().schema
-            self._leaf_paths = [schema.column(i).path for i in range(len(schema))]
-        return self._leaf_paths
 
     def stored_plane_values(self, column: str) -> list[int] | None:
         """Per row group, the most plane pixel values the file can hold.
@@ -255,23 +196,18 @@ class TableSource:
         sizes can be checked against what is stored before any pixel is read.
         None for other formats and for columns without plane pixels.
         """
-        if self.format != "parquet":
+        leaves = self.store.leaves()
+        if leaves is None:
             return None
         if column not in self._plane_values:
             prefix = f"{column}.planes."
-            leaves = [
+            hits = [
                 i
-                for i, leaf in enumerate(self._leaves())
+                for i, leaf in enumerate(leaves)
                 if leaf.startswith(prefix) and ".pixels." in leaf[len(prefix) :]
             ]
-            meta = self._reader().metadata
             self._plane_values[column] = (
-                [
-                    meta.row_group(g).column(leaves[0]).num_values
-                    for g in range(meta.num_row_groups)
-                ]
-                if len(leaves) == 1
-                else None
+                self.store.leaf_value_counts(hits[0]) if len(hits) == 1 else None
             )
         return self._plane_values[column]
 
@@ -291,86 +227,49 @@ class TableSource:
     def _load_group(
         self, group: int, column: str, fields: Sequence[str] | None
     ) -> pa.Array:
-        if self.format == "memory":
-            return select_fields(self._batches[group].column(column), fields)
-        with self._lock:
-            try:
-                if self.format == "parquet":
-                    table = self._reader().read_row_group(
-                        group, columns=self._projection(column, fields)
-                    )
-                    array = table.column(0).combine_chunks()
-                else:
-                    batch = self._reader().get_batch(group)
-                    array = select_fields(batch.column(column), fields)
-            except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
-                raise CorruptFileError(
-                    f"cannot decode row group {group}: {exc}",
-                    path=self.path,
-                    column=column,
-                    hint="the file may be truncated or corrupt",
-                ) from exc
-        return array
+        with self._lock, self._errors(f"cannot decode row group {group}", column):
+            table = self.store.read_group(group, self._projection(column, fields))
+        return select_fields(table.column(0), fields)
+
+    @contextlib.contextmanager
+    def _errors(self, what: str, column: str | None = None) -> Iterator[None]:
+        """One error path for every store: a typed error naming the file."""
+        try:
+            yield
+        except ArrowscopeError:
+            raise
+        except PermissionError as exc:
+            raise AccessError(
+                "cannot be read: permission denied",
+                path=self.path,
+                hint="check the file's permissions",
+            ) from exc
+        except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+            raise CorruptFileError(
+                f"{what}: {exc}",
+                path=self.path,
+                column=column,
+                hint="the file may be truncated or corrupt",
+            ) from exc
 
     def read_whole_group(self, group: int) -> pa.Table:
         """Every column of one row group (for copying a table as it is)."""
-        if self.format == "memory":
-            return pa.Table.from_batches([self._batches[group]], schema=self.schema)
-        with self._lock:
-            try:
-                if self.format == "parquet":
-                    return self._reader().read_row_group(group)
-                batch = self._reader().get_batch(group)
-            except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
-                raise CorruptFileError(
-                    f"cannot decode row group {group}: {exc}", path=self.path
-                ) from exc
-        return pa.Table.from_batches([batch], schema=self.schema)
+        with self._lock, self._errors(f"cannot decode row group {group}"):
+            return self.store.read_group(group, None)
 
     def read_column(self, column: str, fields: Sequence[str] | None = None) -> pa.Array:
         """Read a whole column (all groups), projected onto ``fields``.
 
         Used for metadata only: never ask for pixel fields here.
         """
-        if self.format == "memory":
-            return select_fields(self._table.column(column).combine_chunks(), fields)
-        with self._lock:
-            try:
-                if self.format == "parquet":
-                    table = self._reader().read(
-                        columns=self._projection(column, fields)
-                    )
-                    return table.column(0).combine_chunks()
-                reader = self._reader()
-                parts = [
-                    select_fields(reader.get_batch(i).column(column), fields)
-                    for i in range(reader.num_record_batches)
-                ]
-            except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
-                raise CorruptFileError(
-                    f"cannot read column metadata: {exc}", path=self.path, column=column
-                ) from exc
-        return (
-            pa.concat_arrays(parts)
-            if parts
-            else pa.array([], self.schema.field(column).type)
-        )
+        with self._lock, self._errors("cannot read column metadata", column):
+            table = self.store.read(self._projection(column, fields))
+        return select_fields(table.column(0), fields)
 
     def read_table(self, columns: Sequence[str]) -> pa.Table:
         """Read plain (non-image) columns of every row."""
-        if self.format == "memory":
-            return self._table.select(list(columns))
-        with self._lock:
-            if self.format == "parquet":
-                return self._reader().read(columns=list(columns))
-            reader = self._reader()
-            batches = [
-                reader.get_batch(i).select(list(columns))
-                for i in range(reader.num_record_batches)
-            ]
-        return pa.Table.from_batches(
-            batches, schema=pa.schema([self.schema.field(c) for c in columns])
-        )
+        with self._lock, self._errors("cannot read the table"):
+            return self.store.read(list(columns))
 
     def require_column(self, column: str) -> None:
         """Raise a clear error when ``column`` is not in the table."""
@@ -379,20 +278,6 @@ class TableSource:
                 f"no column {column!r}; the table has {self.schema.names[:12]}",
                 path=self.path,
             )
-
-
-class _BatchList:
-    """Random access over the batches of an in-memory table (IPC streams)."""
-
-    def __init__(self, table: pa.Table) -> None:
-        self.schema = table.schema
-        self._batches = table.to_batches() or [
-            pa.RecordBatch.from_pylist([], table.schema)
-        ]
-        self.num_record_batches = len(self._batches)
-
-    def get_batch(self, i: int) -> pa.RecordBatch:
-        return self._batches[i]
 
 
 def select_fields(

@@ -1,0 +1,422 @@
+"""One store interface over every place an Arrow table lives.
+
+A :class:`Store` knows one format (Parquet, Arrow IPC, an in-memory table,
+Lance) on one filesystem (local, or any ``pyarrow.fs`` filesystem: S3, GCS,
+HTTP, fsspec through ``PyFileSystem(FSSpecHandler(...))``). It offers the few
+things everything above needs: the schema and metadata, the row counts of
+its groups (row groups, record batches, Lance rows), reading some columns of
+one group or of every row, and a cache token. Caches, laziness, projection of
+nested fields and errors live above it, once, in
+:class:`~arrowscope.core.sources.TableSource`.
+
+The format is chosen as ``pyarrow.dataset`` chooses: by magic bytes (Parquet
+``PAR1``, IPC ``ARROW1``, Vortex ``VTXF``) and, for folders, by what they hold
+(a Lance dataset's ``_versions/``), never by trying readers in turn.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from .errors import AccessError, CorruptFileError, UnsupportedError
+from .parquet import parquet_file
+
+PARQUET_MAGIC = b"PAR1"
+ARROW_MAGIC = b"ARROW1"
+VORTEX_MAGIC = b"VTXF"
+LANCE_VERSIONS = "_versions"
+PathLike = str | os.PathLike[str]
+
+
+def is_uri(source: Any) -> bool:
+    """Whether ``source`` is a URI of a remote filesystem (``s3://``, ``gs://``…)."""
+    if not isinstance(source, str) or "://" not in source:
+        return False
+    return urlparse(source).scheme not in ("", "file")
+
+
+def resolve(
+    source: PathLike, filesystem: pafs.FileSystem | None = None
+) -> tuple[pafs.FileSystem | None, str]:
+    """``(filesystem, path)``: None and a local path for local files.
+
+    URIs go through ``pyarrow.fs.FileSystem.from_uri`` (credentials and
+    endpoints from each filesystem's usual environment and config; for S3,
+    ``?endpoint_override=…&scheme=http`` or ``?anonymous=true`` in the URI).
+    """
+    if filesystem is not None:
+        return filesystem, str(source)
+    text = os.fspath(source)
+    if text.startswith("file://"):
+        return None, urlparse(text).path
+    if is_uri(text):
+        try:
+            fs, path = pafs.FileSystem.from_uri(text)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise CorruptFileError(
+                f"cannot open this location: {exc}",
+                path=text,
+                hint="check the URI, the endpoint and the credentials",
+            ) from exc
+        return fs, path
+    return None, text
+
+
+def sniff(
+    fs: pafs.FileSystem | None, path: str, info: pafs.FileInfo | None = None
+) -> str | None:
+    """``"parquet"``, ``"ipc"``, ``"vortex"``, ``"lance"`` or None (not a table).
+
+    ``info`` is the path's ``FileInfo`` when already known (remote: it saves
+    a request). A file that exists but cannot be read raises
+    :class:`AccessError`.
+    """
+    try:
+        if fs is None:
+            if os.path.isdir(path):
+                lance = os.path.isdir(os.path.join(path, LANCE_VERSIONS))
+                return "lance" if lance else None
+            with open(path, "rb") as fh:
+                head = fh.read(8)
+        else:
+            info = info or fs.get_file_info(path)
+            if info.type == pafs.FileType.Directory:
+                versions = fs.get_file_info(f"{path.rstrip('/')}/{LANCE_VERSIONS}")
+                return "lance" if versions.type == pafs.FileType.Directory else None
+            if info.type != pafs.FileType.File:
+                return None
+            with open_remote(fs, info) as fh:
+                head = fh.read(8)
+    except PermissionError as exc:
+        raise _denied(path) from exc
+    except (OSError, pa.ArrowInvalid):
+        return None
+    if head[:4] == PARQUET_MAGIC:
+        return "parquet"
+    if head[:6] == ARROW_MAGIC or head[:4] == b"\xff\xff\xff\xff":
+        return "ipc"
+    if head[:4] == VORTEX_MAGIC:
+        return "vortex"
+    return None
+
+
+def open_remote(fs: pafs.FileSystem, info: pafs.FileInfo) -> Any:
+    """Open a remote file from its ``FileInfo``: its known size spares S3 a HEAD
+    request (filesystems that take only paths get the path)."""
+    try:
+        return fs.open_input_file(info)
+    except TypeError:
+        return fs.open_input_file(info.path)
+
+
+def _denied(path: str) -> AccessError:
+    return AccessError(
+        "cannot be read: permission denied",
+        path=path,
+        hint="check the file's permissions",
+    )
+
+
+class Store:
+    """What every format offers the layers above (see the module docstring)."""
+
+    format = "?"
+    #: Whether :meth:`read_group` takes Parquet leaf paths (``col.f.list.element.x``)
+    #: and reads only those leaves; other stores read whole top-level columns.
+    nested_projection = False
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.schema: pa.Schema = pa.schema([])
+        self.group_rows: list[int] = [0]
+        self.token: tuple[Any, ...] = (location,)
+        self._lock = threading.Lock()
+
+    def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
+        raise NotImplementedError
+
+    def read(self, columns: Sequence[str]) -> pa.Table:
+        """Some columns of every row."""
+        parts = [self.read_group(g, columns) for g in range(len(self.group_rows))]
+        return pa.concat_tables(parts) if parts else self.schema.empty_table()
+
+    def leaves(self) -> list[str] | None:
+        """Parquet leaf column paths (None for other formats)."""
+        return None
+
+    def leaf_value_counts(self, leaf: int) -> list[int] | None:
+        """Per group, the value count of one leaf column, from the footer."""
+        return None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_lock"] = None
+        state["_handle"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+class _FileStore(Store):
+    """A store backed by one file, opened lazily and reopened after pickling."""
+
+    def __init__(
+        self,
+        fs: pafs.FileSystem | None,
+        path: str,
+        location: str,
+        info: pafs.FileInfo | None = None,
+    ) -> None:
+        super().__init__(location)
+        self.fs = fs
+        self.path = path
+        self._handle: Any = None
+        if fs is None:
+            stat = os.stat(path)
+            self.token = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+            self.info = None
+        else:
+            self.info = info or fs.get_file_info(path)
+            self.token = (fs.type_name, path, self.info.mtime_ns, self.info.size)
+
+    def _input(self) -> Any:
+        return self.path if self.fs is None else open_remote(self.fs, self.info)
+
+    def handle(self) -> Any:
+        if self._handle is None:
+            self._handle = self._open()
+        return self._handle
+
+    def _open(self) -> Any:
+        raise NotImplementedError
+
+
+class ParquetStore(_FileStore):
+    format = "parquet"
+    nested_projection = True
+
+    def __init__(
+        self,
+        fs: pafs.FileSystem | None,
+        path: str,
+        location: str,
+        info: pafs.FileInfo | None = None,
+    ) -> None:
+        super().__init__(fs, path, location, info)
+        handle = self.handle()
+        self.schema = handle.schema_arrow
+        meta = handle.metadata
+        self.group_rows = [
+            meta.row_group(i).num_rows for i in range(meta.num_row_groups)
+        ] or [0]
+        self._leaves: list[str] | None = None
+
+    def _open(self) -> Any:
+        # Remote: coalesce the column chunks of a read into few range requests.
+        return parquet_file(self._input(), pre_buffer=self.fs is not None)
+
+    def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
+        with self._lock:
+            return self.handle().read_row_group(
+                group, columns=None if columns is None else list(columns)
+            )
+
+    def read(self, columns: Sequence[str]) -> pa.Table:
+        with self._lock:
+            return self.handle().read(columns=list(columns))
+
+    def leaves(self) -> list[str]:
+        if self._leaves is None:
+            schema = self.handle().schema
+            self._leaves = [schema.column(i).path for i in range(len(schema))]
+        return self._leaves
+
+    def leaf_value_counts(self, leaf: int) -> list[int]:
+        meta = self.handle().metadata
+        return [
+            meta.row_group(g).column(leaf).num_values
+            for g in range(meta.num_row_groups)
+        ]
+
+
+class IpcStore(_FileStore):
+    format = "ipc"
+
+    def __init__(
+        self,
+        fs: pafs.FileSystem | None,
+        path: str,
+        location: str,
+        info: pafs.FileInfo | None = None,
+    ) -> None:
+        super().__init__(fs, path, location, info)
+        handle = self.handle()
+        self.schema = handle.schema
+        self.group_rows = [
+            handle.get_batch(i).num_rows for i in range(handle.num_record_batches)
+        ] or [0]
+
+    def _open(self) -> Any:
+        source = pa.memory_map(self.path, "r") if self.fs is None else self._input()
+        try:
+            return pa.ipc.open_file(source)
+        except pa.ArrowInvalid:
+            # A stream, not a file: no random access, so materialise batches.
+            source.seek(0)
+            return _BatchList(pa.ipc.open_stream(source).read_all())
+
+    def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
+        with self._lock:
+            batch = self.handle().get_batch(group)
+        if columns is not None:
+            batch = batch.select(list(columns))
+        return pa.Table.from_batches([batch])
+
+
+class MemoryStore(Store):
+    format = "memory"
+
+    def __init__(self, table: pa.Table) -> None:
+        super().__init__("<table>")
+        self.table = table
+        self.schema = table.schema
+        self._batches = table.to_batches()
+        self.group_rows = [b.num_rows for b in self._batches] or [0]
+        self.token = ("memory", id(table))
+
+    def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
+        batch = self._batches[group]
+        if columns is not None:
+            batch = batch.select(list(columns))
+        return pa.Table.from_batches([batch])
+
+    def read(self, columns: Sequence[str]) -> pa.Table:
+        return self.table.select(list(columns))
+
+
+class LanceStore(Store):
+    """A Lance dataset: every row is its own group, read with a ``take``."""
+
+    format = "lance"
+
+    def __init__(self, uri: str, location: str) -> None:
+        super().__init__(location)
+        self.uri = uri
+        self._handle: Any = None
+        ds = self.handle()
+        self.schema = ds.schema
+        n = ds.count_rows()
+        self.group_rows = [1] * n or [0]
+        self.token = ("lance", uri, ds.version)
+
+    def handle(self) -> Any:
+        if self._handle is None:
+            lance = _import_extra("lance", "lance")
+            self._handle = lance.dataset(self.uri)
+        return self._handle
+
+    def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
+        with self._lock:
+            return self.handle().take(
+                [group], columns=None if columns is None else list(columns)
+            )
+
+    def read(self, columns: Sequence[str]) -> pa.Table:
+        with self._lock:
+            return self.handle().to_table(columns=list(columns))
+
+
+class _BatchList:
+    """Random access over the batches of an in-memory table (IPC streams)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.schema = table.schema
+        self._batches = table.to_batches() or [
+            pa.RecordBatch.from_pylist([], table.schema)
+        ]
+        self.num_record_batches = len(self._batches)
+
+    def get_batch(self, i: int) -> pa.RecordBatch:
+        return self._batches[i]
+
+
+def _import_extra(module: str, extra: str) -> Any:
+    try:
+        return __import__(module)
+    except ImportError as exc:
+        raise UnsupportedError(
+            f"reading this format needs the {module!r} package",
+            hint=f"pip install 'arrowscope[{extra}]'",
+        ) from exc
+
+
+def open_store(
+    source: PathLike | pa.Table, filesystem: pafs.FileSystem | None = None
+) -> Store:
+    """Open the store that holds ``source`` (a path, a URI or a table)."""
+    if isinstance(source, pa.Table):
+        return MemoryStore(source)
+    location = os.fspath(source)
+    fs, path = resolve(source, filesystem)
+    try:
+        info = None if fs is None else fs.get_file_info(path)
+    except PermissionError as exc:
+        raise _denied(location) from exc
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise CorruptFileError(
+            f"cannot reach this location: {exc}",
+            path=location,
+            hint="check the URI, the endpoint and the credentials",
+        ) from exc
+    fmt = sniff(fs, path, info)
+    try:
+        if fmt == "parquet":
+            return ParquetStore(fs, path, location, info)
+        if fmt == "ipc":
+            return IpcStore(fs, path, location, info)
+        if fmt == "lance":
+            if fs is not None and filesystem is not None:
+                raise UnsupportedError(
+                    "Lance datasets are opened by URI, not through a filesystem object",
+                    path=location,
+                )
+            return LanceStore(location if fs is not None else path, location)
+        if fmt == "vortex":
+            raise UnsupportedError(
+                "is a Vortex file; arrowscope does not read Vortex yet",
+                path=location,
+                hint="convert it to Parquet or Lance with the vortex-data package",
+            )
+    except (pa.ArrowInvalid, OSError) as exc:
+        if isinstance(exc, PermissionError):
+            raise _denied(location) from exc
+        raise CorruptFileError(
+            f"cannot read the {fmt} footer: {exc}",
+            path=location,
+            hint="the file may be truncated or still being written",
+        ) from exc
+    raise _not_a_table(fs, path, location)
+
+
+def _not_a_table(fs: pafs.FileSystem | None, path: str, location: str) -> Exception:
+    from .sources import describe_foreign
+
+    if fs is not None:
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.NotFound:
+            return CorruptFileError("no such file or folder", path=location)
+        return CorruptFileError(
+            "is not a Parquet, Arrow IPC or Lance table", path=location
+        )
+    what, hint = describe_foreign(Path(path))
+    return CorruptFileError(what, path=location, hint=hint)
