@@ -35,9 +35,18 @@ _SIBLING = re.compile(
 _DATASET_MARKERS = ("images.parquet", "chunks.parquet")
 
 
+_LANCE_PARTS = {"_versions", "data", "_transactions", "_deletions", "_indices"}
+
+
 def is_arrowscope_folder(path: Path) -> bool:
-    """Whether ``path`` is a folder arrowscope may replace (an OME-Arrow dataset)."""
-    return path.is_dir() and all((path / m).is_file() for m in _DATASET_MARKERS)
+    """Whether ``path`` is a folder arrowscope may replace: an OME-Arrow chunk
+    dataset, or a Lance dataset holding nothing but Lance's own parts."""
+    if not path.is_dir():
+        return False
+    if all((path / m).is_file() for m in _DATASET_MARKERS):
+        return True
+    names = {p.name for p in path.iterdir()}
+    return "_versions" in names and names <= _LANCE_PARTS
 
 
 def _journal(target: Path) -> Path:
@@ -117,8 +126,8 @@ def check_replaceable(target: Path, *, new_is_dir: bool | None = None) -> None:
     if target.is_dir() and not target.is_symlink():
         if not is_arrowscope_folder(target):
             raise WriteError(
-                "is an existing folder that is not an OME-Arrow chunk dataset; "
-                "it was not replaced",
+                "is an existing folder that is not an OME-Arrow chunk dataset "
+                "or a Lance dataset; it was not replaced",
                 path=target,
                 hint="choose another output name or remove the folder yourself",
             )

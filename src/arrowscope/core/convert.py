@@ -12,15 +12,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from .atomic import atomic_target
 from .errors import UnsupportedError, WriteError
-from .image import OMEImage, OMESource, open_source
-from .parquet import parquet_writer
-from .writer import ImageToWrite, image_to_write, write_ome_parquet
+from .image import OMEImage, open_source
+from .writer import ImageToWrite, copy_table, image_to_write, write_ome_parquet
 
-OME_SUFFIXES = (".parquet", ".arrow", ".feather")
+OME_SUFFIXES = (".parquet", ".arrow", ".feather", ".lance")
 logger = logging.getLogger("arrowscope")
 
 
@@ -268,29 +265,3 @@ def per_image_outputs(src: Path, dst: Path) -> list[Path]:
     if len(images) == 1 and not source.other_columns:
         return [dst]
     return [dst.with_name(_per_image_name(dst, i.column, i.row)) for i in images]
-
-
-def copy_table(source: OMESource, dst: Path, *, compression: str | None) -> Path:
-    """Write a whole OME-Arrow table (every row and column) to Parquet or IPC.
-
-    Row group by row group, so memory stays near one group; schema metadata
-    is kept, so the copy opens exactly like the original.
-    """
-    table = source.table
-    assert table is not None
-    ipc = dst.name.lower().endswith((".arrow", ".feather"))
-    with atomic_target(dst) as tmp:
-        schema = table.schema
-        if ipc:
-            options = pa.ipc.IpcWriteOptions(compression=compression)
-            with (
-                pa.OSFile(str(tmp), "wb") as sink,
-                pa.ipc.new_file(sink, schema, options=options) as writer,
-            ):
-                for group in range(table.num_groups):
-                    writer.write_table(table.read_whole_group(group))
-        else:
-            with parquet_writer(tmp, schema, compression=compression or "none") as w:
-                for group in range(table.num_groups):
-                    w.write_table(table.read_whole_group(group))
-    return dst

@@ -336,6 +336,72 @@ class LanceStore(Store):
             return self.handle().to_table(columns=list(columns))
 
 
+class VortexStore(Store):
+    """A Vortex file: every row is its own group, read with an indexed scan.
+
+    Vortex returns ``string_view`` (and drops schema metadata): values are
+    cast back to the plain Arrow types of the OME-Arrow schema.
+    """
+
+    format = "vortex"
+
+    def __init__(self, path: str, location: str) -> None:
+        super().__init__(location)
+        self.path = path
+        self._handle: Any = None
+        f = self.handle()
+        self.schema = pa.schema(
+            [pa.field(fl.name, plain_type(fl.type)) for fl in f.dtype.to_arrow_schema()]
+        )
+        self.group_rows = [1] * int(f.footer.row_count) or [0]
+        stat = os.stat(path)
+        self.token = ("vortex", str(Path(path).resolve()), stat.st_mtime_ns)
+
+    def handle(self) -> Any:
+        if self._handle is None:
+            self._handle = _import_extra("vortex", "vortex").open(self.path)
+        return self._handle
+
+    def _scan(self, columns: Sequence[str] | None, rows: list[int] | None) -> pa.Table:
+        vx = _import_extra("vortex", "vortex")
+        names = list(columns) if columns is not None else self.schema.names
+        indices = None if rows is None else vx.array(pa.array(rows, pa.uint64()))
+        with self._lock:
+            got = self.handle().scan(projection=names, indices=indices).read_all()
+        arr = got.to_arrow_array()
+        table = pa.Table.from_struct_array(arr) if len(arr) else None
+        target = pa.schema([self.schema.field(n) for n in names])
+        if table is None:
+            return target.empty_table()
+        return table.select(names).cast(target)
+
+    def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
+        return self._scan(columns, [group])
+
+    def read(self, columns: Sequence[str]) -> pa.Table:
+        return self._scan(columns, None)
+
+
+def plain_type(dtype: pa.DataType) -> pa.DataType:
+    """``dtype`` with view and large variants replaced by plain Arrow types."""
+    if pa.types.is_string_view(dtype) or pa.types.is_large_string(dtype):
+        return pa.string()
+    if pa.types.is_binary_view(dtype):
+        return pa.large_binary()
+    if pa.types.is_struct(dtype):
+        return pa.struct(
+            [
+                pa.field(f.name, plain_type(f.type), f.nullable)
+                for f in (dtype.field(i) for i in range(dtype.num_fields))
+            ]
+        )
+    if pa.types.is_list(dtype) or pa.types.is_list_view(dtype):
+        return pa.list_(plain_type(dtype.value_type))
+    if pa.types.is_large_list(dtype) or pa.types.is_large_list_view(dtype):
+        return pa.large_list(plain_type(dtype.value_type))
+    return dtype
+
+
 class _BatchList:
     """Random access over the batches of an in-memory table (IPC streams)."""
 
@@ -392,11 +458,11 @@ def open_store(
                 )
             return LanceStore(location if fs is not None else path, location)
         if fmt == "vortex":
-            raise UnsupportedError(
-                "is a Vortex file; arrowscope does not read Vortex yet",
-                path=location,
-                hint="convert it to Parquet or Lance with the vortex-data package",
-            )
+            if fs is not None:
+                raise UnsupportedError(
+                    "Vortex files are read from local paths only", path=location
+                )
+            return VortexStore(path, location)
     except (pa.ArrowInvalid, OSError) as exc:
         if isinstance(exc, PermissionError):
             raise _denied(location) from exc

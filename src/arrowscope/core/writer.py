@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from .atomic import atomic_target
 from .codec import encode_byte_record, encode_list_record, null_record
 from .dataset import PYRAMID_MIN_PX, pyramid_levels, write_chunk_dataset
 from .errors import UnsupportedError
-from .image import EXACT_METADATA_KEY, OMEImage
+from .image import EXACT_METADATA_KEY, OMEImage, OMESource, open_source
 from .metadata import DIMS, Channel, ImageMeta, rgba_to_uint32
 from .parquet import parquet_writer
 from .schema import (
@@ -363,6 +364,7 @@ def write_ome_table(
     compression: str | None = "zstd",
     chunk_compression: str | None = None,
     progress: Progress | None = None,
+    format: str = "parquet",
 ) -> Path:
     """Write many images as a table: one image per row, rows grouped by size.
 
@@ -382,10 +384,34 @@ def write_ome_table(
         Other columns (a :class:`pyarrow.Table`, a pandas DataFrame or a dict
         of lists) with the same number of rows, e.g. single-cell features.
 
+    format
+        ``"parquet"``, or ``"lance"`` for a Lance dataset folder (random row
+        reads are a ``take``; needs ``arrowscope[lance]``).
+
     Notes
     -----
     Each row is computed on its own; memory holds one row group.
     """
+    if format not in ("parquet", "lance"):
+        raise UnsupportedError(
+            f"unknown table format {format!r}", hint="parquet or lance"
+        )
+    if format == "lance":
+        # Written as Parquet first (row groups bounded), then streamed into Lance.
+        target = Path(path)
+        with tempfile.TemporaryDirectory(
+            dir=target.parent, prefix=f".{target.name}.arrowscope-"
+        ) as tmp:
+            staged = write_ome_table(
+                Path(tmp) / "staged.parquet",
+                images,
+                extra_columns=extra_columns,
+                dims=dims,
+                compression=compression,
+                chunk_compression=chunk_compression,
+                progress=progress,
+            )
+            return copy_table(open_source(staged), target, compression=None)
     columns: dict[str, list[ImageToWrite | None]] = {
         col: [
             None if item is None else image_to_write(item, dims=dims) for item in items
@@ -538,3 +564,55 @@ def _as_table(extra: Any) -> pa.Table | None:
     if hasattr(extra, "columns") and hasattr(extra, "index"):
         return pa.Table.from_pandas(extra, preserve_index=False)
     return pa.table(dict(extra))
+
+
+def copy_table(source: OMESource, dst: Path, *, compression: str | None) -> Path:
+    """Write a whole OME-Arrow table (every row and column) to Parquet, IPC or Lance.
+
+    Row group by row group, so memory stays near one group; schema metadata
+    is kept, so the copy opens exactly like the original. The format is chosen
+    by ``dst``'s suffix (``.lance``: a Lance dataset folder).
+    """
+    table = source.table
+    if table is None:
+        raise UnsupportedError(
+            "a chunk dataset holds images only; copy it as a dataset",
+            path=source.path,
+        )
+    name = dst.name.lower()
+    schema = table.schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for group in range(table.num_groups):
+            # one contiguous chunk per column: lance panics on sliced input
+            yield from table.read_whole_group(group).combine_chunks().to_batches()
+
+    with atomic_target(dst) as tmp:
+        if name.endswith(".lance"):
+            lance = _lance()
+            reader = pa.RecordBatchReader.from_batches(schema, batches())
+            lance.write_dataset(reader, str(tmp), schema=schema)
+        elif name.endswith((".arrow", ".feather")):
+            options = pa.ipc.IpcWriteOptions(compression=compression)
+            with (
+                pa.OSFile(str(tmp), "wb") as sink,
+                pa.ipc.new_file(sink, schema, options=options) as writer,
+            ):
+                for batch in batches():
+                    writer.write_batch(batch)
+        else:
+            with parquet_writer(tmp, schema, compression=compression or "none") as w:
+                for group in range(table.num_groups):
+                    w.write_table(table.read_whole_group(group))
+    return dst
+
+
+def _lance() -> Any:
+    try:
+        import lance
+    except ImportError as exc:
+        raise UnsupportedError(
+            "writing Lance needs the 'pylance' package",
+            hint="pip install 'arrowscope[lance]'",
+        ) from exc
+    return lance
