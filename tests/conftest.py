@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
+import numpy as np
+import pyarrow.fs as pafs
 import pytest
+
+import arrowscope
 
 SHARED_DATA = Path(
     os.environ.get(
@@ -26,3 +31,56 @@ def shared_file(*parts: str) -> Path:
 @pytest.fixture
 def cytodataframe_file() -> Path:
     return shared_file("cytodataframe_ome_parquet", "BR00117006.ome.parquet")
+
+
+# -- a real S3-protocol server on loopback (moto[server]), shared by the suites --
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """``(pyarrow S3FileSystem, port)`` of a moto server on 127.0.0.1, bucket
+    ``cells`` created; stopped after the module."""
+    moto_server = pytest.importorskip("moto.server")
+    port = _free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    fs = pafs.S3FileSystem(
+        access_key="testing",
+        secret_key="testing",
+        region="us-east-1",
+        scheme="http",
+        endpoint_override=f"127.0.0.1:{port}",
+        allow_bucket_creation=True,
+    )
+    fs.create_dir("cells")
+    yield fs, port
+    server.stop()
+
+
+def _upload(fs, local, key):
+    with open(local, "rb") as src, fs.open_output_stream(key) as dst:
+        dst.write(src.read())
+
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory, s3):
+    """40 random 3x64x64 uint16 crops in ten row groups, uploaded to the bucket."""
+    import arrowscope.core.writer as writer
+
+    fs, _ = s3
+    rng = np.random.default_rng(7)
+    images = [rng.integers(0, 4000, (3, 64, 64), dtype=np.uint16) for _ in range(40)]
+    local = tmp_path_factory.mktemp("s3") / "crops.ome.parquet"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(writer, "ROW_GROUP_BYTES", 4 * images[0].nbytes)  # 10 groups
+        arrowscope.write_ome_table(
+            local,
+            {"crop": [{"data": im, "dims": "CYX"} for im in images]},
+            extra_columns={"Metadata_Cell": list(range(40))},
+        )
+    _upload(fs, local, "cells/crops.ome.parquet")
+    return images, local

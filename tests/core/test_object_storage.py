@@ -7,41 +7,12 @@ and bytes are counted by a wrapper filesystem between pyarrow and S3.
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
-import pytest
 
 import arrowscope
 from arrowscope.core import cache
-
-moto_server = pytest.importorskip("moto.server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3():
-    port = _free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    fs = pafs.S3FileSystem(
-        access_key="testing",
-        secret_key="testing",
-        region="us-east-1",
-        scheme="http",
-        endpoint_override=f"127.0.0.1:{port}",
-        allow_bucket_creation=True,
-    )
-    fs.create_dir("cells")
-    yield fs, port
-    server.stop()
 
 
 class Counting(pafs.FileSystemHandler):
@@ -122,41 +93,15 @@ class _CountingFile:
         self.inner.close()
 
 
-def _upload(fs, local, key):
-    with open(local, "rb") as src, fs.open_output_stream(key) as dst:
-        dst.write(src.read())
-
-
-@pytest.fixture(scope="module")
-def crops(tmp_path_factory, s3):
-    import arrowscope.core.writer as writer
-
-    fs, _ = s3
-    rng = np.random.default_rng(7)
-    images = [rng.integers(0, 4000, (3, 64, 64), dtype=np.uint16) for _ in range(40)]
-    local = tmp_path_factory.mktemp("s3") / "crops.ome.parquet"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(writer, "ROW_GROUP_BYTES", 4 * images[0].nbytes)  # 10 groups
-        arrowscope.write_ome_table(
-            local,
-            {"crop": [{"data": im, "dims": "CYX"} for im in images]},
-            extra_columns={"Metadata_Cell": list(range(40))},
-        )
-    _upload(fs, local, "cells/crops.ome.parquet")
-    return images, local
-
-
-def test_uri_opens_and_reads_exactly(s3, crops):
+def test_uri_opens_and_reads_exactly(s3, crops, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     _, port = s3
     images, _ = crops
     uri = (
         f"s3://cells/crops.ome.parquet?endpoint_override=127.0.0.1:{port}"
         "&scheme=http&region=us-east-1"
     )
-    import os
-
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     img = arrowscope.open_image(uri, "crop", 17)
     assert np.array_equal(img.to_numpy()[0, :, 0], images[17])
     assert len(arrowscope.list_images(uri)) == 40
@@ -185,3 +130,24 @@ def test_open_reads_the_footer_and_one_crop_its_group(s3, crops):
     group_bytes = sum(rg.column(i).total_compressed_size for i in range(rg.num_columns))
     assert counting.bytes <= 1.1 * group_bytes
     assert counting.requests <= 3  # column chunks coalesced into few range reads
+
+
+def test_cli_info_and_convert_take_uris(s3, crops, tmp_path, monkeypatch, capsys):
+    from arrowscope.app.cli import main
+
+    _, port = s3
+    images, _ = crops
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    uri = (
+        f"s3://cells/crops.ome.parquet?endpoint_override=127.0.0.1:{port}"
+        "&scheme=http&region=us-east-1"
+    )
+    assert main(["info", uri]) == 0
+    assert "crop: 40 images" in capsys.readouterr().out
+    out = tmp_path / "local.ome.parquet"
+    assert main(["convert", uri, str(out)]) == 0
+    assert np.array_equal(
+        arrowscope.open_image(out, "crop", 39).to_numpy()[0, :, 0], images[39]
+    )
+    assert main(["convert", str(out), "s3://cells/back.ome.parquet"]) == 1

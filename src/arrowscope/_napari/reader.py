@@ -15,48 +15,59 @@ from typing import Any
 from ..core.dataset import is_chunk_dataset
 
 logger = logging.getLogger(__name__)
-SUFFIXES = (".parquet", ".arrow", ".feather", ".ipc", ".csv")
+SUFFIXES = (".parquet", ".arrow", ".feather", ".ipc", ".csv", ".vortex")
 OWN_SUFFIXES = (".ome.parquet", ".ome.arrow")
 
 
-def _claims(path: Path) -> bool:
-    """Whether ``path`` holds OME-Arrow images or image-linked profiles (schema)."""
+def _claims(location: str) -> bool:
+    """Whether a path or URI holds OME-Arrow images or image-linked profiles.
+
+    Cheap and silent: suffix and folder shape first, then the schema only
+    (the Parquet footer, an IPC/Vortex/Lance schema), never pixels.
+    """
+    from ..core.stores import is_uri
+
+    remote = is_uri(location)
+    name = location.split("?", 1)[0].rstrip("/").lower()
+    if remote:
+        # ours by name only: remote schemas are read when the layer is made
+        return name.endswith(OWN_SUFFIXES + (".lance",))
+    path = Path(location)
     if path.is_dir():
-        return is_chunk_dataset(path)
-    name = path.name.lower()
+        return is_chunk_dataset(path) or _schema_is_ours(path)
     if not name.endswith(SUFFIXES):
         return False
     if name.endswith(OWN_SUFFIXES):
         return True  # ours by name: errors get reported rather than ignored
     try:
-        from ..core.image import has_ome_arrow
-        from ..core.profiles import looks_like_profiles
-        from ..core.sources import sniff_format
-
-        fmt = sniff_format(path)
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            schema = pq.read_schema(path)
-            return has_ome_arrow(schema) or looks_like_profiles(schema, schema.metadata)
         if name.endswith(".csv"):
             import pyarrow.csv as pcsv
 
+            from ..core.profiles import looks_like_profiles
+
             with pcsv.open_csv(path) as reader:
                 return looks_like_profiles(reader.schema)
-        if fmt == "ipc":
-            import pyarrow as pa
-
-            with pa.memory_map(str(path), "r") as mm:
-                try:
-                    schema = pa.ipc.open_file(mm).schema
-                except pa.ArrowInvalid:
-                    mm.seek(0)
-                    schema = pa.ipc.open_stream(mm).schema
-            return has_ome_arrow(schema) or looks_like_profiles(schema, schema.metadata)
+        return _schema_is_ours(path)
     except Exception:  # a foreign or broken file is simply not ours
         logger.debug("arrowscope does not claim %s", path, exc_info=True)
     return False
+
+
+def _schema_is_ours(path: Path) -> bool:
+    """A Parquet/IPC/Vortex file or Lance folder whose schema holds OME-Arrow
+    columns or looks like a profile table (footer or schema only)."""
+    from ..core.image import has_ome_arrow
+    from ..core.profiles import looks_like_profiles
+    from ..core.stores import open_store, sniff
+
+    if sniff(None, str(path)) is None:
+        return False
+    try:
+        schema = open_store(path).schema
+    except Exception:  # noqa: BLE001 - broken files are reported by the reader
+        logger.debug("arrowscope cannot read the schema of %s", path, exc_info=True)
+        return False
+    return has_ome_arrow(schema) or looks_like_profiles(schema, schema.metadata)
 
 
 def get_reader(path: str | list[str]) -> Callable[..., list[Any]] | None:
@@ -67,7 +78,7 @@ def get_reader(path: str | list[str]) -> Callable[..., list[Any]] | None:
     """
     try:
         paths = [path] if isinstance(path, str) else list(path)
-        if not paths or not all(_claims(Path(p)) for p in paths):
+        if not paths or not all(_claims(str(p)) for p in paths):
             return None
     except Exception:  # noqa: BLE001 - the contract is "None or a reader"
         logger.debug("arrowscope does not claim %s", path, exc_info=True)
@@ -83,6 +94,7 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
     """
     from ..core.errors import ArrowscopeError
     from ..core.image import open_source
+    from ..core.stores import is_uri
     from .layers import source_layers
     from .preferences import ensure_reader_preferences
 
@@ -91,7 +103,7 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
     layers: list[Any] = []
     for p in paths:
         try:
-            if _is_profile_table(Path(p)):
+            if not is_uri(p) and _is_profile_table(Path(p)):
                 from ..core.profiles import open_profiles
                 from .profile_layers import profile_layers
 

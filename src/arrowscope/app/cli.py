@@ -19,6 +19,13 @@ from .._version import __version__
 logger = logging.getLogger("arrowscope")
 
 
+def _location(text: str) -> Any:
+    """A local path, or a URI kept as text (``Path`` folds ``s3://`` to ``s3:/``)."""
+    if "://" in text and not text.startswith("file://"):
+        return text
+    return Path(text.removeprefix("file://"))
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="arrowscope", description="OME-Arrow / OME-Parquet images in napari."
@@ -42,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     view = sub.add_parser("view", help="open files and folders in napari")
-    view.add_argument("paths", nargs="*", type=Path)
+    view.add_argument("paths", nargs="*", type=_location)
     view.add_argument(
         "--profiles", type=Path, help="a profile table to browse with its images"
     )
@@ -55,11 +62,13 @@ def _parser() -> argparse.ArgumentParser:
         "convert", help="convert between OME-Parquet and OME-TIFF/TIFF/OME-Zarr"
     )
     conv.add_argument(
-        "src", type=Path, help="a file, a folder of images, or a glob like 'imgs/*.tif'"
+        "src",
+        type=_location,
+        help="a file, a folder of images, a glob like 'imgs/*.tif', or a URI",
     )
     conv.add_argument(
         "dst",
-        type=Path,
+        type=_location,
         help="output file; for several inputs a folder (or a suffix-less folder name)",
     )
     conv.add_argument(
@@ -109,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     info = sub.add_parser("info", help="describe what a file holds")
-    info.add_argument("path", type=Path)
+    info.add_argument("path", type=_location, help="a file, folder or URI")
     info.add_argument("--json", action="store_true", help="print JSON")
     return p
 
@@ -271,11 +280,20 @@ def _convert(args: argparse.Namespace) -> int:
     from ..core.convert import convert, per_image_outputs
     from ..core.errors import CorruptFileError
 
+    if isinstance(args.dst, str):
+        from ..core.errors import UnsupportedError
+
+        raise UnsupportedError(
+            "writes go to local files only (a write is a rename, which object "
+            "storage does not have)",
+            path=args.dst,
+            hint="write locally, then upload",
+        )
     layout = {"chunked": "dataset"}.get(args.layout, args.layout)
     compression = None if args.compression == "none" else args.compression
-    inputs = _expand_inputs(args.src)
-    if inputs == [args.src]:  # one file, dataset folder or OME-Zarr
-        if not inputs[0].exists():
+    inputs = [args.src] if isinstance(args.src, str) else _expand_inputs(args.src)
+    if inputs == [args.src]:  # one file, dataset folder, OME-Zarr or URI
+        if isinstance(args.src, Path) and not inputs[0].exists():
             raise CorruptFileError("no such file or folder", path=args.src)
         _refuse_existing(per_image_outputs(inputs[0], args.dst), args.overwrite)
         written = convert(inputs[0], args.dst, layout=layout, compression=compression)
@@ -463,7 +481,7 @@ def _view(
     if not paths and profiles is None:
         raise CorruptFileError("nothing to open", hint="give paths or --profiles TABLE")
     for p in [*paths, *([profiles] if profiles else [])]:
-        if not p.exists():
+        if isinstance(p, Path) and not p.exists():
             raise CorruptFileError("no such file or folder", path=p)
     if images is not None and not images.is_dir():
         raise CorruptFileError("no such image folder", path=images)

@@ -21,11 +21,14 @@ OME_SUFFIXES = (".parquet", ".arrow", ".feather", ".lance")
 logger = logging.getLogger("arrowscope")
 
 
-def is_ome_arrow_path(path: Path) -> bool:
+def is_ome_arrow_path(path: Path | str) -> bool:
+    """Whether a path or URI names an OME-Arrow table, dataset or Lance folder."""
+    if isinstance(path, str):  # a URI
+        return path.split("?", 1)[0].rstrip("/").lower().endswith(OME_SUFFIXES)
     return (
         path.is_dir()
-        and (path / "images.parquet").exists()
-        or path.name.lower().endswith(OME_SUFFIXES)
+        and ((path / "images.parquet").exists() or (path / "_versions").is_dir())
+        or path.name.lower().endswith(OME_SUFFIXES + (".vortex",))
     )
 
 
