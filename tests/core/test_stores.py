@@ -130,3 +130,33 @@ def test_formats_are_chosen_by_content_not_by_name(tmp_path):
         tmp_path / "named.arrow", np.ones((4, 4), np.uint16), dims="YX"
     )
     assert open_store(path).format == "parquet"  # the bytes say Parquet
+
+
+def test_one_huge_row_group_is_read_in_pieces(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from arrowscope.core import stores
+
+    rng = np.random.default_rng(3)
+    crops = [rng.integers(0, 999, (1, 16, 16), dtype=np.uint16) for _ in range(30)]
+    many = arrowscope.write_ome_table(
+        tmp_path / "many.ome.parquet",
+        {"crop": [{"data": c, "dims": "CYX"} for c in crops]},
+    )
+    one = tmp_path / "one.ome.parquet"  # as CytoDataFrame writes: one row group
+    pq.write_table(pq.read_table(many), one, row_group_size=10**6)
+    assert pq.read_metadata(one).num_row_groups == 1
+    monkeypatch.setattr(stores, "PIECE_BYTES", 4 * 16 * 16 * 2)  # ~4 crops a piece
+    cache.ROW_GROUP_CACHE.clear()
+    src = arrowscope.open_source(one)
+    assert src.table.num_groups > 5
+    order = [29, 0, 13, 14, 15, 2, 28]  # random, then forward paging, then back
+    for row in order:
+        got = src.image("crop", row).to_numpy()[0, :, 0]
+        assert np.array_equal(got, crops[row]), row
+    # copying the table reads every piece once, whole
+    out = tmp_path / "copy.ome.parquet"
+    from arrowscope.core.writer import copy_table
+
+    copy_table(src, out, compression="zstd")
+    assert pq.read_table(out).equals(pq.read_table(one))

@@ -176,7 +176,7 @@ def test_get_reader_never_raises_on_odd_paths(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("arrowscope.core.sources.parquet_file", denied)
+    monkeypatch.setattr("arrowscope.core.stores.parquet_file", denied)
     shown = []
     monkeypatch.setattr(
         "arrowscope._napari.reader._notify", lambda m, level: shown.append(m)

@@ -219,6 +219,14 @@ class TableSource:
         The result (a struct array restricted to the fields present) is cached
         in the process-wide LRU, so later reads of the same group are free.
         """
+        if not self.store.nested_projection:
+            # Stores that read whole columns anyway (IPC, Lance, Vortex): one
+            # read and one cache entry per group and column, projected here.
+            key = (self._token, group, column, None)
+            whole = ROW_GROUP_CACHE.get_or_load(
+                key, lambda: self._load_group(group, column, None)
+            )
+            return select_fields(whole, fields)
         key = (self._token, group, column, tuple(fields) if fields else None)
         return ROW_GROUP_CACHE.get_or_load(
             key, lambda: self._load_group(group, column, fields)

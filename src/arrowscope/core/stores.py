@@ -201,7 +201,22 @@ class _FileStore(Store):
         raise NotImplementedError
 
 
+#: Row groups larger than this (uncompressed) are read in pieces of about it.
+PIECE_BYTES = 64 * 2**20
+_CURSORS = 4  # open sequential readers kept per file
+
+
 class ParquetStore(_FileStore):
+    """A Parquet file; its groups are row groups, or pieces of huge ones.
+
+    CytoDataFrame and ome-arrow put every crop of a table in ONE row group:
+    decoding it whole to show one crop costs the whole group's memory. Such
+    groups are split into pieces of about :data:`PIECE_BYTES`, read with
+    ``iter_batches`` over the one row group, so memory stays near one piece;
+    a sequential reader is kept, so paging forward (what napari's row slider
+    does) continues where the last read stopped instead of starting over.
+    """
+
     format = "parquet"
     nested_projection = True
 
@@ -216,20 +231,52 @@ class ParquetStore(_FileStore):
         handle = self.handle()
         self.schema = handle.schema_arrow
         meta = handle.metadata
-        self.group_rows = [
-            meta.row_group(i).num_rows for i in range(meta.num_row_groups)
-        ] or [0]
+        #: (row group, first row in it, rows, rows per piece of that group)
+        self._pieces: list[tuple[int, int, int, int]] = []
+        for g in range(meta.num_row_groups):
+            rg = meta.row_group(g)
+            rows, size = rg.num_rows, rg.total_byte_size
+            per = rows
+            if rows > 1 and size > PIECE_BYTES:
+                per = max(1, int(rows * PIECE_BYTES / size))
+            self._pieces += [
+                (g, start, min(per, rows - start), per) for start in range(0, rows, per)
+            ] or [(g, 0, 0, 1)]
+        self.group_rows = [p[2] for p in self._pieces] or [0]
         self._leaves: list[str] | None = None
+        self._cursors: dict[tuple[Any, ...], list[Any]] = {}
 
     def _open(self) -> Any:
         # Remote: coalesce the column chunks of a read into few range requests.
         return parquet_file(self._input(), pre_buffer=self.fs is not None)
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "_cursors": {}}
+
     def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
+        rg, start, rows, per = self._pieces[group]
+        cols = None if columns is None else list(columns)
         with self._lock:
-            return self.handle().read_row_group(
-                group, columns=None if columns is None else list(columns)
-            )
+            if per >= self.handle().metadata.row_group(rg).num_rows:
+                return self.handle().read_row_group(rg, columns=cols)
+            return self._piece(rg, start // per, per, cols)
+
+    def _piece(self, rg: int, k: int, per: int, cols: list[str] | None) -> pa.Table:
+        key = (rg, per, None if cols is None else tuple(cols))
+        cursor = self._cursors.pop(key, None)
+        if cursor is None or cursor[0] > k:
+            reader = parquet_file(self._input(), metadata=self.handle().metadata)
+            batches = reader.iter_batches(batch_size=per, row_groups=[rg], columns=cols)
+            cursor = [0, batches]
+        while cursor[0] < k:  # decode and drop what lies before: memory stays bounded
+            next(cursor[1])
+            cursor[0] += 1
+        batch = next(cursor[1])
+        cursor[0] += 1
+        self._cursors[key] = cursor
+        while len(self._cursors) > _CURSORS:
+            self._cursors.pop(next(iter(self._cursors)))
+        return pa.Table.from_batches([batch])
 
     def read(self, columns: Sequence[str]) -> pa.Table:
         with self._lock:
@@ -242,11 +289,9 @@ class ParquetStore(_FileStore):
         return self._leaves
 
     def leaf_value_counts(self, leaf: int) -> list[int]:
+        """Per group (piece), the value count of its whole row group: a bound."""
         meta = self.handle().metadata
-        return [
-            meta.row_group(g).column(leaf).num_values
-            for g in range(meta.num_row_groups)
-        ]
+        return [meta.row_group(p[0]).column(leaf).num_values for p in self._pieces]
 
 
 class IpcStore(_FileStore):
@@ -444,7 +489,10 @@ def open_store(
             path=location,
             hint="check the URI, the endpoint and the credentials",
         ) from exc
-    fmt = sniff(fs, path, info)
+    fmt = _by_suffix(path) if fs is not None else None
+    # Remote files named for their format skip the magic-bytes read (one request
+    # less); Parquet's trailing magic and footer are checked when it opens.
+    fmt = fmt or sniff(fs, path, info)
     try:
         if fmt == "parquet":
             return ParquetStore(fs, path, location, info)
@@ -472,6 +520,15 @@ def open_store(
             hint="the file may be truncated or still being written",
         ) from exc
     raise _not_a_table(fs, path, location)
+
+
+def _by_suffix(path: str) -> str | None:
+    name = path.rstrip("/").lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith((".arrow", ".feather", ".ipc")):
+        return "ipc"
+    return None
 
 
 def _not_a_table(fs: pafs.FileSystem | None, path: str, location: str) -> Exception:

@@ -1,0 +1,192 @@
+"""Stores side by side: open and random crop reads from Parquet, Lance and Vortex,
+and requests/bytes against an S3-protocol server on loopback.
+
+A table of N crops (3x128x128 uint16) with 50 feature columns is written once
+per format; each figure comes from a fresh child process (cold caches), in
+one run. ome-arrow's own Vortex reader is timed on the same Vortex file.
+
+    python benchmarks/bench_stores.py [--crops 2000] [--reads 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import PeakRSS, emit, run_child  # noqa: E402
+
+
+def write_tables(folder: Path, n: int) -> dict[str, str]:
+    import numpy as np
+    import pyarrow as pa
+    import vortex
+
+    import arrowscope
+
+    rng = np.random.default_rng(0)
+    crops = [
+        {"data": rng.integers(0, 4000, (3, 128, 128), dtype=np.uint16), "dims": "CYX"}
+        for _ in range(n)
+    ]
+    features = pa.table({f"Cells_Feature_{i:02d}": rng.random(n) for i in range(50)})
+    parquet = arrowscope.write_ome_table(
+        folder / "crops.ome.parquet", {"crop": crops}, extra_columns=features
+    )
+    lance = arrowscope.write_ome_table(
+        folder / "crops.lance", {"crop": crops}, extra_columns=features, format="lance"
+    )
+    table = arrowscope.open_source(parquet).table
+    whole = pa.concat_tables(
+        table.read_whole_group(g) for g in range(table.num_groups)
+    ).combine_chunks()
+    vortex.io.write(whole, str(folder / "crops.vortex"))
+    return {
+        "parquet": str(parquet),
+        "lance": str(lance),
+        "vortex": str(folder / "crops.vortex"),
+    }
+
+
+def child(reader: str, path: str, rows: str) -> None:
+    picks = [int(r) for r in rows.split(",")]
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        if reader == "ome-arrow-vortex":
+            import vortex
+            from ome_arrow.export import to_numpy
+
+            t_import = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            f = vortex.open(path)
+            t_open = time.perf_counter() - t1
+            t2 = time.perf_counter()
+            for r in picks:
+                import pyarrow as pa
+
+                idx = vortex.array(pa.array([r], pa.uint64()))
+                arr = f.scan(projection=["crop"], indices=idx).read_all()
+                record = arr.to_arrow_array().field("crop")[0].as_py()
+                to_numpy(record)
+        else:
+            import arrowscope
+            import arrowscope.core.image  # noqa: F401 - import apart from open
+
+            t_import = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            src = arrowscope.open_source(path)
+            t_open = time.perf_counter() - t1
+            t2 = time.perf_counter()
+            for r in picks:
+                src.image("crop", r).to_numpy()
+        t_reads = time.perf_counter() - t2
+    print(
+        json.dumps(
+            {
+                "import_s": round(t_import, 3),
+                "open_s": round(t_open, 4),
+                "reads_s": round(t_reads, 4),
+                "per_crop_ms": round(1000 * t_reads / len(picks), 2),
+                "rss_mib": round(mem.mib, 1),
+            }
+        )
+    )
+
+
+def s3_figures(parquet: str) -> dict:
+    """Requests and bytes to open the table and show one crop, over S3."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+    import logging
+
+    import pyarrow.fs as pafs
+    from moto.server import ThreadedMotoServer
+
+    import arrowscope
+    from arrowscope.core import cache
+    from core.test_object_storage import Counting  # the tests' counting wrapper
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        port = server._server.server_port  # noqa: SLF001 - the bound port
+        fs = pafs.S3FileSystem(
+            access_key="x",
+            secret_key="x",
+            region="us-east-1",
+            scheme="http",
+            endpoint_override=f"127.0.0.1:{port}",
+            allow_bucket_creation=True,
+        )
+        fs.create_dir("bench")
+        with open(parquet, "rb") as src, fs.open_output_stream("bench/c.parquet") as d:
+            d.write(src.read())
+        counting = Counting(fs)
+        cache.ROW_GROUP_CACHE.clear()
+        source = arrowscope.open_source(
+            "bench/c.parquet", filesystem=pafs.PyFileSystem(counting)
+        )
+        opened = {"requests": counting.requests, "bytes": counting.bytes}
+        counting.reset()
+        source.image("crop", 1234 % source.num_rows).to_numpy()
+        crop = {"requests": counting.requests, "bytes": counting.bytes}
+        import pyarrow.parquet as pq
+
+        meta = pq.read_metadata(parquet)
+        group, _ = source.table.locate(1234 % source.num_rows)
+        rg = meta.row_group(group)
+        return {
+            "open": opened,
+            "footer_bytes": meta.serialized_size,
+            "one_crop": crop,
+            "its_row_group_bytes": sum(
+                rg.column(i).total_compressed_size for i in range(rg.num_columns)
+            ),
+            "chunk_dataset_plane": "not measured: datasets are read locally only",
+        }
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--crops", type=int, default=2000)
+    parser.add_argument("--reads", type=int, default=50)
+    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--child", nargs=3)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    import numpy as np
+
+    picks = np.random.default_rng(1).choice(args.crops, args.reads, replace=False)
+    rows = ",".join(str(int(r)) for r in picks)
+    out: dict = {"crops": args.crops, "random_reads": args.reads, "stores": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_tables(Path(tmp), args.crops)
+        for name, path in paths.items():
+            out["stores"][f"arrowscope {name}"] = run_child(
+                __file__, ["arrowscope", path, rows], args.timeout
+            )
+        out["stores"]["ome-arrow vortex"] = run_child(
+            __file__, ["ome-arrow-vortex", paths["vortex"], rows], args.timeout
+        )
+        p, lance = (
+            out["stores"]["arrowscope parquet"],
+            out["stores"]["arrowscope lance"],
+        )
+        if "reads_s" in p and "reads_s" in lance:
+            out["lance_vs_parquet_random_reads"] = round(
+                p["reads_s"] / max(lance["reads_s"], 1e-9), 2
+            )
+        out["s3"] = s3_figures(paths["parquet"])
+    emit(out)
+
+
+if __name__ == "__main__":
+    main()
