@@ -97,6 +97,51 @@ def child(reader: str, path: str, rows: str) -> None:
     )
 
 
+def write_one_group(folder: Path, n: int) -> str:
+    """N crops in ONE row group, as CytoDataFrame and ome-arrow write them."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    import arrowscope
+
+    rng = np.random.default_rng(2)
+    crops = [
+        {"data": rng.integers(0, 4000, (3, 256, 256), dtype=np.uint16), "dims": "CYX"}
+        for _ in range(n)
+    ]
+    staged = arrowscope.write_ome_table(folder / "staged.parquet", {"crop": crops})
+    one = folder / "one-group.ome.parquet"
+    pq.write_table(pq.read_table(staged), one, row_group_size=10**9)
+    return str(one)
+
+
+def big_child(reader: str, path: str, row: str) -> None:
+    """One crop from a one-row-group file: ours (cold, then the next crop warm)
+    vs pyarrow reading that column chunk alone (the floor any reader pays)."""
+    import pyarrow.parquet as pq
+
+    import arrowscope
+    import arrowscope.core.image  # noqa: F401 - import apart from the read
+
+    r = int(row)
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        if reader == "pyarrow-column-chunk":
+            pq.ParquetFile(path).read_row_group(0, columns=["crop"])
+            warm = None
+        else:
+            src = arrowscope.open_source(path)
+            src.image("crop", r).to_numpy()
+            t1 = time.perf_counter()
+            src.image("crop", r + 1).to_numpy()
+            warm = time.perf_counter() - t1
+        seconds = (time.perf_counter() - t0) - (warm or 0.0)
+    figures = {"seconds": round(seconds, 3), "rss_mib": round(mem.mib, 1)}
+    if warm is not None:
+        figures["next_crop_ms"] = round(1000 * warm, 1)
+    print(json.dumps(figures))
+
+
 def s3_figures(parquet: str) -> dict:
     """Requests and bytes to open the table and show one crop, over S3."""
     sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
@@ -157,10 +202,14 @@ def main() -> None:
     parser.add_argument("--crops", type=int, default=2000)
     parser.add_argument("--reads", type=int, default=50)
     parser.add_argument("--timeout", type=float, default=600)
-    parser.add_argument("--child", nargs=3)
+    parser.add_argument("--big-crops", type=int, default=600)
+    parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        if args.child[0] == "big":
+            big_child(*args.child[1:])
+        else:
+            child(*args.child)
         return
     import numpy as np
 
@@ -185,6 +234,17 @@ def main() -> None:
                 p["reads_s"] / max(lance["reads_s"], 1e-9), 2
             )
         out["s3"] = s3_figures(paths["parquet"])
+        one = write_one_group(Path(tmp), args.big_crops)
+        row = str(args.big_crops // 2)
+        out["one_row_group"] = {
+            "crops": args.big_crops,
+            "arrowscope one crop": run_child(
+                __file__, ["big", "arrowscope", one, row], args.timeout
+            ),
+            "pyarrow column chunk alone": run_child(
+                __file__, ["big", "pyarrow-column-chunk", one, row], args.timeout
+            ),
+        }
     emit(out)
 
 
