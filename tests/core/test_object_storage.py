@@ -151,3 +151,36 @@ def test_cli_info_and_convert_take_uris(s3, crops, tmp_path, monkeypatch, capsys
         arrowscope.open_image(out, "crop", 39).to_numpy()[0, :, 0], images[39]
     )
     assert main(["convert", str(out), "s3://cells/back.ome.parquet"]) == 1
+
+
+def test_profile_table_in_a_bucket(s3, tmp_path, monkeypatch):
+    from arrowscope import qc
+
+    fs, port = s3
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    table = pa.table(
+        {
+            "Metadata_ImageNumber": [1, 1, 2],
+            "Nuclei_Number_Object_Number": [1, 2, 1],
+            "Nuclei_AreaShape_Area": [10.0, 11.0, 300.0],
+        }
+    )
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, tmp_path / "p.parquet")
+    with (
+        open(tmp_path / "p.parquet", "rb") as src,
+        fs.open_output_stream("cells/profiles.parquet") as dst,
+    ):
+        dst.write(src.read())
+    uri = (
+        f"s3://cells/profiles.parquet?endpoint_override=127.0.0.1:{port}"
+        "&scheme=http&region=us-east-1"
+    )
+    pt = arrowscope.open_profiles(uri)
+    assert pt.num_rows == 3 and pt.keys.image == ["Metadata_ImageNumber"]
+    got = pt.read(["Nuclei_AreaShape_Area"])
+    assert got.column(0).to_pylist() == [10.0, 11.0, 300.0]
+    mask = qc.filter_rows(got, [("Nuclei_AreaShape_Area", ">", 100)])
+    assert mask.tolist() == [False, False, True]

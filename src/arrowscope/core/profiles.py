@@ -213,13 +213,19 @@ def read_profile_table(path: Path, columns: Sequence[str] | None = None) -> pa.T
 class TableFile:
     """Parquet/IPC via :class:`TableSource` (footer only at open), CSV or in memory."""
 
-    def __init__(self, path: Path | pa.Table) -> None:
+    def __init__(self, path: Path | str | pa.Table) -> None:
         from .sources import TableSource, sniff_format
+        from .stores import is_uri
 
         if isinstance(path, pa.Table):
             self.path: Path | None = None
             self.source = TableSource(path)
             self.schema: pa.Schema = path.schema
+            return
+        if is_uri(path):  # a table in object storage (Parquet/IPC/Lance)
+            self.path = None
+            self.source = TableSource(path)
+            self.schema = self.source.schema
             return
         self.path = Path(path)
         if not self.path.is_file():
@@ -478,7 +484,9 @@ class ProfileTable:
         mask_root: str | Path | None = None,
         allow_outside_roots: bool = False,
     ) -> None:
-        self._file = TableFile(path if isinstance(path, pa.Table) else Path(path))
+        self._file = TableFile(
+            path if isinstance(path, pa.Table) or _is_uri(path) else Path(path)
+        )
         self.allow_outside_roots = allow_outside_roots
         self.path: Path | None = self._file.path
         self._source = self._file.source
@@ -1027,6 +1035,12 @@ def open_profiles(
         (by default they are reported in ``problems`` and not opened).
     """
     return ProfileTable(path, image_root, keys, **links)
+
+
+def _is_uri(path: Any) -> bool:
+    from .stores import is_uri
+
+    return is_uri(path)
 
 
 def _image_link(raw: bytes) -> dict[str, Any] | None:
