@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _util import emit, timed  # noqa: E402
 
 import arrowscope  # noqa: E402
-from arrowscope.core.cache import ROW_GROUP_CACHE  # noqa: E402
+from arrowscope.core.images.cache import ROW_GROUP_CACHE  # noqa: E402
 
 SHAPE = (1, 2, 8, 1024, 1024)
 

@@ -56,7 +56,7 @@ def write_case(folder: Path, case: str) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from arrowscope.core.schema import LIST_RECORD_TYPE
+    from arrowscope.core.images.schema import LIST_RECORD_TYPE
 
     path = folder / f"{case}.ome.parquet"
     table = pa.table({"ome_arrow": pa.array([_record(case)], LIST_RECORD_TYPE)})

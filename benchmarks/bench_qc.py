@@ -51,7 +51,7 @@ def main() -> None:
     import cosmicqc
     import distributed
 
-    from arrowscope.core.batch import run_qc
+    from arrowscope.core.profiles.batch import run_qc
     from arrowscope.qc import label_outliers
 
     table = make_table(args.rows)

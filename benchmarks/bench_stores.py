@@ -74,7 +74,7 @@ def child(reader: str, path: str, rows: str) -> None:
                 to_numpy(record)
         else:
             import arrowscope
-            import arrowscope.core.image  # noqa: F401 - import apart from open
+            import arrowscope.core.images.image  # noqa: F401 - import apart from open
 
             t_import = time.perf_counter() - t0
             t1 = time.perf_counter()
@@ -121,7 +121,7 @@ def big_child(reader: str, path: str, row: str) -> None:
     import pyarrow.parquet as pq
 
     import arrowscope
-    import arrowscope.core.image  # noqa: F401 - import apart from the read
+    import arrowscope.core.images.image  # noqa: F401 - import apart from the read
 
     r = int(row)
     with PeakRSS() as mem:
@@ -151,7 +151,7 @@ def s3_figures(parquet: str) -> dict:
     from moto.server import ThreadedMotoServer
 
     import arrowscope
-    from arrowscope.core import cache
+    from arrowscope.core.images import cache
     from core.test_object_storage import Counting  # the tests' counting wrapper
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request

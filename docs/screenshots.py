@@ -17,7 +17,7 @@ def main(out: Path) -> None:
     import napari
     from arrowscope._napari.workers import is_done
     from arrowscope.app.viewer import _demo_qc, _dock_widgets, _settle, _wait
-    from arrowscope.core.synthetic import write_demo_plate
+    from arrowscope.core.profiles.synthetic import write_demo_plate
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

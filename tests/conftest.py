@@ -69,7 +69,7 @@ def _upload(fs, local, key):
 @pytest.fixture(scope="module")
 def crops(tmp_path_factory, s3):
     """40 random 3x64x64 uint16 crops in ten row groups, uploaded to the bucket."""
-    import arrowscope.core.writer as writer
+    import arrowscope.core.images.writer as writer
 
     fs, _ = s3
     rng = np.random.default_rng(7)

@@ -1,10 +1,11 @@
 """Quality control of single-cell profiles: ``arrowscope.qc.label_outliers`` & co.
 
-A thin public face over :mod:`arrowscope.core.qc` and :mod:`arrowscope.core.filters`.
+A thin public face over :mod:`arrowscope.core.profiles.qc` and
+:mod:`arrowscope.core.profiles.filters`.
 """
 
-from .core.filters import FilterError, filter_rows, filters_to_expression
-from .core.qc import (
+from .core.profiles.filters import FilterError, filter_rows, filters_to_expression
+from .core.profiles.qc import (
     COSMICQC_DEFAULTS,
     Clause,
     Condition,

@@ -92,8 +92,8 @@ def test_demo_screenshot_shows_cells(tmp_path):
 def test_qc_command_writes_flags_and_cleaned_table(tmp_path):
     import pyarrow.parquet as pq
 
-    from arrowscope.core.qc import compute_flags
-    from arrowscope.core.synthetic import write_demo_plate
+    from arrowscope.core.profiles.qc import compute_flags
+    from arrowscope.core.profiles.synthetic import write_demo_plate
 
     files = write_demo_plate(tmp_path / "demo", n_fields=4, size=(128, 128))
     out, cleaned = tmp_path / "flags.parquet", tmp_path / "clean.parquet"
@@ -111,7 +111,7 @@ def test_qc_command_writes_flags_and_cleaned_table(tmp_path):
 
 
 def test_qc_command_errors(tmp_path, caplog):
-    from arrowscope.core.synthetic import write_demo_plate
+    from arrowscope.core.profiles.synthetic import write_demo_plate
 
     files = write_demo_plate(tmp_path / "demo", n_fields=1, size=(96, 96))
     out = tmp_path / "f.parquet"
@@ -132,7 +132,7 @@ def test_qc_command_errors(tmp_path, caplog):
 def test_batch_convert_folder_on_dask(tmp_path, caplog):
     import tifffile
 
-    from arrowscope.core.image import open_image
+    from arrowscope.core.images.image import open_image
 
     src = tmp_path / "tiffs"
     src.mkdir()
@@ -157,8 +157,8 @@ def test_batch_convert_folder_on_dask(tmp_path, caplog):
 
 @pytest.mark.parametrize("suffix", [".ome.zarr", ".ome.tiff"])
 def test_convert_to_bioio_formats_and_back(tmp_path, suffix):
-    from arrowscope.core.image import open_image
-    from arrowscope.core.writer import write_ome_parquet
+    from arrowscope.core.images.image import open_image
+    from arrowscope.core.images.writer import write_ome_parquet
 
     data = np.random.default_rng(0).integers(0, 60000, (2, 3, 30, 40), dtype=np.uint16)
     src = write_ome_parquet(
@@ -216,7 +216,7 @@ def test_view_profiles_with_image_folder(tmp_path):
 
 
 def test_info_describes_profile_tables(tmp_path, capsys):
-    from arrowscope.core.synthetic import write_demo_plate
+    from arrowscope.core.profiles.synthetic import write_demo_plate
 
     files = write_demo_plate(tmp_path / "demo", n_fields=2, size=(96, 96))
     assert main(["info", str(files["profiles"]), "--json"]) == 0
@@ -238,7 +238,7 @@ def test_info_describes_profile_tables(tmp_path, capsys):
 
 
 def test_info_lists_a_stored_pyramid(tmp_path, capsys, monkeypatch):
-    from arrowscope.core import dataset
+    from arrowscope.core.images import dataset
 
     monkeypatch.setattr(dataset, "PYRAMID_TOP_PX", 40)
     path = arrowscope.write_ome_parquet(

@@ -35,7 +35,12 @@ def crop_table(tmp_path):
     )
     path = arrowscope.write_ome_table(
         tmp_path / "crops.ome.parquet",
-        {"crop": [arrowscope.core.writer.image_to_write(c, dims="CYX") for c in crops]},
+        {
+            "crop": [
+                arrowscope.core.images.writer.image_to_write(c, dims="CYX")
+                for c in crops
+            ]
+        },
         extra_columns=extra,
     )
     return path, crops, extra
@@ -159,7 +164,7 @@ def test_an_internal_error_is_one_line(tmp_path, monkeypatch, caplog):
 
 
 def test_qc_flags_file_holds_only_keys_and_flags(tmp_path):
-    from arrowscope.core.synthetic import write_demo_plate
+    from arrowscope.core.profiles.synthetic import write_demo_plate
 
     files = write_demo_plate(tmp_path / "demo", n_fields=2, size=(64, 64))
     table = pq.read_table(files["profiles"])

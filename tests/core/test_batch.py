@@ -7,9 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from arrowscope.core.batch import annotation_keys, partitions, run_qc
 from arrowscope.core.errors import SchemaError
-from arrowscope.core.qc import compute_flags
+from arrowscope.core.profiles.batch import annotation_keys, partitions, run_qc
+from arrowscope.core.profiles.qc import compute_flags
 from tests.core.test_qc import planted
 
 

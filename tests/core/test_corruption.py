@@ -63,7 +63,7 @@ def _plane(t=0, c=0, z=0, value=0, n=16):
 
 
 def _write(path, record, record_type=None):
-    from arrowscope.core.schema import LIST_RECORD_TYPE
+    from arrowscope.core.images.schema import LIST_RECORD_TYPE
 
     table = pa.table({"ome_arrow": pa.array([record], record_type or LIST_RECORD_TYPE)})
     pq.write_table(table, path)
@@ -113,7 +113,7 @@ def test_planes_field_of_the_wrong_type(tmp_path):
     fields = [
         pa.field("planes", pa.string()) if f.name == "planes" else f
         for f in __import__(
-            "arrowscope.core.schema", fromlist=["LIST_RECORD_TYPE"]
+            "arrowscope.core.images.schema", fromlist=["LIST_RECORD_TYPE"]
         ).LIST_RECORD_TYPE
     ]
     path = _write(tmp_path / "w.ome.parquet", rec, pa.struct(fields))

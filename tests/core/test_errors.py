@@ -19,7 +19,7 @@ from arrowscope.core import (
     UnsupportedError,
     WriteError,
 )
-from arrowscope.core.schema import LIST_RECORD_TYPE
+from arrowscope.core.images.schema import LIST_RECORD_TYPE
 
 
 @pytest.fixture
@@ -158,13 +158,13 @@ def test_write_failure_keeps_existing_file_and_leaves_no_temporary(
 ):
     path, data = good
     before = path.read_bytes()
-    from arrowscope.core import codec
+    from arrowscope.core.images import codec
 
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(codec, "encode_list_record", boom)
-    monkeypatch.setattr("arrowscope.core.writer.encode_list_record", boom)
+    monkeypatch.setattr("arrowscope.core.images.writer.encode_list_record", boom)
     with pytest.raises(
         WriteError, match="No space left on device.*free some disk space"
     ):

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from arrowscope.core.filters import FilterError, filter_rows
+from arrowscope.core.profiles.filters import FilterError, filter_rows
 
 
 @pytest.fixture

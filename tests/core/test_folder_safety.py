@@ -14,7 +14,7 @@ import pytest
 
 import arrowscope
 from arrowscope.core import WriteError
-from arrowscope.core.atomic import recover
+from arrowscope.core.images.atomic import recover
 
 
 def _dataset(path, value):
@@ -57,7 +57,7 @@ _KILL_BETWEEN_RENAMES = """
 import os, sys
 import numpy as np
 import arrowscope
-from arrowscope.core import atomic
+from arrowscope.core.images import atomic
 
 calls = []
 real = os.replace

@@ -27,7 +27,7 @@ def _loaded_after(statement: str) -> set[str]:
 
 
 def test_core_imports_no_gui_module():
-    loaded = _loaded_after("import arrowscope.core, arrowscope.core.writer")
+    loaded = _loaded_after("import arrowscope.core, arrowscope.core.images.writer")
     assert not {m for m in loaded if m.split(".")[0] in GUI}
 
 

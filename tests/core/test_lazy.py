@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import arrowscope
-from arrowscope.core import cache, codec, dataset
+from arrowscope.core.images import cache, codec, dataset
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +52,7 @@ def test_open_nested_reads_no_pixels(tmp_path, monkeypatch):
 def test_nested_row_group_decoded_once_for_many_planes(tmp_path, monkeypatch):
     data = np.arange(1 * 3 * 4 * 16 * 16, dtype=np.uint16).reshape(1, 3, 4, 16, 16)
     path = arrowscope.write_ome_parquet(tmp_path / "a.ome.parquet", data)
-    loads = _spy(monkeypatch, arrowscope.core.sources.TableSource, "_load_group")
+    loads = _spy(monkeypatch, arrowscope.core.images.sources.TableSource, "_load_group")
     img = arrowscope.open_image(path)
     assert np.array_equal(img.to_dask().compute(), data)  # 12 plane blocks
     pixel_loads = [a for a in loads if a[2] == ("planes", "chunks")]

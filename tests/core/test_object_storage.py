@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 import arrowscope
-from arrowscope.core import cache
+from arrowscope.core.images import cache
 
 
 class Counting(pafs.FileSystemHandler):

@@ -8,8 +8,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from arrowscope.core.errors import CorruptFileError, SchemaError
-from arrowscope.core.profiles import detect_keys, looks_like_profiles, open_profiles
-from arrowscope.core.synthetic import write_demo_plate
+from arrowscope.core.profiles.synthetic import write_demo_plate
+from arrowscope.core.profiles.table import (
+    detect_keys,
+    looks_like_profiles,
+    open_profiles,
+)
 from tests.conftest import shared_file
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import arrowscope
-from arrowscope.core import dataset
-from arrowscope.core.dataset import downsample, pyramid_levels
+from arrowscope.core.images import dataset
+from arrowscope.core.images.dataset import downsample, pyramid_levels
 
 
 def _mean2x2(plane: np.ndarray) -> np.ndarray:
@@ -83,7 +83,7 @@ def test_auto_pyramid_only_for_huge_planes(tmp_path, monkeypatch):
         tmp_path / "s.ome.parquet", small, dims="YX", layout="dataset"
     )
     assert not (path / dataset.PYRAMID_DIR).exists()
-    from arrowscope.core import writer
+    from arrowscope.core.images import writer
 
     monkeypatch.setattr(writer, "PYRAMID_MIN_PX", 256)
     monkeypatch.setattr(dataset, "PYRAMID_TOP_PX", 64)

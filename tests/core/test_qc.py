@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from arrowscope.core.errors import ArrowscopeError, SchemaError
-from arrowscope.core.qc import (
+from arrowscope.core.profiles.qc import (
     COSMICQC_DEFAULTS,
     FLAG_PREFIX,
     compute_flags,
@@ -239,7 +239,7 @@ def test_pycytominer_drops_exactly_the_flagged_rows(tmp_path):
     import pyarrow.parquet as pq
     import pycytominer
 
-    from arrowscope.core.qc import write_annotations
+    from arrowscope.core.profiles.qc import write_annotations
 
     table = planted(n=300, seed=4)
     flags = compute_flags(table)
@@ -271,7 +271,7 @@ def test_pycytominer_drops_exactly_the_flagged_rows(tmp_path):
 
 
 def test_infinite_values_are_missing_and_said_so():
-    from arrowscope.core.qc import missing_summary
+    from arrowscope.core.profiles.qc import missing_summary
 
     rng = np.random.default_rng(3)
     area = rng.normal(100, 10, 200)

@@ -164,7 +164,7 @@ def test_dask_input_streams_plane_by_plane(tmp_path):
 
 
 def test_table_rows_are_grouped_by_pixel_bytes(tmp_path, monkeypatch):
-    from arrowscope.core import writer
+    from arrowscope.core.images import writer
 
     monkeypatch.setattr(writer, "ROW_GROUP_BYTES", 10_000)
     small = np.ones((50, 50), np.uint8)  # 2,500 bytes: four to a group

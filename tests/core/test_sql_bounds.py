@@ -10,7 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from arrowscope.core.filters import FilterError, SqlCancelled, filter_rows, sql_mask
+from arrowscope.core.profiles.filters import (
+    FilterError,
+    SqlCancelled,
+    filter_rows,
+    sql_mask,
+)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 import arrowscope
-from arrowscope.core import cache
-from arrowscope.core.stores import LanceStore, open_store
+from arrowscope.core.images import cache
+from arrowscope.core.images.stores import LanceStore, open_store
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def test_formats_are_chosen_by_content_not_by_name(tmp_path):
 def test_one_huge_row_group_is_read_in_pieces(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 
-    from arrowscope.core import stores
+    from arrowscope.core.images import stores
 
     rng = np.random.default_rng(3)
     crops = [rng.integers(0, 999, (1, 16, 16), dtype=np.uint16) for _ in range(30)]
@@ -156,7 +156,7 @@ def test_one_huge_row_group_is_read_in_pieces(tmp_path, monkeypatch):
         assert np.array_equal(got, crops[row]), row
     # copying the table reads every piece once, whole
     out = tmp_path / "copy.ome.parquet"
-    from arrowscope.core.writer import copy_table
+    from arrowscope.core.images.writer import copy_table
 
     copy_table(src, out, compression="zstd")
     assert pq.read_table(out).equals(pq.read_table(one))

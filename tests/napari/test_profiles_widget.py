@@ -10,7 +10,7 @@ import pytest
 from arrowscope._napari.profiles_widget import ProfilesWidget
 from arrowscope._napari.session import camera_of
 from arrowscope._napari.workers import is_done
-from arrowscope.core.synthetic import write_demo_plate
+from arrowscope.core.profiles.synthetic import write_demo_plate
 from tests.conftest import shared_file
 
 
@@ -218,7 +218,7 @@ def test_key_roles_chosen_by_hand(make_napari_viewer, qtbot, shuffled_profiles):
 
 def test_cells_layer_caches_its_extent(make_napari_viewer, shuffled_profiles):
     from arrowscope._napari.profile_layers import add_profile_layers
-    from arrowscope.core.profiles import open_profiles
+    from arrowscope.core.profiles.table import open_profiles
 
     path, table = shuffled_profiles
     viewer = make_napari_viewer()

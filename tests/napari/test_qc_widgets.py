@@ -12,9 +12,9 @@ from arrowscope._napari.profile_layers import OUTLIER_COLOR
 from arrowscope._napari.qc_widgets import FilterWidget, OutlierGalleryWidget, QCWidget
 from arrowscope._napari.session import session_for
 from arrowscope._napari.workers import is_done
-from arrowscope.core.image import open_image, open_source
-from arrowscope.core.qc import MANUAL_FLAG, compute_flags
-from arrowscope.core.synthetic import write_demo_plate
+from arrowscope.core.images.image import open_image, open_source
+from arrowscope.core.profiles.qc import MANUAL_FLAG, compute_flags
+from arrowscope.core.profiles.synthetic import write_demo_plate
 
 
 def wait(qtbot, worker, timeout=60_000):

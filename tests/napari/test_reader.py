@@ -10,7 +10,7 @@ import pytest
 
 import arrowscope
 from arrowscope._napari.reader import get_reader, read_paths
-from arrowscope.core import cache, codec
+from arrowscope.core.images import cache, codec
 
 
 @pytest.fixture(autouse=True)
@@ -196,7 +196,7 @@ def test_very_large_planes_open_as_multiscale(
 
 
 def test_stored_pyramid_gives_multiscale_layers(tmp_path, monkeypatch):
-    from arrowscope.core import dataset
+    from arrowscope.core.images import dataset
 
     monkeypatch.setattr(dataset, "PYRAMID_TOP_PX", 64)
     data = np.random.default_rng(5).integers(0, 4000, (2, 300, 200), dtype=np.uint16)

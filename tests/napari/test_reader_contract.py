@@ -17,7 +17,7 @@ import pytest
 
 import arrowscope
 from arrowscope._napari.reader import get_reader
-from arrowscope.core import cache
+from arrowscope.core.images import cache
 
 
 def _record(**pm):
@@ -176,7 +176,7 @@ def test_get_reader_never_raises_on_odd_paths(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("arrowscope.core.stores.parquet_file", denied)
+    monkeypatch.setattr("arrowscope.core.images.stores.parquet_file", denied)
     shown = []
     monkeypatch.setattr(
         "arrowscope._napari.reader._notify", lambda m, level: shown.append(m)
@@ -200,7 +200,7 @@ def test_unreadable_dataset_folder_is_reported_as_such(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("arrowscope.core.dataset.read_parquet", denied)
+    monkeypatch.setattr("arrowscope.core.images.dataset.read_parquet", denied)
     with pytest.raises(AccessError, match="permission denied"):
         arrowscope.open_image(ds)
     shown = []

@@ -12,7 +12,7 @@ import arrowscope
 
 @pytest.fixture
 def plate(tmp_path):
-    from arrowscope.core.synthetic import write_demo_plate
+    from arrowscope.core.profiles.synthetic import write_demo_plate
 
     return write_demo_plate(tmp_path / "demo", n_fields=3, size=(96, 96))
 
@@ -139,7 +139,7 @@ def test_slider_reads_only_the_chunks_under_the_plane(
 ):
     import pyarrow.parquet as pq
 
-    from arrowscope.core import cache
+    from arrowscope.core.images import cache
 
     data = np.random.default_rng(4).integers(0, 4000, (2, 6, 64, 64), dtype=np.uint16)
     folder = arrowscope.write_ome_parquet(

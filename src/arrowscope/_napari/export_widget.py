@@ -21,8 +21,8 @@ from magicgui.widgets import (
 )
 from qtpy.QtCore import QObject, Signal
 
-from ..core.batch import annotation_keys
-from ..core.qc import write_annotations, write_cleaned
+from ..core.profiles.batch import annotation_keys
+from ..core.profiles.qc import write_annotations, write_cleaned
 from .profiles_widget import notify
 from .session import session_for
 from .workers import start
@@ -165,7 +165,7 @@ class ExportWidget(Container):
             if kind == "cleaned":
                 source = pt.path if pt.path is not None else pt.read(pt.columns)
                 return write_cleaned(source, path, keep)
-            from ..core.crops import write_crop_table
+            from ..core.profiles.crops import write_crop_table
 
             return write_crop_table(pt, path, extra=flags, progress=emit)
 

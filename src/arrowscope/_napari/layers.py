@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core.dataset import PYRAMID_MIN_PX, PYRAMID_TOP_PX
 from ..core.errors import ArrowscopeError
-from ..core.image import OMEImage, OMESource
-from ..core.metadata import (
+from ..core.images.dataset import PYRAMID_MIN_PX, PYRAMID_TOP_PX
+from ..core.images.image import OMEImage, OMESource
+from ..core.images.metadata import (
     DIMS,
     ImageMeta,
     default_color,

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.metadata import default_color
-from ..core.profiles import ProfileTable
+from ..core.images.metadata import default_color
+from ..core.profiles.table import ProfileTable
 from .layers import NAMESPACE, LayerData
 
 CELL_COLOR = "#00e5ff"

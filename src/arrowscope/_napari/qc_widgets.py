@@ -37,8 +37,8 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.errors import ArrowscopeError
-from ..core.filters import OPS, SQL_TIMEOUT_S, filter_rows, referenced_columns
-from ..core.qc import (
+from ..core.profiles.filters import OPS, SQL_TIMEOUT_S, filter_rows, referenced_columns
+from ..core.profiles.qc import (
     COSMICQC_DEFAULTS,
     QCResult,
     compute_flags,
@@ -578,7 +578,7 @@ class OutlierGalleryWidget(_SessionWidget):
 
         @thread_worker(ignore_errors=True)
         def render() -> list[tuple[int, np.ndarray | None]]:
-            from ..core.crops import iter_cell_crops
+            from ..core.profiles.crops import iter_cell_crops
 
             out = []
             for row, crop in zip(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..core.dataset import is_chunk_dataset
+from ..core.images.dataset import is_chunk_dataset
 
 logger = logging.getLogger(__name__)
 SUFFIXES = (".parquet", ".arrow", ".feather", ".ipc", ".csv", ".vortex")
@@ -25,7 +25,7 @@ def _claims(location: str) -> bool:
     Cheap and silent: suffix and folder shape first, then the schema only
     (the Parquet footer, an IPC/Vortex/Lance schema), never pixels.
     """
-    from ..core.stores import is_uri
+    from ..core.images.stores import is_uri
 
     remote = is_uri(location)
     name = location.split("?", 1)[0].rstrip("/").lower()
@@ -43,7 +43,7 @@ def _claims(location: str) -> bool:
         if name.endswith(".csv"):
             import pyarrow.csv as pcsv
 
-            from ..core.profiles import looks_like_profiles
+            from ..core.profiles.table import looks_like_profiles
 
             with pcsv.open_csv(path) as reader:
                 return looks_like_profiles(reader.schema)
@@ -56,9 +56,9 @@ def _claims(location: str) -> bool:
 def _schema_is_ours(path: Path) -> bool:
     """A Parquet/IPC/Vortex file or Lance folder whose schema holds OME-Arrow
     columns or looks like a profile table (footer or schema only)."""
-    from ..core.image import has_ome_arrow
-    from ..core.profiles import looks_like_profiles
-    from ..core.stores import open_store, sniff
+    from ..core.images.image import has_ome_arrow
+    from ..core.images.stores import open_store, sniff
+    from ..core.profiles.table import looks_like_profiles
 
     if sniff(None, str(path)) is None:
         return False
@@ -93,8 +93,8 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
     read, after telling the user why.
     """
     from ..core.errors import ArrowscopeError
-    from ..core.image import open_source
-    from ..core.stores import is_uri
+    from ..core.images.image import open_source
+    from ..core.images.stores import is_uri
     from .layers import source_layers
     from .preferences import ensure_reader_preferences
 
@@ -104,7 +104,7 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
     for p in paths:
         try:
             if not is_uri(p) and _is_profile_table(Path(p)):
-                from ..core.profiles import open_profiles
+                from ..core.profiles.table import open_profiles
                 from .profile_layers import profile_layers
 
                 pt = open_profiles(p)
@@ -142,8 +142,8 @@ def _is_profile_table(path: Path) -> bool:
     """A profile table without OME-Arrow columns (images linked, not embedded)."""
     if path.is_dir() or path.name.lower().endswith(OWN_SUFFIXES):
         return False
-    from ..core.image import has_ome_arrow
-    from ..core.profiles import TableFile
+    from ..core.images.image import has_ome_arrow
+    from ..core.profiles.table import TableFile
 
     return not has_ome_arrow(TableFile(path).schema)
 

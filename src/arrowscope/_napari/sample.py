@@ -14,7 +14,7 @@ from typing import Any
 
 @cache
 def _demo_files() -> dict[str, Path]:
-    from ..core.synthetic import write_demo_plate
+    from ..core.profiles.synthetic import write_demo_plate
 
     return write_demo_plate(Path(tempfile.mkdtemp(prefix="arrowscope-sample-")))
 

@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 from psygnal import Signal
 
-from ..core.profiles import ProfileTable, labels_at, open_profiles
-from ..core.qc import MANUAL_FLAG, flag_columns
+from ..core.profiles.qc import MANUAL_FLAG, flag_columns
+from ..core.profiles.table import ProfileTable, labels_at, open_profiles
 from .layers import NAMESPACE
 from .profile_layers import (
     CELL_COLOR,

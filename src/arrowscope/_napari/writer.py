@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import UnsupportedError, WriteError
-from ..core.metadata import rgba_to_uint32
+from ..core.images.metadata import rgba_to_uint32
 from .layers import NAMESPACE
 
 FullLayerData = tuple[Any, dict[str, Any], str]
@@ -74,7 +74,11 @@ def export_layers(
     napari progress bar is shown. OME-TIFF and OME-Zarr hold one image (the
     channel layers of one source count as one).
     """
-    from ..core.writer import write_ome_dataset, write_ome_parquet, write_ome_table
+    from ..core.images.writer import (
+        write_ome_dataset,
+        write_ome_parquet,
+        write_ome_table,
+    )
 
     if fmt not in EXPORT_FORMATS:
         raise UnsupportedError(
@@ -94,8 +98,8 @@ def export_layers(
                 hint="select one image (or the channel layers of one image), "
                 "or export to OME-Parquet",
             )
-        from ..core.convert import export_image
-        from ..core.writer import image_to_write
+        from ..core.images.convert import export_image
+        from ..core.images.writer import image_to_write
 
         spec = dict(specs[0])
         export_image(image_to_write(spec.pop("data"), **spec), target)

@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
 def describe(path: Path) -> dict[str, Any]:
     """What a file or folder holds, as plain data (the ``info --json`` output)."""
     from ..core.errors import NotOmeArrowError
-    from ..core.image import open_source
-    from ..core.profiles import detect_keys, open_profiles
+    from ..core.images.image import open_source
+    from ..core.profiles.table import detect_keys, open_profiles
 
     try:
         src = open_source(path)
@@ -277,8 +277,8 @@ def _info(path: Path, *, as_json: bool) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from ..core.convert import convert, per_image_outputs
     from ..core.errors import CorruptFileError
+    from ..core.images.convert import convert, per_image_outputs
 
     if isinstance(args.dst, str):
         from ..core.errors import UnsupportedError
@@ -305,11 +305,11 @@ def _convert(args: argparse.Namespace) -> int:
     jobs = [(p, args.dst / (_base_name(p) + args.to)) for p in inputs]
     _refuse_existing([dst for _, dst in jobs], args.overwrite)
     args.dst.mkdir(parents=True, exist_ok=True)
-    from ..core.batch import convert_many
+    from ..core.profiles.batch import convert_many
 
     client = None
     if args.scheduler or args.workers:
-        from ..core.batch import connect
+        from ..core.profiles.batch import connect
 
         client = connect(args.scheduler, args.workers)
     bar = _ProgressLine("convert")
@@ -393,8 +393,8 @@ def _close(client: Any, *, own: bool) -> None:
 def _qc(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
-    from ..core.batch import connect, run_qc
-    from ..core.qc import missing_summary, write_annotations, write_cleaned
+    from ..core.profiles.batch import connect, run_qc
+    from ..core.profiles.qc import missing_summary, write_annotations, write_cleaned
 
     conditions = args.conditions
     if conditions != "cosmicqc":
@@ -427,7 +427,7 @@ def _qc(args: argparse.Namespace) -> int:
         if len(args.tables) == 1:
             write_cleaned(args.tables[0], args.cleaned, keep)
         else:
-            from ..core.profiles import read_profile_table
+            from ..core.profiles.table import read_profile_table
 
             table = pa.concat_tables(
                 [read_profile_table(p) for p in args.tables],
@@ -456,7 +456,7 @@ class _ProgressLine:
 
 
 def _demo(out: Path, screenshot: Path | None) -> int:
-    from ..core.synthetic import write_demo_plate
+    from ..core.profiles.synthetic import write_demo_plate
     from .viewer import show
 
     files = write_demo_plate(out)

@@ -1,4 +1,10 @@
-"""The Qt-free data layer of arrowscope: schema, codecs, lazy access, writers.
+"""The Qt-free data layer of arrowscope, in two halves.
+
+``images`` holds image I/O: schema, codecs, metadata, the store layer
+(Parquet, IPC, Lance, Vortex on any filesystem), lazy images, chunk datasets
+and writers. ``profiles`` holds the profile tables: key roles, links from rows
+to images, filters, the QC engine and batch work. Profiles use images, never
+the other way (an import-linter contract).
 
 Nothing here imports napari, Qt or magicgui (enforced by an import-linter
 contract and a test). Names are imported lazily, so that importing one
@@ -22,8 +28,8 @@ _WHERE = {
         "UnsupportedError",
         "WriteError",
     ),
-    "filters": ("filter_rows",),
-    "image": (
+    "profiles.filters": ("filter_rows",),
+    "images.image": (
         "ImageInfo",
         "OMEImage",
         "OMESource",
@@ -31,9 +37,9 @@ _WHERE = {
         "open_image",
         "open_source",
     ),
-    "profiles": ("KeyRoles", "ProfileTable", "open_profiles"),
-    "qc": ("label_outliers",),
-    "writer": ("write_ome_dataset", "write_ome_parquet", "write_ome_table"),
+    "profiles.table": ("KeyRoles", "ProfileTable", "open_profiles"),
+    "profiles.qc": ("label_outliers",),
+    "images.writer": ("write_ome_dataset", "write_ome_parquet", "write_ome_table"),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 

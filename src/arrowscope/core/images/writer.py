@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ..errors import UnsupportedError
 from .atomic import atomic_target
 from .codec import encode_byte_record, encode_list_record, null_record
 from .dataset import PYRAMID_MIN_PX, pyramid_levels, write_chunk_dataset
-from .errors import UnsupportedError
 from .image import EXACT_METADATA_KEY, OMEImage, OMESource, open_source
 from .metadata import DIMS, Channel, ImageMeta, rgba_to_uint32
 from .parquet import parquet_writer

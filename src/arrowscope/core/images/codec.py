@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import PixelDataError, UnsupportedError
+from ..errors import PixelDataError, UnsupportedError
 from .metadata import ImageMeta
 from .schema import (
     BYTE_CHUNK_TYPE,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .profiles import ProfileTable, labels_at
+from .table import ProfileTable, labels_at
 
 DEFAULT_HALF = 24  # half-size of a crop when a row has no bounding box
 
@@ -147,7 +147,7 @@ def write_crop_table(
     cell's mask. ``extra`` columns (e.g. QC flags, one per row of ``pt``)
     are appended.
     """
-    from .writer import write_ome_table
+    from ..images.writer import write_ome_table
 
     rows = list(range(pt.num_rows)) if rows is None else [int(r) for r in rows]
     order = sort_by_field(pt, rows)

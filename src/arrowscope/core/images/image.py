@@ -22,16 +22,16 @@ import numpy as np
 import pyarrow as pa
 from dask.base import tokenize
 
-from .atomic import recover
-from .codec import LAYOUT_FIELDS, RecordPixels, Region, check_layout, full_region
-from .dataset import ChunkDataset, DatasetPixels, is_chunk_dataset
-from .errors import (
+from ..errors import (
     ArrowscopeError,
     ImageNotFoundError,
     NotOmeArrowError,
     PixelDataError,
     SchemaError,
 )
+from .atomic import recover
+from .codec import LAYOUT_FIELDS, RecordPixels, Region, check_layout, full_region
+from .dataset import ChunkDataset, DatasetPixels, is_chunk_dataset
 from .metadata import (
     DIMS,
     LABEL_TYPES,

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import ArrowscopeError, WriteError
+from ..errors import ArrowscopeError, WriteError
 
 _PREFIX = ".arrowscope-"
 #: ``.{target}.arrowscope-{pid}-{hex}.{tmp|old}`` and ``.{target}.arrowscope-swap``

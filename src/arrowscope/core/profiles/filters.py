@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import ArrowscopeError
+from ..errors import ArrowscopeError
 
 OPS = ("==", "!=", "<", ">", "<=", ">=", "in", "not in")
 Filter = tuple[str, str, Any]

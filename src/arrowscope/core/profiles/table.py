@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .errors import ArrowscopeError, CorruptFileError, SchemaError
+from ..errors import ArrowscopeError, CorruptFileError, SchemaError
 
 IMAGES_METADATA_KEY = b"arrowscope.images"
 SUFFIXES = ("", "_x", "_y")
@@ -123,7 +123,7 @@ def detect_keys(schema: pa.Schema) -> KeyRoles:
         or pa.types.is_large_string(schema.field(n).type)
     }
     roles = KeyRoles()
-    from .schema import iter_ome_columns
+    from ..images.schema import iter_ome_columns
 
     roles.ome = [n for n, has in iter_ome_columns(schema) if has]
 
@@ -214,8 +214,8 @@ class TableFile:
     """Parquet/IPC via :class:`TableSource` (footer only at open), CSV or in memory."""
 
     def __init__(self, path: Path | str | pa.Table) -> None:
-        from .sources import TableSource, sniff_format
-        from .stores import is_uri
+        from ..images.sources import TableSource, sniff_format
+        from ..images.stores import is_uri
 
         if isinstance(path, pa.Table):
             self.path: Path | None = None
@@ -377,7 +377,7 @@ _BIOIO_LOCK = threading.Lock()
 
 def read_plane(path: Path) -> np.ndarray:
     """The first (Y, X) plane of an image file, via arrowscope, tifffile or bioio."""
-    from .image import open_image
+    from ..images.image import open_image
 
     name = path.name.lower()
     if name.endswith((".parquet", ".arrow", ".feather")):
@@ -704,7 +704,7 @@ class ProfileTable:
     def image_source(self) -> Any:
         """The linked OME-Parquet image table, opened once (footer only)."""
         if self._image_source is None:
-            from .image import open_source
+            from ..images.image import open_source
 
             assert self.images_path is not None
             self._image_source = open_source(self.images_path)
@@ -946,7 +946,7 @@ class ProfileTable:
         """Rows holding an embedded OME-Arrow crop in any column (None: no crops)."""
         if not self.keys.ome or self.path is None:
             return None
-        from .image import open_source
+        from ..images.image import open_source
 
         src = open_source(self.path)
         has = np.zeros(self.num_rows, bool)
@@ -1038,7 +1038,7 @@ def open_profiles(
 
 
 def _is_uri(path: Any) -> bool:
-    from .stores import is_uri
+    from ..images.stores import is_uri
 
     return is_uri(path)
 

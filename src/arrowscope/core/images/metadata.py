@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SchemaError, UnsupportedError
+from ..errors import SchemaError, UnsupportedError
 
 DIMS = "TCZYX"
 RGBA = tuple[float, float, float, float]

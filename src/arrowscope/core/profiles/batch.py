@@ -20,9 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import ArrowscopeError, SchemaError
-from .parquet import parquet_file
-from .profiles import detect_keys, read_profile_table
+from ..errors import ArrowscopeError, SchemaError
+from ..images.parquet import parquet_file
+from ..images.sources import sniff_format
 from .qc import (
     Method,
     NanPolicy,
@@ -32,7 +32,7 @@ from .qc import (
     group_codes,
     load_conditions,
 )
-from .sources import sniff_format
+from .table import detect_keys, read_profile_table
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def partitions(paths: Sequence[Path]) -> list[Partition]:
 
 def common_schema(paths: Sequence[Path]) -> pa.Schema:
     """The schema shared by ``paths`` (the first file's; others need its columns)."""
-    from .profiles import TableFile
+    from .table import TableFile
 
     schemas = [TableFile(Path(p)).schema for p in paths]
     first = schemas[0]
@@ -349,7 +349,7 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Any:
 def _convert_one(
     src: Path, dst: Path, layout: str, compression: str | None
 ) -> str | None:
-    from .convert import convert
+    from ..images.convert import convert
 
     try:
         convert(src, dst, layout=layout, compression=compression)

@@ -2,7 +2,7 @@
 
 A :class:`TableSource` hides where and how rows are stored (a Parquet or Arrow
 IPC file on any filesystem, a Lance dataset, an in-memory table: see
-:mod:`~arrowscope.core.stores`). It reads the footer at open, projects
+:mod:`~arrowscope.core.images.stores`). It reads the footer at open, projects
 nested columns onto just the fields asked for, and caches decoded row groups.
 Sources are picklable (file handles are reopened on demand), so dask tasks
 built on them run on distributed workers too.
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ..errors import AccessError, ArrowscopeError, CorruptFileError, NotOmeArrowError
 from .cache import ROW_GROUP_CACHE
-from .errors import AccessError, ArrowscopeError, CorruptFileError, NotOmeArrowError
 from .stores import Store, is_uri, open_store, resolve, sniff
 
 PathLike = str | os.PathLike[str]
@@ -98,7 +98,7 @@ class TableSource:
         local one, or the one the URI names).
 
     Caching, nested projection and errors live here, above the
-    :mod:`~arrowscope.core.stores` that read each format.
+    :mod:`~arrowscope.core.images.stores` that read each format.
     """
 
     def __init__(

@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..errors import UnsupportedError, WriteError
 from .atomic import atomic_target
-from .errors import UnsupportedError, WriteError
 from .image import OMEImage, open_source
 from .writer import ImageToWrite, copy_table, image_to_write, write_ome_parquet
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .parquet import write_parquet
+from ..images.parquet import write_parquet
 
 CHANNELS = ("DNA", "ER", "Mito")
 CHANNEL_COLORS = ("blue", "green", "magenta")
@@ -139,7 +139,7 @@ def write_demo_plate(
     image + nuclei label columns), ``crops`` (one cell per row, with its
     features) and ``profiles`` (CytoTable-style Parquet).
     """
-    from .writer import write_ome_table
+    from ..images.writer import write_ome_table
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -194,7 +194,7 @@ def write_demo_plate(
     )
     import json
 
-    from .profiles import IMAGES_METADATA_KEY
+    from .table import IMAGES_METADATA_KEY
 
     # link the profiles to their images explicitly, by key, in the file itself
     link = {"path": plate.name, "keys": ["Metadata_ImageNumber"]}

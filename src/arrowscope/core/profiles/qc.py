@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import ArrowscopeError, SchemaError
+from ..errors import ArrowscopeError, SchemaError
 
 FLAG_PREFIX = "Metadata_cqc_"
 FLAG_SUFFIX = "_is_outlier"
@@ -523,7 +523,7 @@ def as_table(data: Any, columns: Sequence[str] | None = None) -> pa.Table:
     if isinstance(data, pa.RecordBatch):
         return as_table(pa.Table.from_batches([data]), columns)
     if isinstance(data, str | Path):
-        from .profiles import read_profile_table
+        from .table import read_profile_table
 
         return read_profile_table(Path(data), columns)
     if hasattr(data, "columns") and hasattr(data, "to_numpy"):
@@ -537,7 +537,7 @@ def as_table(data: Any, columns: Sequence[str] | None = None) -> pa.Table:
 
 def _write_table(table: pa.Table, path: Path) -> Path:
     """Write ``table`` atomically as Parquet, or CSV/TSV by suffix."""
-    from .atomic import atomic_target
+    from ..images.atomic import atomic_target
 
     suffix = "".join(path.suffixes[-2:]).lower()
     with atomic_target(path) as tmp:
@@ -552,7 +552,7 @@ def _write_table(table: pa.Table, path: Path) -> Path:
             ):
                 pcsv.write_csv(table, sink, pcsv.WriteOptions(delimiter=delim))
         else:
-            from .parquet import write_parquet
+            from ..images.parquet import write_parquet
 
             write_parquet(table, tmp, compression="zstd")
     return path
@@ -587,9 +587,9 @@ def write_cleaned(source: Any, path: str | Path, keep: np.ndarray) -> Path:
     A Parquet ``source`` path is streamed row group by row group, so the
     whole table is never in memory; tables and other paths are filtered whole.
     """
-    from .atomic import atomic_target
-    from .parquet import parquet_file, parquet_writer
-    from .sources import sniff_format
+    from ..images.atomic import atomic_target
+    from ..images.parquet import parquet_file, parquet_writer
+    from ..images.sources import sniff_format
 
     path = Path(path)
     keep = np.asarray(keep, bool)

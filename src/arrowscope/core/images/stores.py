@@ -7,7 +7,7 @@ things everything above needs: the schema and metadata, the row counts of
 its groups (row groups, record batches, Lance rows), reading some columns of
 one group or of every row, and a cache token. Caches, laziness, projection of
 nested fields and errors live above it, once, in
-:class:`~arrowscope.core.sources.TableSource`.
+:class:`~arrowscope.core.images.sources.TableSource`.
 
 The format is chosen as ``pyarrow.dataset`` chooses: by magic bytes (Parquet
 ``PAR1``, IPC ``ARROW1``, Vortex ``VTXF``) and, for folders, by what they hold
@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from .errors import AccessError, CorruptFileError, UnsupportedError
+from ..errors import AccessError, CorruptFileError, UnsupportedError
 from .parquet import parquet_file
 
 PARQUET_MAGIC = b"PAR1"

@@ -22,9 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .cache import ROW_GROUP_CACHE
-from .codec import Region, check_chunk_cover
-from .errors import (
+from ..errors import (
     AccessError,
     ArrowscopeError,
     CorruptFileError,
@@ -32,6 +30,8 @@ from .errors import (
     NotOmeArrowError,
     PixelDataError,
 )
+from .cache import ROW_GROUP_CACHE
+from .codec import Region, check_chunk_cover
 from .metadata import (
     LABEL_TYPES,
     Channel,

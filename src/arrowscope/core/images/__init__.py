@@ -1,0 +1,1 @@
+"""Image I/O: schema, codecs, metadata, stores, lazy images, datasets, writers."""

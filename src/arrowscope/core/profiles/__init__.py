@@ -1,0 +1,1 @@
+"""Profile tables: keys, links to images, filters, QC, batch work."""
