@@ -9,6 +9,7 @@ import pytest
 
 import arrowscope
 from arrowscope.core import CorruptFileError, PixelDataError
+from tests.records import ome_record, plane
 
 
 def _flip_byte_in(path, column_prefix):
@@ -40,28 +41,6 @@ def test_corrupted_page_raises_instead_of_wrong_pixels(tmp_path, layout):
         arrowscope.open_image(path).to_numpy()
 
 
-def _record(planes, **sizes):
-    pm = {"type": "uint16", "size_t": 1, "size_c": 1, "size_z": 1, "size_y": 4}
-    pm.update({"size_x": 4, "channels": [], **sizes})
-    return {
-        "type": "ome.arrow",
-        "version": "0.1.0",
-        "id": "x",
-        "name": "x",
-        "image_type": None,
-        "acquisition_datetime": None,
-        "pixels_meta": pm,
-        "chunk_grid": None,
-        "chunks": [],
-        "planes": planes,
-        "masks": None,
-    }
-
-
-def _plane(t=0, c=0, z=0, value=0, n=16):
-    return {"t": t, "c": c, "z": z, "pixels": [value] * n}
-
-
 def _write(path, record, record_type=None):
     from arrowscope.core.images.schema import LIST_RECORD_TYPE
 
@@ -82,7 +61,7 @@ def _write(path, record, record_type=None):
 def test_declared_sizes_larger_than_stored_are_refused_at_open(
     tmp_path, sizes, message
 ):
-    path = _write(tmp_path / "big.ome.parquet", _record([_plane()], **sizes))
+    path = _write(tmp_path / "big.ome.parquet", ome_record([plane()], **sizes))
     with pytest.raises(PixelDataError, match=message):
         arrowscope.open_image(path)
     with pytest.warns(UserWarning, match=message):
@@ -95,19 +74,19 @@ def test_declared_sizes_larger_than_stored_are_refused_at_open(
 @pytest.mark.parametrize(
     ("planes", "message"),
     [
-        ([_plane(c=0), _plane(c=0, value=7)], r"plane \(t=0, c=0, z=0\) is stored 2"),
-        ([_plane(c=0)], r"\(2 planes\) but stores 1 planes"),
-        ([_plane(c=0), _plane(c=5)], r"outside the image"),
+        ([plane(c=0), plane(c=0, value=7)], r"plane \(t=0, c=0, z=0\) is stored 2"),
+        ([plane(c=0)], r"\(2 planes\) but stores 1 planes"),
+        ([plane(c=0), plane(c=5)], r"outside the image"),
     ],
 )
 def test_duplicate_missing_or_stray_planes_are_errors(tmp_path, planes, message):
-    path = _write(tmp_path / "p.ome.parquet", _record(planes, size_c=2))
+    path = _write(tmp_path / "p.ome.parquet", ome_record(planes, size_c=2))
     with pytest.raises(PixelDataError, match=message):
         arrowscope.open_image(path)
 
 
 def test_planes_field_of_the_wrong_type(tmp_path):
-    rec = _record([_plane()])
+    rec = ome_record([plane()])
     rec["planes"] = "not planes"
     rec["chunks"] = None
     fields = [
@@ -172,7 +151,7 @@ def test_dataset_missing_chunk_and_foreign_image_id(tmp_path):
 def test_unusable_sizes_are_schema_errors(tmp_path, sizes):
     from arrowscope.core import SchemaError
 
-    rec = _record([_plane()])
+    rec = ome_record([plane()])
     rec["pixels_meta"].update(sizes)
     table = pa.table({"ome_arrow": pa.array([rec])})  # types inferred: strings, nulls
     pq.write_table(table, tmp_path / "s.ome.parquet")
@@ -181,7 +160,7 @@ def test_unusable_sizes_are_schema_errors(tmp_path, sizes):
 
 
 def test_null_channel_entries_get_default_names(tmp_path):
-    rec = _record([_plane(c=0), _plane(c=1)], size_c=2)
+    rec = ome_record([plane(c=0), plane(c=1)], size_c=2)
     rec["pixels_meta"]["channels"] = [None, {"name": "ER", "color_rgba": 0xFF00FFFF}]
     path = _write(tmp_path / "n.ome.parquet", rec)
     img = arrowscope.open_image(path)

@@ -18,33 +18,13 @@ import pytest
 import arrowscope
 from arrowscope._napari.reader import get_reader
 from arrowscope.core.images import cache
+from tests.records import ome_record
 
 
 def _record(**pm):
-    pixels_meta = {
-        "type": "uint16",
-        "size_t": 1,
-        "size_c": 1,
-        "size_z": 1,
-        "size_y": 4,
-        "size_x": 4,
-        "physical_size_x": 0.5,
-        "physical_size_y": 0.5,
-        "physical_size_z": 1.0,
-        "channels": [{"name": "DNA", "color_rgba": 0x0000FFFF}],
-    }
-    pixels_meta.update(pm)
-    return {
-        "type": "ome.arrow",
-        "version": "0.1.0",
-        "id": "x",
-        "name": "x",
-        "image_type": None,
-        "pixels_meta": pixels_meta,
-        "planes": [{"t": 0, "c": 0, "z": 0, "pixels": list(range(16))}],
-        "chunks": [],
-        "masks": None,
-    }
+    scaled = {"physical_size_x": 0.5, "physical_size_y": 0.5, "physical_size_z": 1.0}
+    channels = [{"name": "DNA", "color_rgba": 0x0000FFFF}]
+    return ome_record(**{"channels": channels, **scaled, **pm})
 
 
 def _table_file(path, record, **schema_metadata):

@@ -188,6 +188,11 @@ class _FileStore(Store):
         else:
             self.info = info or fs.get_file_info(path)
             self.token = (fs.type_name, path, self.info.mtime_ns, self.info.size)
+        self._read_footer(self.handle())
+
+    def _read_footer(self, handle: Any) -> None:
+        """Set ``schema`` and ``group_rows`` from the opened file."""
+        raise NotImplementedError
 
     def _input(self) -> Any:
         return self.path if self.fs is None else open_remote(self.fs, self.info)
@@ -220,15 +225,7 @@ class ParquetStore(_FileStore):
     format = "parquet"
     nested_projection = True
 
-    def __init__(
-        self,
-        fs: pafs.FileSystem | None,
-        path: str,
-        location: str,
-        info: pafs.FileInfo | None = None,
-    ) -> None:
-        super().__init__(fs, path, location, info)
-        handle = self.handle()
+    def _read_footer(self, handle: Any) -> None:
         self.schema = handle.schema_arrow
         meta = handle.metadata
         #: (row group, first row in it, rows, rows per piece of that group)
@@ -297,15 +294,7 @@ class ParquetStore(_FileStore):
 class IpcStore(_FileStore):
     format = "ipc"
 
-    def __init__(
-        self,
-        fs: pafs.FileSystem | None,
-        path: str,
-        location: str,
-        info: pafs.FileInfo | None = None,
-    ) -> None:
-        super().__init__(fs, path, location, info)
-        handle = self.handle()
+    def _read_footer(self, handle: Any) -> None:
         self.schema = handle.schema
         self.group_rows = [
             handle.get_batch(i).num_rows for i in range(handle.num_record_batches)
