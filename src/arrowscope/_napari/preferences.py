@@ -8,7 +8,7 @@ add our patterns there, never overriding a choice the user already made.
 
 from __future__ import annotations
 
-PATTERNS = ("*.ome.parquet", "*.ome.parquet/", "*.ome.arrow")
+PATTERNS = ("*.ome.parquet", "*.ome.parquet/", "*.ome.arrow", "*.lance/", "*.vortex")
 
 
 def ensure_reader_preferences() -> list[str]:

@@ -113,8 +113,18 @@ def _open(viewer: Any, path: Path) -> list[Any]:
     """
     from .._napari.reader import get_reader
     from ..core.errors import UnsupportedError
+    from ..core.images.stores import is_uri
 
-    if get_reader(str(path)) is not None:
+    reader = get_reader(str(path))
+    if reader is not None and is_uri(str(path)):
+        # napari matches readers by file-name patterns, which a URI with a
+        # query string does not meet: add what the reader returns directly.
+        added: list[Any] = []
+        for data, kwargs, kind in (d for d in reader(str(path)) if d[0] is not None):
+            got = getattr(viewer, f"add_{kind}")(data, **kwargs)
+            added += got if isinstance(got, list) else [got]
+        return added
+    if reader is not None:
         return viewer.open(str(path), plugin="arrowscope")
     try:
         return viewer.open(str(path))

@@ -228,6 +228,10 @@ class TableFile:
             self.schema = self.source.schema
             return
         self.path = Path(path)
+        if self.path.is_dir() and sniff_format(self.path) == "lance":
+            self.source = TableSource(self.path)  # a Lance dataset folder
+            self.schema = self.source.schema
+            return
         if not self.path.is_file():
             raise CorruptFileError("no such file", path=self.path)
         if sniff_format(self.path) is None:
