@@ -263,3 +263,19 @@ def test_crop_table_layers_are_named_by_what_differs(cytodataframe_file, monkeyp
     assert "OrigDNA mask" in names and "OrigAGP RGB" in names and "OrigAGP" in names
     assert not any(n.startswith("Image_FileName_") for n in names)
     assert len(set(names)) == len(names)
+
+
+def test_vortex_file_written_by_ome_arrow_opens_as_layers(tmp_path):
+    pytest.importorskip("vortex")
+    pytest.importorskip("ome_arrow")
+    from ome_arrow.export import to_ome_vortex
+    from ome_arrow.ingest import from_numpy
+
+    data = np.arange(2 * 20 * 30, dtype=np.uint16).reshape(1, 2, 1, 20, 30)
+    to_ome_vortex(from_numpy(data, dim_order="TCZYX"), str(tmp_path / "x.vortex"))
+    reader = get_reader(str(tmp_path / "x.vortex"))
+    assert reader is not None
+    (layer,) = reader(str(tmp_path / "x.vortex"))
+    array, kwargs, kind = layer
+    assert kind == "image" and kwargs["channel_axis"] == 0
+    assert np.array_equal(np.asarray(array), data[0, :, 0])
