@@ -61,7 +61,8 @@ def s3():
     server.stop()
 
 
-def _upload(fs, local, key):
+def upload(fs, local, key):
+    """Copy a local file to ``key`` on ``fs``."""
     with open(local, "rb") as src, fs.open_output_stream(key) as dst:
         dst.write(src.read())
 
@@ -82,5 +83,5 @@ def crops(tmp_path_factory, s3):
             {"crop": [{"data": im, "dims": "CYX"} for im in images]},
             extra_columns={"Metadata_Cell": list(range(40))},
         )
-    _upload(fs, local, "cells/crops.ome.parquet")
+    upload(fs, local, "cells/crops.ome.parquet")
     return images, local

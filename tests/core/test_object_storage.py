@@ -13,6 +13,7 @@ import pyarrow.fs as pafs
 
 import arrowscope
 from arrowscope.core.images import cache
+from tests.conftest import upload as _upload
 
 
 class Counting(pafs.FileSystemHandler):
@@ -184,3 +185,35 @@ def test_profile_table_in_a_bucket(s3, tmp_path, monkeypatch):
     assert got.column(0).to_pylist() == [10.0, 11.0, 300.0]
     mask = qc.filter_rows(got, [("Nuclei_AreaShape_Area", ">", 100)])
     assert mask.tolist() == [False, False, True]
+
+
+def test_chunk_dataset_in_a_bucket_reads_one_plane_by_its_chunks(s3, tmp_path):
+    import pyarrow.parquet as pq
+
+    fs, _ = s3
+    rng = np.random.default_rng(9)
+    data = rng.integers(0, 60000, (6, 256, 256), dtype=np.uint16)
+    local = arrowscope.write_ome_parquet(
+        tmp_path / "stack.ome.parquet", data, dims="ZYX", layout="dataset", tile=128
+    )
+    for f in sorted(local.iterdir()):
+        if f.is_file():
+            _upload(fs, f, f"cells/stack.ome.parquet/{f.name}")
+    counting = Counting(fs)
+    wrapped = pafs.PyFileSystem(counting)
+    cache.ROW_GROUP_CACHE.clear()
+    img = arrowscope.open_image("cells/stack.ome.parquet", filesystem=wrapped)
+    assert img.shape == (1, 1, 6, 256, 256)
+    counting.reset()
+    plane = img.to_dask()[0, 0, 4].compute()
+    assert np.array_equal(plane, data[4])
+    chunks = pq.ParquetFile(local / "chunks.parquet")
+    per_chunk = max(
+        chunks.metadata.row_group(g).total_byte_size
+        for g in range(chunks.num_row_groups)
+    )
+    footer = chunks.metadata.serialized_size
+    # four 128x128 tiles of one plane (of 24 stored), plus the chunk file's
+    # footer on the first read (pyarrow reads footers in 64 KiB tails)
+    assert counting.bytes <= 4 * per_chunk * 1.1 + footer + 64 * 1024
+    assert counting.bytes < (local / "chunks.parquet").stat().st_size / 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from ..errors import (
@@ -42,6 +44,7 @@ from .metadata import (
 )
 from .parquet import parquet_file, parquet_writer, read_parquet, write_parquet
 from .schema import DATASET_LAYOUT, OME_ARROW_TYPE, OME_ARROW_VERSION
+from .stores import open_remote
 
 IMAGES_FILE = "images.parquet"
 CHUNKS_FILE = "chunks.parquet"
@@ -98,8 +101,18 @@ FILE_METADATA = {
 }
 
 
-def is_chunk_dataset(path: str | os.PathLike[str]) -> bool:
-    """Cheap check: a directory holding ``images.parquet`` and ``chunks.parquet``."""
+def is_chunk_dataset(path: str | os.PathLike[str], filesystem: Any = None) -> bool:
+    """Cheap check: a directory holding ``images.parquet`` and ``chunks.parquet``
+    (on the local disk, or on ``filesystem``)."""
+    if filesystem is not None:
+        root = str(path).rstrip("/")
+        try:
+            infos = filesystem.get_file_info(
+                [f"{root}/{IMAGES_FILE}", f"{root}/{CHUNKS_FILE}"]
+            )
+        except (OSError, pa.ArrowInvalid):
+            return False
+        return all(i.type == pafs.FileType.File for i in infos)
     p = Path(path)
     return p.is_dir() and (p / IMAGES_FILE).is_file() and (p / CHUNKS_FILE).is_file()
 
@@ -155,16 +168,29 @@ class ChunkIndex:
 class ChunkDataset:
     """Read access to a typed chunk dataset directory (metadata at open only)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        if not is_chunk_dataset(self.path):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        filesystem: Any = None,
+        *,
+        location: str | None = None,
+    ) -> None:
+        #: where errors say the dataset is (the URI for remote datasets)
+        self.path: Path | str = (
+            Path(path) if filesystem is None else (location or str(path))
+        )
+        self.fs = filesystem
+        self.root = str(path).rstrip("/") if filesystem is not None else str(path)
+        self._infos: dict[str, Any] = {}
+        self._meta_lock = threading.Lock()
+        if not is_chunk_dataset(path, filesystem):
             raise NotOmeArrowError(
                 "not an OME-Arrow chunk dataset "
                 f"(needs {IMAGES_FILE} and {CHUNKS_FILE})",
                 path=self.path,
             )
         try:
-            self.images = read_parquet(self.path / IMAGES_FILE)
+            self.images = read_parquet(self._source(IMAGES_FILE))
         except PermissionError as exc:
             raise AccessError(
                 f"cannot read {IMAGES_FILE}: permission denied",
@@ -182,26 +208,58 @@ class ChunkDataset:
             raise CorruptFileError(
                 f"{IMAGES_FILE} lacks columns {sorted(missing)}", path=self.path
             )
-        stat = (self.path / CHUNKS_FILE).stat()
-        self._token = (
-            str((self.path / CHUNKS_FILE).resolve()),
-            stat.st_mtime_ns,
-            stat.st_size,
-        )
+        if filesystem is None:
+            stat = (Path(path) / CHUNKS_FILE).stat()
+            self._token: tuple[Any, ...] = (
+                str((Path(path) / CHUNKS_FILE).resolve()),
+                stat.st_mtime_ns,
+                stat.st_size,
+            )
+        else:
+            info = self._info(CHUNKS_FILE)
+            self._token = (filesystem.type_name, info.path, info.mtime_ns, info.size)
         self._rows = self.images.to_pylist()
         self._chunks_meta: pq.FileMetaData | None = None
         self._levels: list[ChunkDataset] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # footer and levels are re-read where unpickled
-        return {**self.__dict__, "_chunks_meta": None, "_levels": None}
+        return {
+            **self.__dict__,
+            "_chunks_meta": None,
+            "_levels": None,
+            "_meta_lock": None,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._meta_lock = threading.Lock()
+
+    def _join(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
+
+    def _info(self, name: str) -> Any:
+        if name not in self._infos:
+            self._infos[name] = self.fs.get_file_info(self._join(name))
+        return self._infos[name]
+
+    def _source(self, name: str) -> Any:
+        """A path (local) or an open file (remote, its size known: no HEAD)."""
+        if self.fs is None:
+            return Path(self.root) / name
+        return open_remote(self.fs, self._info(name))
+
+    def _exists(self, name: str) -> bool:
+        if self.fs is None:
+            return (Path(self.root) / name).is_file()
+        return bool(self._info(name).type == pafs.FileType.File)
 
     def chunks_file(self) -> pq.ParquetFile:
         """The chunk file, its footer parsed once per dataset (not per chunk read)."""
-        path = self.path / CHUNKS_FILE
-        if self._chunks_meta is None:
-            self._chunks_meta = pq.read_metadata(path)
-        return parquet_file(path, metadata=self._chunks_meta)
+        with self._meta_lock:  # dask reads tiles on several threads at once
+            if self._chunks_meta is None:
+                self._chunks_meta = pq.read_metadata(self._source(CHUNKS_FILE))
+        return parquet_file(self._source(CHUNKS_FILE), metadata=self._chunks_meta)
 
     @property
     def levels(self) -> list[ChunkDataset]:
@@ -214,11 +272,14 @@ class ChunkDataset:
         if self._levels is None:
             found: list[ChunkDataset] = []
             while True:
-                folder = self.path / PYRAMID_DIR / f"level-{len(found) + 1}"
-                if not is_chunk_dataset(folder):
+                name = f"{PYRAMID_DIR}/level-{len(found) + 1}"
+                folder = self._join(name)
+                if not is_chunk_dataset(folder, self.fs):
                     break
                 try:
-                    found.append(ChunkDataset(folder))
+                    found.append(
+                        ChunkDataset(folder, self.fs, location=f"{self.path}/{name}")
+                    )
                 except ArrowscopeError:
                     break
             self._levels = found
@@ -271,11 +332,11 @@ class ChunkDataset:
     def chunk_index(self, image_id: str) -> ChunkIndex:
         """Positions and row groups of an image's chunks (no pixel bytes read)."""
         cols = ["image_id", "chunk_id", *AXES, *(f"shape_{a}" for a in AXES)]
-        index_path = self.path / INDEX_FILE
         try:
-            if index_path.is_file():
+            if self._exists(INDEX_FILE):
                 table = pq.read_table(
-                    index_path,
+                    self._join(INDEX_FILE),
+                    filesystem=self.fs,
                     page_checksum_verification=True,
                     columns=[*cols, "row_group_id", "row_index_in_group"],
                     filters=pc.field("image_id") == image_id,
@@ -283,7 +344,7 @@ class ChunkDataset:
                 rg = table["row_group_id"].to_numpy()
                 rig = table["row_index_in_group"].to_numpy()
             else:
-                pf = parquet_file(self.path / CHUNKS_FILE)
+                pf = parquet_file(self._source(CHUNKS_FILE))
                 table = pf.read(columns=cols)
                 sizes = [
                     pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import dask.array as da
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 from dask.base import tokenize
 
 from ..errors import (
@@ -43,7 +44,7 @@ from .metadata import (
 )
 from .schema import META_FIELDS, is_ome_arrow_type, iter_ome_columns, missing_fields
 from .sources import TableSource, select_fields
-from .stores import is_uri
+from .stores import is_uri, resolve
 
 PathLike = str | os.PathLike[str]
 #: File-level metadata key where arrowscope keeps values OME-Arrow rounds (float32).
@@ -311,9 +312,22 @@ class OMESource:
         )
         if local and not os.path.lexists(source):
             recover(source)  # a folder swap that a kill interrupted
+        remote = (
+            None
+            if local or isinstance(source, pa.Table)
+            else resolve(source, filesystem)
+        )
         if local and is_chunk_dataset(source):
             self.path: Path | None = Path(source)
             self.dataset = ChunkDataset(source)
+        info = None
+        if remote is not None:
+            fs, where = remote
+            info = fs.get_file_info(where)  # once: the table store reuses it
+            if info.type == pafs.FileType.Directory and is_chunk_dataset(where, fs):
+                self.path = os.fspath(source)  # type: ignore[assignment]
+                self.dataset = ChunkDataset(where, fs, location=self.path)
+        if self.dataset is not None:
             self.image_columns = [DATASET_COLUMN]
             self.empty_columns: list[str] = []
             self.problems = {}
@@ -321,7 +335,7 @@ class OMESource:
             self.num_rows = len(self.dataset)
             self._exact: dict[str, Any] = {}
             return
-        self.table = TableSource(source, filesystem)
+        self.table = TableSource(source, filesystem, info=info)
         self.path = self.table.path  # type: ignore[assignment]
         self.num_rows = self.table.num_rows
         found = list(iter_ome_columns(self.table.schema))

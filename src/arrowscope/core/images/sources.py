@@ -105,10 +105,12 @@ class TableSource:
         self,
         source: str | os.PathLike[str] | pa.Table,
         filesystem: Any = None,
+        *,
+        info: Any = None,
     ) -> None:
         self._lock = threading.Lock()
         self._plane_values: dict[str, list[int] | None] = {}
-        self.store: Store = open_store(source, filesystem)
+        self.store: Store = open_store(source, filesystem, info=info)
         self.format = self.store.format
         self.path: Path | str | None = (
             None

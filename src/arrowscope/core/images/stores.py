@@ -461,15 +461,22 @@ def _import_extra(module: str, extra: str) -> Any:
 
 
 def open_store(
-    source: PathLike | pa.Table, filesystem: pafs.FileSystem | None = None
+    source: PathLike | pa.Table,
+    filesystem: pafs.FileSystem | None = None,
+    *,
+    info: pafs.FileInfo | None = None,
 ) -> Store:
-    """Open the store that holds ``source`` (a path, a URI or a table)."""
+    """Open the store that holds ``source`` (a path, a URI or a table).
+
+    ``info``: the remote path's ``FileInfo`` when the caller has it already.
+    """
     if isinstance(source, pa.Table):
         return MemoryStore(source)
     location = os.fspath(source)
     fs, path = resolve(source, filesystem)
     try:
-        info = None if fs is None else fs.get_file_info(path)
+        if fs is not None and info is None:
+            info = fs.get_file_info(path)
     except PermissionError as exc:
         raise _denied(location) from exc
     except (OSError, pa.ArrowInvalid) as exc:
