@@ -217,3 +217,26 @@ def test_chunk_dataset_in_a_bucket_reads_one_plane_by_its_chunks(s3, tmp_path):
     # footer on the first read (pyarrow reads footers in 64 KiB tails)
     assert counting.bytes <= 4 * per_chunk * 1.1 + footer + 64 * 1024
     assert counting.bytes < (local / "chunks.parquet").stat().st_size / 2
+
+
+def test_profile_table_and_its_linked_image_table_in_a_bucket(
+    s3, tmp_path, monkeypatch
+):
+    from arrowscope.core.profiles.synthetic import write_demo_plate
+
+    fs, port = s3
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    files = write_demo_plate(tmp_path / "demo", n_fields=2, size=(64, 64))
+    for name in ("profiles.parquet", "plate.ome.parquet"):
+        _upload(fs, files["profiles"].parent / name, f"cells/demo/{name}")
+    query = f"?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
+    remote = arrowscope.open_profiles(f"s3://cells/demo/profiles.parquet{query}")
+    local = arrowscope.open_profiles(files["profiles"])
+    assert str(remote.images_path).startswith("s3://cells/demo/plate.ome.parquet?")
+    assert len(remote.fields_of_view) == len(local.fields_of_view) == 2
+    assert np.array_equal(
+        remote.channel_stack("DNA")[1].compute(),
+        local.channel_stack("DNA")[1].compute(),
+    )
+    assert remote.link_report()["rows_without_image"] == 0

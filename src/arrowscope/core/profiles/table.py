@@ -281,6 +281,11 @@ def _leaf_name(value: str) -> str:
     return PureWindowsPath(value).name if "\\" in value else PurePath(value).name
 
 
+def _table_name(location: Any) -> str:
+    """A table's file name, for messages (a URI without its query)."""
+    return _leaf_name(str(location).split("?", 1)[0])
+
+
 class FileIndex:
     """Finds files by name under some folders (one directory walk, on demand).
 
@@ -501,11 +506,15 @@ class ProfileTable:
         self.keys: KeyRoles = keys or detect_keys(self.schema)
         self.image_root = Path(image_root) if image_root else None
         self.mask_root = Path(mask_root) if mask_root else None
-        self.images_path: Path | None = Path(images) if images else None
+        #: The linked OME-Parquet image table: a path, or a URI beside a remote table.
+        self.images_path: Path | str | None = (
+            None if not images else (images if _is_uri(images) else Path(images))
+        )
         self.image_table_keys: list[str] = []
         self.problems: list[str] = []
         link = file_meta.get(IMAGES_METADATA_KEY)
-        if self.images_path is None and link and self.path is not None:
+        uri = path if isinstance(path, str) and _is_uri(path) else None
+        if self.images_path is None and link and (self.path or uri) is not None:
             spec = _image_link(link)
             if spec is None:
                 self.problems.append(
@@ -513,9 +522,8 @@ class ProfileTable:
                     'valid image link ({"path": …, "keys": […]}); ignored'
                 )
             else:
-                linked = self.path.parent / spec["path"]
-                here = self.path.parent.resolve()
-                if allow_outside_roots or linked.resolve().is_relative_to(here):
+                linked, inside = _linked(self.path, uri, spec["path"])
+                if allow_outside_roots or inside:
                     self.images_path = linked
                     self.image_table_keys = list(spec["keys"])
                 else:
@@ -686,8 +694,8 @@ class ProfileTable:
         ]
         if not shared:
             self.problems.append(
-                f"{self.images_path.name} shares no key column with the profiles "
-                f"({', '.join(self.keys.image)})"
+                f"{_table_name(self.images_path)} shares no key column with the "
+                f"profiles ({', '.join(self.keys.image)})"
             )
             return
         keyed = src.read_columns(shared)
@@ -702,7 +710,7 @@ class ProfileTable:
             fov.ome_row = where.get(tuple(fov.key[p] for p in pos))
             if fov.ome_row is None:
                 self.problems.append(
-                    f"field {fov.label} is not in {self.images_path.name}"
+                    f"field {fov.label} is not in {_table_name(self.images_path)}"
                 )
 
     def image_source(self) -> Any:
@@ -1045,6 +1053,21 @@ def _is_uri(path: Any) -> bool:
     from ..images.stores import is_uri
 
     return is_uri(path)
+
+
+def _linked(
+    path: Path | None, uri: str | None, relative: str
+) -> tuple[Path | str, bool]:
+    """Where an image link points, and whether that stays in the table's folder."""
+    if uri is not None:
+        base, _, query = uri.partition("?")
+        parts = [p for p in relative.split("/") if p not in ("", ".")]
+        inside = ".." not in parts and not relative.startswith("/")
+        target = base.rsplit("/", 1)[0] + "/" + "/".join(parts)
+        return (f"{target}?{query}" if query else target), inside
+    assert path is not None
+    linked = path.parent / relative
+    return linked, linked.resolve().is_relative_to(path.parent.resolve())
 
 
 def _image_link(raw: bytes) -> dict[str, Any] | None:
