@@ -144,15 +144,15 @@ def big_child(reader: str, path: str, row: str) -> None:
 
 def s3_figures(parquet: str) -> dict:
     """Requests and bytes to open the table and show one crop, over S3."""
-    sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+    sys.path.insert(0, str(Path(__file__).parents[1]))  # the repository's tests
     import logging
 
     import pyarrow.fs as pafs
     from moto.server import ThreadedMotoServer
+    from tests.core.test_object_storage import Counting  # the tests' counting wrapper
 
     import arrowscope
     from arrowscope.core.images import cache
-    from core.test_object_storage import Counting  # the tests' counting wrapper
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
