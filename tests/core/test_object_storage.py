@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
+import pytest
 
 import arrowscope
 from arrowscope.core.images import cache
@@ -240,3 +241,18 @@ def test_profile_table_and_its_linked_image_table_in_a_bucket(
         local.channel_stack("DNA")[1].compute(),
     )
     assert remote.link_report()["rows_without_image"] == 0
+
+
+def test_public_bucket_with_anonymous_access(s3, crops, monkeypatch):
+    _, port = s3
+    images, _ = crops
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    uri = (
+        f"s3://cells/crops.ome.parquet?anonymous=true&endpoint_override=127.0.0.1:{port}"
+        "&scheme=http&region=us-east-1"
+    )
+    img = arrowscope.open_image(uri, "crop", 5)
+    assert np.array_equal(img.to_numpy()[0, :, 0], images[5])
+    with pytest.raises(arrowscope.ArrowscopeError, match="unsupported S3 URI options"):
+        arrowscope.open_image(uri + "&color=blue")

@@ -59,6 +59,9 @@ def resolve(
         return None, urlparse(text).path
     if is_uri(text):
         try:
+            anonymous = _anonymous(text)
+            if anonymous is not None:
+                return anonymous
             fs, path = pafs.FileSystem.from_uri(text)
         except (pa.ArrowInvalid, OSError) as exc:
             raise CorruptFileError(
@@ -68,6 +71,32 @@ def resolve(
             ) from exc
         return fs, path
     return None, text
+
+
+_S3_OPTIONS = ("region", "endpoint_override", "scheme")
+
+
+def _anonymous(uri: str) -> tuple[pafs.FileSystem, str] | None:
+    """``s3://`` / ``gs://`` URIs with ``anonymous=true`` (public buckets).
+
+    pyarrow's ``from_uri`` has no such option, so the filesystem is built here
+    from the URI's other S3 options; None when the URI does not ask for it.
+    """
+    from urllib.parse import parse_qs
+
+    parsed = urlparse(uri)
+    query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+    if query.pop("anonymous", "").lower() not in ("true", "1", "yes"):
+        return None
+    path = f"{parsed.netloc}{parsed.path}"
+    if parsed.scheme == "s3":
+        unknown = set(query) - set(_S3_OPTIONS)
+        if unknown:
+            raise pa.ArrowInvalid(f"unsupported S3 URI options {sorted(unknown)}")
+        return pafs.S3FileSystem(anonymous=True, **query), path
+    if parsed.scheme in ("gs", "gcs"):
+        return pafs.GcsFileSystem(anonymous=True), path
+    raise pa.ArrowInvalid(f"anonymous access is for s3:// and gs:// URIs, not {uri}")
 
 
 def sniff(
