@@ -85,3 +85,14 @@ def crops(tmp_path_factory, s3):
         )
     upload(fs, local, "cells/crops.ome.parquet")
     return images, local
+
+
+@pytest.fixture
+def s3_uri(s3, monkeypatch):
+    """``uri(key)``: an ``s3://`` URI of ``key`` on the test server, with
+    credentials in the environment as a user would have them."""
+    _, port = s3
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    query = f"endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
+    return lambda key: f"s3://{key}?{query}"

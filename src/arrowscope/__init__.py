@@ -10,32 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .core import __all__ as _CORE_NAMES  # names only: core loads lazily too
 
-_CORE_API = {
-    "open_image",
-    "open_profiles",
-    "label_outliers",
-    "filter_rows",
-    "ProfileTable",
-    "KeyRoles",
-    "open_source",
-    "list_images",
-    "write_ome_parquet",
-    "write_ome_table",
-    "write_ome_dataset",
-    "OMEImage",
-    "OMESource",
-    "ImageInfo",
-    "ArrowscopeError",
-    "AccessError",
-    "CorruptFileError",
-    "ImageNotFoundError",
-    "NotOmeArrowError",
-    "PixelDataError",
-    "SchemaError",
-    "UnsupportedError",
-    "WriteError",
-}
+_CORE_API = frozenset(_CORE_NAMES)
 
 __all__ = ["__version__", *sorted(_CORE_API)]
 

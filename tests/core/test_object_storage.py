@@ -134,17 +134,11 @@ def test_open_reads_the_footer_and_one_crop_its_group(s3, crops):
     assert counting.requests <= 3  # column chunks coalesced into few range reads
 
 
-def test_cli_info_and_convert_take_uris(s3, crops, tmp_path, monkeypatch, capsys):
+def test_cli_info_and_convert_take_uris(crops, tmp_path, capsys, s3_uri):
     from arrowscope.app.cli import main
 
-    _, port = s3
     images, _ = crops
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    uri = (
-        f"s3://cells/crops.ome.parquet?endpoint_override=127.0.0.1:{port}"
-        "&scheme=http&region=us-east-1"
-    )
+    uri = s3_uri("cells/crops.ome.parquet")
     assert main(["info", uri]) == 0
     assert "crop: 40 images" in capsys.readouterr().out
     out = tmp_path / "local.ome.parquet"

@@ -5,16 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def test_napari_reader_claims_uris_by_name(s3, crops, monkeypatch):
+def test_napari_reader_claims_uris_by_name(crops, s3_uri):
     from arrowscope._napari.reader import get_reader
 
-    _, port = s3
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    uri = (
-        f"s3://cells/crops.ome.parquet?endpoint_override=127.0.0.1:{port}"
-        "&scheme=http&region=us-east-1"
-    )
+    uri = s3_uri("cells/crops.ome.parquet")
     reader = get_reader(uri)
     assert reader is not None
     (layer,) = reader(uri)
@@ -24,18 +18,12 @@ def test_napari_reader_claims_uris_by_name(s3, crops, monkeypatch):
     assert get_reader("s3://cells/notes.txt") is None
 
 
-def test_view_a_uri_shows_the_first_crop(s3, crops, tmp_path, monkeypatch):
+def test_view_a_uri_shows_the_first_crop(crops, tmp_path, s3_uri):
     from PIL import Image
 
     from arrowscope.app.cli import main
 
-    _, port = s3
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    uri = (
-        f"s3://cells/crops.ome.parquet?endpoint_override=127.0.0.1:{port}"
-        "&scheme=http&region=us-east-1"
-    )
+    uri = s3_uri("cells/crops.ome.parquet")
     png = tmp_path / "view.png"
     assert main(["view", uri, "--screenshot", str(png)]) == 0
     pixels = np.asarray(Image.open(png).convert("L"))
