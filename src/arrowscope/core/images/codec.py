@@ -87,13 +87,14 @@ LAYOUT_FIELDS = (
 
 
 def _is_list(dtype: pa.DataType) -> bool:
-    return pa.types.is_list(dtype) or pa.types.is_large_list(dtype)
+    return bool(pa.types.is_list(dtype) or pa.types.is_large_list(dtype))
 
 
 def _ints(items: pa.StructArray, name: str) -> np.ndarray:
     if items.type.get_field_index(name) < 0:
         raise KeyError(name)
-    return items.field(name).to_numpy(zero_copy_only=False).astype(np.int64)
+    values: np.ndarray = items.field(name).to_numpy(zero_copy_only=False)
+    return values.astype(np.int64)
 
 
 def check_layout(cell: pa.StructArray, meta: ImageMeta, where: dict[str, Any]) -> str:

@@ -48,13 +48,15 @@ def _bioimage(src: Path) -> Any:
             "reading other formats needs bioio", hint="pip install 'arrowscope[io]'"
         ) from exc
     name = src.name.lower()
-    reader = None
-    if name.endswith((".tif", ".tiff")) and not name.endswith(
-        (".ome.tif", ".ome.tiff")
-    ):
-        from bioio_tifffile import Reader as reader  # noqa: N813
-    elif name.endswith((".ome.tif", ".ome.tiff")):
-        from bioio_ome_tiff import Reader as reader  # noqa: N813
+    reader: Any = None
+    if name.endswith((".ome.tif", ".ome.tiff")):
+        import bioio_ome_tiff
+
+        reader = bioio_ome_tiff.Reader
+    elif name.endswith((".tif", ".tiff")):
+        import bioio_tifffile
+
+        reader = bioio_tifffile.Reader
     try:
         return BioImage(src, reader=reader) if reader else BioImage(src)
     except Exception as exc:  # bioio raises many types for unreadable input

@@ -307,6 +307,9 @@ class OMESource:
     def __init__(self, source: PathLike | pa.Table, filesystem: Any = None) -> None:
         self.dataset: ChunkDataset | None = None
         self.table: TableSource | None = None
+        #: Rows that cannot be opened, by column: the error each raises.
+        self.problems: dict[str, dict[int, ArrowscopeError]] = {}
+        self._reported: set[str] = set()
         local = not isinstance(source, pa.Table) and (
             filesystem is None and not is_uri(source)
         )
@@ -323,15 +326,14 @@ class OMESource:
         info = None
         if remote is not None:
             fs, where = remote
+            assert fs is not None  # resolve() gives a filesystem for every URI
             info = fs.get_file_info(where)  # once: the table store reuses it
             if info.type == pafs.FileType.Directory and is_chunk_dataset(where, fs):
                 self.path = os.fspath(source)  # type: ignore[assignment]
-                self.dataset = ChunkDataset(where, fs, location=self.path)
+                self.dataset = ChunkDataset(where, fs, location=os.fspath(source))
         if self.dataset is not None:
             self.image_columns = [DATASET_COLUMN]
             self.empty_columns: list[str] = []
-            self.problems = {}
-            self._reported = set()
             self.num_rows = len(self.dataset)
             self._exact: dict[str, Any] = {}
             return
@@ -350,10 +352,7 @@ class OMESource:
             )
         self._exact = _exact_metadata(self.table.metadata.get(EXACT_METADATA_KEY))
         self._metas: dict[str, list[ImageMeta | None]] = {}
-        #: Rows that cannot be opened, by column: the error each raises.
-        self.problems: dict[str, dict[int, ArrowscopeError]] = {}
         self._warned_scale: set[str] = set()
-        self._reported: set[str] = set()
 
     @property
     def kind(self) -> str:
@@ -443,7 +442,7 @@ class OMESource:
         self, cell: pa.StructArray, column: str, row: int, rgb: bool | None = None
     ) -> ImageMeta:
         """Metadata of one record, checked against what it stores."""
-        where = {"path": self.path, "column": column, "row": row}
+        where: dict[str, Any] = {"path": self.path, "column": column, "row": row}
         record = select_fields(cell, META_FIELDS).to_pylist()[0]
         meta = meta_from_record(record, where=where)
         if check_layout(cell, meta, where) == "planes":
@@ -520,7 +519,7 @@ class OMESource:
         return OMEImage(
             meta,
             DatasetPixels(dataset, meta),
-            chunk_zyx=tuple(cs[2:]),  # type: ignore[arg-type]
+            chunk_zyx=tuple(cs[2:]),
             path=self.path,
             column=DATASET_COLUMN,
             row=row,

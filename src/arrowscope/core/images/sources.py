@@ -224,12 +224,17 @@ class TableSource:
         if not self.store.nested_projection:
             # Stores that read whole columns anyway (IPC, Lance, Vortex): one
             # read and one cache entry per group and column, projected here.
-            key = (self._token, group, column, None)
+            whole_key = (self._token, group, column, None)
             whole = ROW_GROUP_CACHE.get_or_load(
-                key, lambda: self._load_group(group, column, None)
+                whole_key, lambda: self._load_group(group, column, None)
             )
             return select_fields(whole, fields)
-        key = (self._token, group, column, tuple(fields) if fields else None)
+        key: tuple[Any, ...] = (
+            self._token,
+            group,
+            column,
+            tuple(fields) if fields else None,
+        )
         return ROW_GROUP_CACHE.get_or_load(
             key, lambda: self._load_group(group, column, fields)
         )
@@ -312,9 +317,10 @@ def select_fields(
     for top, sub in wanted.items():
         child = array.field(top)
         if sub is not None and _is_list_of_structs(child.type):
-            child = _select_list_children(child, sub)
-            if child is None:
+            projected = _select_list_children(child, sub)
+            if projected is None:
                 continue
+            child = projected
         names.append(top)
         children.append(child)
     if not children:  # nothing asked for is there: empty records, same length
@@ -327,8 +333,9 @@ def select_fields(
 
 
 def _is_list_of_structs(dtype: pa.DataType) -> bool:
-    return (pa.types.is_list(dtype) or pa.types.is_large_list(dtype)) and (
-        pa.types.is_struct(dtype.value_type)
+    return bool(
+        (pa.types.is_list(dtype) or pa.types.is_large_list(dtype))
+        and pa.types.is_struct(dtype.value_type)
     )
 
 
