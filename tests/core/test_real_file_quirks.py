@@ -98,3 +98,39 @@ def test_cytotable_warehouse_tables_read_exactly(table):
         pm["size_y"], pm["size_x"]
     )
     assert np.array_equal(img.to_numpy()[0, 0, 0], expected)
+
+
+def test_cytotable_profiles_locate_cells_by_their_source_box():
+    from tests.conftest import shared_file
+
+    folder = shared_file(
+        "examplehuman_warehouse", "warehouse", "profiles", "joined_profiles", "data"
+    )
+    (path,) = sorted(folder.glob("*.parquet"))
+    pt = arrowscope.open_profiles(path)
+    assert pt.keys.bbox == (
+        "Metadata_SourceBBoxXMin",
+        "Metadata_SourceBBoxYMin",
+        "Metadata_SourceBBoxXMax",
+        "Metadata_SourceBBoxYMax",
+    )
+    row = (
+        pq.read_table(
+            path,
+            columns=[
+                "Metadata_SourceBBoxXMin",
+                "Metadata_SourceBBoxYMin",
+                "Metadata_SourceBBoxXMax",
+                "Metadata_SourceBBoxYMax",
+            ],
+        )
+        .slice(5, 1)
+        .to_pylist()[0]
+    )
+    y0, x0, y1, x1 = pt.locate(5).bbox
+    assert (x0, y0, x1, y1) == (
+        row["Metadata_SourceBBoxXMin"],
+        row["Metadata_SourceBBoxYMin"],
+        row["Metadata_SourceBBoxXMax"],
+        row["Metadata_SourceBBoxYMax"],
+    )

@@ -180,6 +180,14 @@ def detect_keys(schema: pa.Schema) -> KeyRoles:
             break
     if roles.compartment is None and roles.objects:
         roles.compartment = next(iter(roles.objects))
+    # CytoTable >= 1.2.6 records the box it cropped (e.g. the cytoplasm's)
+    # instead of the compartments' own bounding boxes: it wins where present.
+    source_box = [
+        _find(names, f"Metadata_SourceBBox{a}{e}")
+        for a, e in (("X", "Min"), ("Y", "Min"), ("X", "Max"), ("Y", "Max"))
+    ]
+    if all(source_box):
+        roles.bbox = tuple(source_box)  # type: ignore[assignment]
 
     for n in names:
         m = re.fullmatch(r"(?:Metadata_)?Image_FileName_(\w+?)(_x|_y)?", n)
