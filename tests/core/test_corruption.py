@@ -165,3 +165,33 @@ def test_null_channel_entries_get_default_names(tmp_path):
     path = _write(tmp_path / "n.ome.parquet", rec)
     img = arrowscope.open_image(path)
     assert img.channel_names == ["C0", "ER"]
+
+
+def test_whole_column_check_finds_exactly_the_broken_rows(tmp_path):
+    """The vectorised check over a table and the per-row check agree."""
+    good = ome_record([plane(c=0), plane(c=1, value=3)], size_c=2)
+    rows = [
+        good,
+        ome_record([plane(c=0), plane(c=0)], size_c=2),  # a plane twice
+        good,
+        ome_record([plane(c=0)], size_c=2),  # a plane missing
+        ome_record([plane(c=0), plane(c=7)], size_c=2),  # a plane outside
+        None,  # a row without an image
+        ome_record([plane(t=1, c=0), plane(c=1)], size_c=2),  # t outside
+        good,
+    ]
+    from arrowscope.core.images.schema import LIST_RECORD_TYPE
+
+    pq.write_table(
+        pa.table({"ome_arrow": pa.array(rows, LIST_RECORD_TYPE)}),
+        tmp_path / "t.ome.parquet",
+    )
+    src = arrowscope.open_source(tmp_path / "t.ome.parquet")
+    metas = src.metas("ome_arrow")
+    assert [m is not None for m in metas] == [
+        True, False, True, False, False, False, False, True
+    ]  # fmt: skip
+    assert sorted(src.problems["ome_arrow"]) == [1, 3, 4, 6]
+    for row in (0, 2, 7):
+        pixels = src.image("ome_arrow", row).to_numpy()
+        assert pixels[0, 1].max() == 3 and pixels[0, 0].max() == 0

@@ -160,6 +160,47 @@ def check_layout(cell: pa.StructArray, meta: ImageMeta, where: dict[str, Any]) -
     return "planes"
 
 
+def layouts_ok(
+    column: pa.StructArray, shapes: list[tuple[int, ...] | None]
+) -> np.ndarray:
+    """Per row, whether :func:`check_layout` would pass for the planes form.
+
+    The same checks, vectorised over a whole column (each row's planes cover
+    its declared (t, c, z) exactly once); rows it cannot vouch for (chunks,
+    unusual types, unknown shapes) are False and get the per-row check.
+    """
+    n = len(column)
+    ok = np.zeros(n, bool)
+    names = {column.type.field(i).name for i in range(column.type.num_fields)}
+    if "planes" not in names or not _is_list(column.type.field("planes").type):
+        return ok
+    planes = column.field("planes")
+    lengths = pc.fill_null(pc.list_value_length(planes), 0).to_numpy()
+    known = np.array([s is not None for s in shapes], bool)
+    if "chunks" in names and _is_list(column.type.field("chunks").type):
+        chunked = pc.fill_null(pc.list_value_length(column.field("chunks")), 0)
+        known &= chunked.to_numpy() == 0
+    dims = np.array([s if s is not None else (0,) * 5 for s in shapes], np.int64)
+    T, C, Z = (dims[:, i] if n else np.zeros(0, np.int64) for i in range(3))
+    ok = known & (lengths == T * C * Z) & (lengths > 0)
+    try:
+        items = planes.flatten()
+        t, c, z = (_ints(items, a) for a in "tcz")
+    except (KeyError, pa.ArrowInvalid, TypeError, ValueError):
+        return np.zeros(n, bool)
+    row = np.repeat(np.arange(n), lengths)
+    if len(row) != len(t):  # null rows hold no planes: positions would not line up
+        return np.zeros(n, bool)
+    bad = (t < 0) | (t >= T[row]) | (c < 0) | (c >= C[row]) | (z < 0) | (z >= Z[row])
+    flat = (t * C[row] + c) * Z[row] + z
+    order = np.lexsort((flat, row))
+    same = (row[order][1:] == row[order][:-1]) & (flat[order][1:] == flat[order][:-1])
+    bad_rows = np.zeros(n, bool)
+    np.logical_or.at(bad_rows, row[bad], True)
+    np.logical_or.at(bad_rows, row[order][1:][same], True)
+    return ok & ~bad_rows
+
+
 def _check_chunks(
     items: pa.StructArray, shape: tuple[int, ...], where: dict[str, Any]
 ) -> None:

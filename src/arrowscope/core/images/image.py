@@ -31,7 +31,14 @@ from ..errors import (
     SchemaError,
 )
 from .atomic import recover
-from .codec import LAYOUT_FIELDS, RecordPixels, Region, check_layout, full_region
+from .codec import (
+    LAYOUT_FIELDS,
+    RecordPixels,
+    Region,
+    check_layout,
+    full_region,
+    layouts_ok,
+)
 from .dataset import ChunkDataset, DatasetPixels, is_chunk_dataset
 from .metadata import (
     DIMS,
@@ -61,6 +68,17 @@ RGB_CHANNELS = (
     Channel("G", color=0x00FF00FF),
     Channel("B", color=0x0000FFFF),
 )
+
+
+def _declared_shape(record: dict[str, Any] | None) -> tuple[int, ...] | None:
+    """TCZYX as declared, when every size is a plain positive int (else None)."""
+    pm = record.get("pixels_meta") if isinstance(record, dict) else None
+    if not isinstance(pm, dict):
+        return None
+    sizes = [pm.get(f"size_{a}") for a in "tczyx"]
+    if all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes):
+        return tuple(sizes)
+    return None
 
 
 def _exact_metadata(raw: bytes | None) -> dict[str, Any]:
@@ -426,12 +444,23 @@ class OMESource:
             metas: list[ImageMeta | None] = []
             problems = self.problems.setdefault(column, {})
             valid = arr.is_valid().to_numpy(zero_copy_only=False)
+            # metadata as Python objects in one conversion, not one per row
+            records = select_fields(arr, META_FIELDS).to_pylist()
+            checked = layouts_ok(arr, [_declared_shape(r) for r in records])
             for row in range(len(arr)):
                 if not valid[row]:
                     metas.append(None)
                     continue
                 try:
-                    metas.append(self._meta(arr.slice(row, 1), column, row))
+                    metas.append(
+                        self._meta(
+                            arr.slice(row, 1),
+                            column,
+                            row,
+                            record=records[row],
+                            checked=bool(checked[row]),
+                        )
+                    )
                 except ArrowscopeError as exc:
                     problems[row] = exc
                     metas.append(None)
@@ -439,13 +468,25 @@ class OMESource:
         return self._metas[column]
 
     def _meta(
-        self, cell: pa.StructArray, column: str, row: int, rgb: bool | None = None
+        self,
+        cell: pa.StructArray,
+        column: str,
+        row: int,
+        rgb: bool | None = None,
+        *,
+        record: dict[str, Any] | None = None,
+        checked: bool = False,
     ) -> ImageMeta:
-        """Metadata of one record, checked against what it stores."""
+        """Metadata of one record, checked against what it stores.
+
+        ``checked``: the planes were already verified for the whole column
+        (:func:`~arrowscope.core.images.codec.layouts_ok`).
+        """
         where: dict[str, Any] = {"path": self.path, "column": column, "row": row}
-        record = select_fields(cell, META_FIELDS).to_pylist()[0]
+        if record is None:
+            record = select_fields(cell, META_FIELDS).to_pylist()[0]
         meta = meta_from_record(record, where=where)
-        if check_layout(cell, meta, where) == "planes":
+        if checked or check_layout(cell, meta, where) == "planes":
             self._check_stored_values(meta, column, row, where)
         exact = self._exact.get(column)
         exact = exact.get(str(row)) if isinstance(exact, dict) else None
