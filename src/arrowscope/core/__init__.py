@@ -39,6 +39,7 @@ _WHERE = {
     ),
     "profiles.table": ("KeyRoles", "ProfileTable", "open_profiles"),
     "profiles.qc": ("label_outliers",),
+    "profiles.warehouse": ("open_warehouse", "Warehouse"),
     "images.writer": ("write_ome_dataset", "write_ome_parquet", "write_ome_table"),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}

@@ -392,10 +392,13 @@ def _stem(name: str) -> str:
 _BIOIO_LOCK = threading.Lock()
 
 
-def read_plane(path: Path) -> np.ndarray:
-    """The first (Y, X) plane of an image file, via arrowscope, tifffile or bioio."""
-    from ..images.image import open_image
+def read_plane(path: Path | Any) -> np.ndarray:
+    """The first (Y, X) plane of an image file (via arrowscope, tifffile or bioio)
+    or of an opened :class:`~arrowscope.core.images.image.OMEImage`."""
+    from ..images.image import OMEImage, open_image
 
+    if isinstance(path, OMEImage):
+        return np.asarray(path.to_dask()[0, 0, 0])
     name = path.name.lower()
     if name.endswith((".parquet", ".arrow", ".feather")):
         img = open_image(path)
@@ -424,7 +427,12 @@ def read_plane(path: Path) -> np.ndarray:
 
 
 def plane_shape(path: Path) -> tuple[tuple[int, int], np.dtype[Any]]:
-    """(Y, X) and dtype of an image file, reading its header only where possible."""
+    """(Y, X) and dtype of an image file (or an opened image), from its header
+    where possible."""
+    from ..images.image import OMEImage
+
+    if isinstance(path, OMEImage):
+        return (int(path.shape[-2]), int(path.shape[-1])), path.dtype
     name = path.name.lower()
     if name.endswith((".tif", ".tiff")):
         import tifffile
@@ -500,7 +508,10 @@ class ProfileTable:
         images: str | Path | None = None,
         mask_root: str | Path | None = None,
         allow_outside_roots: bool = False,
+        source_images: str | Path | None = None,
     ) -> None:
+        #: A CytoTable ``source_images`` table: one image per (field, channel).
+        self.source_images = source_images
         self._file = TableFile(
             path if isinstance(path, pa.Table) or _is_uri(path) else Path(path)
         )
@@ -628,6 +639,7 @@ class ProfileTable:
         ]
         self._attach_files(fovs, kt)
         self._attach_image_table(fovs, kt)
+        self._attach_source_images(fovs)
         self._fovs, self._fov_of_row = fovs, fov_of_row
 
     def _roots(self) -> list[Path]:
@@ -667,7 +679,7 @@ class ProfileTable:
                     fov.auxiliary[ch] = found
                     continue
                 fov.channels[ch] = found
-                if found is None:
+                if found is None and self.source_images is None:
                     missing += 1
                     self.problems.append(
                         f"image not found: {name} (field {fov.label}, channel {ch})"
@@ -692,6 +704,43 @@ class ProfileTable:
                 )
         if missing and self.image_root is None:
             self.problems.append("set image_root to the folder that holds the images")
+
+    def _attach_source_images(self, fovs: list[FieldOfView]) -> None:
+        """Channels from a CytoTable ``source_images`` table, by image key and
+        ``source_image_column`` (keys compared as text: CytoTable casts them)."""
+        if self.source_images is None:
+            return
+        from ..images.image import open_source
+
+        src = open_source(self.source_images)
+        shared = [c for c in self.keys.image if c in src.other_columns]
+        if not shared or "source_image_column" not in src.other_columns:
+            self.problems.append(
+                f"{_table_name(self.source_images)} has no source_image_column or "
+                f"shares no image key ({', '.join(self.keys.image)})"
+            )
+            return
+        column = "ome_arrow_image" if "ome_arrow_image" in src.image_columns else None
+        column = column or src.default_column()
+        table = src.read_columns([*shared, "source_image_column"])
+        pos = [self.keys.image.index(c) for c in shared]
+        by_key = {tuple(str(fov.key[p]) for p in pos): fov for fov in fovs}
+        keys = zip(*(table.column(c).to_pylist() for c in shared), strict=True)
+        names = table.column("source_image_column").to_pylist()
+        for row, (key, name) in enumerate(zip(keys, names, strict=True)):
+            fov = by_key.get(tuple(str(v) for v in key))
+            if fov is None or not name:
+                continue
+            channel = str(name).removeprefix("Image_FileName_")
+            if channel in fov.auxiliary:
+                continue
+            fov.channels[channel] = src.image(column, row)
+        for fov in fovs:
+            for ch, found in fov.channels.items():
+                if found is None:
+                    self.problems.append(
+                        f"no source image for field {fov.label}, channel {ch}"
+                    )
 
     def _attach_image_table(self, fovs: list[FieldOfView], kt: pa.Table) -> None:
         if self.images_path is None:
@@ -782,7 +831,8 @@ class ProfileTable:
     @property
     def channel_names(self) -> list[str]:
         if self.keys.files:
-            return list(self.keys.files)
+            aux = {ch for fov in self.fields_of_view for ch in fov.auxiliary}
+            return [ch for ch in self.keys.files if ch not in aux]
         if self.images_path is not None:
             src = self.image_source()
             col = _image_column(src)
@@ -1052,8 +1102,18 @@ def open_profiles(
         columns) sharing key columns with the profiles; ``mask_root=``:
         another folder to search for masks; ``allow_outside_roots=True``:
         follow absolute or ``..`` paths the table names outside the roots
-        (by default they are reported in ``problems`` and not opened).
+        (by default they are reported in ``problems`` and not opened);
+        ``source_images=``: a CytoTable ``source_images`` table (one image per
+        field and channel). A CytoTable warehouse root opens its profiles
+        linked to its source images (see :func:`open_warehouse`).
     """
+    if not isinstance(path, pa.Table) and not _is_uri(path) and Path(path).is_dir():
+        from .warehouse import is_warehouse, open_warehouse
+
+        if is_warehouse(path):
+            return open_warehouse(path).profiles(  # type: ignore[no-any-return]
+                image_root=image_root, keys=keys, **links
+            )
     return ProfileTable(path, image_root, keys, **links)
 
 

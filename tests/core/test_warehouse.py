@@ -1,0 +1,55 @@
+"""CytoTable warehouses (the data-files layout) open as one profile workspace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import arrowscope
+from tests.conftest import shared_file
+
+
+@pytest.fixture
+def warehouse():
+    return shared_file("examplehuman_warehouse")
+
+
+def test_tables_are_listed_with_rows_and_roles(warehouse):
+    w = arrowscope.open_warehouse(warehouse)
+    found = {(t.namespace, t.name): (t.rows, t.role) for t in w.tables}
+    assert found == {
+        ("profiles", "joined_profiles"): (289, "profiles"),
+        ("images", "image_crops"): (867, "crops"),
+        ("images", "source_images"): (3, "source images"),
+    }
+
+
+def test_profiles_link_to_source_images_by_key_and_channel(warehouse):
+    pt = arrowscope.open_profiles(warehouse)  # a root opens its workspace
+    assert pt.num_rows == 289
+    assert pt.channel_names == ["DNA", "PH3", "cellbody"]  # the overlay is not one
+    assert len(pt.fields_of_view) == 1
+    (source,) = sorted(warehouse.glob("warehouse/images/source_images/data/*.parquet"))
+    stored = pq.read_table(source).to_pylist()
+    for channel in pt.channel_names:
+        record = next(
+            r for r in stored if r["source_image_column"] == f"Image_FileName_{channel}"
+        )
+        pm = record["ome_arrow_image"]["pixels_meta"]
+        expected = np.asarray(record["ome_arrow_image"]["planes"][0]["pixels"])
+        stack = pt.channel_stack(channel)
+        assert stack.shape == (1, pm["size_y"], pm["size_x"])
+        assert np.array_equal(stack[0].compute().ravel(), expected)
+    report = pt.link_report()
+    assert report["rows_without_image"] == 0
+    assert not [p for p in pt.problems if "image not found" in p]
+    # a cell is located by CytoTable's own box, inside the field
+    y0, x0, y1, x1 = pt.locate(10).bbox
+    assert 0 <= x0 < x1 <= 512 and 0 <= y0 < y1 <= 512
+
+
+def test_a_folder_without_tables_is_named(tmp_path):
+    (tmp_path / "warehouse" / "profiles").mkdir(parents=True)
+    with pytest.raises(arrowscope.ArrowscopeError, match="holds no warehouse tables"):
+        arrowscope.open_warehouse(tmp_path)
