@@ -53,3 +53,13 @@ def test_a_folder_without_tables_is_named(tmp_path):
     (tmp_path / "warehouse" / "profiles").mkdir(parents=True)
     with pytest.raises(arrowscope.ArrowscopeError, match="holds no warehouse tables"):
         arrowscope.open_warehouse(tmp_path)
+
+
+def test_info_describes_a_warehouse(warehouse, capsys):
+    from arrowscope.app.cli import main
+
+    assert main(["info", str(warehouse)]) == 0
+    out = capsys.readouterr().out
+    assert "warehouse, 3 tables" in out
+    assert "profiles.joined_profiles: 289 rows (profiles)" in out
+    assert "channels ['DNA', 'PH3', 'cellbody']" in out

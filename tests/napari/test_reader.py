@@ -279,3 +279,17 @@ def test_vortex_file_written_by_ome_arrow_opens_as_layers(tmp_path):
     array, kwargs, kind = layer
     assert kind == "image" and kwargs["channel_axis"] == 0
     assert np.array_equal(np.asarray(array), data[0, :, 0])
+
+
+def test_warehouse_root_opens_as_a_profile_workspace(monkeypatch):
+    from tests.conftest import shared_file
+
+    root = shared_file("examplehuman_warehouse")
+    monkeypatch.setattr("arrowscope._napari.reader._notify", lambda m, level: None)
+    reader = get_reader(str(root))
+    assert reader is not None
+    layers = reader(str(root))
+    names = [kw["name"] for _, kw, _ in layers]
+    assert names[:3] == ["DNA", "PH3", "cellbody"] and names[-1] == "cells"
+    data, kw, kind = layers[-1]
+    assert kind == "points" and len(data) == 289

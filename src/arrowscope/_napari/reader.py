@@ -34,7 +34,9 @@ def _claims(location: str) -> bool:
         return name.endswith(OWN_SUFFIXES + (".lance",))
     path = Path(location)
     if path.is_dir():
-        return is_chunk_dataset(path) or _schema_is_ours(path)
+        from ..core.profiles.warehouse import is_warehouse
+
+        return is_chunk_dataset(path) or is_warehouse(path) or _schema_is_ours(path)
     if not name.endswith(SUFFIXES):
         return False
     if name.endswith(OWN_SUFFIXES):
@@ -139,8 +141,13 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
 
 
 def _is_profile_table(path: Path) -> bool:
-    """A profile table without OME-Arrow columns (images linked, not embedded)."""
-    if path.is_dir() or path.name.lower().endswith(OWN_SUFFIXES):
+    """A profile table without OME-Arrow columns (images linked, not embedded),
+    or a warehouse root (its profiles linked to its images)."""
+    if path.is_dir():
+        from ..core.profiles.warehouse import is_warehouse
+
+        return is_warehouse(path) and not is_chunk_dataset(path)
+    if path.name.lower().endswith(OWN_SUFFIXES):
         return False
     from ..core.images.image import has_ome_arrow
     from ..core.profiles.table import TableFile

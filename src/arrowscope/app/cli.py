@@ -173,7 +173,25 @@ def describe(path: Path) -> dict[str, Any]:
     from ..core.errors import NotOmeArrowError
     from ..core.images.image import open_source
     from ..core.profiles.table import detect_keys, open_profiles
+    from ..core.profiles.warehouse import is_warehouse, open_warehouse
 
+    if isinstance(path, Path) and path.is_dir() and is_warehouse(path):
+        w = open_warehouse(path)
+        return {
+            "path": str(path),
+            "layout": "warehouse",
+            "tables": [
+                {
+                    "namespace": t.namespace,
+                    "table": t.name,
+                    "rows": t.rows,
+                    "role": t.role,
+                    "files": len(t.files),
+                }
+                for t in w.tables
+            ],
+            "profiles": w.profiles().describe(),
+        }
     try:
         src = open_source(path)
     except NotOmeArrowError:
@@ -229,6 +247,21 @@ def _info(path: Path, *, as_json: bool) -> int:
     facts = describe(path)
     if as_json:
         sys.stdout.write(json.dumps(facts, indent=2, default=str) + "\n")
+        return 0
+    if facts["layout"] == "warehouse":
+        lines = [f"{facts['path']}: warehouse, {len(facts['tables'])} tables"]
+        lines += [
+            f"  {t['namespace']}.{t['table']}: {t['rows']} rows"
+            + (f" ({t['role']})" if t["role"] else "")
+            for t in facts["tables"]
+        ]
+        prof = facts["profiles"]
+        lines.append(
+            f"  profiles: {prof['rows']} rows, {prof['fields_of_view']} fields of "
+            f"view, channels {prof['channels']}"
+        )
+        lines += [f"  problem: {p}" for p in prof["problems"][:10]]
+        sys.stdout.write("\n".join(lines) + "\n")
         return 0
     if facts["layout"] == "profile-table":
         keys = facts["keys"]
