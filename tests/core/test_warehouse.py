@@ -63,3 +63,42 @@ def test_info_describes_a_warehouse(warehouse, capsys):
     assert "warehouse, 3 tables" in out
     assert "profiles.joined_profiles: 289 rows (profiles)" in out
     assert "channels ['DNA', 'PH3', 'cellbody']" in out
+
+
+def test_crop_is_the_stored_one_and_equals_a_cut_of_the_source(warehouse):
+    pt = arrowscope.open_profiles(warehouse)
+    row = 20
+    stored = pt.crop(row, "PH3")
+    assert stored.column == "ome_arrow_image"  # from image_crops
+    # the same cell cut lazily from the source image by its box
+    cut_table = arrowscope.open_profiles(warehouse, image_crops=None)
+    cut = cut_table.crop(row, "PH3")
+    assert cut.shape == stored.shape
+    assert np.array_equal(cut.to_numpy(), stored.to_numpy())
+    with pytest.raises(arrowscope.ArrowscopeError, match="no channel 'GFP'"):
+        pt.crop(row, "GFP")
+
+
+def test_crop_cut_from_image_files(tmp_path):
+    import pyarrow as pa
+    import tifffile
+
+    plane = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50)
+    tifffile.imwrite(tmp_path / "f1_DNA.tif", plane)
+    table = pa.table(
+        {
+            "Metadata_ImageNumber": [1],
+            "Nuclei_Number_Object_Number": [1],
+            "Nuclei_Location_Center_X": [20.0],
+            "Nuclei_Location_Center_Y": [10.0],
+            "Nuclei_AreaShape_BoundingBoxMinimum_X": [15],
+            "Nuclei_AreaShape_BoundingBoxMinimum_Y": [5],
+            "Nuclei_AreaShape_BoundingBoxMaximum_X": [25],
+            "Nuclei_AreaShape_BoundingBoxMaximum_Y": [18],
+            "Image_FileName_DNA": ["f1_DNA.tif"],
+        }
+    )
+    pq.write_table(table, tmp_path / "p.parquet")
+    pt = arrowscope.open_profiles(tmp_path / "p.parquet", image_root=tmp_path)
+    crop = pt.crop(0)
+    assert np.array_equal(crop.to_numpy()[0, 0, 0], plane[5:18, 15:25])

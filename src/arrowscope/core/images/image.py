@@ -301,6 +301,57 @@ class OMEImage(_MetadataView):
         """The whole image as a TCZYX numpy array (decoded in one pass)."""
         return self.read()
 
+    def sub_image(
+        self, y: tuple[int, int], x: tuple[int, int], *, name: str | None = None
+    ) -> OMEImage:
+        """A lazy view of the Y range ``y`` and X range ``x`` (clipped to the
+        image); reading it decodes only the stored planes or tiles under it."""
+        T, C, Z, Y, X = self.shape
+        y0, y1 = max(0, int(y[0])), min(Y, int(y[1]))
+        x0, x1 = max(0, int(x[0])), min(X, int(x[1]))
+        if y1 <= y0 or x1 <= x0:
+            raise ImageNotFoundError(
+                f"the box y={y}, x={x} lies outside the image ({Y}x{X})",
+                path=self.path,
+                column=self.column,
+                row=self.row,
+            )
+        meta = _replace(self.meta, shape=(T, C, Z, y1 - y0, x1 - x0), name=name)
+        return OMEImage(
+            meta,
+            _OffsetReader(self._reader, y0, x0),
+            path=self.path,
+            column=self.column,
+            row=self.row,
+        )
+
+
+class _OffsetReader:
+    """Reads a region of a sub-image from the image it was cut from."""
+
+    def __init__(self, base: PixelReader, dy: int, dx: int) -> None:
+        self.base = base
+        self.source = getattr(base, "source", None)
+        self.dy, self.dx = dy, dx
+
+    def read(self, region: Region) -> np.ndarray:
+        t, c, z, (y0, y1), (x0, x1) = region
+        shifted = (t, c, z, (y0 + self.dy, y1 + self.dy), (x0 + self.dx, x1 + self.dx))
+        return self.base.read(shifted)
+
+
+class ArrayPixels:
+    """Pixels of a TCZYX numpy array, loaded on first read (e.g. from a file)."""
+
+    def __init__(self, load: Any) -> None:
+        self._load = load
+        self._array: np.ndarray | None = None
+
+    def read(self, region: Region) -> np.ndarray:
+        if self._array is None:
+            self._array = np.asarray(self._load())
+        return self._array[tuple(slice(a, b) for a, b in region)].copy()
+
 
 @dataclass(frozen=True)
 class ImageInfo(_MetadataView):

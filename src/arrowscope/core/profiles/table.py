@@ -27,7 +27,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any
 
@@ -289,6 +289,17 @@ def _leaf_name(value: str) -> str:
     return PureWindowsPath(value).name if "\\" in value else PurePath(value).name
 
 
+def _one_channel(img: Any, c: int) -> Any:
+    """A lazy one-channel view of an image."""
+    from ..images.image import ArrayPixels, OMEImage
+
+    T, _, Z, Y, X = img.shape
+    meta = replace(
+        img.meta, shape=(T, 1, Z, Y, X), channels=img.meta.channels[c : c + 1]
+    )
+    return OMEImage(meta, ArrayPixels(lambda: img.to_dask()[:, c : c + 1].compute()))
+
+
 def _table_name(location: Any) -> str:
     """A table's file name, for messages (a URI without its query)."""
     return _leaf_name(str(location).split("?", 1)[0])
@@ -509,9 +520,13 @@ class ProfileTable:
         mask_root: str | Path | None = None,
         allow_outside_roots: bool = False,
         source_images: str | Path | None = None,
+        image_crops: str | Path | None = None,
     ) -> None:
         #: A CytoTable ``source_images`` table: one image per (field, channel).
         self.source_images = source_images
+        #: A CytoTable ``image_crops`` table: one stored crop per (object, channel).
+        self.image_crops = image_crops
+        self._crop_index: dict[tuple[str, str], int] | None = None
         self._file = TableFile(
             path if isinstance(path, pa.Table) or _is_uri(path) else Path(path)
         )
@@ -820,6 +835,93 @@ class ProfileTable:
             if None not in (x0, y0, x1, y1):
                 bbox = (float(y0), float(x0), float(y1), float(x1))
         return CellLocation(row, int(self.fov_of_row[row]), center, bbox)
+
+    # ---- crops
+    def crop(self, row: int, channel: str | None = None) -> Any:
+        """The crop of ``row``'s cell in ``channel`` (default: the first channel).
+
+        The stored crop where the table is linked to one (CytoTable's
+        ``image_crops``, by ``Metadata_ObjectID`` and channel), else a lazy cut
+        of the field's image by the row's bounding box (``Metadata_SourceBBox*``
+        or the compartment's box). Returns an
+        :class:`~arrowscope.core.images.image.OMEImage`.
+        """
+        channels = self.channel_names
+        channel = channel or (channels[0] if channels else None)
+        if channel is None or channel not in channels:
+            raise ArrowscopeError(
+                f"no channel {channel!r}; channels are {channels}", path=self.path
+            )
+        stored = self._stored_crop(row, channel)
+        if stored is not None:
+            return stored
+        loc = self.locate(row)
+        if loc.bbox is None or loc.fov < 0:
+            raise ArrowscopeError(
+                "this row has no bounding box or field of view to cut a crop from",
+                path=self.path,
+                row=row,
+                hint="the table needs *_AreaShape_BoundingBox* or "
+                "Metadata_SourceBBox* columns",
+            )
+        image = self._channel_image(self.fields_of_view[loc.fov], channel)
+        if image is None:
+            raise ArrowscopeError(
+                f"the field of this row has no {channel!r} image",
+                path=self.path,
+                row=row,
+            )
+        y0, x0, y1, x1 = loc.bbox
+        return image.sub_image(
+            (int(np.floor(y0)), int(np.ceil(y1))),
+            (int(np.floor(x0)), int(np.ceil(x1))),
+            name=f"row {row} {channel}",
+        )
+
+    def _stored_crop(self, row: int, channel: str) -> Any:
+        if self.image_crops is None or "Metadata_ObjectID" not in self.columns:
+            return None
+        from ..images.image import open_source
+
+        src = open_source(self.image_crops)
+        if self._crop_index is None:
+            table = src.read_columns(["Metadata_ObjectID", "source_image_column"])
+            ids = table.column("Metadata_ObjectID").to_pylist()
+            names = table.column("source_image_column").to_pylist()
+            self._crop_index = {
+                (str(i), str(n).removeprefix("Image_FileName_")): r
+                for r, (i, n) in enumerate(zip(ids, names, strict=True))
+            }
+        object_id = self.read(["Metadata_ObjectID"], rows=[row]).column(0)[0].as_py()
+        at = self._crop_index.get((str(object_id), channel))
+        if at is None:
+            return None
+        column = "ome_arrow_image" if "ome_arrow_image" in src.image_columns else None
+        return src.image(column or src.default_column(), at)
+
+    def _channel_image(self, fov: FieldOfView, channel: str) -> Any:
+        """The field's ``channel`` as a lazy image (opened, or read from its file)."""
+        from ..images.image import ArrayPixels, OMEImage
+        from ..images.metadata import ImageMeta
+
+        found = fov.channels.get(channel)
+        if isinstance(found, OMEImage):
+            return found
+        if found is not None:
+            (Y, X), dtype = plane_shape(found)
+            meta = ImageMeta(shape=(1, 1, 1, Y, X), dtype=dtype, name=channel)
+            path = found
+            return OMEImage(
+                meta, ArrayPixels(lambda: read_plane(path)[None, None, None])
+            )
+        if fov.ome_row is not None and self.images_path is not None:
+            src = self.image_source()
+            img = src.image(_image_column(src), fov.ome_row)
+            if channel in img.channel_names:
+                c = img.channel_names.index(channel)
+                return _one_channel(img, c)
+            return img
+        return None
 
     def object_numbers(self) -> np.ndarray | None:
         col = self.keys.object

@@ -71,9 +71,13 @@ class Warehouse:
         from .table import open_profiles
 
         profiles = _single_file(self.table("profiles"))
-        sources = [t for t in self.tables if t.role == "source images"]
-        if sources:
-            links.setdefault("source_images", _single_file(sources[0]))
+        for role, link in (
+            ("source images", "source_images"),
+            ("crops", "image_crops"),
+        ):
+            found = [t for t in self.tables if t.role == role]
+            if found:
+                links.setdefault(link, _single_file(found[0]))
         return open_profiles(profiles, **links)
 
 
