@@ -289,6 +289,10 @@ def _leaf_name(value: str) -> str:
     return PureWindowsPath(value).name if "\\" in value else PurePath(value).name
 
 
+#: CytoTable's label columns of ``source_images``, and the mask names they give.
+_MASK_NAMES = {"ome_arrow_label": "label", "ome_arrow_mask": "mask"}
+
+
 def _one_channel(img: Any, c: int) -> Any:
     """A lazy one-channel view of an image."""
     from ..images.image import ArrayPixels, OMEImage
@@ -710,7 +714,7 @@ class ProfileTable:
                     self.problems.append(
                         f"mask not found: {col[r]} (field {fov.label})"
                     )
-            if not fov.masks and self.keys.files:
+            if not fov.masks and self.keys.files and self.source_images is None:
                 self.problems.append(f"no masks found for field {fov.label}")
             for path in files.refused[refused_before:]:
                 self.problems.append(
@@ -738,6 +742,8 @@ class ProfileTable:
         column = "ome_arrow_image" if "ome_arrow_image" in src.image_columns else None
         column = column or src.default_column()
         table = src.read_columns([*shared, "source_image_column"])
+        masks = [c for c in _MASK_NAMES if c in src.image_columns]
+        metas = {c: src.metas(c) for c in masks}
         pos = [self.keys.image.index(c) for c in shared]
         by_key = {tuple(str(fov.key[p]) for p in pos): fov for fov in fovs}
         keys = zip(*(table.column(c).to_pylist() for c in shared), strict=True)
@@ -750,12 +756,20 @@ class ProfileTable:
             if channel in fov.auxiliary:
                 continue
             fov.channels[channel] = src.image(column, row)
+            for mask_column in masks:  # labels by column name (image_type is null)
+                if metas[mask_column][row] is not None:
+                    fov.masks.setdefault(
+                        _MASK_NAMES.get(mask_column, mask_column),
+                        src.image(mask_column, row),
+                    )
         for fov in fovs:
             for ch, found in fov.channels.items():
                 if found is None:
                     self.problems.append(
                         f"no source image for field {fov.label}, channel {ch}"
                     )
+            if not fov.masks:
+                self.problems.append(f"no masks found for field {fov.label}")
 
     def _attach_image_table(self, fovs: list[FieldOfView], kt: pa.Table) -> None:
         if self.images_path is None:
