@@ -165,3 +165,20 @@ def test_synthetic_warehouse_keys_as_strings_and_labels(tmp_path):
     report = pt.link_report()
     assert report["rows_without_image"] == 0 and report["rows_not_in_mask"] == 0
     assert not [p for p in pt.problems if "no masks" in p]
+
+
+def test_gallery_and_crop_table_use_the_stored_crops(warehouse, tmp_path):
+    from arrowscope.core.profiles.crops import iter_cell_crops, write_crop_table
+
+    pt = arrowscope.open_profiles(warehouse)
+    rows = [3, 40, 200]
+    for row, crop in zip(rows, iter_cell_crops(pt, rows), strict=True):
+        for ch in pt.channel_names:
+            assert np.array_equal(
+                crop.channels[ch], pt.crop(row, ch).to_numpy()[0, 0, 0]
+            )
+    out = write_crop_table(pt, tmp_path / "crops.ome.parquet", rows=rows)
+    table = arrowscope.open_source(out)
+    assert table.num_rows == 3
+    got = table.image("Image_FileName_PH3_OMEArrow_ORIG", 1).to_numpy()[0, 0, 0]
+    assert np.array_equal(got, pt.crop(40, "PH3").to_numpy()[0, 0, 0])

@@ -78,6 +78,19 @@ def iter_cell_crops(
     planes: dict[tuple[str, int], np.ndarray] = {}
     for row in rows:
         fov = int(pt.fov_of_row[row]) if shape else -1
+        stored = _stored_crops(pt, row, channels)
+        if stored is not None and fov >= 0:
+            # the warehouse's own crops: no re-cutting, no padding
+            box = crop_box(pt, row, shape, 0) if shape else None
+            cell = None
+            if box is not None and masks is not None:
+                labels = np.asarray(masks[fov])
+                value = _cell_label(pt, row, labels, objects, centers)
+                y0, x0, y1, x1 = box
+                fits = next(iter(stored.values())).shape == (y1 - y0, x1 - x0)
+                cell = labels[y0:y1, x0:x1] == value if value and fits else None
+            yield CellCrop(row, stored, cell, box or (0, 0, 0, 0))
+            continue
         box = crop_box(pt, row, shape, pad) if fov >= 0 and shape else None
         if box is None:
             yield None
@@ -99,6 +112,21 @@ def iter_cell_crops(
             value = _cell_label(pt, row, labels, objects, centers)
             cell = labels[y0:y1, x0:x1] == value if value else None
         yield CellCrop(row, out, cell, box)
+
+
+def _stored_crops(
+    pt: ProfileTable, row: int, channels: Sequence[str]
+) -> dict[str, np.ndarray] | None:
+    """Every channel's stored crop of ``row`` (CytoTable's image_crops), or None."""
+    if pt.image_crops is None or not channels:
+        return None
+    out = {}
+    for ch in channels:
+        image = pt.stored_crop(row, ch)
+        if image is None:
+            return None
+        out[ch] = image.to_numpy()[0, 0, 0]
+    return out
 
 
 def _default_mask(pt: ProfileTable) -> str | None:

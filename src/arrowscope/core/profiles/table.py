@@ -866,7 +866,7 @@ class ProfileTable:
             raise ArrowscopeError(
                 f"no channel {channel!r}; channels are {channels}", path=self.path
             )
-        stored = self._stored_crop(row, channel)
+        stored = self.stored_crop(row, channel)
         if stored is not None:
             return stored
         loc = self.locate(row)
@@ -892,7 +892,8 @@ class ProfileTable:
             name=f"row {row} {channel}",
         )
 
-    def _stored_crop(self, row: int, channel: str) -> Any:
+    def stored_crop(self, row: int, channel: str) -> Any:
+        """The warehouse's stored crop of ``row`` in ``channel``, or None."""
         if self.image_crops is None or "Metadata_ObjectID" not in self.columns:
             return None
         from ..images.image import open_source
