@@ -344,20 +344,13 @@ class RecordPixels:
     def _fill_from_planes(self, out: np.ndarray, region: Region) -> None:
         planes = self._planes
         assert planes is not None
-        T, C, Z, Y, X = self.meta.shape
+        _, _, _, Y, X = self.meta.shape
         t = planes.field("t").to_numpy(zero_copy_only=False).astype(np.int64)
         c = planes.field("c").to_numpy(zero_copy_only=False).astype(np.int64)
         z = planes.field("z").to_numpy(zero_copy_only=False).astype(np.int64)
+        # Coordinates were checked at open (check_layout) and plane lengths
+        # before allocation (_check_plane_lengths): here they are only used.
         (t0, t1), (c0, c1), (z0, z1), (y0, y1), (x0, x1) = region
-        bad = (t < 0) | (t >= T) | (z < 0) | (z >= Z) | (c < 0)
-        bad |= c >= (1 if self.meta.interleaved else C)
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise PixelDataError(
-                f"plane {k} has (t, c, z) = ({t[k]}, {c[k]}, {z[k]}) outside the "
-                f"image's TCZYX size {self.meta.shape}",
-                **self.where,
-            )
         if self.meta.interleaved:
             hit = (t >= t0) & (t < t1) & (z >= z0) & (z < z1)
         else:
@@ -365,19 +358,8 @@ class RecordPixels:
         pixels = planes.field("pixels")
         offsets = pixels.offsets.to_numpy()
         values = pixels.values
-        per_plane = Y * X * (3 if self.meta.interleaved else 1)
         for k in np.flatnonzero(hit):
             a, b = int(offsets[k]), int(offsets[k + 1])
-            if b - a != per_plane:
-                hint = None
-                if not self.meta.interleaved and b - a == 3 * Y * X:
-                    hint = "it looks like an RGB composite: open it with rgb=True"
-                raise PixelDataError(
-                    f"plane {k} (t={t[k]}, c={c[k]}, z={z[k]}) holds {b - a} pixels, "
-                    f"expected {per_plane} for {Y}x{X}",
-                    hint=hint,
-                    **self.where,
-                )
             flat = cast_exact(
                 values.slice(a, b - a).to_numpy(zero_copy_only=False),
                 self.meta.dtype,
@@ -439,20 +421,9 @@ class RecordPixels:
             )
 
     def _fill_from_chunks(self, out: np.ndarray, region: Region) -> None:
-        T, C, Z, Y, X = self.meta.shape
+        # Chunk boxes were checked against the image at open (check_chunk_cover).
         p = self._positions()
         ends = {a: p[a] + p[f"shape_{a}"] for a in "zyx"}
-        bad = (p["t"] < 0) | (p["t"] >= T) | (p["c"] < 0) | (p["c"] >= C)
-        for a, size in zip("zyx", (Z, Y, X), strict=True):
-            bad |= (p[a] < 0) | (ends[a] > size) | (p[f"shape_{a}"] <= 0)
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise PixelDataError(
-                f"chunk {k} at (t={p['t'][k]}, c={p['c'][k]}, z={p['z'][k]}, "
-                f"y={p['y'][k]}, x={p['x'][k]}) lies outside the image "
-                f"{self.meta.shape}",
-                **self.where,
-            )
         (t0, t1), (c0, c1), (z0, z1), (y0, y1), (x0, x1) = region
         hit = (p["t"] >= t0) & (p["t"] < t1) & (p["c"] >= c0) & (p["c"] < c1)
         hit &= (p["z"] < z1) & (ends["z"] > z0)

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..errors import AccessError, ArrowscopeError, CorruptFileError, NotOmeArrowError
+from ..errors import ArrowscopeError, CorruptFileError, NotOmeArrowError
 from .cache import ROW_GROUP_CACHE
-from .stores import Store, is_uri, open_store, resolve, sniff
+from .stores import Store, denied, is_uri, open_store, resolve, sniff
 
 PathLike = str | os.PathLike[str]
 IPC_SUFFIXES = (".arrow", ".feather", ".ipc", ".arrows")
@@ -36,53 +36,6 @@ def sniff_format(path: PathLike) -> str | None:
     """
     fs, where = resolve(path)
     return sniff(fs, where)
-
-
-_CONVERT_HINT = "convert it first: arrowscope convert {name} {stem}.ome.parquet"
-
-
-def describe_foreign(path: Path) -> tuple[str, str | None]:
-    """What a path that is not a Parquet/IPC table is, and what to do about it."""
-    name, stem = path.name, path.name.split(".")[0] or "image"
-    convert = _CONVERT_HINT.format(name=name, stem=stem)
-    if not os.path.lexists(path):
-        return "no such file or folder", None
-    if path.is_dir():
-        if (
-            (path / ".zattrs").exists()
-            or (path / "zarr.json").exists()
-            or (path / ".zgroup").exists()
-        ):
-            return "is a Zarr folder, not an OME-Arrow table", convert
-        return (
-            "is a folder, not an OME-Arrow chunk dataset "
-            "(it has no images.parquet and chunks.parquet)",
-            "open a file inside it, or a chunk dataset folder",
-        )
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-        size = path.stat().st_size
-    except PermissionError as exc:
-        raise AccessError(
-            "cannot be read: permission denied",
-            path=path,
-            hint="check the file's permissions",
-        ) from exc
-    except OSError as exc:
-        return f"cannot be read: {exc.strerror or exc}", None
-    if size == 0:
-        return "is an empty file", "was it still being written?"
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "is a TIFF file, not an OME-Arrow table", convert
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "is a PNG image, not an OME-Arrow table", convert
-    if name.lower().endswith((".csv", ".tsv", ".csv.gz")):
-        return "is a CSV/TSV table, not an OME-Arrow table", None
-    return (
-        "is not a Parquet or Arrow IPC file (bad magic bytes)",
-        "is the file truncated or of another format?",
-    )
 
 
 class TableSource:
@@ -254,11 +207,7 @@ class TableSource:
         except ArrowscopeError:
             raise
         except PermissionError as exc:
-            raise AccessError(
-                "cannot be read: permission denied",
-                path=self.path,
-                hint="check the file's permissions",
-            ) from exc
+            raise denied(self.path) from exc
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
             raise CorruptFileError(
                 f"{what}: {exc}",

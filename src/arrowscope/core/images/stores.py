@@ -125,7 +125,7 @@ def sniff(
             with open_remote(fs, info) as fh:
                 head = fh.read(8)
     except PermissionError as exc:
-        raise _denied(path) from exc
+        raise denied(path) from exc
     except (OSError, pa.ArrowInvalid):
         return None
     if head[:4] == PARQUET_MAGIC:
@@ -146,7 +146,8 @@ def open_remote(fs: pafs.FileSystem, info: pafs.FileInfo) -> Any:
         return fs.open_input_file(info.path)
 
 
-def _denied(path: str) -> AccessError:
+def denied(path: Any) -> AccessError:
+    """The one error for a file that exists but may not be read."""
     return AccessError(
         "cannot be read: permission denied",
         path=path,
@@ -507,7 +508,7 @@ def open_store(
         if fs is not None and info is None:
             info = fs.get_file_info(path)
     except PermissionError as exc:
-        raise _denied(location) from exc
+        raise denied(location) from exc
     except (OSError, pa.ArrowInvalid) as exc:
         raise CorruptFileError(
             f"cannot reach this location: {exc}",
@@ -538,7 +539,7 @@ def open_store(
             return VortexStore(path, location)
     except (pa.ArrowInvalid, OSError) as exc:
         if isinstance(exc, PermissionError):
-            raise _denied(location) from exc
+            raise denied(location) from exc
         raise CorruptFileError(
             f"cannot read the {fmt} footer: {exc}",
             path=location,
@@ -556,9 +557,50 @@ def _by_suffix(path: str) -> str | None:
     return None
 
 
-def _not_a_table(fs: pafs.FileSystem | None, path: str, location: str) -> Exception:
-    from .sources import describe_foreign
+_CONVERT_HINT = "convert it first: arrowscope convert {name} {stem}.ome.parquet"
 
+
+def describe_foreign(path: Path) -> tuple[str, str | None]:
+    """What a path that is not a Parquet/IPC table is, and what to do about it."""
+    name, stem = path.name, path.name.split(".")[0] or "image"
+    convert = _CONVERT_HINT.format(name=name, stem=stem)
+    if not os.path.lexists(path):
+        return "no such file or folder", None
+    if path.is_dir():
+        if (
+            (path / ".zattrs").exists()
+            or (path / "zarr.json").exists()
+            or (path / ".zgroup").exists()
+        ):
+            return "is a Zarr folder, not an OME-Arrow table", convert
+        return (
+            "is a folder, not an OME-Arrow chunk dataset "
+            "(it has no images.parquet and chunks.parquet)",
+            "open a file inside it, or a chunk dataset folder",
+        )
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+        size = path.stat().st_size
+    except PermissionError as exc:
+        raise denied(str(path)) from exc
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}", None
+    if size == 0:
+        return "is an empty file", "was it still being written?"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "is a TIFF file, not an OME-Arrow table", convert
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "is a PNG image, not an OME-Arrow table", convert
+    if name.lower().endswith((".csv", ".tsv", ".csv.gz")):
+        return "is a CSV/TSV table, not an OME-Arrow table", None
+    return (
+        "is not a Parquet or Arrow IPC file (bad magic bytes)",
+        "is the file truncated or of another format?",
+    )
+
+
+def _not_a_table(fs: pafs.FileSystem | None, path: str, location: str) -> Exception:
     if fs is not None:
         info = fs.get_file_info(path)
         if info.type == pafs.FileType.NotFound:
