@@ -49,12 +49,21 @@ class QCSession:
         self.row_to_point = np.full(profiles.num_rows, -1, np.int64)
         self.row_to_point[self.point_rows] = np.arange(len(self.point_rows))
         n = profiles.num_rows
+        stored = profiles.stored_flags  # flags written back into a warehouse
         self.flags: pa.Table | None = None
         self.manual = np.zeros(n, bool)
+        if stored is not None:
+            if MANUAL_FLAG in stored.column_names:
+                self.manual = stored.column(MANUAL_FLAG).to_numpy(zero_copy_only=False)
+                self.manual = self.manual.astype(bool)
+                stored = stored.drop_columns([MANUAL_FLAG])
+            self.flags = stored
         self.visible = np.ones(n, bool)
         self.selected: list[int] = []
         self._syncing = False
         points.selected_data.events.items_changed.connect(self._on_points_selected)
+        if stored is not None:
+            self.recolor()
 
     # ---- selection
     def select_rows(self, rows: Sequence[int], *, move: bool = True) -> None:

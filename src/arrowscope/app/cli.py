@@ -94,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     qc = sub.add_parser(
         "qc", help="flag outlier cells (coSMicQC-compatible) and export the flags"
     )
-    qc.add_argument("tables", nargs="+", type=Path, help="profile tables")
+    qc.add_argument(
+        "tables", nargs="+", type=Path, help="profile tables, or one warehouse root"
+    )
     qc.add_argument(
         "--conditions",
         default="cosmicqc",
@@ -105,8 +107,11 @@ def _parser() -> argparse.ArgumentParser:
     qc.add_argument(
         "--nan-policy", choices=["omit", "propagate", "raise"], default="omit"
     )
+    qc.add_argument("--out", type=Path, help="annotation file: keys + flags")
     qc.add_argument(
-        "--out", type=Path, required=True, help="annotation file: keys + flags"
+        "--into-warehouse",
+        metavar="NAME",
+        help="write the flags into the warehouse as table quality_control.NAME",
     )
     qc.add_argument(
         "--cleaned", type=Path, help="also write the table without flagged rows"
@@ -121,6 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("path", type=_location, help="a file, folder or URI")
     info.add_argument("--json", action="store_true", help="print JSON")
     return p
+
+
+class UsageError(Exception):
+    """Arguments that do not go together (exit code 2, as argparse's own)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             return _demo(args.out, args.screenshot)
         if args.command == "view":
             return _view(args.paths, args.screenshot, args.profiles, args.images)
+    except UsageError as exc:
+        logger.error("arrowscope %s: %s", args.command, exc)
+        return 2
     except ArrowscopeError as exc:
         logger.error("arrowscope: %s", exc)
         return 1
@@ -428,33 +440,47 @@ def _qc(args: argparse.Namespace) -> int:
 
     from ..core.profiles.batch import connect, run_qc
     from ..core.profiles.qc import missing_summary, write_annotations, write_cleaned
+    from ..core.profiles.warehouse import open_warehouse, warehouse_root
 
     conditions = args.conditions
     if conditions != "cosmicqc":
         conditions = Path(conditions)
+    root = warehouse_root(args.tables[0]) if len(args.tables) == 1 else None
+    if args.out is None and args.into_warehouse is None:
+        raise UsageError("give --out FILE, or --into-warehouse NAME for a warehouse")
+    if args.into_warehouse is not None and root is None:
+        raise UsageError("--into-warehouse needs one warehouse root as input")
+    if args.cleaned and root is not None:
+        raise UsageError(
+            "--cleaned is for profile files; filter a warehouse by its QC table"
+        )
+    warehouse = open_warehouse(root) if root is not None else None
     client = None
     if args.scheduler or args.workers:
         client = connect(args.scheduler, args.workers)
     bar = _ProgressLine("qc")
     try:
-        keys, result = run_qc(
-            args.tables,
-            conditions,
-            args.method,
-            args.group_by,
-            args.nan_policy,
-            client=client,
-            progress=bar,
-        )
+        qc_args = (conditions, args.method, args.group_by, args.nan_policy)
+        if warehouse is not None:
+            keys, result = warehouse.run_qc(*qc_args, client=client, progress=bar)
+        else:
+            keys, result = run_qc(args.tables, *qc_args, client=client, progress=bar)
     finally:
         _close(client, own=not args.scheduler)
     bar.done()
-    write_annotations(args.out, keys, result)
+    if warehouse is not None and args.into_warehouse is not None:
+        written = warehouse.write_quality_control(args.into_warehouse, keys, result)
+        logger.info(
+            "wrote %s (%d rows) into %s", written.identifier, written.rows, root
+        )
+    if args.out is not None:
+        write_annotations(args.out, keys, result)
     for name, facts in result.report["conditions"].items():
         logger.info("%s: %d flagged (%.2f%%)", name, facts["flagged"], facts["percent"])
     for line in missing_summary(result.report):
         logger.warning("%s", line)
-    logger.info("wrote %s", args.out)
+    if args.out is not None:
+        logger.info("wrote %s", args.out)
     if args.cleaned:
         keep = ~result.mask()
         if len(args.tables) == 1:

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import replace as _replace
 from pathlib import Path
@@ -373,20 +373,25 @@ class OMESource:
     ``empty_columns`` those whose every row is empty (e.g. null-typed).
     """
 
-    def __init__(self, source: PathLike | pa.Table, filesystem: Any = None) -> None:
+    def __init__(
+        self, source: PathLike | pa.Table | Sequence[PathLike], filesystem: Any = None
+    ) -> None:
         self.dataset: ChunkDataset | None = None
         self.table: TableSource | None = None
         #: Rows that cannot be opened, by column: the error each raises.
         self.problems: dict[str, dict[int, ArrowscopeError]] = {}
         self._reported: set[str] = set()
-        local = not isinstance(source, pa.Table) and (
-            filesystem is None and not is_uri(source)
+        files = isinstance(source, (list, tuple))  # the data files of one table
+        local = (
+            not files
+            and not isinstance(source, pa.Table)
+            and (filesystem is None and not is_uri(source))
         )
         if local and not os.path.lexists(source):
             recover(source)  # a folder swap that a kill interrupted
         remote = (
             None
-            if local or isinstance(source, pa.Table)
+            if local or files or isinstance(source, pa.Table)
             else resolve(source, filesystem)
         )
         if local and is_chunk_dataset(source):

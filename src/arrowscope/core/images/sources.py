@@ -56,7 +56,7 @@ class TableSource:
 
     def __init__(
         self,
-        source: str | os.PathLike[str] | pa.Table,
+        source: str | os.PathLike[str] | pa.Table | Sequence[Any],
         filesystem: Any = None,
         *,
         info: Any = None,
@@ -65,6 +65,8 @@ class TableSource:
         self._plane_values: dict[str, list[int] | None] = {}
         self.store: Store = open_store(source, filesystem, info=info)
         self.format = self.store.format
+        if isinstance(source, (list, tuple)):  # several data files: their folder
+            source = self.store.location if len(source) > 1 else source[0]
         self.path: Path | str | None = (
             None
             if isinstance(source, pa.Table)

@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from ..errors import AccessError, CorruptFileError, UnsupportedError
+from ..errors import AccessError, CorruptFileError, SchemaError, UnsupportedError
 from .parquet import parquet_file
 
 PARQUET_MAGIC = b"PAR1"
@@ -400,6 +400,54 @@ class LanceStore(Store):
             return self.handle().to_table(columns=list(columns))
 
 
+class MultiStore(Store):
+    """Several files of one table (a warehouse table's data files) as one store.
+
+    Groups are the parts' groups in file order. Every part must have the
+    same columns and types: a file that differs is named, never cast silently.
+    """
+
+    def __init__(self, parts: Sequence[Store], location: str) -> None:
+        super().__init__(location)
+        if not parts:
+            raise CorruptFileError("holds no data files", path=location)
+        first = parts[0]
+        for part in parts[1:]:
+            if not part.schema.remove_metadata().equals(first.schema.remove_metadata()):
+                diff = sorted(set(part.schema.names) ^ set(first.schema.names))
+                raise SchemaError(
+                    "its data files do not share one schema"
+                    + (f" (columns {diff[:5]})" if diff else " (column types differ)"),
+                    path=part.location,
+                    hint=f"compare it with {first.location}",
+                )
+        self.parts = list(parts)
+        self.format = first.format
+        self.nested_projection = all(p.nested_projection for p in parts)
+        self.schema = first.schema
+        self.token = ("multi", *(p.token for p in parts))
+        self._where = [
+            (k, g) for k, p in enumerate(parts) for g in range(len(p.group_rows))
+        ]
+        self.group_rows = [n for p in parts for n in p.group_rows]
+
+    def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
+        k, g = self._where[group]
+        return self.parts[k].read_group(g, columns)
+
+    def read(self, columns: Sequence[str]) -> pa.Table:
+        return pa.concat_tables([p.read(columns) for p in self.parts])
+
+    def leaves(self) -> list[str] | None:
+        return self.parts[0].leaves()
+
+    def leaf_value_counts(self, leaf: int) -> list[int] | None:
+        counts = [p.leaf_value_counts(leaf) for p in self.parts]
+        if any(c is None for c in counts):
+            return None
+        return [n for c in counts for n in c or []]
+
+
 class VortexStore(Store):
     """A Vortex file: every row is its own group, read with an indexed scan.
 
@@ -491,7 +539,7 @@ def _import_extra(module: str, extra: str) -> Any:
 
 
 def open_store(
-    source: PathLike | pa.Table,
+    source: PathLike | pa.Table | Sequence[PathLike],
     filesystem: pafs.FileSystem | None = None,
     *,
     info: pafs.FileInfo | None = None,
@@ -502,6 +550,11 @@ def open_store(
     """
     if isinstance(source, pa.Table):
         return MemoryStore(source)
+    if isinstance(source, (list, tuple)):  # the data files of one table
+        if len(source) == 1:
+            return open_store(source[0], filesystem)
+        parts = [open_store(s, filesystem) for s in source]
+        return MultiStore(parts, os.path.dirname(os.fspath(source[0])))
     location = os.fspath(source)
     fs, path = resolve(source, filesystem)
     try:

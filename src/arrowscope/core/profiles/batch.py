@@ -86,6 +86,8 @@ def annotation_keys(schema: pa.Schema) -> list[str]:
     """Key columns for an annotation file: image key + object number, or Metadata_*."""
     roles = detect_keys(schema)
     keys = [*roles.image, *roles.objects.values()]
+    if keys and "Metadata_ObjectID" in schema.names:  # CytoTable's object id
+        keys.insert(0, "Metadata_ObjectID")
     if not keys:
         keys = [
             n for n in schema.names if n.startswith("Metadata_") and "_cqc_" not in n

@@ -566,6 +566,13 @@ def write_annotations(
     This is what ``pycytominer.annotate``/``normalize(drop_cosmicqc_rows=True)``
     read after a merge on the key columns. Parquet, or CSV for ``.csv``.
     """
+    return _write_table(annotation_table(keys, flags, path=path), Path(path))
+
+
+def annotation_table(
+    keys: pa.Table, flags: QCResult | pa.Table, *, path: Any = None
+) -> pa.Table:
+    """Key columns + flag columns, one row per cell (the annotation file's rows)."""
     flag_table = flags.flags if isinstance(flags, QCResult) else flags
     if keys.num_rows != flag_table.num_rows:
         raise ArrowscopeError(
@@ -578,7 +585,7 @@ def write_annotations(
         if name in out.column_names:
             out = out.drop_columns([name])
         out = out.append_column(name, col)
-    return _write_table(out, Path(path))
+    return out
 
 
 def write_cleaned(source: Any, path: str | Path, keep: np.ndarray) -> Path:

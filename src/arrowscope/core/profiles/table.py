@@ -24,6 +24,7 @@ Images are found three ways:
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -221,7 +222,7 @@ def read_profile_table(path: Path, columns: Sequence[str] | None = None) -> pa.T
 class TableFile:
     """Parquet/IPC via :class:`TableSource` (footer only at open), CSV or in memory."""
 
-    def __init__(self, path: Path | str | pa.Table) -> None:
+    def __init__(self, path: Path | str | pa.Table | Sequence[Path]) -> None:
         from ..images.sources import TableSource, sniff_format
         from ..images.stores import is_uri
 
@@ -229,6 +230,11 @@ class TableFile:
             self.path: Path | None = None
             self.source = TableSource(path)
             self.schema: pa.Schema = path.schema
+            return
+        if isinstance(path, (list, tuple)):  # a warehouse table's data files
+            self.source = TableSource(path)
+            self.path = Path(self.source.path) if self.source.path else None
+            self.schema = self.source.schema
             return
         if is_uri(path):  # a table in object storage (Parquet/IPC/Lance)
             self.path = None
@@ -273,7 +279,28 @@ class TableFile:
                 path=self.path,
                 column=missing[0],
             )
-        return self.source.read_table(list(columns))
+        extra = getattr(self, "extra", {})
+        stored = [c for c in columns if c not in extra]
+        if len(stored) == len(columns):
+            return self.source.read_table(list(columns))
+        base = self.source.read_table(stored) if stored else None
+        return pa.table(
+            {c: extra[c] if c in extra else base.column(c) for c in columns}  # type: ignore[union-attr]
+        )
+
+    def add_columns(self, columns: dict[str, pa.Array]) -> None:
+        """Columns kept beside the stored ones (joined by key by the caller)."""
+        extra = self.__dict__.setdefault("extra", {})
+        for name, values in columns.items():
+            if len(values) != self.source.num_rows:
+                raise ValueError(
+                    f"column {name}: {len(values)} values for "
+                    f"{self.source.num_rows} rows"
+                )
+            if name in self.schema.names:
+                raise ValueError(f"column {name} exists already")
+            extra[name] = values
+            self.schema = self.schema.append(pa.field(name, values.type))
 
     @property
     def metadata(self) -> dict[bytes, bytes]:
@@ -516,7 +543,7 @@ class ProfileTable:
 
     def __init__(
         self,
-        path: str | Path | pa.Table,
+        path: str | Path | pa.Table | Sequence[Path],
         image_root: str | Path | None = None,
         keys: KeyRoles | dict[str, Any] | None = None,
         *,
@@ -531,8 +558,12 @@ class ProfileTable:
         #: A CytoTable ``image_crops`` table: one stored crop per (object, channel).
         self.image_crops = image_crops
         self._crop_index: dict[tuple[str, str], int] | None = None
+        self._crop_source: Any = None
+        self._object_ids: Any = None
         self._file = TableFile(
-            path if isinstance(path, pa.Table) or _is_uri(path) else Path(path)
+            path
+            if isinstance(path, (pa.Table, list, tuple)) or _is_uri(path)
+            else Path(path)
         )
         self.allow_outside_roots = allow_outside_roots
         self.path: Path | None = self._file.path
@@ -569,6 +600,11 @@ class ProfileTable:
                         f"not followed: the image link {spec['path']!r} leaves the "
                         "table's folder; pass allow_outside_roots=True to allow it"
                     )
+        #: The warehouse this table was opened from (``open_warehouse``), if any.
+        self.warehouse: Any = None
+        #: QC flags stored with the table (a warehouse's ``quality_control``
+        #: tables), aligned to the rows by key: shown when the table is opened.
+        self.stored_flags: pa.Table | None = None
         self._key_table: pa.Table | None = None
         self._image_source: Any = None
         self._fovs: list[FieldOfView] | None = None
@@ -591,6 +627,11 @@ class ProfileTable:
         if rows is not None:
             table = table.take(pa.array(np.asarray(rows, np.int64)))
         return table
+
+    def add_columns(self, columns: dict[str, pa.Array]) -> None:
+        """Add columns aligned to the rows (flags joined by key, say)."""
+        self._file.add_columns(columns)
+        self.schema = self._file.schema
 
     @property
     def key_table(self) -> pa.Table:
@@ -898,7 +939,10 @@ class ProfileTable:
             return None
         from ..images.image import open_source
 
-        src = open_source(self.image_crops)
+        if self._crop_source is None:
+            self._crop_source = open_source(self.image_crops)
+            self._object_ids = self.read(["Metadata_ObjectID"]).column(0)
+        src = self._crop_source
         if self._crop_index is None:
             table = src.read_columns(["Metadata_ObjectID", "source_image_column"])
             ids = table.column("Metadata_ObjectID").to_pylist()
@@ -907,7 +951,7 @@ class ProfileTable:
                 (str(i), str(n).removeprefix("Image_FileName_")): r
                 for r, (i, n) in enumerate(zip(ids, names, strict=True))
             }
-        object_id = self.read(["Metadata_ObjectID"], rows=[row]).column(0)[0].as_py()
+        object_id = self._object_ids[row].as_py()
         at = self._crop_index.get((str(object_id), channel))
         if at is None:
             return None
@@ -1224,7 +1268,11 @@ def open_profiles(
         field and channel). A CytoTable warehouse root opens its profiles
         linked to its source images (see :func:`open_warehouse`).
     """
-    if not isinstance(path, pa.Table) and not _is_uri(path) and Path(path).is_dir():
+    if (
+        isinstance(path, (str, os.PathLike))
+        and not _is_uri(path)
+        and Path(path).is_dir()
+    ):
         from .warehouse import is_warehouse, open_warehouse
 
         if is_warehouse(path):

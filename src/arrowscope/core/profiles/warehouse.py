@@ -1,26 +1,74 @@
-"""Image-linked warehouses as CytoTable writes them, opened as one workspace.
+"""Image-linked warehouses, as CytoTable and iceberg-bioimage write them.
 
-This first layout is the one pycytominer's test fixture and a copied
-warehouse without its Iceberg metadata have: ``warehouse/<namespace>/<table>/
-data/*.parquet`` (namespaces ``profiles`` and ``images``; tables
-``joined_profiles``, ``image_crops``, ``source_images``). The Iceberg catalog
-(``catalog.json`` + table metadata, read through pyiceberg) is not read yet.
+Four layouts open the same way (:func:`open_warehouse`), found in this order:
+
+``iceberg``
+    CytoTable's Iceberg warehouse: ``[ROOT/]warehouse/catalog.json`` (the
+    registry) and per table ``<ns>/<table>/{metadata,data}/``; tables are read
+    through pyiceberg (:mod:`.iceberg`), never by globbing their data folder.
+``manifest``
+    iceberg-bioimage's Parquet warehouse: ``ROOT/warehouse_manifest.json``
+    naming ``<ns>.<table>`` entries with a role, stored in ``ROOT/<ns>/<table>/``.
+``data-files``
+    Only the tables' data files, ``[ROOT/]warehouse/<ns>/<table>/data/*.parquet``
+    (pycytominer's test fixture; a warehouse copied without its metadata).
+``parquet``
+    CytoTable's Parquet export: one folder of ``<table>.parquet`` files, a
+    profile table beside ``image_crops.parquet`` / ``source_images.parquet``.
+
+QC flags written back (:meth:`Warehouse.write_quality_control`) become a table
+``quality_control.<NAME>`` of the same layout; reopening the warehouse joins
+their flag columns onto the profiles by object id.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import CorruptFileError, UnsupportedError
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
-#: Table name → role in the workspace.
+from ..errors import ArrowscopeError, CorruptFileError, SchemaError, UnsupportedError
+
+#: Table name (CytoTable) or manifest role (iceberg-bioimage) → workspace role.
 ROLES = {
     "joined_profiles": "profiles",
+    "profiles": "profiles",
     "image_crops": "crops",
     "source_images": "source images",
+    "image_assets": "image assets",
+    "chunk_index": "chunk index",
+    "quality_control": "quality control",
 }
+QC_NAMESPACE = "quality_control"
+MANIFEST = "warehouse_manifest.json"
+#: The join contract of iceberg-bioimage: required and recommended key columns,
+#: with the CytoTable/CellProfiler names that stand for them.
+JOIN_CONTRACT = {
+    "dataset_id": (
+        "required",
+        ("Metadata_dataset_id", "Metadata_Plate", "Image_Metadata_Plate"),
+    ),
+    "image_id": ("required", ("Metadata_ImageID", "Metadata_ImageNumber")),
+    "plate_id": (
+        "recommended",
+        ("Metadata_Plate", "Image_Metadata_Plate", "Metadata_plate_id"),
+    ),
+    "well_id": (
+        "recommended",
+        ("Metadata_Well", "Image_Metadata_Well", "Metadata_well_id"),
+    ),
+    "site_id": (
+        "recommended",
+        ("Metadata_Site", "Image_Metadata_Site", "Metadata_site_id"),
+    ),
+}
+_PARQUET_TABLES = ("joined_profiles", "image_crops", "source_images")
 
 
 @dataclass(frozen=True)
@@ -32,6 +80,27 @@ class WarehouseTable:
     files: tuple[Path, ...]
     rows: int
     role: str | None
+    #: The Iceberg table (layout ``iceberg``), read through pyiceberg.
+    iceberg: Any = field(default=None, compare=False, repr=False)
+    properties: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def identifier(self) -> str:
+        return f"{self.namespace}.{self.name}"
+
+    def source(self) -> list[Path] | pa.Table:
+        """What the store layer opens: its data files (lazily), or for an
+        Iceberg table with deletes the table pyiceberg read."""
+        if self.iceberg is not None:
+            return self.iceberg.source()  # type: ignore[no-any-return]
+        return list(self.files)
+
+    def read(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """Columns of every row (the QC tables are small)."""
+        from .table import TableFile
+
+        src = TableFile(self.source())
+        return src.read(list(columns) if columns is not None else src.schema.names)
 
 
 class Warehouse:
@@ -39,90 +108,468 @@ class Warehouse:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        base = self.root / "warehouse" if (self.root / "warehouse").is_dir() else None
-        base = base or self.root
-        if (base / "catalog.json").is_file():
-            raise UnsupportedError(
-                "is an Iceberg warehouse (catalog.json); reading its catalog is not "
-                "supported yet",
-                path=self.root,
-                hint="its data files open directly with open_profiles/open_image",
-            )
-        self.tables = _data_tables(base)
+        if not self.root.is_dir():
+            raise CorruptFileError("no such folder", path=self.root)
+        self.base = _base(self.root)
+        self.registry: Path | None = None
+        self.manifest: Path | None = None
+        self.views: dict[str, Any] = {}
+        if (self.base / "catalog.json").is_file():
+            self.layout = "iceberg"
+            self.registry = self.base / "catalog.json"
+            self.tables = self._iceberg_tables()
+        elif (self.root / MANIFEST).is_file():
+            self.layout = "manifest"
+            self.manifest = self.root / MANIFEST
+            self.tables = self._manifest_tables()
+        elif _data_tables(self.base):
+            self.layout = "data-files"
+            self.tables = _data_tables(self.base)
+        else:
+            self.layout = "parquet"
+            self.tables = _export_tables(self.root)
         if not self.tables:
             raise CorruptFileError(
-                "holds no warehouse tables (<namespace>/<table>/data/*.parquet)",
+                "holds no warehouse tables (catalog.json, warehouse_manifest.json, "
+                "<namespace>/<table>/data/*.parquet or joined_profiles/image_crops/"
+                "source_images .parquet files)",
                 path=self.root,
             )
 
+    # ---- layouts
+    def _iceberg_tables(self) -> list[WarehouseTable]:
+        from .iceberg import IcebergTable, read_registry
+
+        assert self.registry is not None
+        registry = read_registry(self.registry)
+        self.views = dict(registry.get("views") or {})
+        out = []
+        for identifier, location in sorted(registry["tables"].items()):
+            namespace, _, name = identifier.rpartition(".")
+            table = IcebergTable(self.base, identifier, location, self.registry)
+            out.append(
+                WarehouseTable(
+                    namespace,
+                    name,
+                    tuple(table.files()) if table.direct else (),
+                    table.rows,
+                    _role(namespace, name),
+                    iceberg=table,
+                    properties=table.properties,
+                )
+            )
+        return out
+
+    def _manifest_tables(self) -> list[WarehouseTable]:
+        from ..images.parquet import parquet_file
+
+        assert self.manifest is not None
+        try:
+            payload = json.loads(self.manifest.read_text())
+            entries = payload["tables"]
+            version = str(payload.get("warehouse_spec_version") or "")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CorruptFileError(
+                f"is not a warehouse manifest ({exc})", path=self.manifest
+            ) from exc
+        if version and version.split(".")[0] not in ("0", "1"):
+            raise UnsupportedError(
+                f"declares warehouse_spec_version {version}; versions 0.x and 1.x "
+                "are read",
+                path=self.manifest,
+            )
+        out = []
+        for entry in entries:
+            identifier = str(entry.get("table_name", ""))
+            parts = identifier.split(".")
+            if len(parts) != 2 or not all(parts) or ".." in parts:
+                raise CorruptFileError(
+                    f"names a table {identifier!r} that is not <namespace>.<table>",
+                    path=self.manifest,
+                )
+            folder = self.root.joinpath(*parts)
+            if not folder.resolve().is_relative_to(self.root.resolve()):
+                raise CorruptFileError(
+                    f"table {identifier} lies outside the warehouse root",
+                    path=self.manifest,
+                )
+            files = tuple(sorted(folder.rglob("*.parquet"))) if folder.is_dir() else ()
+            if not files:
+                raise CorruptFileError(
+                    f"lists table {identifier} but {folder} holds no Parquet files",
+                    path=self.manifest,
+                )
+            rows = sum(parquet_file(f).metadata.num_rows for f in files)
+            role = ROLES.get(str(entry.get("role")), entry.get("role"))
+            props = {
+                "join_keys": json.dumps(entry.get("join_keys", [])),
+                **(entry.get("properties") or {}),
+            }
+            out.append(
+                WarehouseTable(parts[0], parts[1], files, rows, role, properties=props)
+            )
+        return out
+
+    # ---- tables
     def table(self, role_or_name: str) -> WarehouseTable:
-        """The table with this role (``"profiles"``…) or name."""
-        for t in self.tables:
-            if role_or_name in (t.role, t.name):
-                return t
+        """The one table with this role (``"profiles"``…), name or ``ns.name``."""
+        found = [
+            t for t in self.tables if role_or_name in (t.role, t.name, t.identifier)
+        ]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise CorruptFileError(
+                f"has several {role_or_name!r} tables: {[t.identifier for t in found]}",
+                path=self.root,
+                hint="name one: open_warehouse(root).profiles(table='<ns>.<table>')",
+            )
         raise CorruptFileError(
             f"has no {role_or_name!r} table; tables are "
-            f"{[f'{t.namespace}.{t.name}' for t in self.tables]}",
+            f"{[t.identifier for t in self.tables]}",
             path=self.root,
         )
 
-    def profiles(self, **links: Any) -> Any:
-        """The ProfileTable of the warehouse's profiles, linked to its source images."""
-        from .table import open_profiles
+    def _optional(self, role: str) -> WarehouseTable | None:
+        found = [t for t in self.tables if t.role == role]
+        return found[0] if len(found) == 1 else None
 
-        profiles = _single_file(self.table("profiles"))
+    @property
+    def quality_control(self) -> list[WarehouseTable]:
+        """The QC tables written back into this warehouse."""
+        return [t for t in self.tables if t.namespace == QC_NAMESPACE]
+
+    def profiles(self, table: str | None = None, **links: Any) -> Any:
+        """The ProfileTable of the warehouse's profiles, linked to its source
+        images and crops, with the flags of its QC tables joined by object id."""
+        from .table import ProfileTable
+
+        prof = self.table(table or "profiles")
         for role, link in (
             ("source images", "source_images"),
             ("crops", "image_crops"),
         ):
-            found = [t for t in self.tables if t.role == role]
-            if found:
-                links.setdefault(link, _single_file(found[0]))
-        return open_profiles(profiles, **links)
+            found = self._optional(role)
+            if found is not None:
+                links.setdefault(link, found.source())
+        image_root = links.pop("image_root", None)
+        keys = links.pop("keys", None)
+        pt = ProfileTable(prof.source(), image_root, keys, **links)
+        pt.warehouse = self
+        for qc in self.quality_control:
+            _join_flags(pt, qc)
+        return pt
+
+    # ---- reports
+    def join_contract(self, table: str | None = None) -> dict[str, Any]:
+        """Which iceberg-bioimage join-contract columns the profiles carry:
+        ``{key: {"level": required|recommended, "column": name or None}}``."""
+        names = set(_schema(self.table(table or "profiles")).names)
+        out = {}
+        for key, (level, aliases) in JOIN_CONTRACT.items():
+            column = (
+                key if key in names else next((a for a in aliases if a in names), None)
+            )
+            out[key] = {"level": level, "column": column}
+        return out
+
+    # ---- QC
+    def run_qc(
+        self,
+        conditions: Any = "cosmicqc",
+        method: Any = "zscore",
+        group_by: Sequence[str] = (),
+        nan_policy: Any = "omit",
+        *,
+        client: Any = None,
+        progress: Any = None,
+        table: str | None = None,
+    ) -> tuple[pa.Table, Any]:
+        """QC over the profiles: ``(key columns, QCResult)``, as
+        :func:`~arrowscope.core.profiles.batch.run_qc` on the table's data
+        files (on a dask cluster with ``client``)."""
+        from .batch import annotation_keys, run_qc
+        from .qc import compute_flags, load_conditions
+
+        source = self.table(table or "profiles").source()
+        if isinstance(source, list):
+            return run_qc(
+                source,
+                conditions,
+                method,
+                group_by,
+                nan_policy,
+                client=client,
+                progress=progress,
+            )
+        # an Iceberg table pyiceberg read (deletes applied): QC it in memory
+        conds = load_conditions(conditions, method)
+        result = compute_flags(
+            source, conds, method, list(group_by) or None, nan_policy
+        )
+        return source.select(annotation_keys(source.schema)), result
+
+    # ---- writing back
+    def write_quality_control(
+        self,
+        name: str,
+        keys: pa.Table,
+        result: Any,
+    ) -> WarehouseTable:
+        """Write QC flags as table ``quality_control.<name>`` of this warehouse.
+
+        ``keys``: the key columns of the profile rows (with
+        ``Metadata_ObjectID`` when the profiles have it); ``result``: the
+        :class:`~arrowscope.core.profiles.qc.QCResult`. The conditions go
+        into the table's properties. Iceberg roots: an Iceberg table
+        registered in the registry (replaced last, atomically); other layouts:
+        a Parquet file in the layout's place (written atomically), and the
+        manifest updated for iceberg-bioimage roots.
+        """
+        from .qc import annotation_table
+
+        _check_name(name)
+        table = annotation_table(keys, result, path=self.root)
+        props = {
+            "arrowscope.conditions": json.dumps(
+                result.report.get("conditions", {}), default=str, sort_keys=True
+            ),
+            "arrowscope.kind": "quality_control",
+        }
+        identifier = f"{QC_NAMESPACE}.{name}"
+        if self.layout == "iceberg":
+            from .iceberg import write_table
+
+            assert self.registry is not None
+            write_table(self.base, self.registry, identifier, table, props)
+        else:
+            self._write_parquet_qc(name, table, props)
+        self.__init__(self.root)  # type: ignore[misc]
+        return self.table(identifier)
+
+    def _write_parquet_qc(
+        self, name: str, table: pa.Table, props: Mapping[str, str]
+    ) -> Path:
+        from ..images.atomic import atomic_target
+        from ..images.parquet import write_parquet
+
+        meta = {f"arrowscope.qc.{k}": v for k, v in props.items()}
+        table = table.replace_schema_metadata(meta)
+        if self.layout == "parquet":
+            dest = self.root / f"{QC_NAMESPACE}.{name}.parquet"
+        elif self.layout == "manifest":
+            dest = self.root / QC_NAMESPACE / name / "part-0.parquet"
+        else:
+            dest = self.base / QC_NAMESPACE / name / "data" / "part-0.parquet"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_target(dest) as tmp:
+            write_parquet(table, tmp, compression="zstd")
+        if self.layout == "manifest":
+            self._update_manifest(name, table)
+        return dest
+
+    def _update_manifest(self, name: str, table: pa.Table) -> None:
+        from .iceberg import write_registry
+
+        assert self.manifest is not None
+        payload = json.loads(self.manifest.read_text())
+        identifier = f"{QC_NAMESPACE}.{name}"
+        payload["tables"] = [
+            t for t in payload.get("tables", []) if t.get("table_name") != identifier
+        ]
+        keys = [
+            c
+            for c in ("dataset_id", "image_id", "object_id")
+            if c in table.column_names
+        ]
+        payload["tables"].append(
+            {
+                "table_name": identifier,
+                "role": "quality_control",
+                "format": "parquet",
+                "join_keys": keys
+                or [c for c in table.column_names if c.startswith("Metadata_")][:3],
+                "source_type": "arrowscope",
+                "row_count": table.num_rows,
+                "columns": table.column_names,
+            }
+        )
+        write_registry(self.manifest, payload)  # the same atomic JSON replace
+
+
+def _base(root: Path) -> Path:
+    return root / "warehouse" if (root / "warehouse").is_dir() else root
+
+
+def _role(namespace: str, name: str) -> str | None:
+    if namespace == QC_NAMESPACE:
+        return "quality control"
+    return ROLES.get(name)
+
+
+def _schema(table: WarehouseTable) -> pa.Schema:
+    from .table import TableFile
+
+    return TableFile(table.source()).schema
+
+
+def _check_name(name: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name or ""):
+        raise ArrowscopeError(
+            f"QC table name {name!r}: use letters, digits, '_' and '-' only"
+        )
 
 
 def _data_tables(base: Path) -> list[WarehouseTable]:
     from ..images.parquet import parquet_file
 
     out = []
+    if not base.is_dir():
+        return out
     for namespace in sorted(p for p in base.iterdir() if p.is_dir()):
         for table in sorted(p for p in namespace.iterdir() if p.is_dir()):
             files = tuple(sorted((table / "data").glob("*.parquet")))
             if not files:
                 continue
+            if any((table / "metadata").glob("*.metadata.json")):
+                # the data folder of an Iceberg table also holds files that
+                # its snapshots no longer use: only its metadata tells which
+                raise CorruptFileError(
+                    f"table {namespace.name}.{table.name} has Iceberg metadata but "
+                    f"the warehouse has no registry ({base / 'catalog.json'})",
+                    path=base,
+                    hint="restore catalog.json from a copy of the warehouse; its "
+                    "data files alone may hold deleted or replaced rows",
+                )
             rows = sum(parquet_file(f).metadata.num_rows for f in files)
             out.append(
                 WarehouseTable(
-                    namespace.name, table.name, files, rows, ROLES.get(table.name)
+                    namespace.name,
+                    table.name,
+                    files,
+                    rows,
+                    _role(namespace.name, table.name),
                 )
             )
     return out
 
 
-def _single_file(table: WarehouseTable) -> Path:
-    if len(table.files) != 1:
-        raise UnsupportedError(
-            f"table {table.namespace}.{table.name} has {len(table.files)} data files; "
-            "tables of several files are not supported yet",
+def _export_tables(folder: Path) -> list[WarehouseTable]:
+    """CytoTable's Parquet export: ``image_crops.parquet``/``source_images.parquet``
+    beside one profile table (``joined_profiles.parquet`` or any other)."""
+    from ..images.parquet import parquet_file
+
+    files = sorted(folder.glob("*.parquet"))
+    names = {f.name.removesuffix(".parquet"): f for f in files}
+    if not ({"image_crops", "source_images"} & set(names)):
+        return []
+    out = []
+    for stem, f in names.items():
+        namespace, _, name = stem.rpartition(".")
+        if namespace and namespace != QC_NAMESPACE:
+            namespace, name = "", stem
+        role = _role(namespace, name)
+        if role is None and not namespace:
+            role = "profiles"  # the export's profile table, whatever its name
+        rows = parquet_file(f).metadata.num_rows
+        ns = namespace or (
+            "images" if name in ("image_crops", "source_images") else "profiles"
         )
-    return table.files[0]
+        out.append(WarehouseTable(ns, name, (f,), rows, role))
+    return out
+
+
+def _join_flags(pt: Any, qc: WarehouseTable) -> None:
+    """Add a QC table's flag columns to the profiles, matched by object id
+    (or, without one, by the keys both share), never by position."""
+    from .qc import flag_columns
+
+    schema = _schema(qc)
+    flags = flag_columns(schema.names)
+    keys = (
+        ["Metadata_ObjectID"]
+        if "Metadata_ObjectID" in schema.names and "Metadata_ObjectID" in pt.columns
+        else [c for c in pt.keys.columns() if c in schema.names]
+    )
+    if not keys or not flags:
+        pt.problems.append(
+            f"QC table {qc.identifier} shares no key with the profiles; not shown"
+        )
+        return
+    stored = qc.read([*keys, *flags])
+    mine = pt.read(keys)
+    stored = stored.append_column("__qc_row", pa.array(np.arange(stored.num_rows)))
+    mine = mine.append_column("__row", pa.array(np.arange(mine.num_rows)))
+    try:
+        joined = mine.join(stored, keys=keys, join_type="left outer")
+    except pa.ArrowInvalid as exc:
+        raise SchemaError(
+            f"QC table {qc.identifier}: its keys do not match the profiles' ({exc})",
+            column=keys[0],
+        ) from exc
+    if joined.num_rows != mine.num_rows:
+        pt.problems.append(f"QC table {qc.identifier} has duplicated keys; not shown")
+        return
+    joined = joined.sort_by("__row")
+    missing = int(joined.column("__qc_row").null_count)
+    if missing:
+        pt.problems.append(
+            f"QC table {qc.identifier}: {missing} profile row(s) have no flags"
+        )
+    extra = {}
+    for c in flags:
+        name = c if c not in pt.columns else f"{qc.name}:{c}"
+        extra[name] = joined.column(c).combine_chunks()
+    pt.add_columns(extra)
+    stored = pa.table({c: joined.column(c).fill_null(False) for c in flags})
+    if pt.stored_flags is None:
+        pt.stored_flags = stored
+    else:  # several QC tables: a row is flagged for a condition if any says so
+        for c in stored.column_names:
+            if c in pt.stored_flags.column_names:
+                merged = pa.compute.or_(pt.stored_flags.column(c), stored.column(c))
+                i = pt.stored_flags.column_names.index(c)
+                pt.stored_flags = pt.stored_flags.set_column(i, c, merged)
+            else:
+                pt.stored_flags = pt.stored_flags.append_column(c, stored.column(c))
 
 
 def is_warehouse(path: str | Path) -> bool:
-    """Cheap check: a folder laid out as ``[warehouse/]<ns>/<table>/data/``."""
+    """Cheap check: a folder in one of the layouts (see the module)."""
     root = Path(path)
-    base = root / "warehouse" if (root / "warehouse").is_dir() else root
-    if not base.is_dir():
+    if not root.is_dir():
         return False
-    return any(
+    base = _base(root)
+    if (base / "catalog.json").is_file() or (root / MANIFEST).is_file():
+        return True
+    if base.is_dir() and any(
         (table / "data").is_dir()
         for namespace in base.iterdir()
         if namespace.is_dir()
         for table in namespace.iterdir()
         if table.is_dir()
+    ):
+        return True
+    return any(
+        (root / f"{t}.parquet").is_file() for t in ("image_crops", "source_images")
     )
 
 
+def warehouse_root(path: str | Path) -> Path | None:
+    """The warehouse root a path names: the root itself, or its registry
+    (``catalog.json``) or manifest file."""
+    p = Path(path)
+    if p.is_file() and p.name == "catalog.json":
+        root = p.parent.parent if p.parent.name == "warehouse" else p.parent
+        return root if is_warehouse(root) else None
+    if p.is_file() and p.name == MANIFEST:
+        return p.parent
+    return p if is_warehouse(p) else None
+
+
 def open_warehouse(root: str | Path) -> Warehouse:
-    """Open a CytoTable warehouse root (the data-files layout; see the module)."""
-    return Warehouse(root)
+    """Open a warehouse root (or its ``catalog.json``) in any of the layouts."""
+    found = warehouse_root(root)
+    return Warehouse(found if found is not None else root)
