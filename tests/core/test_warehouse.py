@@ -182,3 +182,101 @@ def test_gallery_and_crop_table_use_the_stored_crops(warehouse, tmp_path):
     assert table.num_rows == 3
     got = table.image("Image_FileName_PH3_OMEArrow_ORIG", 1).to_numpy()[0, 0, 0]
     assert np.array_equal(got, pt.crop(40, "PH3").to_numpy()[0, 0, 0])
+
+
+def _relayout(tmp_path, kind):
+    """The synthetic tables as iceberg-bioimage's manifest layout or as
+    CytoTable's Parquet export (one folder of <table>.parquet files)."""
+    import json
+    import shutil
+
+    from tests import warehouses
+
+    src = tmp_path / "src"
+    warehouses.data_files(src, np.random.default_rng(5))
+    root = tmp_path / kind
+    root.mkdir()
+    entries = []
+    for data in sorted((src / "warehouse").glob("*/*/data")):
+        ns, name = data.parent.parent.name, data.parent.name
+        (part,) = data.glob("*.parquet")
+        if kind == "parquet":
+            shutil.copy(part, root / f"{name}.parquet")
+            continue
+        (root / ns / name).mkdir(parents=True)
+        shutil.copy(part, root / ns / name / "part-0123.parquet")
+        entries.append(
+            {
+                "table_name": f"{ns}.{name}",
+                "role": name,
+                "format": "parquet",
+                "join_keys": ["Metadata_ImageNumber"],
+                "columns": pq.read_schema(part).names,
+            }
+        )
+    if kind == "manifest":
+        manifest = {"warehouse_root": str(root), "warehouse_spec_version": "1.0.0"}
+        (root / "warehouse_manifest.json").write_text(
+            json.dumps({**manifest, "tables": entries})
+        )
+    return root
+
+
+@pytest.mark.parametrize("kind", ["manifest", "parquet"])
+def test_other_layouts_open_and_take_qc_back(tmp_path, kind):
+    from arrowscope.app.cli import main
+
+    root = _relayout(tmp_path, kind)
+    w = arrowscope.open_warehouse(root)
+    assert w.layout == kind
+    roles = {t.role for t in w.tables}
+    assert {"profiles", "crops", "source images"} <= roles
+    pt = w.profiles()
+    assert pt.num_rows == 4 and pt.channel_names == ["DNA", "ER"]
+    assert pt.crop(3, "ER").column == "ome_arrow_image"
+    spec = tmp_path / "t.yml"
+    spec.write_text("thresholds:\n  large_nuclei:\n    Nuclei_AreaShape_Area: 1.5\n")
+    args = ["qc", str(root), "--conditions", str(spec), "--into-warehouse", "r1"]
+    assert main(args) == 0
+    w = arrowscope.open_warehouse(root)
+    assert w.table("quality_control.r1").rows == 4
+    flag = "Metadata_cqc_large_nuclei_is_outlier"
+    got = w.profiles().stored_flags.column(flag).to_pylist()
+    assert got == [False, False, False, True]
+    if kind == "manifest":
+        import json
+
+        manifest = json.loads((root / "warehouse_manifest.json").read_text())
+        entry = next(
+            t for t in manifest["tables"] if t["table_name"] == "quality_control.r1"
+        )
+        assert entry["role"] == "quality_control" and entry["row_count"] == 4
+    else:
+        assert (root / "quality_control.r1.parquet").is_file()
+
+
+def test_manifest_of_another_major_version_or_escaping_root_is_refused(tmp_path):
+    import json
+
+    root = _relayout(tmp_path, "manifest")
+    path = root / "warehouse_manifest.json"
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps({**manifest, "warehouse_spec_version": "2.0.0"}))
+    with pytest.raises(arrowscope.ArrowscopeError, match="warehouse_spec_version 2"):
+        arrowscope.open_warehouse(root)
+    manifest["tables"][0]["table_name"] = "..x.y"
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(arrowscope.ArrowscopeError, match="not <namespace>.<table>"):
+        arrowscope.open_warehouse(root)
+
+
+def test_info_reports_joins_and_the_join_contract(warehouse, capsys):
+    from arrowscope.app.cli import main
+
+    assert main(["info", str(warehouse)]) == 0
+    out = capsys.readouterr().out
+    assert "data-files layout" in out
+    assert "objects by Metadata_ObjectID, channels by source_image_column" in out
+    assert "image_id (required): Metadata_ImageNumber" in out
+    assert "dataset_id (required): missing" in out
+    assert "rows without image 0" in out

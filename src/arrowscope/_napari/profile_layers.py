@@ -31,6 +31,8 @@ def profile_meta(pt: ProfileTable, role: str, **extra: Any) -> dict[str, Any]:
             "profiles": None if pt.path is None else str(pt.path),
             "image_root": None if pt.image_root is None else str(pt.image_root),
             "images": None if pt.images_path is None else str(pt.images_path),
+            # a warehouse's profiles reopen from its root, with every link
+            "warehouse": None if pt.warehouse is None else str(pt.warehouse.root),
             **extra,
         }
     }

@@ -33,6 +33,10 @@ def _claims(location: str) -> bool:
         # ours by name only: remote schemas are read when the layer is made
         return name.endswith(OWN_SUFFIXES + (".lance",))
     path = Path(location)
+    if path.name in ("catalog.json", "warehouse_manifest.json"):
+        from ..core.profiles.warehouse import warehouse_root
+
+        return warehouse_root(path) is not None  # a warehouse's registry
     if path.is_dir():
         from ..core.profiles.warehouse import is_warehouse
 
@@ -107,9 +111,10 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
         try:
             if not is_uri(p) and _is_profile_table(Path(p)):
                 from ..core.profiles.table import open_profiles
+                from ..core.profiles.warehouse import warehouse_root
                 from .profile_layers import profile_layers
 
-                pt = open_profiles(p)
+                pt = open_profiles(warehouse_root(p) or p)
                 layers += profile_layers(pt)
                 for problem in pt.problems[:3]:
                     _notify(f"{p}: {problem}", "warning")
@@ -143,10 +148,10 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
 def _is_profile_table(path: Path) -> bool:
     """A profile table without OME-Arrow columns (images linked, not embedded),
     or a warehouse root (its profiles linked to its images)."""
-    if path.is_dir():
-        from ..core.profiles.warehouse import is_warehouse
+    if path.is_dir() or path.name in ("catalog.json", "warehouse_manifest.json"):
+        from ..core.profiles.warehouse import warehouse_root
 
-        return is_warehouse(path) and not is_chunk_dataset(path)
+        return warehouse_root(path) is not None and not is_chunk_dataset(path)
     if path.name.lower().endswith(OWN_SUFFIXES):
         return False
     from ..core.images.image import has_ome_arrow

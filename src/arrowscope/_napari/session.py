@@ -240,11 +240,14 @@ def session_for(
     if session is None:
         if profiles is None:
             meta = points.metadata[NAMESPACE]
-            if meta.get("profiles") is None:
+            if meta.get("warehouse") is not None:
+                profiles = open_profiles(meta["warehouse"], meta.get("image_root"))
+            elif meta.get("profiles") is None:
                 return None
-            profiles = open_profiles(
-                meta["profiles"], meta.get("image_root"), images=meta.get("images")
-            )
+            else:
+                profiles = open_profiles(
+                    meta["profiles"], meta.get("image_root"), images=meta.get("images")
+                )
         session = QCSession(viewer, profiles, points)
         _SESSIONS[points] = session
     return session

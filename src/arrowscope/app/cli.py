@@ -185,13 +185,17 @@ def describe(path: Path) -> dict[str, Any]:
     from ..core.errors import NotOmeArrowError
     from ..core.images.image import open_source
     from ..core.profiles.table import detect_keys, open_profiles
-    from ..core.profiles.warehouse import is_warehouse, open_warehouse
+    from ..core.profiles.warehouse import open_warehouse, warehouse_root
 
-    if isinstance(path, Path) and path.is_dir() and is_warehouse(path):
-        w = open_warehouse(path)
+    root = warehouse_root(path) if isinstance(path, Path) else None
+    if root is not None:
+        w = open_warehouse(root)
+        pt = w.profiles()
+        keys = pt.keys
         return {
-            "path": str(path),
+            "path": str(root),
             "layout": "warehouse",
+            "store": w.layout,
             "tables": [
                 {
                     "namespace": t.namespace,
@@ -202,7 +206,16 @@ def describe(path: Path) -> dict[str, Any]:
                 }
                 for t in w.tables
             ],
-            "profiles": w.profiles().describe(),
+            "join_keys": {
+                "image": keys.image,
+                "object": "Metadata_ObjectID"
+                if "Metadata_ObjectID" in pt.columns
+                else keys.object,
+                "channel": "source_image_column" if pt.source_images else None,
+            },
+            "join_contract": w.join_contract(),
+            "links": pt.link_report(),
+            "profiles": pt.describe(),
         }
     try:
         src = open_source(path)
@@ -261,7 +274,10 @@ def _info(path: Path, *, as_json: bool) -> int:
         sys.stdout.write(json.dumps(facts, indent=2, default=str) + "\n")
         return 0
     if facts["layout"] == "warehouse":
-        lines = [f"{facts['path']}: warehouse, {len(facts['tables'])} tables"]
+        lines = [
+            f"{facts['path']}: warehouse, {len(facts['tables'])} tables "
+            f"({facts['store']} layout)"
+        ]
         lines += [
             f"  {t['namespace']}.{t['table']}: {t['rows']} rows"
             + (f" ({t['role']})" if t["role"] else "")
@@ -271,6 +287,29 @@ def _info(path: Path, *, as_json: bool) -> int:
         lines.append(
             f"  profiles: {prof['rows']} rows, {prof['fields_of_view']} fields of "
             f"view, channels {prof['channels']}"
+        )
+        jk = facts["join_keys"]
+        lines.append(
+            f"  joins: image by {', '.join(jk['image']) or '(none)'}"
+            + (f", objects by {jk['object']}" if jk["object"] else "")
+            + (f", channels by {jk['channel']}" if jk["channel"] else "")
+        )
+        links = facts["links"]
+        lines.append(
+            "  links: "
+            + ", ".join(
+                f"{k.replace('_', ' ')} {v}"
+                for k, v in links.items()
+                if isinstance(v, int)
+            )
+        )
+        contract = facts["join_contract"]
+        lines.append(
+            "  iceberg-bioimage join contract: "
+            + ", ".join(
+                f"{k} ({c['level']}): {c['column'] or 'missing'}"
+                for k, c in contract.items()
+            )
         )
         lines += [f"  problem: {p}" for p in prof["problems"][:10]]
         sys.stdout.write("\n".join(lines) + "\n")

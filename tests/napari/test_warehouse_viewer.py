@@ -1,0 +1,73 @@
+"""A CytoTable Iceberg warehouse dropped on a real viewer: cells, crops, source
+images and masks linked; QC written back shows on reopen."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arrowscope._napari.profile_layers import MANUAL_COLOR, OUTLIER_COLOR  # noqa: F401
+from arrowscope._napari.reader import get_reader
+from arrowscope._napari.session import find_cells_layer, session_for
+from arrowscope.app.cli import main
+from tests import warehouses
+
+pytest.importorskip("pyiceberg")
+
+
+@pytest.fixture
+def root(tmp_path):
+    warehouses.data_files(tmp_path / "wh", np.random.default_rng(4))
+    warehouses.to_iceberg(tmp_path / "wh")
+    return tmp_path / "wh"
+
+
+def _drop(viewer, path, monkeypatch):
+    told = []
+    monkeypatch.setattr(
+        "arrowscope._napari.reader._notify", lambda m, level: told.append((level, m))
+    )
+    reader = get_reader(str(path))
+    assert reader is not None
+    for data, kwargs, kind in reader(str(path)):
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    return told
+
+
+@pytest.mark.parametrize("what", ["root", "catalog.json"])
+def test_dropping_a_warehouse_opens_its_workspace(
+    make_napari_viewer, monkeypatch, root, what
+):
+    viewer = make_napari_viewer()
+    path = root if what == "root" else root / "warehouse" / "catalog.json"
+    told = _drop(viewer, path, monkeypatch)
+    assert not [m for level, m in told if level == "error"]
+    names = [layer.name for layer in viewer.layers]
+    assert names[:2] == list(warehouses.CHANNELS) and names[-1] == "cells"
+    assert "label mask" in names
+    cells = find_cells_layer(viewer)
+    assert len(cells.data) == 4
+    session = session_for(viewer, cells)
+    # the session reopens the warehouse from its root, links and all
+    assert session.profiles.warehouse is not None
+    assert session.profiles.crop(3, "ER").column == "ome_arrow_image"
+    dna = viewer.layers["DNA"].data
+    assert np.asarray(dna[1]).shape == warehouses.SHAPE
+
+
+def test_flags_written_back_are_shown_on_reopen(
+    make_napari_viewer, monkeypatch, root, tmp_path
+):
+    spec = tmp_path / "t.yml"
+    spec.write_text("thresholds:\n  large_nuclei:\n    Nuclei_AreaShape_Area: 1.5\n")
+    assert (
+        main(["qc", str(root), "--conditions", str(spec), "--into-warehouse", "a"]) == 0
+    )
+    viewer = make_napari_viewer()
+    _drop(viewer, root, monkeypatch)
+    session = session_for(viewer, find_cells_layer(viewer))
+    assert session.outlier_mask().tolist() == [False, False, False, True]
+    colors = session.points.face_color
+    point = int(session.row_to_point[3])
+    red = np.array([1.0, 0x2D / 255, 0x2D / 255, 1.0])
+    assert np.allclose(colors[point], red, atol=0.01)
