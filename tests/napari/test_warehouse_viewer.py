@@ -71,3 +71,45 @@ def test_flags_written_back_are_shown_on_reopen(
     point = int(session.row_to_point[3])
     red = np.array([1.0, 0x2D / 255, 0x2D / 255, 1.0])
     assert np.allclose(colors[point], red, atol=0.01)
+
+
+def test_export_panel_writes_flags_into_the_warehouse(
+    make_napari_viewer, monkeypatch, root, qtbot
+):
+    import arrowscope
+    from arrowscope._napari.export_widget import ExportWidget
+    from arrowscope._napari.qc_widgets import QCWidget
+    from arrowscope._napari.workers import is_done
+
+    viewer = make_napari_viewer()
+    _drop(viewer, root, monkeypatch)
+    qc = QCWidget(viewer)
+    qc.set_conditions({"large_nuclei": {"Nuclei_AreaShape_Area": 1.5}})
+    worker = qc.run()
+    qtbot.waitUntil(lambda: is_done(worker), timeout=60_000)
+    session = qc.session
+    session.toggle_manual([0])  # and one cell flagged by eye
+    export = ExportWidget(viewer)
+    export.qc_kind.value = "warehouse"
+    assert not export.qc_table.native.isHidden() and export.qc_path.native.isHidden()
+    export.qc_table.value = "by_panel"
+    worker = export.export_qc("warehouse", None)
+    qtbot.waitUntil(lambda: is_done(worker), timeout=60_000)
+    assert "quality_control.by_panel" in export.status.value
+    w = arrowscope.open_warehouse(root)
+    table = w.table("quality_control.by_panel")
+    assert "large_nuclei" in table.properties["arrowscope.conditions"]
+    pt = w.profiles()
+    flags = pt.stored_flags
+    assert flags.column("Metadata_cqc_large_nuclei_is_outlier").to_pylist() == [
+        False,
+        False,
+        False,
+        True,
+    ]
+    assert flags.column("Metadata_cqc_manual_is_outlier").to_pylist() == [
+        True,
+        False,
+        False,
+        False,
+    ]

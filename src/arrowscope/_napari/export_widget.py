@@ -16,6 +16,7 @@ from magicgui.widgets import (
     Container,
     FileEdit,
     Label,
+    LineEdit,
     ProgressBar,
     PushButton,
 )
@@ -33,6 +34,7 @@ QC_EXPORTS = {
     "annotations": "Annotation file (keys + flags)",
     "cleaned": "Cleaned table (flagged rows removed)",
     "crops": "Table with embedded crops",
+    "warehouse": "Into the warehouse (quality_control.<name>)",
 }
 
 
@@ -59,6 +61,7 @@ class ExportWidget(Container):
             choices=[(label, key) for key, label in QC_EXPORTS.items()],
         )
         self.qc_path = FileEdit(label="QC to", mode="w", value="qc_flags.parquet")
+        self.qc_table = LineEdit(label="QC table", value="arrowscope_qc")
         self.qc_button = PushButton(text="Export QC result")
         self.bar = ProgressBar(label="Progress", value=0, visible=False)
         self.status = Label(value="")
@@ -70,6 +73,7 @@ class ExportWidget(Container):
                 self.export_button,
                 self.qc_kind,
                 self.qc_path,
+                self.qc_table,
                 self.qc_button,
                 self.bar,
                 self.status,
@@ -79,9 +83,16 @@ class ExportWidget(Container):
         self.qc_button.changed.connect(
             lambda: self.export_qc(self.qc_kind.value, Path(self.qc_path.value))
         )
+        self.qc_kind.changed.connect(self._kind_changed)
+        self._kind_changed(self.qc_kind.value)
         self._progress = _Progress()
         self._progress.changed.connect(self._tick)
         self._worker: Any = None
+
+    def _kind_changed(self, kind: str) -> None:
+        into = kind == "warehouse"
+        self.qc_table.visible = into
+        self.qc_path.visible = not into
 
     def _tick(self, done: int, total: int) -> None:
         self.bar.max = max(total, 1)
@@ -153,7 +164,15 @@ class ExportWidget(Container):
             notify("Open a profile table first (Profiles panel).", "warning")
             return None
         pt = session.profiles
+        if kind == "warehouse" and pt.warehouse is None:
+            notify(
+                "This table was not opened from a warehouse: export the "
+                "annotation file instead.",
+                "warning",
+            )
+            return None
         flags = session.flag_table()
+        name = str(self.qc_table.value).strip()
         keep = ~session.outlier_mask()
         emit = self._progress.changed.emit
 
@@ -162,8 +181,16 @@ class ExportWidget(Container):
                 return write_annotations(
                     path, pt.read(annotation_keys(pt.schema)), flags
                 )
+            if kind == "warehouse":
+                keys = pt.read(annotation_keys(pt.schema))
+                report = {"conditions": session.conditions_report}
+                written = pt.warehouse.write_quality_control(
+                    name, keys, flags, report=report
+                )
+                return f"{written.identifier} in {pt.warehouse.root}"
             if kind == "cleaned":
-                source = pt.path if pt.path is not None else pt.read(pt.columns)
+                one_file = pt.path is not None and pt.path.is_file()
+                source = pt.path if one_file else pt.read(pt.columns)
                 return write_cleaned(source, path, keep)
             from ..core.profiles.crops import write_crop_table
 

@@ -60,6 +60,8 @@ class QCSession:
             self.flags = stored
         self.visible = np.ones(n, bool)
         self.selected: list[int] = []
+        #: The conditions of the last QC run and what each flagged (its report).
+        self.conditions_report: dict[str, Any] = {}
         self._syncing = False
         points.selected_data.events.items_changed.connect(self._on_points_selected)
         if stored is not None:

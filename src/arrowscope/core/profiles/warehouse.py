@@ -315,12 +315,15 @@ class Warehouse:
         name: str,
         keys: pa.Table,
         result: Any,
+        *,
+        report: Mapping[str, Any] | None = None,
     ) -> WarehouseTable:
         """Write QC flags as table ``quality_control.<name>`` of this warehouse.
 
         ``keys``: the key columns of the profile rows (with
         ``Metadata_ObjectID`` when the profiles have it); ``result``: the
-        :class:`~arrowscope.core.profiles.qc.QCResult`. The conditions go
+        :class:`~arrowscope.core.profiles.qc.QCResult` (or a table of flag
+        columns, with the QC ``report`` given apart). The conditions go
         into the table's properties. Iceberg roots: an Iceberg table
         registered in the registry (replaced last, atomically); other layouts:
         a Parquet file in the layout's place (written atomically), and the
@@ -330,9 +333,10 @@ class Warehouse:
 
         _check_name(name)
         table = annotation_table(keys, result, path=self.root)
+        report = report if report is not None else getattr(result, "report", {})
         props = {
             "arrowscope.conditions": json.dumps(
-                result.report.get("conditions", {}), default=str, sort_keys=True
+                report.get("conditions", {}), default=str, sort_keys=True
             ),
             "arrowscope.kind": "quality_control",
         }
