@@ -22,6 +22,7 @@ writer does, through pyiceberg: unsigned types widened to signed ones (pixels
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from pathlib import Path
 
@@ -188,6 +189,33 @@ def to_iceberg(root: Path) -> Path:
     path = base / "catalog.json"
     path.write_text(json.dumps(registry, indent=2, sort_keys=True))
     return path
+
+
+def with_cytotable(root: Path) -> Path:
+    """Turn the data-files layout into an Iceberg warehouse written by
+    CytoTable 1.2.6's own registry catalog (``cytotable.warehouse.iceberg``),
+    as its ``write_iceberg_warehouse`` does after the CellProfiler join."""
+    from cytotable.warehouse.iceberg import catalog as cytotable_catalog
+
+    base = root / "warehouse"
+    tables = {}
+    for data in sorted(base.glob("*/*/data")):
+        table = pa.concat_tables(
+            pq.read_table(f) for f in sorted(data.glob("*.parquet"))
+        )
+        schema = pa.schema(
+            [pa.field(f.name, iceberg_types(f.type), f.nullable) for f in table.schema]
+        )
+        tables[data.parent.parent.name, data.parent.name] = table.cast(
+            schema
+        ).replace_schema_metadata(None)
+        shutil.rmtree(data.parent)
+    bundle = cytotable_catalog(root)
+    for namespace in sorted({ns for ns, _ in tables}):
+        bundle.create_namespace(namespace)
+    for (namespace, name), table in tables.items():
+        bundle.create_table((namespace, name), table.schema).append(table)
+    return base / "catalog.json"
 
 
 def load(registry: Path, identifier: str):

@@ -271,3 +271,23 @@ def test_into_warehouse_needs_a_warehouse(tmp_path):
     assert main(["qc", str(tmp_path / "w")]) == 2  # neither --out nor --into-warehouse
     assert main(["qc", str(tmp_path / "w"), "--into-warehouse", "../up"]) == 1
     assert not (tmp_path / "w" / "warehouse" / "quality_control").exists()
+
+
+def test_a_warehouse_written_by_cytotables_own_catalog(tmp_path):
+    """CytoTable's registry catalog writes; arrowscope reads; CytoTable reads
+    back the QC table arrowscope registered."""
+    pytest.importorskip("cytotable")
+    from cytotable.warehouse.access import list_tables, read_table
+
+    facts = warehouses.data_files(tmp_path / "ct", np.random.default_rng(9))
+    registry = warehouses.with_cytotable(tmp_path / "ct")
+    root = tmp_path / "ct"
+    assert registry.is_file()
+    pt = arrowscope.open_profiles(root)
+    assert pt.num_rows == 4
+    assert np.array_equal(pt.channel_stack("ER")[0].compute(), facts["images"][1, "ER"])
+    assert pt.crop(2, "DNA").column == "ome_arrow_image"
+    assert main(["qc", str(root), "--into-warehouse", "cosmicqc_defaults"]) == 0
+    assert "quality_control.cosmicqc_defaults" in list_tables(root)
+    frame = read_table(root, "quality_control.cosmicqc_defaults")
+    assert len(frame) == 4 and "Metadata_ObjectID" in frame.columns
