@@ -5,6 +5,8 @@ A thin public face over :mod:`arrowscope.core.profiles.qc` and
 """
 
 from .core.profiles.filters import FilterError, filter_rows, filters_to_expression
+from .core.profiles.marks import Marks, agreement, open_marks
+from .core.profiles.plate import plate_grid, plate_summary
 from .core.profiles.qc import (
     COSMICQC_DEFAULTS,
     Clause,
@@ -24,13 +26,18 @@ __all__ = [
     "Clause",
     "Condition",
     "FilterError",
+    "Marks",
     "QCResult",
+    "agreement",
     "compute_flags",
     "filter_rows",
     "filters_to_expression",
     "flag_columns",
     "label_outliers",
     "load_conditions",
+    "open_marks",
+    "plate_grid",
+    "plate_summary",
     "qc_report",
     "write_annotations",
     "write_cleaned",

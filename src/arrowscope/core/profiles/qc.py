@@ -559,14 +559,27 @@ def _write_table(table: pa.Table, path: Path) -> Path:
 
 
 def write_annotations(
-    path: str | Path, keys: pa.Table, flags: QCResult | pa.Table
+    path: str | Path,
+    keys: pa.Table,
+    flags: QCResult | pa.Table,
+    *,
+    marks: Any = None,
 ) -> Path:
     """Write the annotation file: key columns + flag columns, one row per cell.
 
     This is what ``pycytominer.annotate``/``normalize(drop_cosmicqc_rows=True)``
     read after a merge on the key columns. Parquet, or CSV for ``.csv``.
+    ``marks``: a :class:`~arrowscope.core.profiles.marks.Marks` sidecar; its
+    verdicts (keep/reject/unsure, null where unmarked) are added as
+    ``Metadata_manual_qc``, matched to ``keys`` by key.
     """
-    return _write_table(annotation_table(keys, flags, path=path), Path(path))
+    out = annotation_table(keys, flags, path=path)
+    if marks is not None:  # the verdicts by eye, matched by key
+        from .marks import MANUAL_COLUMN
+
+        verdicts = marks.verdicts(keys)
+        out = out.append_column(MANUAL_COLUMN, pa.array(list(verdicts), pa.string()))
+    return _write_table(out, Path(path))
 
 
 def annotation_table(

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePath, PureWindowsPath
@@ -1069,9 +1070,16 @@ class ProfileTable:
                 out[:h, :w] = got[:h, :w]
             return out
 
+        # Named, not tokenized: hashing a field's linked images pickles them
+        # (1.7 s for ten fields of a warehouse), for a key nobody shares.
+        name = f"arrowscope-plane-{uuid.uuid4().hex}"
         planes = [
-            da.from_delayed(dask.delayed(load, pure=True)(fov), shape, dtype)
-            for fov in self.fields_of_view
+            da.from_delayed(
+                dask.delayed(load, pure=False)(fov, dask_key_name=(name, i)),
+                shape,
+                dtype,
+            )
+            for i, fov in enumerate(self.fields_of_view)
         ]
         return da.stack(planes) if planes else da.zeros((0, *shape), dtype)
 

@@ -1,0 +1,169 @@
+"""Cells judged by eye: keep / reject / unsure, stored by the rows' keys.
+
+A :class:`Marks` sidecar lives next to its profile table
+(``<table stem>.marks.parquet``; for a warehouse,
+``quality_control/_arrowscope_marks.parquet`` under its base) and holds one
+row per marked cell: the table's key columns and ``Metadata_manual_qc``.
+Marks are found again by key, never by row position, so re-sorting or
+re-exporting the table keeps them on the right cells. Every change is saved
+at once, atomically (a crash leaves the previous file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import ArrowscopeError, SchemaError
+
+MANUAL_COLUMN = "Metadata_manual_qc"
+VERDICTS = ("keep", "reject", "unsure")
+
+
+def sidecar_path(table: Any) -> Path:
+    """Where the marks of a profile table (a path or a ProfileTable) live."""
+    warehouse = getattr(table, "warehouse", None)
+    if warehouse is not None:
+        return Path(warehouse.base) / "quality_control" / "_arrowscope_marks.parquet"
+    path = getattr(table, "path", table)
+    if path is None:
+        raise ArrowscopeError(
+            "this table has no file to keep marks beside",
+            hint="save the table first, or pass the marks path",
+        )
+    path = Path(path)
+    name = path.name
+    for suffix in (".ome.parquet", ".parquet", ".arrow", ".feather", ".csv"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return path.with_name(f"{name}.marks.parquet")
+
+
+class Marks:
+    """The verdicts on cells of one profile table, by key."""
+
+    def __init__(self, path: Path, key_columns: Sequence[str], schema: pa.Schema):
+        self.path = Path(path)
+        self.key_columns = list(key_columns)
+        self._types = [schema.field(c).type for c in self.key_columns]
+        self._by_key: dict[tuple[Any, ...], str] = {}
+        if self.path.is_file():
+            self._load()
+
+    def _load(self) -> None:
+        from ..images.parquet import read_parquet
+
+        stored = read_parquet(self.path)
+        missing = [
+            c
+            for c in (*self.key_columns, MANUAL_COLUMN)
+            if c not in stored.column_names
+        ]
+        if missing:
+            raise SchemaError(
+                f"the marks file lacks column(s) {missing}: it belongs to a table "
+                "with other keys",
+                path=self.path,
+                column=missing[0],
+                hint="move it away to start new marks for this table",
+            )
+        keys = zip(
+            *(stored.column(c).to_pylist() for c in self.key_columns), strict=True
+        )
+        for key, verdict in zip(
+            keys, stored.column(MANUAL_COLUMN).to_pylist(), strict=True
+        ):
+            if verdict in VERDICTS:
+                self._by_key[tuple(key)] = verdict
+
+    def _key(self, keys: Mapping[str, Any]) -> tuple[Any, ...]:
+        missing = [c for c in self.key_columns if c not in keys]
+        if missing:
+            raise SchemaError(f"a mark needs the key(s) {missing}", column=missing[0])
+        return tuple(
+            v.item() if isinstance(v, np.generic) else v
+            for v in (keys[c] for c in self.key_columns)
+        )
+
+    def get(self, keys: Mapping[str, Any]) -> str | None:
+        """The verdict on the cell with these keys, or None."""
+        return self._by_key.get(self._key(keys))
+
+    def set(self, keys: Mapping[str, Any], verdict: str | None) -> None:
+        """Mark the cell (None clears the mark) and save."""
+        if verdict is not None and verdict not in VERDICTS:
+            raise ValueError(
+                f"verdict must be one of {VERDICTS} or None, not {verdict!r}"
+            )
+        key = self._key(keys)
+        if verdict is None:
+            self._by_key.pop(key, None)
+        else:
+            self._by_key[key] = verdict
+        self.save()
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    @property
+    def table(self) -> pa.Table:
+        """Key columns + ``Metadata_manual_qc``, one row per marked cell."""
+        keys = list(self._by_key)
+        cols = {
+            c: pa.array([k[i] for k in keys], t)
+            for i, (c, t) in enumerate(zip(self.key_columns, self._types, strict=True))
+        }
+        cols[MANUAL_COLUMN] = pa.array(list(self._by_key.values()), pa.string())
+        return pa.table(cols)
+
+    def save(self) -> Path:
+        from ..images.atomic import atomic_target
+        from ..images.parquet import write_parquet
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_target(self.path) as tmp:
+            write_parquet(self.table, tmp)
+        return self.path
+
+    def verdicts(self, key_table: pa.Table) -> np.ndarray:
+        """The verdict of every row of ``key_table`` (None where unmarked)."""
+        cols = [key_table.column(c).to_pylist() for c in self.key_columns]
+        return np.array(
+            [self._by_key.get(k) for k in zip(*cols, strict=True)], dtype=object
+        )
+
+
+def open_marks(table: Any, path: str | Path | None = None) -> Marks:
+    """The verdict sidecar of a profile table (a ProfileTable or a path)."""
+    from .batch import annotation_keys
+    from .table import ProfileTable, open_profiles
+
+    pt = table if isinstance(table, ProfileTable) else open_profiles(table)
+    keys = annotation_keys(pt.schema)
+    return Marks(Path(path) if path else sidecar_path(pt), keys, pt.schema)
+
+
+def agreement(flags: Any, verdicts: np.ndarray) -> dict[str, dict[str, int]]:
+    """Per rule condition, the 2×2 counts of a rule flag against a manual
+    reject, over the cells that were judged by eye (keep or reject)."""
+    from .qc import FLAG_PREFIX, FLAG_SUFFIX, QCResult, flag_columns
+
+    table = flags.flags if isinstance(flags, QCResult) else flags
+    judged = np.isin(verdicts, ["keep", "reject"])
+    rejected = verdicts == "reject"
+    out = {}
+    for c in flag_columns(table.column_names):
+        flagged = table.column(c).fill_null(False).to_numpy(zero_copy_only=False)
+        name = c.removeprefix(FLAG_PREFIX).removesuffix(FLAG_SUFFIX)
+        out[name] = {
+            "flagged_and_rejected": int((flagged & rejected & judged).sum()),
+            "flagged_but_kept": int((flagged & ~rejected & judged).sum()),
+            "missed_rejects": int((~flagged & rejected & judged).sum()),
+            "agreed_keeps": int((~flagged & ~rejected & judged).sum()),
+        }
+    return out
