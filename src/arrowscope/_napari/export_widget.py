@@ -178,8 +178,9 @@ class ExportWidget(Container):
 
         def job() -> Path:
             if kind == "annotations":
+                marks = session.marks if session.marks and len(session.marks) else None
                 return write_annotations(
-                    path, pt.read(annotation_keys(pt.schema)), flags
+                    path, pt.read(annotation_keys(pt.schema)), flags, marks=marks
                 )
             if kind == "warehouse":
                 keys = pt.read(annotation_keys(pt.schema))

@@ -20,6 +20,8 @@ CELL_COLOR = "#00e5ff"
 OUTLIER_COLOR = "#ff2d2d"
 MANUAL_COLOR = "#ffb000"
 HIDDEN_COLOR = "#00000000"
+#: ring colours of the verdicts by eye
+MARK_COLORS = {"keep": "#4cff4c", "reject": "#ff4cff", "unsure": "#ffffff"}
 CELLS_ROLE = "cells"
 
 

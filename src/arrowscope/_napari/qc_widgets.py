@@ -47,7 +47,7 @@ from ..core.profiles.qc import (
 )
 from .layers import NAMESPACE
 from .profiles_widget import _row, notify
-from .session import QCSession, session_for
+from .session import VERDICT_KEYS, QCSession, session_for
 from .workers import start
 
 DEBOUNCE_MS = 250
@@ -524,6 +524,7 @@ class OutlierGalleryWidget(_SessionWidget):
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__(napari_viewer)
         self.page = 0
+        self._marking = False
         self.rows: np.ndarray = np.empty(0, np.int64)
         self.which = QComboBox()
         self.which.addItems(["flagged cells", "all shown cells"])
@@ -541,11 +542,24 @@ class OutlierGalleryWidget(_SessionWidget):
         flag = QPushButton("Flag / unflag (F)")
         flag.clicked.connect(self.toggle_selected)
         QShortcut(QKeySequence("F"), self.list, activated=self.toggle_selected)
+        # verdict keys: read where the list has the focus (an event filter, not
+        # window shortcuts, so they work in a docked, tabbed panel)
+        self._verdict_keys = {
+            int(QKeySequence(key)[0]) & ~0xFE000000: verdict
+            for key, verdict in VERDICT_KEYS.items()
+        }
+        self.list.installEventFilter(self)
+        self.hint = QLabel("1 keep · 2 reject · 3 unsure · ⌫ clear · F flag")
+        #: per rule condition: rule flag vs the verdicts by eye (a 2×2 table)
+        self.agreement = QLabel("")
+        self.agreement.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.addWidget(self.which)
         lay.addWidget(self.list)
         lay.addWidget(_row(prev_b, self.label, next_b))
         lay.addWidget(flag)
+        lay.addWidget(self.hint)
+        lay.addWidget(self.agreement)
         self._worker: Any = None
         self._maybe_attach()
 
@@ -554,8 +568,35 @@ class OutlierGalleryWidget(_SessionWidget):
         self.session.state_changed.connect(self.refresh)
         self.refresh()
 
+    def update_agreement(self) -> dict[str, dict[str, int]]:
+        """The rule-vs-eye counts per condition, shown under the gallery."""
+        from ..core.profiles.marks import agreement
+
+        session = self.session
+        if session is None or session.flags is None:
+            self.agreement.setText("")
+            return {}
+        counts = agreement(session.flags, session.verdicts)
+        judged = int(np.isin(session.verdicts, ["keep", "reject"]).sum())
+        rows = [
+            f"<tr><td>{html.escape(name)}</td><td>{c['flagged_and_rejected']}</td>"
+            f"<td>{c['flagged_but_kept']}</td><td>{c['missed_rejects']}</td>"
+            f"<td>{c['agreed_keeps']}</td></tr>"
+            for name, c in counts.items()
+        ]
+        self.agreement.setText(
+            f"<b>rule vs eye</b> ({judged} cells judged)<table>"
+            "<tr><th></th><th>flag+reject</th><th>flag+keep</th>"
+            "<th>reject, no flag</th><th>keep, no flag</th></tr>"
+            + "".join(rows)
+            + "</table>"
+        )
+        return counts
+
     def refresh(self, *_: Any) -> None:
-        if self.session is None:
+        if self.session is not None:
+            self.update_agreement()
+        if self.session is None or self._marking:
             return
         if self.which.currentIndex() == 0:
             mask = self.session.outlier_mask()
@@ -610,10 +651,9 @@ class OutlierGalleryWidget(_SessionWidget):
     def _show(self, thumbs: list[tuple[int, np.ndarray | None]]) -> None:
         self.list.clear()
         manual = self.session.manual if self.session is not None else None
+        verdicts = self.session.verdicts if self.session is not None else None
         for row, rgb in thumbs:
-            item = QListWidgetItem(
-                f"row {row}" + (" ⚑" if manual is not None and manual[row] else "")
-            )
+            item = QListWidgetItem(self._caption(row, manual, verdicts))
             item.setData(Qt.ItemDataRole.UserRole, row)
             if rgb is not None:
                 h, w, _ = rgb.shape
@@ -626,6 +666,53 @@ class OutlierGalleryWidget(_SessionWidget):
                     )
                 )
             self.list.addItem(item)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt's name
+        from qtpy.QtCore import QEvent
+
+        if obj is self.list and event.type() == QEvent.Type.KeyPress:
+            key = int(event.key())
+            if key in self._verdict_keys and not event.modifiers():
+                self.mark_selected(self._verdict_keys[key])
+                return True
+        return bool(super().eventFilter(obj, event))
+
+    @staticmethod
+    def _caption(row: int, manual: Any, verdicts: Any) -> str:
+        text = f"row {row}" + (" ⚑" if manual is not None and manual[row] else "")
+        if verdicts is not None and verdicts[row] is not None:
+            text += f" · {verdicts[row]}"
+        return text
+
+    def mark_selected(self, verdict: str | None) -> list[int]:
+        """Record a verdict by eye on the selected cells, then show the next one."""
+        if self.session is None:
+            return []
+        items = self.list.selectedItems()
+        rows = [int(i.data(Qt.ItemDataRole.UserRole)) for i in items]
+        if not rows:
+            return []
+        self._marking = True  # a verdict changes captions, not the page
+        try:
+            self.session.mark(rows, verdict)
+        except ArrowscopeError as exc:
+            notify(str(exc), "error")
+            return []
+        finally:
+            self._marking = False
+        self.update_agreement()
+        session = self.session
+        for i in items:
+            row = int(i.data(Qt.ItemDataRole.UserRole))
+            i.setText(self._caption(row, session.manual, session.verdicts))
+        last = max(self.list.row(i) for i in items)
+        if last + 1 < self.list.count():  # the next cell at once
+            nxt = self.list.item(last + 1)
+            self.list.clearSelection()
+            nxt.setSelected(True)
+            self.list.setCurrentItem(nxt)
+            session.select_rows([int(nxt.data(Qt.ItemDataRole.UserRole))])
+        return rows
 
     def _clicked(self, item: QListWidgetItem) -> None:
         if self.session is not None:

@@ -23,11 +23,19 @@ from .profile_layers import (
     CELL_COLOR,
     CELLS_ROLE,
     MANUAL_COLOR,
+    MARK_COLORS,
     OUTLIER_COLOR,
     cell_points,
 )
 
-FOCUS_SCREEN_PX = 500  # about the height of a docked viewer's canvas
+FOCUS_SCREEN_PX = 500
+#: keys that record a verdict by eye on the current cell
+VERDICT_KEYS = {
+    "1": "keep",
+    "2": "reject",
+    "3": "unsure",
+    "Backspace": None,
+}  # about the height of a docked viewer's canvas
 _SESSIONS: weakref.WeakKeyDictionary[Any, QCSession] = weakref.WeakKeyDictionary()
 
 
@@ -59,11 +67,20 @@ class QCSession:
                 stored = stored.drop_columns([MANUAL_FLAG])
             self.flags = stored
         self.visible = np.ones(n, bool)
+        #: the Filter panel's rows, and the wells picked on the plate map
+        self.filter_mask = np.ones(n, bool)
+        self.well_mask: np.ndarray | None = None
+        #: verdicts by eye (keep/reject/unsure) of each row, from the marks sidecar
+        self.marks: Any = None
+        self.verdicts = np.full(n, None, dtype=object)
+        self._keys_of_marks: pa.Table | None = None
+        self._load_marks()
         self.selected: list[int] = []
         #: The conditions of the last QC run and what each flagged (its report).
         self.conditions_report: dict[str, Any] = {}
         self._syncing = False
         points.selected_data.events.items_changed.connect(self._on_points_selected)
+        self._bind_verdict_keys()
         if stored is not None:
             self.recolor()
 
@@ -167,11 +184,72 @@ class QCSession:
         self.state_changed.emit()
 
     def set_visible(self, mask: np.ndarray | None) -> None:
-        self.visible = (
+        """The rows the Filter panel keeps (None: all)."""
+        self.filter_mask = (
             np.ones(self.profiles.num_rows, bool)
             if mask is None
             else np.asarray(mask, bool)
         )
+        self._update_visible()
+
+    def set_well_mask(self, mask: np.ndarray | None) -> None:
+        """The rows of the wells picked on the plate map (None: every well)."""
+        self.well_mask = None if mask is None else np.asarray(mask, bool)
+        self._update_visible()
+
+    def _update_visible(self) -> None:
+        self.visible = self.filter_mask.copy()
+        if self.well_mask is not None:
+            self.visible &= self.well_mask
+        self.recolor()
+        self.state_changed.emit()
+
+    # ---- verdicts by eye
+    def _load_marks(self) -> None:
+        from ..core.errors import ArrowscopeError
+        from ..core.profiles.marks import open_marks
+
+        try:
+            self.marks = open_marks(self.profiles)
+        except ArrowscopeError as exc:  # no file to keep them beside, or foreign
+            self.marks = None
+            self.marks_problem = str(exc)
+            return
+        self._keys_of_marks = self.profiles.read(self.marks.key_columns)
+        self.verdicts = self.marks.verdicts(self._keys_of_marks)
+
+    def _bind_verdict_keys(self) -> None:
+        """1/2/3 on the cells layer judge the current cell (keep/reject/unsure),
+        Backspace clears, and the next cell is shown at once. They replace the
+        layer's own add/select-mode and delete keys: the cells layer is a view
+        of the table, not something to draw on or delete from."""
+        for key, verdict in VERDICT_KEYS.items():
+
+            def judge(_layer: Any, verdict: str | None = verdict) -> None:
+                self.judge_current(verdict)
+
+            self.points.bind_key(key, judge, overwrite=True)
+
+    def judge_current(self, verdict: str | None) -> int | None:
+        """Mark the selected cells, then select the next visible one."""
+        if not self.selected:
+            return None
+        self.mark(self.selected, verdict)
+        return self.step(+1)
+
+    def mark(self, rows: Sequence[int], verdict: str | None) -> None:
+        """Record a verdict (keep/reject/unsure, None clears) on rows, by key;
+        saved at once."""
+        if self.marks is None or self._keys_of_marks is None:
+            from ..core.errors import ArrowscopeError
+
+            raise ArrowscopeError(
+                getattr(self, "marks_problem", "marks cannot be kept for this table")
+            )
+        picked = self._keys_of_marks.take(pa.array(np.asarray(rows, np.int64)))
+        self.marks.set_many(picked.to_pylist(), verdict)
+        for r in rows:
+            self.verdicts[int(r)] = verdict
         self.recolor()
         self.state_changed.emit()
 
@@ -205,6 +283,8 @@ class QCSession:
         colors[:] = CELL_COLOR
         colors[auto[rows]] = OUTLIER_COLOR
         colors[self.manual[rows]] = MANUAL_COLOR
+        for verdict, color in MARK_COLORS.items():  # a verdict by eye shows last
+            colors[self.verdicts[rows] == verdict] = color
         self.points.face_color = list(colors)
         self.points.shown = self.visible[rows]
 

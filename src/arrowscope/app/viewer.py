@@ -50,7 +50,15 @@ def _display(headless: bool) -> Iterator[None]:
         os.environ.pop("DISPLAY", None)
 
 
-WIDGETS = ("Profiles", "Quality control", "Filter cells", "Outlier gallery", "Export")
+WIDGETS = (
+    "Profiles",
+    "Quality control",
+    "Filter cells",
+    "Outlier gallery",
+    "Scatter and gates",
+    "Export",
+    "Plate map",
+)
 
 
 def show(
@@ -152,12 +160,17 @@ def _dock_widgets(
     for name in WIDGETS:
         # the table runs along the bottom; the QC tools share a tabbed panel
         dock, widget = window.add_plugin_dock_widget(
-            "arrowscope", name, tabify=name != WIDGETS[1] and name != "Profiles"
+            "arrowscope",
+            name,
+            tabify=name not in (WIDGETS[1], "Profiles", "Plate map"),
         )
         if name == "Profiles":
             window.remove_dock_widget(dock)
             window.add_dock_widget(widget, name="Profiles", area="bottom")
             widget.setMinimumHeight(330)  # room for the table under the canvas
+        elif name == "Plate map":  # the plate at a glance, beside the layer list
+            window.remove_dock_widget(dock)
+            window.add_dock_widget(widget, name="Plate map", area="left")
         docked[name] = widget
     _raise_dock(viewer, "Quality control")
     if profiles is not None:

@@ -107,6 +107,20 @@ class Marks:
             self._by_key[key] = verdict
         self.save()
 
+    def set_many(self, keys: Sequence[Mapping[str, Any]], verdict: str | None) -> None:
+        """Mark several cells with one verdict, saved once."""
+        if verdict is not None and verdict not in VERDICTS:
+            raise ValueError(
+                f"verdict must be one of {VERDICTS} or None, not {verdict!r}"
+            )
+        for k in keys:
+            key = self._key(k)
+            if verdict is None:
+                self._by_key.pop(key, None)
+            else:
+                self._by_key[key] = verdict
+        self.save()
+
     def __len__(self) -> int:
         return len(self._by_key)
 

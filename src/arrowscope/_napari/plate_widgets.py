@@ -1,0 +1,540 @@
+"""The plate map and the gating scatter: whole-plate views over the QC session.
+
+Both draw with matplotlib in the dock (already used by the QC histogram).
+The scatter bins its points into a 2-D histogram drawn as an image, as
+datashader does: drawing cost depends on the bins, not on the number of
+cells, so a million cells redraw in tens of milliseconds; the selected cells
+are drawn as points on top. Gates (rectangle, lasso) select rows with
+``matplotlib.path.Path.contains_points`` over the feature values, and the
+selection is the session's: the Profiles table and the canvas follow it.
+Everything is keyed by table row, never by position in a layer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from ..core.errors import ArrowscopeError
+from ..core.profiles.plate import (
+    FORMATS,
+    STATS,
+    plate_columns,
+    plate_grid,
+    plate_summary,
+)
+from ..core.profiles.qc import FLAG_PREFIX, FLAG_SUFFIX, flag_columns
+from .profiles_widget import _row, notify
+from .qc_widgets import _SessionWidget
+
+REFRESH_MS = 50
+
+
+def _canvas(height: int) -> tuple[Any, Any, Any]:
+    from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4, 3), tight_layout=True)
+    canvas = FigureCanvasQTAgg(figure)
+    canvas.setMinimumHeight(height)
+    return figure, canvas, figure.add_subplot(111)
+
+
+def numeric_columns(schema: pa.Schema) -> list[str]:
+    """Feature columns (numeric, not keys or flags)."""
+    return [
+        f.name
+        for f in schema
+        if (pa.types.is_floating(f.type) or pa.types.is_integer(f.type))
+        and not f.name.startswith(("Metadata_", "Image_"))
+    ]
+
+
+class PlateMapWidget(_SessionWidget):
+    """Wells laid out as a plate, coloured by a per-well value; click a well to
+    show its cells."""
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__(napari_viewer)
+        self.plate = QComboBox()
+        self.value = QComboBox()
+        self.stat = QComboBox()
+        self.stat.addItems(list(STATS))
+        self.wells = QComboBox()
+        self.wells.addItems(["auto", *map(str, FORMATS)])
+        self.info = QLabel("Open a profile table to see its plate.")
+        self.info.setWordWrap(True)
+        save = QPushButton("Save picture…")
+        save.clicked.connect(self._save_dialog)
+        clear = QPushButton("All wells")
+        clear.clicked.connect(lambda: self.pick_well(None))
+        self.figure, self.canvas, self.axes = _canvas(260)
+        self.canvas.mpl_connect("motion_notify_event", self._hover)
+        self.canvas.mpl_connect("button_press_event", self._click)
+        form = QFormLayout()
+        form.addRow("Plate", self.plate)
+        form.addRow("Colour by", self.value)
+        form.addRow("Statistic", self.stat)
+        form.addRow("Wells", self.wells)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.canvas)
+        lay.addWidget(self.info)
+        lay.addWidget(_row(clear, save))
+        self.summary: pa.Table | None = None
+        self.grid: tuple[np.ndarray, np.ndarray, int] | None = None
+        self.picked: str | None = None
+        self._cells: pa.Table | None = None  # plate/well columns, read once
+        self._features: dict[str, pa.Table] = {}
+        self._image = None
+        self.timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
+        self.timer.timeout.connect(self.refresh)
+        for box in (self.plate, self.value, self.stat, self.wells):
+            box.currentTextChanged.connect(lambda *_: self.refresh())
+        self._maybe_attach()
+
+    def attached(self) -> None:
+        assert self.session is not None
+        pt = self.session.profiles
+        try:
+            self.plate_col, self.well_col = plate_columns(pt.columns)
+        except ArrowscopeError as exc:
+            self.info.setText(str(exc))
+            return
+        keys = [c for c in (self.plate_col, self.well_col) if c]
+        self._cells = pt.read(keys)
+        for box in (self.plate, self.value):
+            box.blockSignals(True)
+        plates = (
+            sorted({str(p) for p in self._cells.column(self.plate_col).to_pylist()})
+            if self.plate_col
+            else ["(one plate)"]
+        )
+        self.plate.addItems(plates)
+        self.value.addItems(self.value_choices())
+        for box in (self.plate, self.value):
+            box.blockSignals(False)
+        self.session.state_changed.connect(lambda *_: self.timer.start())
+        self.refresh()
+
+    def value_choices(self) -> list[str]:
+        assert self.session is not None
+        out = ["count", "any_outlier"]
+        flags = self.session.flags
+        if flags is not None:
+            out += [
+                c.removeprefix(FLAG_PREFIX).removesuffix(FLAG_SUFFIX)
+                for c in flag_columns(flags.column_names)
+            ]
+        out += ["manual:reject", "manual:keep", "manual:unsure"]
+        return out + numeric_columns(self.session.profiles.schema)
+
+    def _table_for(self, value: str) -> pa.Table:
+        """The plate/well columns plus the value's feature column (read once)."""
+        assert self._cells is not None and self.session is not None
+        if value not in self.session.profiles.columns:
+            return self._cells
+        if value not in self._features:
+            col = self.session.profiles.read([value]).column(0)
+            self._features[value] = self._cells.append_column(value, col)
+        return self._features[value]
+
+    def refresh(self) -> pa.Table | None:
+        """Recompute the per-well values (the current filter applies) and draw."""
+        if self.session is None or self._cells is None:
+            return None
+        value = self.value.currentText() or "count"
+        if value not in self.value_choices():  # conditions changed with a new run
+            self.value.blockSignals(True)
+            self.value.clear()
+            self.value.addItems(self.value_choices())
+            self.value.setCurrentText("count")
+            self.value.blockSignals(False)
+            value = "count"
+        try:
+            self.summary = plate_summary(
+                self._table_for(value),
+                value,
+                self.stat.currentText(),
+                flags=self.session.flags,
+                marks=_RowVerdicts(self.session.verdicts)
+                if value.startswith("manual:")
+                else None,
+                rows=self.session.filter_mask,
+            )
+        except ArrowscopeError as exc:
+            self.info.setText(str(exc))
+            return None
+        plate = self.plate.currentText() if self.plate_col else None
+        wells = (
+            None
+            if self.wells.currentText() == "auto"
+            else int(self.wells.currentText())
+        )
+        self.grid = plate_grid(self.summary, plate, wells)
+        self._draw(value)
+        return self.summary
+
+    def _draw(self, value: str) -> None:
+        from matplotlib import colormaps
+
+        assert self.grid is not None
+        values, counts, wells = self.grid
+        nr, nc = FORMATS[wells]
+        self.figure.clear()
+        self.axes = self.figure.add_subplot(111)
+        # a well without cells is missing, not zero: its own colour
+        cmap = colormaps["viridis"].with_extremes(bad="#3a3a3a")
+        masked = np.ma.masked_invalid(values)
+        self._image = self.axes.imshow(masked, cmap=cmap, aspect="equal")
+        missing = np.argwhere(counts == 0)
+        if len(missing) and nr * nc <= 384:
+            self.axes.scatter(
+                missing[:, 1], missing[:, 0], marker="x", s=8, c="#8a8a8a"
+            )
+        self.axes.set_xticks(range(nc), [str(i + 1) for i in range(nc)], fontsize=6)
+        self.axes.set_yticks(
+            range(nr),
+            [chr(65 + i) if i < 26 else "A" + chr(39 + i) for i in range(nr)],
+            fontsize=6,
+        )
+        title = value if value != "count" else "cells per well"
+        if value in self.session.profiles.columns:  # type: ignore[union-attr]
+            title = f"{self.stat.currentText()} of {value}"
+        self.axes.set_title(f"{self.plate.currentText()}: {title}", fontsize=8)
+        bar = self.figure.colorbar(self._image, ax=self.axes, shrink=0.8)
+        bar.ax.tick_params(labelsize=6)
+        if self.picked:
+            r, c = _well_rc(self.picked)
+            self.axes.add_patch(_box(c - 0.5, r - 0.5))
+        self.canvas.draw_idle()
+
+    # ---- hover and click
+    def well_at(self, x: float, y: float) -> str | None:
+        if self.grid is None:
+            return None
+        nr, nc = FORMATS[self.grid[2]]
+        r, c = int(round(y)), int(round(x))
+        if not (0 <= r < nr and 0 <= c < nc):
+            return None
+        return f"{chr(65 + r) if r < 26 else 'A' + chr(39 + r)}{c + 1:02d}"
+
+    def describe_well(self, well: str) -> str:
+        assert self.grid is not None and self.session is not None
+        r, c = _well_rc(well)
+        values, counts, _ = self.grid
+        if counts[r, c] == 0:
+            return f"{well}: no cells"
+        rows = self.rows_of_well(well)
+        fields = len(np.unique(self.session.profiles.fov_of_row[rows]))
+        return (
+            f"{well}: {fields} field(s), {int(counts[r, c])} cells, "
+            f"value {values[r, c]:.4g}"
+        )
+
+    def _hover(self, event: Any) -> None:
+        if event.inaxes is not self.axes or event.xdata is None:
+            return
+        well = self.well_at(event.xdata, event.ydata)
+        if well is not None:
+            self.info.setText(self.describe_well(well))
+
+    def _click(self, event: Any) -> None:
+        if event.inaxes is not self.axes or event.xdata is None:
+            return
+        well = self.well_at(event.xdata, event.ydata)
+        if well is not None:
+            self.pick_well(well)
+
+    def rows_of_well(self, well: str) -> np.ndarray:
+        """Table rows of the current plate's ``well`` (names compared as wells:
+        ``B7`` is ``B07``)."""
+        from ..core.profiles.plate import parse_wells
+
+        assert self._cells is not None
+        names = self._cells.column(self.well_col).to_pylist()
+        r, c = parse_wells(names)
+        wr, wc = _well_rc(well)
+        hit = (r == wr) & (c == wc + 1)
+        if self.plate_col:
+            plates = np.array(
+                [str(p) for p in self._cells.column(self.plate_col).to_pylist()]
+            )
+            hit &= plates == self.plate.currentText()
+        return np.flatnonzero(hit)
+
+    def pick_well(self, well: str | None) -> np.ndarray:
+        """Show only ``well``'s cells (None: every well) and go to its first field."""
+        if self.session is None:
+            return np.empty(0, np.int64)
+        self.picked = well
+        if well is None:
+            self.session.set_well_mask(None)
+            self.refresh()
+            return np.empty(0, np.int64)
+        rows = self.rows_of_well(well)
+        mask = np.zeros(self.session.profiles.num_rows, bool)
+        mask[rows] = True
+        self.session.set_well_mask(mask)
+        if rows.size:
+            fov = int(self.session.profiles.fov_of_row[rows[0]])
+            if fov >= 0:
+                self.viewer.dims.set_point(0, fov)
+        self.info.setText(self.describe_well(well))
+        return rows
+
+    # ---- pictures for reports
+    def save_picture(self, path: str | Path) -> Path:
+        """Write the plate map as PNG or SVG (by suffix)."""
+        path = Path(path)
+        if path.suffix.lower() not in (".png", ".svg"):
+            raise ArrowscopeError("save the plate map as .png or .svg", path=path)
+        self.figure.savefig(path, dpi=200)
+        return path
+
+    def _save_dialog(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Save plate map", "plate_map.png", "PNG (*.png);;SVG (*.svg)"
+        )
+        if name:
+            try:
+                notify(f"wrote {self.save_picture(name)}")
+            except (ArrowscopeError, OSError) as exc:
+                notify(f"Could not save the plate map: {exc}", "error")
+
+
+class _RowVerdicts:
+    """The session's verdicts aligned by row, shaped like Marks for plate_summary."""
+
+    key_columns: list[str] = []
+
+    def __init__(self, verdicts: np.ndarray) -> None:
+        self._v = verdicts
+
+    def verdicts(self, _keys: Any) -> np.ndarray:
+        return self._v
+
+
+def _well_rc(well: str) -> tuple[int, int]:
+    from ..core.profiles.plate import parse_wells
+
+    r, c = parse_wells([well])
+    return int(r[0]), int(c[0]) - 1
+
+
+def _box(x: float, y: float) -> Any:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x, y), 1, 1, fill=False, edgecolor="white", linewidth=1.5)
+
+
+class ScatterWidget(_SessionWidget):
+    """Two features against each other, density-shaded; gates select cells."""
+
+    BINS = 200
+    MAX_SELECTED_DRAWN = 20_000
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__(napari_viewer)
+        self.x = QComboBox()
+        self.y = QComboBox()
+        self.tool = QComboBox()
+        self.tool.addItems(["rectangle", "lasso"])
+        self.tool.currentTextChanged.connect(self._set_tool)
+        self.info = QLabel("Draw a gate on the plot to select cells.")
+        self.info.setWordWrap(True)
+        keep = QPushButton("Gate → filter")
+        keep.clicked.connect(self.gate_to_filter)
+        clear = QPushButton("Clear gate")
+        clear.clicked.connect(self.clear_gate)
+        self.figure, self.canvas, self.axes = _canvas(300)
+        form = QFormLayout()
+        form.addRow("X", self.x)
+        form.addRow("Y", self.y)
+        form.addRow("Gate", self.tool)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.canvas)
+        lay.addWidget(self.info)
+        lay.addWidget(_row(clear, keep))
+        self.values: dict[str, np.ndarray] = {}
+        self.gate: list[tuple[float, float]] | None = None
+        self.gated = np.empty(0, np.int64)
+        self._selector: Any = None
+        self._selected_artist: Any = None
+        self.timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
+        self.timer.timeout.connect(self.draw)
+        for box in (self.x, self.y):
+            box.currentTextChanged.connect(lambda *_: self._axes_changed())
+        self._maybe_attach()
+
+    def attached(self) -> None:
+        assert self.session is not None
+        names = numeric_columns(self.session.profiles.schema)
+        for box in (self.x, self.y):
+            box.blockSignals(True)
+            box.addItems(names)
+        if len(names) > 1:
+            self.y.setCurrentIndex(1)
+        for box in (self.x, self.y):
+            box.blockSignals(False)
+        self.session.state_changed.connect(lambda *_: self.timer.start())
+        self.session.selection_changed.connect(lambda *_: self._draw_selected())
+        self.draw()
+
+    def column(self, name: str) -> np.ndarray:
+        """A feature's values as float64 (read once; ±inf and null are NaN)."""
+        if name not in self.values:
+            assert self.session is not None
+            col = self.session.profiles.read([name]).column(0)
+            v = col.to_numpy(zero_copy_only=False).astype(np.float64)
+            v[~np.isfinite(v)] = np.nan
+            self.values[name] = v
+        return self.values[name]
+
+    def _axes_changed(self) -> None:
+        self.clear_gate(redraw=False)
+        self.draw()
+
+    def draw(self) -> None:
+        """Density of the shown cells, as an image of binned counts."""
+        if self.session is None or not self.x.currentText():
+            return
+        x, y = self.column(self.x.currentText()), self.column(self.y.currentText())
+        shown = self.session.visible & np.isfinite(x) & np.isfinite(y)
+        self.figure.clear()
+        self.axes = self.figure.add_subplot(111)
+        if shown.any():
+            xs, ys = x[shown], y[shown]
+            counts, xe, ye = np.histogram2d(xs, ys, bins=self.BINS)
+            self.axes.imshow(
+                np.log1p(counts.T),
+                origin="lower",
+                extent=(xe[0], xe[-1], ye[0], ye[-1]),
+                aspect="auto",
+                cmap="magma",
+                interpolation="nearest",
+            )
+        self.axes.set_xlabel(self.x.currentText(), fontsize=7)
+        self.axes.set_ylabel(self.y.currentText(), fontsize=7)
+        self.axes.tick_params(labelsize=6)
+        self._selected_artist = None
+        self._draw_selected(idle=False)
+        if self.gate:
+            from matplotlib.patches import Polygon
+
+            self.axes.add_patch(
+                Polygon(self.gate, closed=True, fill=False, edgecolor="cyan", lw=1)
+            )
+        self._set_tool(self.tool.currentText())
+        self.canvas.draw_idle()
+
+    def _draw_selected(self, idle: bool = True) -> None:
+        if self.session is None or not self.x.currentText():
+            return
+        rows = np.asarray(self.session.selected, np.int64)[: self.MAX_SELECTED_DRAWN]
+        if self._selected_artist is not None:
+            self._selected_artist.remove()
+            self._selected_artist = None
+        if rows.size:
+            x, y = self.column(self.x.currentText()), self.column(self.y.currentText())
+            self._selected_artist = self.axes.scatter(
+                x[rows], y[rows], s=4, c="cyan", linewidths=0
+            )
+        if idle:
+            self.canvas.draw_idle()
+
+    def _set_tool(self, tool: str) -> None:
+        from matplotlib.widgets import LassoSelector, RectangleSelector
+
+        if self._selector is not None:
+            self._selector.set_active(False)
+        if tool == "lasso":
+            self._selector = LassoSelector(self.axes, self._lasso_done)
+        else:
+            self._selector = RectangleSelector(
+                self.axes, self._rectangle_done, interactive=False, useblit=False
+            )
+
+    def _rectangle_done(self, press: Any, release: Any) -> None:
+        x0, x1 = sorted((press.xdata, release.xdata))
+        y0, y1 = sorted((press.ydata, release.ydata))
+        self.set_gate([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+
+    def _lasso_done(self, vertices: Any) -> None:
+        self.set_gate([tuple(v) for v in vertices])
+
+    def set_gate(self, vertices: list[tuple[float, float]]) -> np.ndarray:
+        """Gate the shown cells by a polygon in (x, y) feature units; the rows
+        inside become the selection."""
+        from matplotlib.path import Path as MplPath
+
+        assert self.session is not None
+        self.gate = [(float(a), float(b)) for a, b in vertices]
+        x, y = self.column(self.x.currentText()), self.column(self.y.currentText())
+        shown = np.flatnonzero(self.session.visible & np.isfinite(x) & np.isfinite(y))
+        inside = MplPath(self.gate).contains_points(
+            np.column_stack([x[shown], y[shown]])
+        )
+        self.gated = shown[inside]
+        self.info.setText(f"{self.gated.size:,} cells in the gate")
+        self.session.select_rows(self.gated.tolist(), move=bool(self.gated.size))
+        self.draw()
+        return self.gated
+
+    def clear_gate(self, redraw: bool = True) -> None:
+        self.gate = None
+        self.gated = np.empty(0, np.int64)
+        if self.session is not None and redraw:
+            self.session.select_rows([], move=False)
+            self.draw()
+
+    def gate_clauses(self) -> list[tuple[str, str, float]] | None:
+        """A rectangle gate as Filter clauses (column, op, value); None for a
+        lasso (a polygon is no WHERE clause)."""
+        if not self.gate or len(self.gate) != 4:
+            return None
+        xs = sorted({a for a, _ in self.gate})
+        ys = sorted({b for _, b in self.gate})
+        if len(xs) != 2 or len(ys) != 2:
+            return None
+        x, y = self.x.currentText(), self.y.currentText()
+        return [(x, ">=", xs[0]), (x, "<=", xs[1]), (y, ">=", ys[0]), (y, "<=", ys[1])]
+
+    def gate_to_filter(self) -> Any:
+        """Make the gate a filter: the rectangle's clauses go to the Filter
+        panel (a lasso keeps exactly its rows)."""
+        if self.session is None or not self.gate:
+            notify("Draw a gate first.", "warning")
+            return None
+        clauses = self.gate_clauses()
+        panel = _filter_panel(self.viewer)
+        if clauses is not None and panel is not None:
+            for column, op, value in clauses:
+                panel.add_filter(column, op, repr(value))
+            return panel.apply()
+        keep = np.zeros(self.session.profiles.num_rows, bool)
+        keep[self.gated] = True
+        self.session.set_visible(keep)
+        return None
+
+
+def _filter_panel(viewer: Any) -> Any:
+    from .qc_widgets import FilterWidget
+
+    for widget in getattr(viewer.window, "dock_widgets", {}).values():
+        if isinstance(widget, FilterWidget):
+            return widget
+    return None

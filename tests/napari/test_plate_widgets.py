@@ -1,0 +1,208 @@
+"""Plate map, scatter gates and verdicts by eye, in a real viewer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from qtpy.QtCore import Qt
+
+from arrowscope._napari.export_widget import ExportWidget
+from arrowscope._napari.plate_widgets import PlateMapWidget, ScatterWidget
+from arrowscope._napari.qc_widgets import OutlierGalleryWidget, QCWidget
+from arrowscope._napari.session import session_for
+from arrowscope._napari.workers import is_done
+from arrowscope.core.profiles.synthetic import write_demo_plate
+
+
+def wait(qtbot, worker, timeout=60_000):
+    qtbot.waitUntil(lambda: is_done(worker), timeout=timeout)
+
+
+@pytest.fixture
+def plate(make_napari_viewer, tmp_path):
+    files = write_demo_plate(tmp_path / "demo", n_fields=6, size=(96, 96))
+    viewer = make_napari_viewer()
+    viewer.open(files["profiles"], plugin="arrowscope")
+    return viewer, files, pq.read_table(files["profiles"])
+
+
+def test_plate_map_wells_colours_hover_click_and_picture(plate, qtbot, tmp_path):
+    viewer, files, table = plate
+    widget = PlateMapWidget(viewer)
+    assert widget.session is not None
+    summary = widget.summary
+    wells = table.column("Metadata_Well").to_pylist()
+    expected = {w: wells.count(w) for w in set(wells)}
+    got = dict(
+        zip(
+            summary.column("Metadata_Well").to_pylist(),
+            summary.column("n_cells").to_pylist(),
+            strict=True,
+        )
+    )
+    assert got == expected  # A01..A04, B01, B02
+    values, counts, n_wells = widget.grid
+    assert n_wells == 96 and values.shape == (8, 12)
+    assert counts[1, 1] == expected["B02"] and np.isnan(values[7, 11])
+    # colours: the drawn image maps each well's count through the colour map;
+    # a well without cells gets the "missing" colour, not the colour of zero
+    image = widget._image
+    rgba = image.to_rgba(image.get_array())
+    lo = np.nanargmin(values)
+    assert not np.allclose(rgba.reshape(-1, 4)[lo], rgba[7, 11])
+    assert np.allclose(rgba[7, 11][:3], [0x3A / 255] * 3, atol=0.01)
+    # hover text and a click: the well's fields become the current ones
+    assert widget.well_at(1.2, 0.3) == "A02" and widget.well_at(1.2, 0.8) == "B02"
+    assert widget.describe_well("B02").startswith(
+        f"B02: 1 field(s), {expected['B02']} cells"
+    )
+    rows = widget.pick_well("B02")
+    assert set(np.asarray(wells)[rows]) == {"B02"}
+    session = widget.session
+    assert session.visible.sum() == expected["B02"]
+    fov = session.profiles.fov_of_row[rows[0]]
+    assert round(viewer.dims.point[0]) == fov
+    widget.pick_well(None)
+    assert session.visible.all()
+    for suffix in (".png", ".svg"):
+        out = widget.save_picture(tmp_path / f"plate{suffix}")
+        assert out.stat().st_size > 1000
+
+
+def test_plate_map_follows_qc_and_filters(plate, qtbot):
+    viewer, files, table = plate
+    widget = PlateMapWidget(viewer)
+    qc = QCWidget(viewer)
+    wait(qtbot, qc.run())
+    qtbot.waitUntil(lambda: "any_outlier" in widget.value_choices(), timeout=5000)
+    widget.value.setCurrentText("any_outlier")
+    summary = widget.refresh()
+    mask = qc.session.outlier_mask()
+    wells = np.asarray(table.column("Metadata_Well").to_pylist())
+    for w, v in zip(
+        summary.column("Metadata_Well").to_pylist(),
+        summary.column("value").to_pylist(),
+        strict=True,
+    ):
+        assert v == pytest.approx(mask[wells == w].mean())
+    # a filter (the Filter panel's rows) is what the map counts
+    keep = wells != "A01"
+    qc.session.set_visible(keep)
+    qtbot.waitUntil(
+        lambda: "A01" not in widget.summary.column("Metadata_Well").to_pylist(),
+        timeout=5000,
+    )
+    widget.value.setCurrentText("Nuclei_AreaShape_Area")
+    widget.stat.setCurrentText("median")
+    summary = widget.refresh()
+    area = table.column("Nuclei_AreaShape_Area").to_numpy()
+    a02 = summary.column("Metadata_Well").to_pylist().index("A02")
+    assert summary.column("value")[a02].as_py() == pytest.approx(
+        np.median(area[wells == "A02"])
+    )
+
+
+def test_scatter_gate_selects_exactly_the_rows_inside(plate, qtbot):
+    viewer, files, table = plate
+    widget = ScatterWidget(viewer)
+    widget.x.setCurrentText("Nuclei_AreaShape_Area")
+    widget.y.setCurrentText("Nuclei_AreaShape_Eccentricity")
+    x = table.column("Nuclei_AreaShape_Area").to_numpy()
+    y = table.column("Nuclei_AreaShape_Eccentricity").to_numpy()
+    x0, x1 = np.percentile(x, [20, 80])
+    y0, y1 = np.percentile(y, [10, 70])
+    # a drag on the canvas, as matplotlib reports it
+    press = type("E", (), {"xdata": x0, "ydata": y0})()
+    release = type("E", (), {"xdata": x1, "ydata": y1})()
+    widget._rectangle_done(press, release)
+    inside = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+    assert sorted(widget.gated.tolist()) == inside.tolist() and inside.size
+    session = session_for(viewer)
+    assert sorted(session.selected) == inside.tolist()
+    points = viewer.layers["cells"]
+    assert {int(session.point_rows[p]) for p in points.selected_data} == set(inside)
+    clauses = widget.gate_clauses()
+    assert clauses[0] == ("Nuclei_AreaShape_Area", ">=", pytest.approx(x0))
+    # a lasso: a triangle
+    tri = [(x.min(), y.min()), (x.max(), y.min()), (x.min(), y.max())]
+    got = widget.set_gate(tri)
+    u = (x - x.min()) / (x.max() - x.min())
+    v = (y - y.min()) / (y.max() - y.min())
+    strictly = np.flatnonzero((u > 1e-9) & (v > 1e-9) & (u + v < 1 - 1e-9))
+    assert set(strictly) <= set(got.tolist())
+    assert widget.gate_clauses() is None  # a triangle is no WHERE clause
+    widget.gate_to_filter()
+    assert session.visible.sum() == got.size
+
+
+def test_verdicts_by_eye_saved_reloaded_and_exported_by_key(
+    make_napari_viewer, qtbot, tmp_path
+):
+    files = write_demo_plate(tmp_path / "demo", n_fields=3, size=(96, 96))
+    viewer = make_napari_viewer()
+    viewer.open(files["profiles"], plugin="arrowscope")
+    gallery = OutlierGalleryWidget(viewer)
+    session = gallery.session
+    gallery.which.setCurrentIndex(1)  # all shown cells
+    qtbot.waitUntil(lambda: gallery.list.count() > 3, timeout=30_000)
+    gallery.list.item(0).setSelected(True)
+    first = int(gallery.list.item(0).data(Qt.ItemDataRole.UserRole))
+    qtbot.keyClick(gallery.list, Qt.Key.Key_2)  # reject, and the next is shown
+    assert session.verdicts[first] == "reject"
+    second = int(gallery.list.item(1).data(Qt.ItemDataRole.UserRole))
+    assert session.selected == [second]
+    assert "reject" in gallery.list.item(0).text()
+    # on the canvas: 1 on the cells layer keeps the current cell
+    session.judge_current("keep")
+    assert session.verdicts[second] == "keep"
+    ring = np.asarray(viewer.layers["cells"].face_color)[
+        int(session.row_to_point[first])
+    ]
+    assert np.allclose(ring[:3], [1.0, 0x4C / 255, 1.0], atol=0.01)  # reject colour
+    sidecar = files["profiles"].with_name("profiles.marks.parquet")
+    assert sidecar.is_file()
+    # the table is re-sorted and rewritten; a new viewer finds the marks by key
+    table = pq.read_table(files["profiles"])
+    keys = [
+        "Metadata_Plate",
+        "Metadata_ImageNumber",
+        "Metadata_Nuclei_Number_Object_Number",
+    ]
+    before = {
+        tuple(table.slice(r, 1).select(keys).to_pylist()[0].values()): v
+        for r, v in ((first, "reject"), (second, "keep"))
+    }
+    order = np.random.default_rng(3).permutation(table.num_rows)
+    pq.write_table(
+        table.take(pa.array(order)).replace_schema_metadata(table.schema.metadata),
+        files["profiles"],
+    )
+    viewer2 = make_napari_viewer()
+    viewer2.open(files["profiles"], plugin="arrowscope")
+    again = session_for(viewer2)
+    key_rows = again.profiles.read(keys).to_pylist()
+    found = {
+        tuple(k.values()): again.verdicts[i]
+        for i, k in enumerate(key_rows)
+        if again.verdicts[i] is not None
+    }
+    assert found == before
+    # exported beside the rule flags, as pycytominer reads it
+    qc = QCWidget(viewer2)
+    wait(qtbot, qc.run())
+    export = ExportWidget(viewer2)
+    wait(qtbot, export.export_qc("annotations", tmp_path / "ann.parquet"))
+    ann = pq.read_table(tmp_path / "ann.parquet").to_pylist()
+    got = {
+        tuple(r[k] for k in keys): r["Metadata_manual_qc"]
+        for r in ann
+        if r["Metadata_manual_qc"] is not None
+    }
+    assert got == before
+    # the agreement view counts the rule flags against the verdicts
+    gallery2 = OutlierGalleryWidget(viewer2)
+    counts = gallery2.update_agreement()
+    assert sum(sum(c.values()) for c in counts.values()) == 2 * len(counts)
+    assert "rule vs eye" in gallery2.agreement.text()
