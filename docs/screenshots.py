@@ -1,7 +1,8 @@
 """Render the documentation's screenshots with the arrowscope app itself.
 
 Run: python docs/screenshots.py [OUT_DIR]   (needs a display or Xvfb)
-Writes demo.png (the whole app), profiles.png, qc.png, filter.png and gallery.png.
+Writes demo.png (the whole app), profiles.png, qc.png, filter.png, gallery.png,
+plate_map.png, scatter.png (with a gate) and gallery_marks.png (verdicts by eye).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 
 def main(out: Path) -> None:
+    import numpy as np
     from qtpy.QtWidgets import QApplication
 
     import napari
@@ -21,7 +23,7 @@ def main(out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        files = write_demo_plate(Path(tmp) / "demo")
+        files = write_demo_plate(Path(tmp) / "demo", n_fields=12)
         viewer = napari.Viewer(title="arrowscope")
         viewer.window._qt_window.resize(1600, 1000)
         viewer.open(str(files["profiles"]), plugin="arrowscope")
@@ -46,6 +48,40 @@ def main(out: Path) -> None:
         _wait(lambda: gallery._worker is not None and is_done(gallery._worker))
         _settle(viewer)
         gallery.grab().save(str(out / "gallery.png"))
+
+        session = gallery.session
+        session.set_visible(None)
+        plate = docked["Plate map"]
+        plate.value.setCurrentText("any_outlier")
+        plate.refresh()
+        plate.save_picture(out / "plate_map_figure.png")
+        _settle(viewer)
+        plate.grab().save(str(out / "plate_map.png"))
+
+        scatter = docked["Scatter and gates"]
+        window._dock_widgets["Scatter and gates (arrowscope)"].raise_()
+        scatter.x.setCurrentText("Nuclei_AreaShape_Area")
+        scatter.y.setCurrentText("Nuclei_AreaShape_Eccentricity")
+        x = scatter.column("Nuclei_AreaShape_Area")
+        y = scatter.column("Nuclei_AreaShape_Eccentricity")
+        x0, x1 = float(np.nanpercentile(x, 60)), float(np.nanmax(x))
+        y0, y1 = float(np.nanmin(y)), float(np.nanpercentile(y, 70))
+        scatter.set_gate([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+        _settle(viewer)
+        scatter.grab().save(str(out / "scatter.png"))
+
+        window._dock_widgets["Outlier gallery (arrowscope)"].raise_()
+        gallery.which.setCurrentIndex(0)
+        gallery.refresh()
+        _wait(lambda: gallery._worker is not None and is_done(gallery._worker))
+        _settle(viewer)
+        for i, verdict in ((0, "reject"), (1, "keep"), (2, "unsure")):
+            if i < gallery.list.count():
+                gallery.list.clearSelection()
+                gallery.list.item(i).setSelected(True)
+                gallery.mark_selected(verdict)
+        _settle(viewer)
+        gallery.grab().save(str(out / "gallery_marks.png"))
         viewer.close()
 
 

@@ -2,9 +2,10 @@
 
 Both draw with matplotlib in the dock (already used by the QC histogram).
 The scatter bins its points into a 2-D histogram drawn as an image, as
-datashader does: drawing cost depends on the bins, not on the number of
-cells, so a million cells redraw in tens of milliseconds; the selected cells
-are drawn as points on top. Gates (rectangle, lasso) select rows with
+datashader does (:class:`~arrowscope.core.profiles.density.Density`: every
+cell's bin is computed once per pair of axes, a redraw after a filter is one
+``numpy.bincount``): drawing cost depends on the bins, not on the number of
+cells; the selected cells are drawn as points on top. Gates (rectangle, lasso) select rows with
 ``matplotlib.path.Path.contains_points`` over the feature values, and the
 selection is the session's: the Profiles table and the canvas follow it.
 Everything is keyed by table row, never by position in a layer.
@@ -28,9 +29,11 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.errors import ArrowscopeError
+from ..core.profiles.density import Density
 from ..core.profiles.plate import (
     FORMATS,
     STATS,
+    PlateIndex,
     plate_columns,
     plate_grid,
     plate_summary,
@@ -97,6 +100,7 @@ class PlateMapWidget(_SessionWidget):
         self.grid: tuple[np.ndarray, np.ndarray, int] | None = None
         self.picked: str | None = None
         self._cells: pa.Table | None = None  # plate/well columns, read once
+        self._index: PlateIndex | None = None
         self._features: dict[str, pa.Table] = {}
         self._image = None
         self.timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
@@ -115,6 +119,7 @@ class PlateMapWidget(_SessionWidget):
             return
         keys = [c for c in (self.plate_col, self.well_col) if c]
         self._cells = pt.read(keys)
+        self._index = PlateIndex(self._cells)  # group codes, once per table
         for box in (self.plate, self.value):
             box.blockSignals(True)
         plates = (
@@ -173,6 +178,7 @@ class PlateMapWidget(_SessionWidget):
                 if value.startswith("manual:")
                 else None,
                 rows=self.session.filter_mask,
+                index=self._index,
             )
         except ArrowscopeError as exc:
             self.info.setText(str(exc))
@@ -372,6 +378,8 @@ class ScatterWidget(_SessionWidget):
         self.values: dict[str, np.ndarray] = {}
         self.gate: list[tuple[float, float]] | None = None
         self.gated = np.empty(0, np.int64)
+        self._density: Density | None = None
+        self._density_of: tuple[str, str] | None = None
         self._selector: Any = None
         self._selected_artist: Any = None
         self.timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
@@ -412,17 +420,19 @@ class ScatterWidget(_SessionWidget):
         """Density of the shown cells, as an image of binned counts."""
         if self.session is None or not self.x.currentText():
             return
-        x, y = self.column(self.x.currentText()), self.column(self.y.currentText())
-        shown = self.session.visible & np.isfinite(x) & np.isfinite(y)
+        pair = (self.x.currentText(), self.y.currentText())
+        if self._density is None or self._density_of != pair:
+            x, y = self.column(pair[0]), self.column(pair[1])
+            self._density = Density(x, y, self.BINS)  # bins of every cell, once
+            self._density_of = pair
+        counts = self._density.counts(self.session.visible)
         self.figure.clear()
         self.axes = self.figure.add_subplot(111)
-        if shown.any():
-            xs, ys = x[shown], y[shown]
-            counts, xe, ye = np.histogram2d(xs, ys, bins=self.BINS)
+        if counts.any():
             self.axes.imshow(
                 np.log1p(counts.T),
                 origin="lower",
-                extent=(xe[0], xe[-1], ye[0], ye[-1]),
+                extent=self._density.extent,
                 aspect="auto",
                 cmap="magma",
                 interpolation="nearest",

@@ -719,15 +719,18 @@ class ProfileTable:
         if not (self.keys.files or self.keys.masks):
             return
         files = FileIndex(self._roots(), allow_outside=self.allow_outside_roots)
-        names = {ch: kt.column(c).to_pylist() for ch, c in self.keys.files.items()}
-        folders = {ch: kt.column(c).to_pylist() for ch, c in self.keys.paths.items()}
-        mask_names = {
-            comp: kt.column(c).to_pylist() for comp, c in self.keys.masks.items()
-        }
+        # one row per field names its files: read those rows only
+        first = pa.array([int(f.rows[0]) for f in fovs], pa.int64())
+
+        def column(c: str) -> list[Any]:
+            return kt.column(c).take(first).to_pylist()
+
+        names = {ch: column(c) for ch, c in self.keys.files.items()}
+        folders = {ch: column(c) for ch, c in self.keys.paths.items()}
+        mask_names = {comp: column(c) for comp, c in self.keys.masks.items()}
         aux = {ch for ch, col in names.items() if is_auxiliary(ch, col)}
         missing = 0
-        for fov in fovs:
-            r = int(fov.rows[0])
+        for r, fov in enumerate(fovs):  # r: the field's position in ``first``
             refused_before = len(files.refused)
             for ch, col in names.items():
                 name = col[r]
@@ -799,11 +802,10 @@ class ProfileTable:
                 continue
             fov.channels[channel] = src.image(column, row)
             for mask_column in masks:  # labels by column name (image_type is null)
-                if metas[mask_column][row] is not None:
-                    fov.masks.setdefault(
-                        _MASK_NAMES.get(mask_column, mask_column),
-                        src.image(mask_column, row),
-                    )
+                mask_name = _MASK_NAMES.get(mask_column, mask_column)
+                # every channel's row repeats the field's labels: open one
+                if mask_name not in fov.masks and metas[mask_column][row] is not None:
+                    fov.masks[mask_name] = src.image(mask_column, row)
         for fov in fovs:
             for ch, found in fov.channels.items():
                 if found is None:
@@ -1062,8 +1064,10 @@ class ProfileTable:
                 hint="set image_root to the folder holding the images",
             )
 
-        def load(fov: FieldOfView) -> np.ndarray:
-            got = plane(fov)
+        fovs = self.fields_of_view
+
+        def load(i: int) -> np.ndarray:
+            got = plane(fovs[i])
             out = np.zeros(shape, dtype)
             if got is not None:
                 h, w = min(shape[0], got.shape[0]), min(shape[1], got.shape[1])
@@ -1075,11 +1079,11 @@ class ProfileTable:
         name = f"arrowscope-plane-{uuid.uuid4().hex}"
         planes = [
             da.from_delayed(
-                dask.delayed(load, pure=False)(fov, dask_key_name=(name, i)),
+                dask.delayed(load, pure=False)(i, dask_key_name=(name, i)),
                 shape,
                 dtype,
             )
-            for i, fov in enumerate(self.fields_of_view)
+            for i in range(len(fovs))
         ]
         return da.stack(planes) if planes else da.zeros((0, *shape), dtype)
 
