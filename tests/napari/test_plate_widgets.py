@@ -206,3 +206,21 @@ def test_verdicts_by_eye_saved_reloaded_and_exported_by_key(
     counts = gallery2.update_agreement()
     assert sum(sum(c.values()) for c in counts.values()) == 2 * len(counts)
     assert "rule vs eye" in gallery2.agreement.text()
+
+
+def test_the_app_docks_the_plate_map_beside_the_qc_tools(plate, qtbot):
+    from arrowscope.app.viewer import WIDGETS, _dock_widgets
+
+    viewer, files, table = plate
+    docked = _dock_widgets(viewer, None, None)
+    assert {"Plate map", "Scatter and gates"} <= set(docked) <= set(WIDGETS)
+    plate_map = docked["Plate map"]
+    assert plate_map.summary is not None
+    assert plate_map.summary.num_rows == len(
+        set(table.column("Metadata_Well").to_pylist())
+    )
+    from npe2 import PluginManager
+
+    manifest = PluginManager.instance().get_manifest("arrowscope")
+    names = {w.display_name for w in manifest.contributions.widgets}
+    assert {"Plate map", "Scatter and gates"} <= names

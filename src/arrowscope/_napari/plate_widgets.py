@@ -5,8 +5,8 @@ The scatter bins its points into a 2-D histogram drawn as an image, as
 datashader does (:class:`~arrowscope.core.profiles.density.Density`: every
 cell's bin is computed once per pair of axes, a redraw after a filter is one
 ``numpy.bincount``): drawing cost depends on the bins, not on the number of
-cells; the selected cells are drawn as points on top. Gates (rectangle, lasso) select rows with
-``matplotlib.path.Path.contains_points`` over the feature values, and the
+cells; the selected cells are drawn as points on top. Gates (rectangle,
+lasso) select rows with ``matplotlib.path.Path.contains_points`` over the feature values, and the
 selection is the session's: the Profiles table and the canvas follow it.
 Everything is keyed by table row, never by position in a layer.
 """
@@ -132,6 +132,7 @@ class PlateMapWidget(_SessionWidget):
         for box in (self.plate, self.value):
             box.blockSignals(False)
         self.session.state_changed.connect(lambda *_: self.timer.start())
+        self.info.setText("Hover a well for its counts; click it to show its cells.")
         self.refresh()
 
     def value_choices(self) -> list[str]:
@@ -429,12 +430,15 @@ class ScatterWidget(_SessionWidget):
         self.figure.clear()
         self.axes = self.figure.add_subplot(111)
         if counts.any():
+            # empty bins are background; darker is denser (log counts), so a
+            # lone outlier bin stays visible next to the crowd
             self.axes.imshow(
-                np.log1p(counts.T),
+                np.ma.masked_equal(np.log1p(counts.T), 0),
                 origin="lower",
                 extent=self._density.extent,
                 aspect="auto",
-                cmap="magma",
+                cmap="Greys",
+                vmin=-0.5,
                 interpolation="nearest",
             )
         self.axes.set_xlabel(self.x.currentText(), fontsize=7)
@@ -446,7 +450,7 @@ class ScatterWidget(_SessionWidget):
             from matplotlib.patches import Polygon
 
             self.axes.add_patch(
-                Polygon(self.gate, closed=True, fill=False, edgecolor="cyan", lw=1)
+                Polygon(self.gate, closed=True, fill=False, edgecolor="#1f77b4", lw=1.2)
             )
         self._set_tool(self.tool.currentText())
         self.canvas.draw_idle()
@@ -461,7 +465,7 @@ class ScatterWidget(_SessionWidget):
         if rows.size:
             x, y = self.column(self.x.currentText()), self.column(self.y.currentText())
             self._selected_artist = self.axes.scatter(
-                x[rows], y[rows], s=4, c="cyan", linewidths=0
+                x[rows], y[rows], s=6, c="#ff7f0e", linewidths=0
             )
         if idle:
             self.canvas.draw_idle()

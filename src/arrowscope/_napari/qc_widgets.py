@@ -532,6 +532,9 @@ class OutlierGalleryWidget(_SessionWidget):
         self.list = QListWidget()
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setIconSize(QSize(self.ICON, self.ICON))
+        # a fixed cell per thumbnail: captions ("row 13 · reject") never overlap
+        self.list.setGridSize(QSize(self.ICON + 28, self.ICON + 34))
+        self.list.setWordWrap(True)
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.list.itemClicked.connect(self._clicked)
