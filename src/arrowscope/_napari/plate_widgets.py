@@ -6,8 +6,9 @@ datashader does (:class:`~arrowscope.core.profiles.density.Density`: every
 cell's bin is computed once per pair of axes, a redraw after a filter is one
 ``numpy.bincount``): drawing cost depends on the bins, not on the number of
 cells; the selected cells are drawn as points on top. Gates (rectangle,
-lasso) select rows with ``matplotlib.path.Path.contains_points`` over the feature values, and the
-selection is the session's: the Profiles table and the canvas follow it.
+lasso) select rows with ``matplotlib.path.Path.contains_points`` over the
+feature values, and the selection is the session's: the Profiles table and
+the canvas follow it.
 Everything is keyed by table row, never by position in a layer.
 """
 
