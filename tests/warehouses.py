@@ -150,29 +150,36 @@ def catalog(base: Path):
     )
 
 
+def take_tables(base: Path) -> dict[tuple[str, str], pa.Table]:
+    """Read and remove the data-files tables under ``base``, typed as Iceberg
+    stores them: ``{(namespace, table): table}``."""
+    tables = {}
+    for data in sorted(base.glob("*/*/data")):
+        table = pa.concat_tables(
+            pq.read_table(f) for f in sorted(data.glob("*.parquet"))
+        )
+        schema = pa.schema(
+            [pa.field(f.name, iceberg_types(f.type), f.nullable) for f in table.schema]
+        )
+        key = (data.parent.parent.name, data.parent.name)
+        tables[key] = table.cast(schema).replace_schema_metadata(None)
+        shutil.rmtree(data.parent)
+    return tables
+
+
 def to_iceberg(root: Path) -> Path:
     """Turn the data-files layout under ``root`` into an Iceberg warehouse;
     returns the registry path."""
     base = root / "warehouse"
     cat = catalog(base)
     registry = {"namespaces": [], "properties": {}, "tables": {}, "views": {}}
-    for data in sorted(base.glob("*/*/data")):
-        namespace, name = data.parent.parent.name, data.parent.name
-        table = pa.concat_tables(
-            pq.read_table(f) for f in sorted(data.glob("*.parquet"))
-        )
-        for f in data.glob("*.parquet"):
-            f.unlink()
-        schema = pa.schema(
-            [pa.field(f.name, iceberg_types(f.type), f.nullable) for f in table.schema]
-        )
-        table = table.cast(schema).replace_schema_metadata(None)
+    for (namespace, name), table in take_tables(base).items():
         if namespace not in [n for (n,) in cat.list_namespaces()]:
             cat.create_namespace(namespace)
         t = cat.create_table(
             (namespace, name),
             schema=table.schema,
-            location=data.parent.resolve().as_uri(),
+            location=(base / namespace / name).resolve().as_uri(),
         )
         t.append(table)
         registry["namespaces"].append(namespace)
@@ -198,18 +205,7 @@ def with_cytotable(root: Path) -> Path:
     from cytotable.warehouse.iceberg import catalog as cytotable_catalog
 
     base = root / "warehouse"
-    tables = {}
-    for data in sorted(base.glob("*/*/data")):
-        table = pa.concat_tables(
-            pq.read_table(f) for f in sorted(data.glob("*.parquet"))
-        )
-        schema = pa.schema(
-            [pa.field(f.name, iceberg_types(f.type), f.nullable) for f in table.schema]
-        )
-        tables[data.parent.parent.name, data.parent.name] = table.cast(
-            schema
-        ).replace_schema_metadata(None)
-        shutil.rmtree(data.parent)
+    tables = take_tables(base)
     bundle = cytotable_catalog(root)
     for namespace in sorted({ns for ns, _ in tables}):
         bundle.create_namespace(namespace)

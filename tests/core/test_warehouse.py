@@ -104,64 +104,15 @@ def test_crop_cut_from_image_files(tmp_path):
     assert np.array_equal(crop.to_numpy()[0, 0, 0], plane[5:18, 15:25])
 
 
-def _synthetic_warehouse(root, rng):
-    """The data-files layout built with arrowscope's writers, following CytoTable
-    1.2.6: keys cast to strings in the image tables, integers in the profiles,
-    one source image per (field, channel), labels in ``ome_arrow_label``."""
-    import pyarrow as pa
-
-    base = root / "warehouse"
-    images = {}
-    labels = {}
-    for field in (1, 2):
-        lab = np.zeros((32, 40), np.uint16)
-        lab[4:12, 5:15] = 1
-        lab[20:30, 22:35] = 2
-        labels[field] = lab
-        for ch in ("DNA", "ER"):
-            images[field, ch] = rng.integers(0, 4000, (32, 40), dtype=np.uint16)
-    keys = [(f, ch) for f in (1, 2) for ch in ("DNA", "ER")]
-    folder = base / "images" / "source_images" / "data"
-    folder.mkdir(parents=True)
-    arrowscope.write_ome_table(
-        folder / "part-0.parquet",
-        {
-            "ome_arrow_image": [
-                {"data": images[k], "dims": "YX", "image_type": None} for k in keys
-            ],
-            "ome_arrow_label": [
-                {"data": labels[k[0]], "dims": "YX", "image_type": None} for k in keys
-            ],
-        },
-        extra_columns={
-            "Metadata_ImageNumber": [str(f) for f, _ in keys],
-            "source_image_column": [f"Image_FileName_{ch}" for _, ch in keys],
-        },
-    )
-    profiles = pa.table(
-        {
-            "Metadata_ImageNumber": [1, 1, 2, 2],
-            "Metadata_ObjectNumber": [1, 2, 1, 2],
-            "Nuclei_Location_Center_X": [10.0, 28.0, 10.0, 28.0],
-            "Nuclei_Location_Center_Y": [8.0, 25.0, 8.0, 25.0],
-            "Image_FileName_DNA": ["a.tif"] * 4,
-            "Image_FileName_ER": ["b.tif"] * 4,
-        }
-    )
-    folder = base / "profiles" / "joined_profiles" / "data"
-    folder.mkdir(parents=True)
-    pq.write_table(profiles, folder / "part-0.parquet")
-    return images, labels
-
-
 def test_synthetic_warehouse_keys_as_strings_and_labels(tmp_path):
-    rng = np.random.default_rng(8)
-    images, labels = _synthetic_warehouse(tmp_path, rng)
+    from tests import warehouses
+
+    facts = warehouses.data_files(tmp_path, np.random.default_rng(8), crops=False)
     pt = arrowscope.open_profiles(tmp_path)
-    assert [f.key for f in pt.fields_of_view] == [(1,), (2,)]
-    assert np.array_equal(pt.channel_stack("ER")[1].compute(), images[2, "ER"])
+    assert [f.key for f in pt.fields_of_view] == [("P1", 1), ("P1", 2)]
+    assert np.array_equal(pt.channel_stack("ER")[1].compute(), facts["images"][2, "ER"])
     assert pt.mask_names == ["label"]
-    assert np.array_equal(pt.mask_stack("label")[0].compute(), labels[1])
+    assert np.array_equal(pt.mask_stack("label")[0].compute(), facts["labels"][1])
     report = pt.link_report()
     assert report["rows_without_image"] == 0 and report["rows_not_in_mask"] == 0
     assert not [p for p in pt.problems if "no masks" in p]

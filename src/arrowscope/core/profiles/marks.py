@@ -96,16 +96,7 @@ class Marks:
 
     def set(self, keys: Mapping[str, Any], verdict: str | None) -> None:
         """Mark the cell (None clears the mark) and save."""
-        if verdict is not None and verdict not in VERDICTS:
-            raise ValueError(
-                f"verdict must be one of {VERDICTS} or None, not {verdict!r}"
-            )
-        key = self._key(keys)
-        if verdict is None:
-            self._by_key.pop(key, None)
-        else:
-            self._by_key[key] = verdict
-        self.save()
+        self.set_many([keys], verdict)
 
     def set_many(self, keys: Sequence[Mapping[str, Any]], verdict: str | None) -> None:
         """Mark several cells with one verdict, saved once."""
