@@ -16,6 +16,10 @@ from arrowscope._napari.workers import is_done
 from arrowscope.core.profiles.synthetic import write_demo_plate
 
 
+def table_rows(files):
+    return pq.read_metadata(files["profiles"]).num_rows
+
+
 def wait(qtbot, worker, timeout=60_000):
     qtbot.waitUntil(lambda: is_done(worker), timeout=timeout)
 
@@ -154,9 +158,17 @@ def test_verdicts_by_eye_saved_reloaded_and_exported_by_key(
     second = int(gallery.list.item(1).data(Qt.ItemDataRole.UserRole))
     assert session.selected == [second]
     assert "reject" in gallery.list.item(0).text()
-    # on the canvas: 1 on the cells layer keeps the current cell
-    session.judge_current("keep")
+    # on the canvas: 1 on the cells layer keeps the current cell (the layer's
+    # own key binding, as napari calls it on a key press)
+    from app_model.types import KeyBinding
+
+    cells = viewer.layers["cells"]
+    cells.keymap[KeyBinding.from_str("1")](cells)
     assert session.verdicts[second] == "keep"
+    third = session.selected[0]
+    assert third != second  # the next cell at once
+    cells.keymap[KeyBinding.from_str("Backspace")](cells)  # clears, never deletes
+    assert session.verdicts[third] is None and len(cells.data) == table_rows(files)
     ring = np.asarray(viewer.layers["cells"].face_color)[
         int(session.row_to_point[first])
     ]
@@ -214,6 +226,23 @@ def test_the_app_docks_the_plate_map_beside_the_qc_tools(plate, qtbot):
     viewer, files, table = plate
     docked = _dock_widgets(viewer, None, None)
     assert {"Plate map", "Scatter and gates"} <= set(docked) <= set(WIDGETS)
+    # a rectangle gate becomes four Filter clauses, applied by the Filter panel
+    scatter = docked["Scatter and gates"]
+    scatter.x.setCurrentText("Nuclei_AreaShape_Area")
+    scatter.y.setCurrentText("Nuclei_AreaShape_Eccentricity")
+    x = table.column("Nuclei_AreaShape_Area").to_numpy()
+    y = table.column("Nuclei_AreaShape_Eccentricity").to_numpy()
+    x0, x1 = np.percentile(x, [10, 90])
+    y0, y1 = np.percentile(y, [10, 90])
+    inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    scatter.set_gate([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    panel = docked["Filter cells"]
+    panel.only.setChecked(True)
+    wait(qtbot, scatter.gate_to_filter())
+    assert len(panel.filters()) == 4
+    session = session_for(viewer)
+    qtbot.waitUntil(lambda: session.visible.sum() == inside.sum(), timeout=10_000)
+    assert np.array_equal(session.visible, inside)
     plate_map = docked["Plate map"]
     assert plate_map.summary is not None
     assert plate_map.summary.num_rows == len(
