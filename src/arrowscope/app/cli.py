@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     if not debug:
         for noisy in ("bioio", "bioio_base", "bioio_ome_tiff", "bioio_tifffile"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
+        logging.getLogger("pyiceberg").setLevel(logging.WARNING)  # "Defaulting to…"
     try:
         if args.command == "info":
             return _info(args.path, as_json=args.json)
