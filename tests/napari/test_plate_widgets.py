@@ -127,6 +127,10 @@ def test_scatter_gate_selects_exactly_the_rows_inside(plate, qtbot):
     assert sorted(session.selected) == inside.tolist()
     points = viewer.layers["cells"]
     assert {int(session.point_rows[p]) for p in points.selected_data} == set(inside)
+    # stepping through the gate's cells, across fields of view
+    first = widget.step(+1)
+    assert first == int(widget.gated[0]) and session.selected == [first]
+    assert widget.step(-1) == int(widget.gated[-1])
     clauses = widget.gate_clauses()
     assert clauses[0] == ("Nuclei_AreaShape_Area", ">=", pytest.approx(x0))
     # a lasso: a triangle
@@ -139,6 +143,17 @@ def test_scatter_gate_selects_exactly_the_rows_inside(plate, qtbot):
     assert widget.gate_clauses() is None  # a triangle is no WHERE clause
     widget.gate_to_filter()
     assert session.visible.sum() == got.size
+    # after a QC run its scores are axes too
+    session.set_visible(None)
+    qc = QCWidget(viewer)
+    wait(qtbot, qc.run())
+    score = "Metadata_qcscore_zscore_Nuclei_AreaShape_Area"
+    qtbot.waitUntil(lambda: score in widget.axis_choices(), timeout=5000)
+    widget.y.setCurrentText(score)
+    z = qc.result.scores.column(score).to_numpy()
+    got = widget.set_gate([(x0, -1.0), (x1, -1.0), (x1, 1.0), (x0, 1.0)])
+    want = np.flatnonzero((x >= x0) & (x <= x1) & (z >= -1) & (z <= 1))
+    assert sorted(got.tolist()) == want.tolist()
 
 
 def test_verdicts_by_eye_saved_reloaded_and_exported_by_key(
@@ -158,6 +173,14 @@ def test_verdicts_by_eye_saved_reloaded_and_exported_by_key(
     second = int(gallery.list.item(1).data(Qt.ItemDataRole.UserRole))
     assert session.selected == [second]
     assert "reject" in gallery.list.item(0).text()
+    # and in the Profiles table, as a column
+    from arrowscope._napari.profiles_widget import ProfilesWidget
+
+    profiles = ProfilesWidget(viewer)
+    qtbot.waitUntil(lambda: profiles.session is not None, timeout=10_000)
+    model = profiles.model
+    assert model.table.column_names[0] == "Metadata_manual_qc"
+    assert model.table.column("Metadata_manual_qc")[first].as_py() == "reject"
     # on the canvas: 1 on the cells layer keeps the current cell (the layer's
     # own key binding, as napari calls it on a key press)
     from app_model.types import KeyBinding

@@ -39,7 +39,7 @@ from ..core.profiles.plate import (
     plate_grid,
     plate_summary,
 )
-from ..core.profiles.qc import FLAG_PREFIX, FLAG_SUFFIX, flag_columns
+from ..core.profiles.qc import FLAG_PREFIX, FLAG_SUFFIX, SCORE_PREFIX, flag_columns
 from .profiles_widget import _row, notify
 from .qc_widgets import _SessionWidget
 
@@ -365,6 +365,9 @@ class ScatterWidget(_SessionWidget):
         self.info.setWordWrap(True)
         keep = QPushButton("Gate → filter")
         keep.clicked.connect(self.gate_to_filter)
+        prev_b, next_b = QPushButton("◀ cell"), QPushButton("cell ▶")
+        prev_b.clicked.connect(lambda: self.step(-1))
+        next_b.clicked.connect(lambda: self.step(+1))
         clear = QPushButton("Clear gate")
         clear.clicked.connect(self.clear_gate)
         self.figure, self.canvas, self.axes = _canvas(300)
@@ -377,6 +380,7 @@ class ScatterWidget(_SessionWidget):
         lay.addWidget(self.canvas)
         lay.addWidget(self.info)
         lay.addWidget(_row(clear, keep))
+        lay.addWidget(_row(prev_b, next_b))
         self.values: dict[str, np.ndarray] = {}
         self.gate: list[tuple[float, float]] | None = None
         self.gated = np.empty(0, np.int64)
@@ -390,25 +394,54 @@ class ScatterWidget(_SessionWidget):
             box.currentTextChanged.connect(lambda *_: self._axes_changed())
         self._maybe_attach()
 
-    def attached(self) -> None:
+    def axis_choices(self) -> list[str]:
+        """Feature columns, then the last QC run's scores (``Metadata_qcscore_…``)."""
         assert self.session is not None
         names = numeric_columns(self.session.profiles.schema)
+        scores = self.session.scores
+        return names + (list(scores.column_names) if scores is not None else [])
+
+    def _fill_axes(self) -> None:
+        names = self.axis_choices()
         for box in (self.x, self.y):
+            current = box.currentText()
             box.blockSignals(True)
+            box.clear()
             box.addItems(names)
-        if len(names) > 1:
-            self.y.setCurrentIndex(1)
-        for box in (self.x, self.y):
+            if current in names:
+                box.setCurrentText(current)
             box.blockSignals(False)
-        self.session.state_changed.connect(lambda *_: self.timer.start())
+        if len(names) > 1 and self.y.currentText() == self.x.currentText():
+            self.y.setCurrentIndex(1)
+
+    def _state_changed(self) -> None:
+        if self.session is not None and self.session.scores is not self._scores_seen:
+            self._scores_seen = self.session.scores
+            self.values = {
+                k: v for k, v in self.values.items() if not k.startswith(SCORE_PREFIX)
+            }
+            self._density = None
+            self._fill_axes()
+        self.timer.start()
+
+    def attached(self) -> None:
+        assert self.session is not None
+        self._scores_seen = self.session.scores
+        self._fill_axes()
+        self.session.state_changed.connect(lambda *_: self._state_changed())
         self.session.selection_changed.connect(lambda *_: self._draw_selected())
         self.draw()
 
     def column(self, name: str) -> np.ndarray:
-        """A feature's values as float64 (read once; ±inf and null are NaN)."""
+        """A feature's (or a QC score's) values as float64 (read once; ±inf
+        and null are NaN)."""
         if name not in self.values:
             assert self.session is not None
-            col = self.session.profiles.read([name]).column(0)
+            scores = self.session.scores
+            if scores is not None and name in scores.column_names:
+                col = scores.column(name)
+            else:
+                col = self.session.profiles.read([name]).column(0)
             v = col.to_numpy(zero_copy_only=False).astype(np.float64)
             v[~np.isfinite(v)] = np.nan
             self.values[name] = v
@@ -459,7 +492,10 @@ class ScatterWidget(_SessionWidget):
     def _draw_selected(self, idle: bool = True) -> None:
         if self.session is None or not self.x.currentText():
             return
-        rows = np.asarray(self.session.selected, np.int64)[: self.MAX_SELECTED_DRAWN]
+        # the gate's cells while there is a gate (stepping through them keeps
+        # them drawn), else what the other panels selected
+        rows = self.gated if self.gated.size else np.asarray(self.session.selected)
+        rows = rows.astype(np.int64)[: self.MAX_SELECTED_DRAWN]
         if self._selected_artist is not None:
             self._selected_artist.remove()
             self._selected_artist = None
@@ -504,10 +540,24 @@ class ScatterWidget(_SessionWidget):
             np.column_stack([x[shown], y[shown]])
         )
         self.gated = shown[inside]
+        self._cursor = -1
         self.info.setText(f"{self.gated.size:,} cells in the gate")
         self.session.select_rows(self.gated.tolist(), move=bool(self.gated.size))
         self.draw()
         return self.gated
+
+    def step(self, delta: int) -> int | None:
+        """Go to the next (+1) or previous (-1) gated cell, across fields of
+        view; the gate's cells stay drawn, the current one is selected."""
+        if self.session is None or self.gated.size == 0:
+            return None
+        self._cursor = (getattr(self, "_cursor", -1) + delta) % self.gated.size
+        row = int(self.gated[self._cursor])
+        self.session.select_rows([row])
+        self.info.setText(
+            f"{self.gated.size:,} cells in the gate · cell {self._cursor + 1}: row {row}"
+        )
+        return row
 
     def clear_gate(self, redraw: bool = True) -> None:
         self.gate = None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from qtpy.QtCore import QItemSelection, QItemSelectionModel, Qt
 from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
@@ -307,9 +308,22 @@ class ProfilesWidget(QWidget):
         if self.session is None:
             return
         table = self.session.profiles.read(self.shown_columns())
-        self.model.set_table(table)
+        self.model.set_table(self._with_verdicts(table))
         self.model.set_visible(self.session.visible)
         self._state_changed()
+
+    def _with_verdicts(self, table: pa.Table) -> pa.Table:
+        """The verdicts by eye as the first column, once a cell was judged."""
+        from ..core.profiles.marks import MANUAL_COLUMN
+
+        assert self.session is not None
+        self._verdict_version = self.session.verdict_version
+        if MANUAL_COLUMN in table.column_names:
+            table = table.drop_columns([MANUAL_COLUMN])
+        if not self.session.verdict_version and not any(self.session.verdicts):
+            return table
+        column = pa.array(list(self.session.verdicts), pa.string())
+        return table.add_column(0, MANUAL_COLUMN, column)
 
     def _apply_search(self) -> None:
         if self.session is None:
@@ -400,6 +414,8 @@ class ProfilesWidget(QWidget):
         if self.session is None:
             return
         self.model.set_states(self.session.outlier_mask(), self.session.manual)
+        if self.session.verdict_version != getattr(self, "_verdict_version", 0):
+            self.model.set_table(self._with_verdicts(self.model.table))
         visible = self.session.visible
         if len(visible) == self.model.table.num_rows and not np.array_equal(
             visible, self.model.visible

@@ -398,6 +398,7 @@ class QCWidget(_SessionWidget):
         }
         assert self.session is not None
         self.session.conditions_report = result.report["conditions"]
+        self.session.scores = result.scores  # the scatter can plot them
         self.session.set_flags(result.flags)
         lines = [
             f"<b>{name}</b>: {c['flagged']:,} ({c['percent']:.2f}%)"

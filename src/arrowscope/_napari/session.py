@@ -73,9 +73,12 @@ class QCSession:
         #: verdicts by eye (keep/reject/unsure) of each row, from the marks sidecar
         self.marks: Any = None
         self.verdicts = np.full(n, None, dtype=object)
+        self.verdict_version = 0  # bumped on every mark (the table redraws its column)
         self._keys_of_marks: pa.Table | None = None
         self._load_marks()
         self.selected: list[int] = []
+        #: The scores of the last QC run (``Metadata_qcscore_<method>_<feature>``).
+        self.scores: pa.Table | None = None
         #: The conditions of the last QC run and what each flagged (its report).
         self.conditions_report: dict[str, Any] = {}
         self._syncing = False
@@ -250,6 +253,7 @@ class QCSession:
         self.marks.set_many(picked.to_pylist(), verdict)
         for r in rows:
             self.verdicts[int(r)] = verdict
+        self.verdict_version += 1
         self.recolor()
         self.state_changed.emit()
 
