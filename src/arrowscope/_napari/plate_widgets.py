@@ -555,7 +555,8 @@ class ScatterWidget(_SessionWidget):
         row = int(self.gated[self._cursor])
         self.session.select_rows([row])
         self.info.setText(
-            f"{self.gated.size:,} cells in the gate · cell {self._cursor + 1}: row {row}"
+            f"{self.gated.size:,} cells in the gate · "
+            f"cell {self._cursor + 1}: row {row}"
         )
         return row
 
