@@ -231,3 +231,91 @@ def test_info_reports_joins_and_the_join_contract(warehouse, capsys):
     assert "image_id (required): Metadata_ImageNumber" in out
     assert "dataset_id (required): missing" in out
     assert "rows without image 0" in out
+
+
+def test_iceberg_bioimage_image_assets_link_profiles_to_image_files(tmp_path):
+    """An iceberg-bioimage warehouse: profiles joined to ``image_assets`` rows
+    by dataset_id/image_id; each asset an image file opened lazily."""
+    import json
+
+    pytest.importorskip("bioio_tifffile")  # the 'io' extra opens image files
+    import pyarrow as pa
+    import tifffile
+
+    root = tmp_path / "wh"
+    (root / "images_raw").mkdir(parents=True)
+    rng = np.random.default_rng(11)
+    planes = {i: rng.integers(0, 3000, (2, 32, 40), dtype=np.uint16) for i in (1, 2)}
+    for i, data in planes.items():
+        tifffile.imwrite(
+            root / "images_raw" / f"site{i}.tif", data, metadata={"axes": "CYX"}
+        )
+    outside = tmp_path / "elsewhere.tif"
+    tifffile.imwrite(outside, planes[1], metadata={"axes": "CYX"})
+    assets = pa.table(
+        {
+            "dataset_id": ["plate1"] * 3,
+            "image_id": ["site1", "site2", "site3"],
+            "format_family": ["tiff"] * 3,
+            "uri": [
+                "images_raw/site1.tif",
+                str(root / "images_raw" / "site2.tif"),
+                str(outside),
+            ],
+            "shape_json": ["[2, 32, 40]"] * 3,
+            "dtype": ["uint16"] * 3,
+        }
+    )
+    profiles = pa.table(
+        {
+            "dataset_id": ["plate1"] * 3,
+            "image_id": ["site1", "site2", "site3"],
+            "Metadata_ObjectNumber": [1, 1, 1],
+            "Nuclei_Location_Center_X": [10.0, 20.0, 5.0],
+            "Nuclei_Location_Center_Y": [8.0, 16.0, 5.0],
+            "Nuclei_AreaShape_Area": [100.0, 120.0, 90.0],
+        }
+    )
+    entries = []
+    for ident, table, role in (
+        ("images.image_assets", assets, "image_assets"),
+        ("profiles.joined_profiles", profiles, "joined_profiles"),
+    ):
+        folder = root.joinpath(*ident.split("."))
+        folder.mkdir(parents=True)
+        pq.write_table(table, folder / "part-abc.parquet")
+        entries.append(
+            {
+                "table_name": ident,
+                "role": role,
+                "format": "parquet",
+                "join_keys": ["dataset_id", "image_id"],
+                "columns": table.column_names,
+            }
+        )
+    (root / "warehouse_manifest.json").write_text(
+        json.dumps(
+            {
+                "warehouse_root": str(root),
+                "warehouse_spec_version": "1.0.0",
+                "tables": entries,
+            }
+        )
+    )
+    w = arrowscope.open_warehouse(root)
+    assert w.layout == "manifest"
+    assert {t.role for t in w.tables} == {"image assets", "profiles"}
+    pt = w.profiles()
+    assert [f.key for f in pt.fields_of_view] == [
+        ("plate1", "site1"),
+        ("plate1", "site2"),
+        ("plate1", "site3"),
+    ]
+    assert pt.channel_names == ["C0", "C1"]
+    stack = pt.channel_stack("C1")
+    assert np.array_equal(stack[0].compute(), planes[1][1])
+    assert np.array_equal(stack[1].compute(), planes[2][1])
+    assert not stack[2].compute().any()  # the outside asset was not opened
+    assert any("not followed" in p and "elsewhere.tif" in p for p in pt.problems)
+    pt2 = w.profiles(allow_outside_roots=True)
+    assert np.array_equal(pt2.channel_stack("C0")[2].compute(), planes[1][0])

@@ -332,6 +332,24 @@ def _one_channel(img: Any, c: int) -> Any:
     return OMEImage(meta, ArrayPixels(lambda: img.to_dask()[:, c : c + 1].compute()))
 
 
+def _asset_image(path: Path) -> Any:
+    """An image file (TIFF, OME-TIFF, OME-Zarr) as a lazy OMEImage, via bioio
+    (metadata read now, pixels when a plane is shown)."""
+    from ..images.convert import _bioimage, _channels
+    from ..images.image import ArrayPixels, OMEImage
+    from ..images.metadata import Channel, ImageMeta
+
+    bio = _bioimage(path)
+    data, names, _ = _channels(bio)
+    meta = ImageMeta(
+        shape=tuple(int(v) for v in data.shape),  # type: ignore[arg-type]
+        dtype=np.dtype(data.dtype),
+        name=path.name,
+        channels=tuple(Channel(n) for n in names),
+    )
+    return OMEImage(meta, ArrayPixels(lambda: data.compute()))
+
+
 def _table_name(location: Any) -> str:
     """A table's file name, for messages (a URI without its query)."""
     return _leaf_name(str(location).split("?", 1)[0])
@@ -553,7 +571,13 @@ class ProfileTable:
         allow_outside_roots: bool = False,
         source_images: str | Path | None = None,
         image_crops: str | Path | None = None,
+        image_assets: Any = None,
+        asset_root: str | Path | None = None,
     ) -> None:
+        #: iceberg-bioimage ``image_assets``: one image file (TIFF, OME-TIFF,
+        #: OME-Zarr) per ``image_id``, found under ``asset_root``.
+        self.image_assets = image_assets
+        self.asset_root = Path(asset_root) if asset_root else None
         #: A CytoTable ``source_images`` table: one image per (field, channel).
         self.source_images = source_images
         #: A CytoTable ``image_crops`` table: one stored crop per (object, channel).
@@ -701,6 +725,7 @@ class ProfileTable:
         self._attach_files(fovs, kt)
         self._attach_image_table(fovs, kt)
         self._attach_source_images(fovs)
+        self._attach_image_assets(fovs)
         self._fovs, self._fov_of_row = fovs, fov_of_row
 
     def _roots(self) -> list[Path]:
@@ -814,6 +839,76 @@ class ProfileTable:
                     )
             if not fov.masks:
                 self.problems.append(f"no masks found for field {fov.label}")
+
+    def _attach_image_assets(self, fovs: list[FieldOfView]) -> None:
+        """Channels from iceberg-bioimage ``image_assets`` rows, matched by
+        ``dataset_id``/``image_id`` (as text), each an image file opened
+        lazily by bioio; files outside the asset and image roots are reported,
+        not opened (unless ``allow_outside_roots``)."""
+        if self.image_assets is None or self.source_images is not None or not fovs:
+            return
+        assets = TableFile(self.image_assets)
+        keys = [
+            k for k in ("dataset_id", "image_id")
+            if k in assets.schema.names and k in self.columns
+        ]
+        if "image_id" not in keys or "uri" not in assets.schema.names:
+            self.problems.append(
+                "the image_assets table shares no image_id with the profiles "
+                "(or has no uri column): no images linked"
+            )
+            return
+        table = assets.read([*keys, "uri"])
+        by_key = {
+            tuple(str(v) for v in vals): uri
+            for *vals, uri in zip(
+                *(table.column(c).to_pylist() for c in [*keys, "uri"]), strict=True
+            )
+        }
+        first = pa.array([int(f.rows[0]) for f in fovs], pa.int64())
+        mine = self.read(keys).take(first)
+        rows = zip(*(mine.column(k).to_pylist() for k in keys), strict=True)
+        roots = [r for r in (self.asset_root, self.image_root) if r is not None]
+        for fov, vals in zip(fovs, rows, strict=True):
+            uri = by_key.get(tuple(str(v) for v in vals))
+            if uri is None:
+                self.problems.append(f"no image asset for field {fov.label}")
+                continue
+            path = self._asset_path(str(uri), roots, fov)
+            if path is None:
+                continue
+            try:
+                image = _asset_image(path)
+            except ArrowscopeError as exc:
+                self.problems.append(f"image asset of field {fov.label}: {exc}")
+                continue
+            for c, name in enumerate(image.channel_names):
+                fov.channels[name] = image if image.shape[1] == 1 else _one_channel(
+                    image, c
+                )
+
+    def _asset_path(self, uri: str, roots: list[Path], fov: FieldOfView) -> Path | None:
+        if "://" in uri and not uri.startswith("file://"):
+            self.problems.append(
+                f"image asset {uri} (field {fov.label}) is in object storage; "
+                "only local image assets are opened"
+            )
+            return None
+        path = Path(uri.removeprefix("file://"))
+        if not path.is_absolute() and roots:
+            path = roots[0] / path
+        inside = any(path.resolve().is_relative_to(r.resolve()) for r in roots)
+        if not inside and not self.allow_outside_roots:
+            self.problems.append(
+                f"not followed: image asset {uri} lies outside the warehouse and "
+                f"image roots (field {fov.label}); pass image_root= or "
+                "allow_outside_roots=True to allow it"
+            )
+            return None
+        if not path.exists():
+            self.problems.append(f"image asset not found: {uri} (field {fov.label})")
+            return None
+        return path
 
     def _attach_image_table(self, fovs: list[FieldOfView], kt: pa.Table) -> None:
         if self.images_path is None:
@@ -1001,7 +1096,10 @@ class ProfileTable:
             src = self.image_source()
             col = _image_column(src)
             return src.image(col, 0).channel_names if col else []
-        return []
+        names: list[str] = []  # linked per field (image assets)
+        for fov in self.fields_of_view:
+            names += [ch for ch in fov.channels if ch not in names]
+        return names
 
     @property
     def mask_names(self) -> list[str]:

@@ -252,6 +252,10 @@ class Warehouse:
             found = self._optional(role)
             if found is not None:
                 links.setdefault(link, found.source())
+        assets = self._optional("image assets")
+        if assets is not None and "source_images" not in links:
+            links.setdefault("image_assets", assets.source())
+            links.setdefault("asset_root", self.root)
         image_root = links.pop("image_root", None)
         keys = links.pop("keys", None)
         pt = ProfileTable(prof.source(), image_root, keys, **links)
