@@ -582,7 +582,7 @@ class ProfileTable:
         self.source_images = source_images
         #: A CytoTable ``image_crops`` table: one stored crop per (object, channel).
         self.image_crops = image_crops
-        self._crop_index: dict[tuple[str, str], int] | None = None
+        self._crop_index: tuple[Any, Any] | None = None
         self._crop_source: Any = None
         self._object_ids: Any = None
         self._file = TableFile(
@@ -849,7 +849,8 @@ class ProfileTable:
             return
         assets = TableFile(self.image_assets)
         keys = [
-            k for k in ("dataset_id", "image_id")
+            k
+            for k in ("dataset_id", "image_id")
             if k in assets.schema.names and k in self.columns
         ]
         if "image_id" not in keys or "uri" not in assets.schema.names:
@@ -883,8 +884,8 @@ class ProfileTable:
                 self.problems.append(f"image asset of field {fov.label}: {exc}")
                 continue
             for c, name in enumerate(image.channel_names):
-                fov.channels[name] = image if image.shape[1] == 1 else _one_channel(
-                    image, c
+                fov.channels[name] = (
+                    image if image.shape[1] == 1 else _one_channel(image, c)
                 )
 
     def _asset_path(self, uri: str, roots: list[Path], fov: FieldOfView) -> Path | None:
@@ -1038,19 +1039,37 @@ class ProfileTable:
         from ..images.image import open_source
 
         if self._crop_source is None:
+            import pyarrow.compute as pc
+
             self._crop_source = open_source(self.image_crops)
             self._object_ids = self.read(["Metadata_ObjectID"]).column(0)
+            keys = self._crop_source.read_columns(
+                ["Metadata_ObjectID", "source_image_column"]
+            )
+            # kept as Arrow columns and scanned per lookup (a millisecond for
+            # 300k crops) rather than a Python dict of every crop
+            self._crop_index = (
+                pc.cast(keys.column(0), pa.string()).combine_chunks(),
+                keys.column(1).combine_chunks(),
+            )
         src = self._crop_source
-        if self._crop_index is None:
-            table = src.read_columns(["Metadata_ObjectID", "source_image_column"])
-            ids = table.column("Metadata_ObjectID").to_pylist()
-            names = table.column("source_image_column").to_pylist()
-            self._crop_index = {
-                (str(i), str(n).removeprefix("Image_FileName_")): r
-                for r, (i, n) in enumerate(zip(ids, names, strict=True))
-            }
+        assert self._crop_index is not None
+        ids, names = self._crop_index
         object_id = self._object_ids[row].as_py()
-        at = self._crop_index.get((str(object_id), channel))
+        if object_id is None:
+            return None
+        import pyarrow.compute as pc
+
+        hits = pc.equal(ids, pa.scalar(str(object_id), pa.string()))
+        at = None
+        for i in np.flatnonzero(hits.fill_null(False).to_numpy(zero_copy_only=False)):
+            name = names[int(i)].as_py()
+            if (
+                name is not None
+                and str(name).removeprefix("Image_FileName_") == channel
+            ):
+                at = int(i)
+                break
         if at is None:
             return None
         column = "ome_arrow_image" if "ome_arrow_image" in src.image_columns else None
