@@ -202,6 +202,10 @@ def test_other_layouts_open_and_take_qc_back(tmp_path, kind):
             t for t in manifest["tables"] if t["table_name"] == "quality_control.r1"
         )
         assert entry["role"] == "quality_control" and entry["row_count"] == 4
+        qc = w.table("quality_control.r1").read(["qc_pass", flag])
+        assert qc.column("qc_pass").to_pylist() == [
+            not f for f in qc.column(flag).to_pylist()
+        ]
     else:
         assert (root / "quality_control.r1.parquet").is_file()
 

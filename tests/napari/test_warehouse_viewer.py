@@ -88,7 +88,8 @@ def test_export_panel_writes_flags_into_the_warehouse(
     worker = qc.run()
     qtbot.waitUntil(lambda: is_done(worker), timeout=60_000)
     session = qc.session
-    session.toggle_manual([0])  # and one cell flagged by eye
+    session.toggle_manual([0])  # and one cell flagged by hand
+    session.mark([1], "reject")  # and one judged by eye
     export = ExportWidget(viewer)
     export.qc_kind.value = "warehouse"
     assert not export.qc_table.native.isHidden() and export.qc_path.native.isHidden()
@@ -113,3 +114,13 @@ def test_export_panel_writes_flags_into_the_warehouse(
         False,
         False,
     ]
+    stored = table.read(["Metadata_ObjectID", "Metadata_manual_qc"])
+    assert stored.column("Metadata_manual_qc").to_pylist() == [
+        None,
+        "reject",
+        None,
+        None,
+    ]
+    # the verdicts live in the warehouse's quality_control folder, by key
+    marks = root / "warehouse" / "quality_control" / "_arrowscope_marks.parquet"
+    assert marks.is_file()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from magicgui.widgets import (
     ComboBox,
     Container,
@@ -185,8 +186,14 @@ class ExportWidget(Container):
             if kind == "warehouse":
                 keys = pt.read(annotation_keys(pt.schema))
                 report = {"conditions": session.conditions_report}
+                table = flags
+                if session.marks is not None and len(session.marks):
+                    from ..core.profiles.marks import MANUAL_COLUMN
+
+                    verdicts = pa.array(list(session.verdicts), pa.string())
+                    table = table.append_column(MANUAL_COLUMN, verdicts)
                 written = pt.warehouse.write_quality_control(
-                    name, keys, flags, report=report
+                    name, keys, table, report=report
                 )
                 return f"{written.identifier} in {pt.warehouse.root}"
             if kind == "cleaned":

@@ -333,10 +333,17 @@ class Warehouse:
         a Parquet file in the layout's place (written atomically), and the
         manifest updated for iceberg-bioimage roots.
         """
-        from .qc import annotation_table
+        from .qc import annotation_table, flag_columns
 
         _check_name(name)
         table = annotation_table(keys, result, path=self.root)
+        if self.layout == "manifest":  # iceberg-bioimage's canonical QC column
+            flagged = np.zeros(table.num_rows, bool)
+            for c in flag_columns(table.column_names):
+                flagged |= (
+                    table.column(c).fill_null(False).to_numpy(zero_copy_only=False)
+                )
+            table = table.append_column("qc_pass", pa.array(~flagged))
         report = report if report is not None else getattr(result, "report", {})
         props = {
             "arrowscope.conditions": json.dumps(
