@@ -381,7 +381,10 @@ class OMESource:
         #: Rows that cannot be opened, by column: the error each raises.
         self.problems: dict[str, dict[int, ArrowscopeError]] = {}
         self._reported: set[str] = set()
-        files = isinstance(source, (list, tuple))  # the data files of one table
+        from .stores import Store
+
+        # the data files of one table, or a store of another layer (Iceberg)
+        files = isinstance(source, (list, tuple, Store))
         local = (
             not files
             and not isinstance(source, pa.Table)

@@ -67,6 +67,8 @@ class TableSource:
         self.format = self.store.format
         if isinstance(source, (list, tuple)):  # several data files: their folder
             source = self.store.location if len(source) > 1 else source[0]
+        elif isinstance(source, Store):  # a store of another layer: its location
+            source = source.location
         self.path: Path | str | None = (
             None
             if isinstance(source, pa.Table)

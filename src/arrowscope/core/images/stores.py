@@ -550,6 +550,8 @@ def open_store(
     """
     if isinstance(source, pa.Table):
         return MemoryStore(source)
+    if isinstance(source, Store):  # a store of another layer (an Iceberg table)
+        return source
     if isinstance(source, (list, tuple)):  # the data files of one table
         if len(source) == 1:
             return open_store(source[0], filesystem)

@@ -16,8 +16,9 @@ through a file IO whose local filesystem rewrites that prefix.
 
 When the current snapshot has no delete files and the table one schema, the
 table is exactly the union of its data files: those are handed to the store
-layer and read lazily, column by column. Otherwise pyiceberg reads the table
-(deletes applied, columns of older schemas mapped) into memory.
+layer and read lazily, column by column. Otherwise :class:`IcebergStore`, a
+store of the same interface, reads through pyiceberg (deletes applied,
+columns of older schemas mapped), one scan task or a few columns at a time.
 """
 
 from __future__ import annotations
@@ -331,30 +332,96 @@ class IcebergTable:
     def rows(self) -> int:
         if self.direct:
             return sum(int(t.file.record_count) for t in self.tasks())
-        return int(self.read().num_rows)
+        return int(sum(IcebergStore(self).group_rows))
 
-    def source(self) -> list[Path] | pa.Table:
-        """What the store layer opens: the data files, or the table pyiceberg read."""
+    def source(self) -> list[Path] | Any:
+        """What the store layer opens: the data files themselves, or an
+        :class:`IcebergStore` reading through pyiceberg (deletes applied)."""
         if self.direct:
             return self.files()
-        return self.read()
-
-    def read(self, columns: Sequence[str] | None = None) -> pa.Table:
-        """The table as pyiceberg reads it (deletes applied)."""
-        cache = getattr(self, "_read", None)
-        if cache is None:
-            scan = self.table.scan()
-            try:
-                cache = self._read = scan.to_arrow()
-            except (OSError, ValueError) as exc:
-                raise CorruptFileError(
-                    f"table {self.name} cannot be read: {exc}", path=self.metadata_file
-                ) from exc
-        return cache if columns is None else cache.select(list(columns))
+        return IcebergStore(self)
 
     @property
     def properties(self) -> dict[str, str]:
         return dict(self.table.metadata.properties)
+
+
+def _store_base() -> type:
+    from ..images.stores import Store
+
+    return Store
+
+
+class IcebergStore(_store_base()):  # type: ignore[misc]
+    """An Iceberg table with deletes or several schemas, as one store.
+
+    Its groups are the current snapshot's file scan tasks; a group or a
+    column read goes through pyiceberg's ``ArrowScan`` (positional and
+    equality deletes applied, columns of older schemas mapped), reading only
+    the columns asked for. Row counts come from each task's record count, or,
+    where deletes apply, from a scan of one column.
+    """
+
+    format = "iceberg"
+
+    def __init__(self, table: IcebergTable) -> None:
+        import pyarrow.parquet as pq
+
+        super().__init__(str(table.metadata_file))
+        self.iceberg = table
+        self.tasks = table.tasks()
+        meta = table.table.metadata
+        self.token = ("iceberg", str(table.metadata_file), meta.current_snapshot_id)
+        logical = table.table.schema().as_arrow()
+        stored: dict[str, pa.Field] = {}
+        if self.tasks:  # the data files' own types where they have the column
+            first = table.reroot(self.tasks[0].file.file_path)
+            stored = {f.name: f for f in pq.read_schema(first)}
+        self.schema = pa.schema(
+            [
+                pa.field(f.name, stored[f.name].type if f.name in stored else f.type)
+                for f in logical
+            ]
+        )
+        first_column = self.schema.names[:1]
+        self.group_rows = [
+            int(t.file.record_count)
+            if not t.delete_files
+            else self._scan([t], first_column).num_rows
+            for t in self.tasks
+        ] or [0]
+
+    def _scan(self, tasks: list[Any], columns: Sequence[str] | None) -> pa.Table:
+        from pyiceberg.expressions import AlwaysTrue
+        from pyiceberg.io.pyarrow import ArrowScan
+
+        t = self.iceberg.table
+        schema = t.schema() if columns is None else t.schema().select(*columns)
+        try:
+            got = ArrowScan(t.metadata, t.io, schema, AlwaysTrue()).to_table(tasks)
+        except (OSError, ValueError) as exc:
+            raise CorruptFileError(
+                f"table {self.iceberg.name} cannot be read: {exc}",
+                path=self.iceberg.metadata_file,
+            ) from exc
+        want = (
+            self.schema
+            if columns is None
+            else pa.schema([self.schema.field(c) for c in columns])
+        )
+        return got.select(want.names).cast(want)
+
+    def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
+        if not self.tasks:
+            return self.schema.empty_table()
+        return self._scan([self.tasks[group]], columns)
+
+    def read(self, columns: Sequence[str]) -> pa.Table:
+        return (
+            self._scan(self.tasks, columns)
+            if self.tasks
+            else (self.schema.empty_table().select(list(columns)))
+        )
 
 
 def write_table(

@@ -232,7 +232,9 @@ class TableFile:
             self.source = TableSource(path)
             self.schema: pa.Schema = path.schema
             return
-        if isinstance(path, (list, tuple)):  # a warehouse table's data files
+        from ..images.stores import Store
+
+        if isinstance(path, (list, tuple, Store)):  # a warehouse table's files
             self.source = TableSource(path)
             self.path = Path(self.source.path) if self.source.path else None
             self.schema = self.source.schema
@@ -587,7 +589,9 @@ class ProfileTable:
         self._object_ids: Any = None
         self._file = TableFile(
             path
-            if isinstance(path, (pa.Table, list, tuple)) or _is_uri(path)
+            if isinstance(path, (pa.Table, list, tuple))
+            or hasattr(path, "read_group")  # a store (an Iceberg table)
+            or _is_uri(path)
             else Path(path)
         )
         self.allow_outside_roots = allow_outside_roots

@@ -306,12 +306,17 @@ class Warehouse:
                 client=client,
                 progress=progress,
             )
-        # an Iceberg table pyiceberg read (deletes applied): QC it in memory
+        # an Iceberg table read through pyiceberg (deletes applied): the
+        # columns QC needs, in one process
+        from .table import TableFile
+
+        src = TableFile(source)
         conds = load_conditions(conditions, method)
-        result = compute_flags(
-            source, conds, method, list(group_by) or None, nan_policy
-        )
-        return source.select(annotation_keys(source.schema)), result
+        keys = annotation_keys(src.schema)
+        features = [f for c in conds for f in c.features]
+        table = src.read(list(dict.fromkeys([*keys, *features, *group_by])))
+        result = compute_flags(table, conds, method, list(group_by) or None, nan_policy)
+        return table.select(keys), result
 
     # ---- writing back
     def write_quality_control(
