@@ -133,3 +133,16 @@ def test_agreement_counts_rule_flags_against_rejects():
             "agreed_keeps": 1,
         }
     }
+
+
+def test_marks_that_cannot_be_saved_fail_with_a_clear_error(tmp_path):
+    table = _cells(n_per_well=1, wells=("A01",))
+    path = tmp_path / "p.parquet"
+    pq.write_table(table, path)
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the marks' folder should be")
+    marks = qc.open_marks(path, blocker / "p.marks.parquet")
+    row = table.slice(0, 1).to_pylist()[0]
+    with pytest.raises(arrowscope.ArrowscopeError, match="cannot save the marks"):
+        marks.set({k: row[k] for k in marks.key_columns}, "reject")
+    assert blocker.read_text().startswith("a file")  # nothing replaced

@@ -229,7 +229,14 @@ class QCSession:
         for key, verdict in VERDICT_KEYS.items():
 
             def judge(_layer: Any, verdict: str | None = verdict) -> None:
-                self.judge_current(verdict)
+                from ..core.errors import ArrowscopeError
+
+                try:
+                    self.judge_current(verdict)
+                except ArrowscopeError as exc:  # told, never raised into napari
+                    from napari.utils.notifications import show_error
+
+                    show_error(str(exc))
 
             self.points.bind_key(key, judge, overwrite=True)
 

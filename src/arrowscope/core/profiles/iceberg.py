@@ -332,14 +332,16 @@ class IcebergTable:
     def rows(self) -> int:
         if self.direct:
             return sum(int(t.file.record_count) for t in self.tasks())
-        return int(sum(IcebergStore(self).group_rows))
+        return int(sum(self.source().group_rows))
 
     def source(self) -> list[Path] | Any:
         """What the store layer opens: the data files themselves, or an
         :class:`IcebergStore` reading through pyiceberg (deletes applied)."""
         if self.direct:
             return self.files()
-        return IcebergStore(self)
+        if getattr(self, "_store", None) is None:
+            self._store = IcebergStore(self)
+        return self._store
 
     @property
     def properties(self) -> dict[str, str]:

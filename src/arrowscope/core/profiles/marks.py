@@ -130,9 +130,17 @@ class Marks:
         from ..images.atomic import atomic_target
         from ..images.parquet import write_parquet
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_target(self.path) as tmp:
-            write_parquet(self.table, tmp)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_target(self.path) as tmp:
+                write_parquet(self.table, tmp)
+        except OSError as exc:  # a read-only folder, a full disk
+            raise ArrowscopeError(
+                f"cannot save the marks: {exc.strerror or exc}",
+                path=self.path,
+                hint="the last saved marks are kept; open the table from a folder "
+                "you can write to",
+            ) from exc
         return self.path
 
     def verdicts(self, key_table: pa.Table) -> np.ndarray:
