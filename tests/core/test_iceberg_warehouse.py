@@ -262,6 +262,17 @@ def test_flags_are_matched_by_object_id_not_position(built, tmp_path):
     pt = arrowscope.open_profiles(built["root"])
     flag = "Metadata_cqc_large_nuclei_is_outlier"
     assert pt.stored_flags.column(flag).to_pylist() == [False, False, False, True]
+    # a QC table that lacks a row: that row has no flags, and it is said (and
+    # still said once the fields of view are built)
+    part = pa.array([0, 1, 3])
+    w.write_quality_control(
+        "partial",
+        keys.take(part),
+        type(result)(result.flags.take(part), result.scores.take(part), result.report),
+    )
+    pt = arrowscope.open_profiles(built["root"])
+    assert len(pt.fields_of_view) == 2
+    assert any("partial: 1 profile row(s) have no flags" in p for p in pt.problems)
 
 
 def test_qc_into_a_data_files_warehouse(tmp_path):

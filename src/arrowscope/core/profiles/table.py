@@ -638,6 +638,8 @@ class ProfileTable:
         self._image_source: Any = None
         self._fovs: list[FieldOfView] | None = None
         self._fov_of_row: np.ndarray | None = None
+        #: problems found on opening (kept when the links are rebuilt)
+        self._open_problems: list[str] = list(self.problems)
 
     # ---- table access
     @property
@@ -657,6 +659,11 @@ class ProfileTable:
             table = table.take(pa.array(np.asarray(rows, np.int64)))
         return table
 
+    def note_problem(self, problem: str) -> None:
+        """A problem found by the caller that opened this table (a warehouse)."""
+        self._open_problems.append(problem)
+        self.problems.append(problem)
+
     def add_columns(self, columns: dict[str, pa.Array]) -> None:
         """Add columns aligned to the rows (flags joined by key, say)."""
         self._file.add_columns(columns)
@@ -672,7 +679,7 @@ class ProfileTable:
     def invalidate(self) -> None:
         """Forget derived state after :attr:`keys` or the roots were edited."""
         self._key_table = self._fovs = self._fov_of_row = None
-        self.problems = []
+        self.problems = list(self._open_problems)
 
     # ---- fields of view
     @property
@@ -694,7 +701,7 @@ class ProfileTable:
     def _build_fovs(self) -> None:
         kt = self.key_table
         n = kt.num_rows
-        self.problems = []
+        self.problems = list(self._open_problems)
         if not self.keys.image:
             self._fovs, self._fov_of_row = [], np.full(n, -1, np.int64)
             if self.keys.files or self.images_path:

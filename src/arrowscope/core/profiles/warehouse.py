@@ -514,7 +514,7 @@ def _join_flags(pt: Any, qc: WarehouseTable) -> None:
         else [c for c in pt.keys.columns() if c in schema.names]
     )
     if not keys or not flags:
-        pt.problems.append(
+        pt.note_problem(
             f"QC table {qc.identifier} shares no key with the profiles; not shown"
         )
         return
@@ -530,12 +530,12 @@ def _join_flags(pt: Any, qc: WarehouseTable) -> None:
             column=keys[0],
         ) from exc
     if joined.num_rows != mine.num_rows:
-        pt.problems.append(f"QC table {qc.identifier} has duplicated keys; not shown")
+        pt.note_problem(f"QC table {qc.identifier} has duplicated keys; not shown")
         return
     joined = joined.sort_by("__row")
     missing = int(joined.column("__qc_row").null_count)
     if missing:
-        pt.problems.append(
+        pt.note_problem(
             f"QC table {qc.identifier}: {missing} profile row(s) have no flags"
         )
     extra = {}
