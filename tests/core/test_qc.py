@@ -289,3 +289,32 @@ def test_infinite_values_are_missing_and_said_so():
     assert "2 missing" in line and "2 of them +-inf" in line
     with pytest.raises(ArrowscopeError, match="missing or infinite"):
         compute_flags(table, {"big": {"Nuclei_AreaShape_Area": 3}}, nan_policy="raise")
+
+
+def test_reflag_with_new_thresholds_equals_a_full_run():
+    from arrowscope.core.profiles.qc import compute_flags, reflag
+
+    rng = np.random.default_rng(5)
+    table = pa.table(
+        {
+            "Nuclei_AreaShape_Area": rng.normal(100, 10, 500),
+            "Nuclei_AreaShape_FormFactor": rng.normal(0.9, 0.05, 500),
+            "Nuclei_AreaShape_Eccentricity": rng.normal(0.5, 0.1, 500),
+            "g": rng.integers(0, 3, 500),
+        }
+    )
+    first = compute_flags(table, group_by="g")
+    tighter = {
+        "big": {"Nuclei_AreaShape_Area": 1.0},
+        "odd": {
+            "Nuclei_AreaShape_Eccentricity": ">= 0.5",
+            "Nuclei_AreaShape_FormFactor": -0.5,
+        },
+    }
+    quick = reflag(first, tighter)
+    full = compute_flags(table, tighter, group_by="g")
+    assert quick.flags.equals(full.flags)
+    assert quick.report["conditions"] == full.report["conditions"]
+    assert quick.mask().sum() > 0
+    # a feature the first run did not score: no shortcut
+    assert reflag(first, {"x": {"g": 1}}) is None

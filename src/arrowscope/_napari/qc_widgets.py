@@ -44,6 +44,7 @@ from ..core.profiles.qc import (
     compute_flags,
     load_conditions,
     missing_summary,
+    reflag,
 )
 from .layers import NAMESPACE
 from .profiles_widget import _row, notify
@@ -362,9 +363,19 @@ class QCWidget(_SessionWidget):
         nan_policy = self.nan_policy.currentText()
         by = [c.strip() for c in self.group_by.text().split(",") if c.strip()]
         pt = self.session.profiles
+        last = self.result
+        same_run = last is not None and (
+            last.report["method"],
+            last.report["nan_policy"],
+            list(last.report["group_by"]),
+        ) == (method, nan_policy, by)
 
         @thread_worker(ignore_errors=True)
-        def work() -> tuple[QCResult, pa.Table]:
+        def work() -> tuple[QCResult, pa.Table | None]:
+            if same_run:  # only thresholds or clauses changed: reuse the scores
+                quick = reflag(last, spec)  # type: ignore[arg-type]
+                if quick is not None:
+                    return quick, None
             conds = load_conditions(spec, method)
             features = list(dict.fromkeys(f for c in conds for f in c.features))
             missing = [c for c in [*features, *by] if c not in pt.columns]
@@ -387,7 +398,7 @@ class QCWidget(_SessionWidget):
         start(worker)
         return worker
 
-    def _done(self, out: tuple[QCResult, pa.Table]) -> None:
+    def _done(self, out: tuple[QCResult, pa.Table | None]) -> None:
         result, _ = out
         self.result = result
         self._scores = {

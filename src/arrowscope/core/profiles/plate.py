@@ -130,6 +130,10 @@ class PlateIndex:
         if values is None:
             return n, n.astype(np.float64)
         v = values if rows is None else values[np.asarray(rows, bool)]
+        if v.dtype == bool:  # a share: count the True cells, no float weights
+            hit = np.bincount(codes[v], minlength=self.groups)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return n, np.where(n > 0, hit / np.maximum(n, 1), np.nan)
         ok = np.isfinite(v)
         if stat in ("mean", "sum"):
             total = np.bincount(codes[ok], weights=v[ok], minlength=self.groups)
@@ -202,13 +206,13 @@ def plate_summary(
         hit = np.zeros(n, bool)
         for c in chosen:
             hit |= ftable.column(c).fill_null(False).to_numpy(zero_copy_only=False)
-        values = hit.astype(np.float64)
+        values = hit
     elif value.startswith("manual:"):
         verdict = value.split(":", 1)[1]
         if marks is None:
             raise SchemaError(f"value {value!r} needs the marks (marks=)")
         got = marks.verdicts(reader(marks.key_columns))
-        values = (got == verdict).astype(np.float64)
+        values = np.asarray(got == verdict, bool)
     elif value in names:
         if stat not in STATS:
             raise ValueError(f"stat must be one of {STATS}, not {stat!r}")

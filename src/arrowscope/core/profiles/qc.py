@@ -412,18 +412,7 @@ def compute_flags(
                 values[f], groups, len(group_values), method, nan_policy
             )
     score = {f: scores(values[f], stats[f], groups) for f in features}
-
-    flags, report_conds = {}, {}
-    for cond in conds:
-        hit = np.ones(table.num_rows, bool)
-        for clause in cond.clauses:
-            hit &= clause.apply(score[clause.feature])
-        flags[cond.flag_column] = pa.array(hit, pa.bool_())
-        report_conds[cond.name] = {
-            "clauses": [str(c) for c in cond.clauses],
-            "flagged": int(hit.sum()),
-            "percent": round(100.0 * hit.sum() / max(1, table.num_rows), 4),
-        }
+    flags, report_conds = _apply(conds, score, table.num_rows)
     report = {
         "rows": table.num_rows,
         "method": method,
@@ -449,6 +438,50 @@ def compute_flags(
         {f"{SCORE_PREFIX}{method}_{f}": pa.array(score[f]) for f in features}
     )
     return QCResult(pa.table(flags), score_table, report)
+
+
+def _apply(
+    conds: Sequence[Condition], score: Mapping[str, np.ndarray], n: int
+) -> tuple[dict[str, pa.Array], dict[str, dict[str, Any]]]:
+    """Flag columns and their report entries for conditions over scores."""
+    flags, report_conds = {}, {}
+    for cond in conds:
+        hit = np.ones(n, bool)
+        for clause in cond.clauses:
+            hit &= clause.apply(score[clause.feature])
+        flags[cond.flag_column] = pa.array(hit, pa.bool_())
+        report_conds[cond.name] = {
+            "clauses": [str(c) for c in cond.clauses],
+            "flagged": int(hit.sum()),
+            "percent": round(100.0 * hit.sum() / max(1, n), 4),
+        }
+    return flags, report_conds
+
+
+def reflag(result: QCResult, conditions: Any) -> QCResult | None:
+    """New thresholds on features ``result`` has scored: flags from its scores,
+    without reading the features or computing statistics again (what dragging
+    a threshold needs). None when a condition needs a feature that
+    ``result`` did not score; identical to :func:`compute_flags` otherwise."""
+    method = result.report["method"]
+    conds = load_conditions(conditions, method)
+    features = list(dict.fromkeys(f for c in conds for f in c.features))
+    names = [f"{SCORE_PREFIX}{method}_{f}" for f in features]
+    if any(n not in result.scores.column_names for n in names):
+        return None
+    score = {
+        f: result.scores.column(n)
+        .to_numpy(zero_copy_only=False)
+        .astype(np.float64, copy=False)
+        for f, n in zip(features, names, strict=True)
+    }
+    flags, report_conds = _apply(conds, score, result.scores.num_rows)
+    report = {
+        **result.report,
+        "conditions": report_conds,
+        "features": {f: result.report["features"][f] for f in features},
+    }
+    return QCResult(pa.table(flags), result.scores.select(names), report)
 
 
 def _plain(arr: np.ndarray, by: list[str]) -> Any:
