@@ -20,6 +20,7 @@ from arrowscope.core import (
     WriteError,
 )
 from arrowscope.core.images.schema import LIST_RECORD_TYPE
+from tests.records import ome_record, plane
 
 
 @pytest.fixture
@@ -32,31 +33,9 @@ def good(tmp_path):
 
 def _record(data: np.ndarray, **pixels_meta) -> dict:
     T, C, Z, Y, X = data.shape
-    return {
-        "type": "ome.arrow",
-        "version": "0.1.0",
-        "id": "x",
-        "name": "x",
-        "image_type": None,
-        "acquisition_datetime": None,
-        "pixels_meta": {
-            "type": "uint16",
-            "size_t": T,
-            "size_c": C,
-            "size_z": Z,
-            "size_y": Y,
-            "size_x": X,
-            "channels": [],
-            **pixels_meta,
-        },
-        "chunk_grid": None,
-        "chunks": [],
-        "planes": [
-            {"t": 0, "c": c, "z": 0, "pixels": data[0, c, 0].ravel().tolist()}
-            for c in range(C)
-        ],
-        "masks": None,
-    }
+    planes = [plane(c=c, values=data[0, c, 0].ravel().tolist()) for c in range(C)]
+    sizes = {"size_t": T, "size_c": C, "size_z": Z, "size_y": Y, "size_x": X}
+    return ome_record(planes, **sizes, **pixels_meta)
 
 
 def test_truncated_file(tmp_path, good):

@@ -176,9 +176,7 @@ class PlateMapWidget(_SessionWidget):
                 value,
                 self.stat.currentText(),
                 flags=self.session.flags,
-                marks=_RowVerdicts(self.session.verdicts)
-                if value.startswith("manual:")
-                else None,
+                marks=self.session.verdicts,
                 rows=self.session.filter_mask,
                 index=self._index,
             )
@@ -321,18 +319,6 @@ class PlateMapWidget(_SessionWidget):
                 notify(f"wrote {self.save_picture(name)}")
             except (ArrowscopeError, OSError) as exc:
                 notify(f"Could not save the plate map: {exc}", "error")
-
-
-class _RowVerdicts:
-    """The session's verdicts aligned by row, shaped like Marks for plate_summary."""
-
-    key_columns: list[str] = []
-
-    def __init__(self, verdicts: np.ndarray) -> None:
-        self._v = verdicts
-
-    def verdicts(self, _keys: Any) -> np.ndarray:
-        return self._v
 
 
 def _well_rc(well: str) -> tuple[int, int]:

@@ -24,8 +24,6 @@ columns of older schemas mapped), one scan task or a few columns at a time.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -93,17 +91,13 @@ def read_registry(path: Path) -> dict[str, Any]:
     return data
 
 
-def write_registry(path: Path, registry: Mapping[str, Any]) -> None:
-    """Replace the registry atomically: a reader sees the old or the new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(registry, f, indent=2, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Replace a registry or manifest atomically (arrowscope's one atomic
+    writer): a reader sees the old file or the new one, never half of it."""
+    from ..images.atomic import atomic_target
+
+    with atomic_target(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
 
 
 def find_under(base: Path, location: str) -> Path | None:
@@ -464,5 +458,5 @@ def write_table(
     if namespace not in registry["namespaces"]:
         registry["namespaces"] = sorted([*registry["namespaces"], namespace])
     registry["tables"][identifier] = current.metadata_location
-    write_registry(registry_path, registry)
+    write_json(registry_path, registry)
     return str(current.metadata_location)

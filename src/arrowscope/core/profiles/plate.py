@@ -175,7 +175,8 @@ def plate_summary(
     ``table``: a ProfileTable or a :class:`pyarrow.Table`. ``value``:
     ``"count"``, ``"any_outlier"`` (share of cells flagged by any condition in
     ``flags``), a condition name (share flagged by it), ``"manual:reject"``
-    (or ``:keep``/``:unsure``; share of cells so marked in ``marks``), or a
+    (or ``:keep``/``:unsure``; share of cells so marked in ``marks``: a
+    :class:`~arrowscope.core.profiles.marks.Marks` or the rows' verdicts), or a
     feature column (its ``stat`` per well: median, mean, min, max,
     stddev_pop, sum; NaN and ±inf left out). ``rows``: a boolean mask of the
     cells to count (the current filter). ``index``: a :class:`PlateIndex` of
@@ -211,7 +212,11 @@ def plate_summary(
         verdict = value.split(":", 1)[1]
         if marks is None:
             raise SchemaError(f"value {value!r} needs the marks (marks=)")
-        got = marks.verdicts(reader(marks.key_columns))
+        got = (  # a Marks sidecar, or verdicts already aligned to the rows
+            marks
+            if isinstance(marks, np.ndarray)
+            else marks.verdicts(reader(marks.key_columns))
+        )
         values = np.asarray(got == verdict, bool)
     elif value in names:
         if stat not in STATS:

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import ArrowscopeError, CorruptFileError, SchemaError
 
@@ -225,6 +226,9 @@ class TableFile:
 
     def __init__(self, path: Path | str | pa.Table | Sequence[Path]) -> None:
         from ..images.sources import TableSource, sniff_format
+
+        #: columns kept beside the stored ones (:meth:`add_columns`)
+        self.extra: dict[str, pa.Array] = {}
         from ..images.stores import is_uri
 
         if isinstance(path, pa.Table):
@@ -282,7 +286,7 @@ class TableFile:
                 path=self.path,
                 column=missing[0],
             )
-        extra = getattr(self, "extra", {})
+        extra = self.extra
         stored = [c for c in columns if c not in extra]
         if len(stored) == len(columns):
             return self.source.read_table(list(columns))
@@ -293,7 +297,7 @@ class TableFile:
 
     def add_columns(self, columns: dict[str, pa.Array]) -> None:
         """Columns kept beside the stored ones (joined by key by the caller)."""
-        extra = self.__dict__.setdefault("extra", {})
+        extra = self.extra
         for name, values in columns.items():
             if len(values) != self.source.num_rows:
                 raise ValueError(
@@ -1050,8 +1054,6 @@ class ProfileTable:
         from ..images.image import open_source
 
         if self._crop_source is None:
-            import pyarrow.compute as pc
-
             self._crop_source = open_source(self.image_crops)
             self._object_ids = self.read(["Metadata_ObjectID"]).column(0)
             keys = self._crop_source.read_columns(
@@ -1069,8 +1071,6 @@ class ProfileTable:
         object_id = self._object_ids[row].as_py()
         if object_id is None:
             return None
-        import pyarrow.compute as pc
-
         hits = pc.equal(ids, pa.scalar(str(object_id), pa.string()))
         at = None
         for i in np.flatnonzero(hits.fill_null(False).to_numpy(zero_copy_only=False)):

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute as pc
 
 from ..errors import ArrowscopeError, CorruptFileError, SchemaError, UnsupportedError
 
@@ -114,6 +114,10 @@ class Warehouse:
         self.registry: Path | None = None
         self.manifest: Path | None = None
         self.views: dict[str, Any] = {}
+        self._load()
+
+    def _load(self) -> None:
+        """Find the layout and list its tables (again after a write)."""
         if (self.base / "catalog.json").is_file():
             self.layout = "iceberg"
             self.registry = self.base / "catalog.json"
@@ -122,9 +126,9 @@ class Warehouse:
             self.layout = "manifest"
             self.manifest = self.root / MANIFEST
             self.tables = self._manifest_tables()
-        elif _data_tables(self.base):
+        elif tables := _data_tables(self.base):  # footers read once
             self.layout = "data-files"
-            self.tables = _data_tables(self.base)
+            self.tables = tables
         else:
             self.layout = "parquet"
             self.tables = _export_tables(self.root)
@@ -364,7 +368,7 @@ class Warehouse:
             write_table(self.base, self.registry, identifier, table, props)
         else:
             self._write_parquet_qc(name, table, props)
-        self.__init__(self.root)  # type: ignore[misc]
+        self._load()
         return self.table(identifier)
 
     def _write_parquet_qc(
@@ -389,7 +393,7 @@ class Warehouse:
         return dest
 
     def _update_manifest(self, name: str, table: pa.Table) -> None:
-        from .iceberg import write_registry
+        from .iceberg import write_json
 
         assert self.manifest is not None
         payload = json.loads(self.manifest.read_text())
@@ -414,7 +418,7 @@ class Warehouse:
                 "columns": table.column_names,
             }
         )
-        write_registry(self.manifest, payload)  # the same atomic JSON replace
+        write_json(self.manifest, payload)
 
 
 def _base(root: Path) -> Path:
@@ -549,7 +553,7 @@ def _join_flags(pt: Any, qc: WarehouseTable) -> None:
     else:  # several QC tables: a row is flagged for a condition if any says so
         for c in stored.column_names:
             if c in pt.stored_flags.column_names:
-                merged = pa.compute.or_(pt.stored_flags.column(c), stored.column(c))
+                merged = pc.or_(pt.stored_flags.column(c), stored.column(c))
                 i = pt.stored_flags.column_names.index(c)
                 pt.stored_flags = pt.stored_flags.set_column(i, c, merged)
             else:
