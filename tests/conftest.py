@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +15,48 @@ import pytest
 
 import arrowscope
 
+# napari keeps its settings in the user's config folder: point it at a throw-away
+# one for the whole run, before napari is imported, so no test rewrites the
+# user's settings.yaml.
+_NAPARI_HOME = tempfile.mkdtemp(prefix="arrowscope-tests-napari-")
+os.environ["NAPARI_CONFIG"] = os.path.join(_NAPARI_HOME, "settings.yaml")
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment():
+    """Undo what an import did to the environment during a test.
+
+    Importing cosmicqc/pycytominer pulls in OpenCV, which points
+    ``QT_QPA_PLATFORM_PLUGIN_PATH`` at its own Qt plugins; a Qt application
+    created later in the same run would then load the wrong plugins and abort.
+    Tests must not depend on their order, so every test starts from the same
+    environment.
+    """
+    before = dict(os.environ)
+    yield
+    if os.environ != before:
+        os.environ.clear()
+        os.environ.update(before)
+
+
 SHARED_DATA = Path(
     os.environ.get(
         "ARROWSCOPE_SHARED_DATA",
         Path(__file__).resolve().parents[2] / "shared" / "data",
     )
 )
+
+
+def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
+    """``arrowscope ARGS`` in its own process, as a user runs it (a viewer
+    command gets a fresh napari, not the one earlier tests configured)."""
+    return subprocess.run(
+        [sys.executable, "-m", "arrowscope", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def shared_file(*parts: str) -> Path:

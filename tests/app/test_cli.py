@@ -9,6 +9,7 @@ import pytest
 
 import arrowscope
 from arrowscope.app.cli import main
+from tests.conftest import run_cli
 
 
 @pytest.fixture
@@ -76,9 +77,14 @@ def test_convert_refuses_unknown_target(image_file, tmp_path, caplog):
 def test_demo_screenshot_shows_cells(tmp_path):
     pytest.importorskip("napari")
     png = tmp_path / "demo.png"
-    assert (
-        main(["demo", "--out", str(tmp_path / "demo"), "--screenshot", str(png)]) == 0
-    )
+    done = run_cli("demo", "--out", tmp_path / "demo", "--screenshot", png)
+    assert done.returncode == 0, done.stderr
+    # a successful command prints only arrowscope's own lines: no Qt theme
+    # warnings, XDG/OpenGL chatter or deprecation warnings
+    lines = done.stderr.strip().splitlines()
+    assert lines[0].startswith("demo files written to ")
+    assert lines[-1] == f"screenshot written to {png}"
+    assert len(lines) <= 3, lines
     from PIL import Image
 
     pixels = np.asarray(Image.open(png).convert("RGB")).astype(int)
@@ -208,7 +214,8 @@ def test_view_profiles_with_image_folder(tmp_path):
     pq.write_table(table, tmp_path / "profiles.parquet")
     png = tmp_path / "view.png"
     argv = ["view", "--profiles", str(tmp_path / "profiles.parquet")]
-    assert main([*argv, "--images", str(images), "--screenshot", str(png)]) == 0
+    done = run_cli(*argv, "--images", images, "--screenshot", png)
+    assert done.returncode == 0, done.stderr
     pixels = np.asarray(Image.open(png).convert("L"))
     assert (pixels > 200).sum() > 500  # the bright cell is on screen
     assert main([*argv, "--images", str(tmp_path / "nope")]) == 1

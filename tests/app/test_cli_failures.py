@@ -14,16 +14,7 @@ import tifffile
 
 import arrowscope
 from arrowscope.app.cli import main
-
-
-def _run(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "arrowscope", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
+from tests.conftest import run_cli
 
 
 @pytest.fixture
@@ -147,7 +138,7 @@ def test_convert_rgb_tiff_keeps_all_samples(tmp_path, capfd):
 def test_user_errors_are_one_or_two_lines(tmp_path, make, expected):
     target = tmp_path / "thing.tif"
     make(target)
-    out = _run("info", target)
+    out = run_cli("info", target)
     assert out.returncode == 1
     assert "Traceback" not in out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]
@@ -183,13 +174,15 @@ def test_view_opens_what_convert_writes_and_names_what_it_cannot(
 ):
     pytest.importorskip("napari")
     png = tmp_path / "v.png"
-    assert main(["view", str(image_tiff), "--screenshot", str(png)]) == 0
+    done = run_cli("view", image_tiff, "--screenshot", png)
+    assert done.returncode == 0, done.stderr
     assert png.stat().st_size > 0
     notes = tmp_path / "notes.txt"
     notes.write_text("not an image")
-    assert main(["view", str(notes), "--screenshot", str(png)]) == 1
-    errors = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert len(errors) == 1 and "notes.txt" in errors[0].getMessage()
+    done = run_cli("view", notes, "--screenshot", tmp_path / "w.png")
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()  # one line, naming the file
+    assert line.startswith("arrowscope: ") and "notes.txt" in line
 
 
 @pytest.fixture

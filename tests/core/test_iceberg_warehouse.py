@@ -237,8 +237,13 @@ def test_qc_into_the_warehouse_and_back(built, tmp_path):
     pd = pytest.importorskip("pandas")
     frame = pd.read_parquet(qc.files[0])
     assert frame[flag].dtype == bool
-    # a second run replaces the table (a new snapshot), never duplicates it
-    assert main(["qc", str(root), "--into-warehouse", "run1"]) == 0
+    # a second run refuses to replace the table unless told to; the first
+    # run's table is untouched
+    registry_before = built["registry"].read_bytes()
+    assert main(["qc", str(root), "--into-warehouse", "run1"]) == 1
+    assert built["registry"].read_bytes() == registry_before
+    # told to, it replaces the table (a new snapshot), never duplicates it
+    assert main(["qc", str(root), "--into-warehouse", "run1", "--overwrite"]) == 0
     again = arrowscope.open_warehouse(root).table("quality_control.run1")
     assert again.rows == 4
     assert "elongated_nuclei" in json.loads(again.properties["arrowscope.conditions"])

@@ -192,7 +192,7 @@ def test_verdicts_by_eye_saved_reloaded_and_exported_by_key(
     assert third != second  # the next cell at once
     cells.keymap[KeyBinding.from_str("Backspace")](cells)  # clears, never deletes
     assert session.verdicts[third] is None and len(cells.data) == table_rows(files)
-    ring = np.asarray(viewer.layers["cells"].face_color)[
+    ring = np.asarray(viewer.layers["cells"].border_color)[
         int(session.row_to_point[first])
     ]
     assert np.allclose(ring[:3], [1.0, 0x4C / 255, 1.0], atol=0.01)  # reject colour

@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from qtpy.QtCore import Qt
 
 from arrowscope._napari.profiles_widget import ProfilesWidget
 from arrowscope._napari.session import camera_of
@@ -77,18 +78,14 @@ def test_rows_and_points_select_each_other(
     assert rows == sorted(points.features["row"][[2, 5]].tolist())
 
     # sorting reorders the view, never the link
-    area = (
-        widget.model.table.column_names.index("Nuclei_AreaShape_Area")
-        if "Nuclei_AreaShape_Area" in widget.model.table.column_names
-        else None
+    assert "Nuclei_AreaShape_Area" in widget.model.table.column_names
+    area = widget.model.table.column_names.index("Nuclei_AreaShape_Area")
+    widget.view.sortByColumn(area, Qt.SortOrder.AscendingOrder)
+    row = select_view_row(widget, 0)
+    assert table["Nuclei_AreaShape_Area"][row].as_py() == min(
+        table["Nuclei_AreaShape_Area"].to_pylist()
     )
-    if area is not None:
-        widget.view.sortByColumn(area, 0)
-        row = select_view_row(widget, 0)
-        assert table["Nuclei_AreaShape_Area"][row].as_py() == min(
-            table["Nuclei_AreaShape_Area"].to_pylist()
-        )
-        assert points.features["row"][list(points.selected_data)[0]] == row
+    assert points.features["row"][list(points.selected_data)[0]] == row
 
     # next/previous
     first = widget.session.step(1)

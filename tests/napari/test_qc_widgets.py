@@ -50,10 +50,21 @@ def test_qc_widget_flags_match_engine_and_colour_points(workspace, qtbot):
     assert widget.session.flags.equals(expected.flags)
     assert expected.mask().any()
     points = viewer.layers["cells"]
-    red = np.asarray(points.face_color)[:, :3]
+    drawn = np.asarray(points.border_color)[:, :3]
     flagged = expected.mask()[points.features["row"].to_numpy()]
-    np.testing.assert_allclose(red[flagged][0], [1.0, 45 / 255, 45 / 255], atol=0.01)
-    assert "flagged" not in widget.summary.text() or widget.summary.text()
+    outlier = np.array([int(OUTLIER_COLOR[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    assert flagged.any() and (~flagged).any()
+    np.testing.assert_allclose(drawn[flagged], outlier[None].repeat(flagged.sum(), 0))
+    assert not np.isclose(drawn[~flagged], outlier).all(axis=1).any()
+    # the summary states the count the engine found, per condition and in all
+    text = widget.summary.text()
+    total = int(expected.mask().sum())
+    assert f"any condition: {total:,} of {table.num_rows:,}" in text
+    for name, column in zip(
+        expected.flags.column_names, expected.flags.columns, strict=True
+    ):
+        condition = name.removeprefix("Metadata_cqc_").removesuffix("_is_outlier")
+        assert f"<b>{condition}</b>: {int(column.to_numpy().sum()):,}" in text
     # drag the elongation threshold down: more cells are flagged after the re-run
     widget.feature.setCurrentText("Nuclei_AreaShape_Eccentricity")
     ((line, row),) = widget._lines
@@ -68,7 +79,6 @@ def test_qc_widget_flags_match_engine_and_colour_points(workspace, qtbot):
     yml.write_text("thresholds:\n  big:\n    Nuclei_AreaShape_Area: 1.5\n")
     widget.load_yaml(yml)
     assert widget.conditions() == {"big": {"Nuclei_AreaShape_Area": 1.5}}
-    assert OUTLIER_COLOR
 
 
 def test_filter_widget_counts_and_hides(workspace, qtbot):
@@ -240,3 +250,17 @@ def test_export_errors_are_reported_not_raised(make_napari_viewer, qtbot, tmp_pa
         qtbot, export.export_selected(tmp_path / "missing" / "x.ome.parquet", "parquet")
     )
     assert "does not exist" in export.status.value
+
+
+def test_status_bar_names_the_verdict_keys_not_points_modes(workspace):
+    from arrowscope._napari.profile_layers import CELLS_HELP
+
+    viewer, _ = workspace
+    session = session_for(viewer)
+    points = session.points
+    viewer.layers.selection.active = points
+    assert viewer.help == CELLS_HELP
+    points.mode = "select"  # napari rewrites the help on every mode change
+    points.mode = "pan_zoom"
+    assert points.help == CELLS_HELP and viewer.help == CELLS_HELP
+    assert "add points" not in viewer.help

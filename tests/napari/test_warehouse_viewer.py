@@ -67,7 +67,7 @@ def test_flags_written_back_are_shown_on_reopen(
     _drop(viewer, root, monkeypatch)
     session = session_for(viewer, find_cells_layer(viewer))
     assert session.outlier_mask().tolist() == [False, False, False, True]
-    colors = session.points.face_color
+    colors = session.points.border_color
     point = int(session.row_to_point[3])
     red = np.array([1.0, 0x2D / 255, 0x2D / 255, 1.0])
     assert np.allclose(colors[point], red, atol=0.01)

@@ -39,6 +39,17 @@ QC_EXPORTS = {
 }
 
 
+def confirm_replace(parent: Any, question: str) -> bool:
+    """Ask before replacing an existing output (the panels' ``--overwrite``)."""
+    from qtpy.QtWidgets import QMessageBox
+
+    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
+    answer = QMessageBox.question(
+        parent, "Replace?", question, buttons, QMessageBox.StandardButton.Cancel
+    )
+    return bool(answer == QMessageBox.StandardButton.Yes)
+
+
 class _Progress(QObject):
     """Carries progress from a worker thread to the bar (queued across threads)."""
 
@@ -125,13 +136,42 @@ class ExportWidget(Container):
         self._worker = worker
         return start(worker)
 
+    def _may_write(
+        self, target: Path, inputs: list[Any], overwrite: bool | None
+    ) -> bool:
+        """The write policy of the command line, with a confirmation instead of
+        ``--overwrite``: never onto an input; an existing file replaced only
+        when the user confirms (``overwrite=None`` asks, True/False decide)."""
+        from ..core.errors import WriteError
+        from ..core.images.atomic import check_output
+
+        try:
+            exists = check_output(target, inputs=inputs, overwrite=True)
+        except WriteError as exc:
+            self.status.value = str(exc)
+            notify(str(exc), "error")
+            return False
+        if exists and overwrite is None:
+            overwrite = confirm_replace(self.native, f"{target} exists. Replace it?")
+        if exists and not overwrite:
+            self.status.value = f"{target} exists; nothing was written"
+            notify(self.status.value, "warning")
+            return False
+        return True
+
     def export_selected(
         self,
         path: str | Path | None = None,
         fmt: str | None = None,
         compression: str | None = None,
+        *,
+        overwrite: bool | None = None,
     ) -> Any:
-        """Export the selected Image/Labels layers (defaults from the form)."""
+        """Export the selected Image/Labels layers (defaults from the form).
+
+        An existing target is replaced only after a confirmation (or with
+        ``overwrite=True``); a layer's own source file is never written over.
+        """
         target = Path(path or self.path.value)
         fmt = fmt or self.format.value
         comp = compression or self.compression.value
@@ -143,6 +183,9 @@ class ExportWidget(Container):
         ]
         if not layers:
             notify("Select the Image or Labels layers to export.", "warning")
+            return None
+        sources = [ly.source.path for ly in layers if ly.source.path]
+        if not self._may_write(target, sources, overwrite):
             return None
         data = [ly.as_layer_data_tuple() for ly in layers]
         emit = self._progress.changed.emit
@@ -158,8 +201,13 @@ class ExportWidget(Container):
 
         return self._run("Export", job)
 
-    def export_qc(self, kind: str, path: Path) -> Any:
-        """Write the annotation file, the cleaned table or the crop table."""
+    def export_qc(self, kind: str, path: Path, *, overwrite: bool | None = None) -> Any:
+        """Write the annotation file, the cleaned table or the crop table.
+
+        The profile table and its image folders are never written over; an
+        existing file (or warehouse QC table) is replaced only after a
+        confirmation, or with ``overwrite=True``.
+        """
         session = session_for(self.viewer)
         if session is None:
             notify("Open a profile table first (Profiles panel).", "warning")
@@ -172,8 +220,26 @@ class ExportWidget(Container):
                 "warning",
             )
             return None
-        flags = session.flag_table()
         name = str(self.qc_table.value).strip()
+        if kind == "warehouse":
+            from ..core.errors import ArrowscopeError
+
+            try:
+                exists = pt.warehouse.check_quality_control(name, True)
+            except ArrowscopeError as exc:
+                notify(str(exc), "error")
+                return None
+            if exists and overwrite is None:
+                overwrite = confirm_replace(
+                    self.native, f"quality_control.{name} exists. Replace it?"
+                )
+            if exists and not overwrite:
+                self.status.value = f"quality_control.{name} exists; nothing written"
+                notify(self.status.value, "warning")
+                return None
+        elif not self._may_write(path, pt.inputs, overwrite):
+            return None
+        flags = session.flag_table()
         keep = ~session.outlier_mask()
         emit = self._progress.changed.emit
 
@@ -193,7 +259,7 @@ class ExportWidget(Container):
                     verdicts = pa.array(list(session.verdicts), pa.string())
                     table = table.append_column(MANUAL_COLUMN, verdicts)
                 written = pt.warehouse.write_quality_control(
-                    name, keys, table, report=report
+                    name, keys, table, report=report, overwrite=True
                 )
                 return f"{written.identifier} in {pt.warehouse.root}"
             if kind == "cleaned":

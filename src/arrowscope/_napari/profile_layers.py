@@ -20,9 +20,15 @@ CELL_COLOR = "#00e5ff"
 OUTLIER_COLOR = "#ff2d2d"
 MANUAL_COLOR = "#ffb000"
 HIDDEN_COLOR = "#00000000"
+#: outline widths, as a share of the marker: thin for a plain cell, so the
+#: image under it stays readable; wider only for cells that need attention
+THIN_BORDER = 0.05
+EMPHASIS_BORDER = 0.14
 #: ring colours of the verdicts by eye
 MARK_COLORS = {"keep": "#4cff4c", "reject": "#ff4cff", "unsure": "#ffffff"}
 CELLS_ROLE = "cells"
+#: the cells layer's status-bar help: its keys judge cells
+CELLS_HELP = "1 keep · 2 reject · 3 unsure · Backspace clear (the selected cell)"
 
 
 def profile_meta(pt: ProfileTable, role: str, **extra: Any) -> dict[str, Any]:
@@ -123,9 +129,12 @@ def profile_layers(pt: ProfileTable) -> list[LayerData]:
                 **common,
                 "name": "cells",
                 "size": marker_size(pt),
-                "symbol": "ring",
-                "face_color": CELL_COLOR,
-                "border_width": 0,
+                # hollow markers: a cell's pixels are never covered
+                "symbol": "disc",
+                "face_color": HIDDEN_COLOR,
+                "border_color": HIDDEN_COLOR if pt.mask_names else CELL_COLOR,
+                "border_width": THIN_BORDER,
+                "border_width_is_relative": True,
                 "features": features,
                 "metadata": profile_meta(pt, CELLS_ROLE, rows=rows),
             },

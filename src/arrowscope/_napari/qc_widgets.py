@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QListView,
@@ -241,7 +242,11 @@ class QCWidget(_SessionWidget):
         load.clicked.connect(self._load_yaml)
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["condition", "feature", "threshold"])
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        # names are long, thresholds short: the threshold column always shows
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setMinimumHeight(150)
         self.table.setColumnWidth(0, 200)
         self.table.setColumnWidth(1, 240)
@@ -527,6 +532,30 @@ class QCWidget(_SessionWidget):
         self.timer.start()
 
 
+def _as_int(value: Any) -> int:
+    """An int from a Qt enum value or an int (PyQt5 ints, Qt 6 Python enums)."""
+    return int(getattr(value, "value", value))
+
+
+def key_code(key: str) -> int:
+    """The ``Qt.Key`` code of a one-key sequence such as ``"1"`` or ``"Backspace"``.
+
+    Qt 5 stores a key sequence's keys as ints with the modifiers or-ed in; Qt 6
+    as ``QKeyCombination`` (``int()`` of it fails on PyQt6). Both give the key
+    without modifiers here.
+    """
+    combo = QKeySequence(key)[0]
+    if hasattr(combo, "key"):  # Qt 6: QKeyCombination
+        return _as_int(combo.key())
+    return _as_int(combo) & ~_as_int(Qt.KeyboardModifier.KeyboardModifierMask)
+
+
+def _has_modifiers(event: Any) -> bool:
+    """Whether Shift/Ctrl/Alt/Meta is held (the keypad flag is not a modifier)."""
+    held = _as_int(event.modifiers()) & ~_as_int(Qt.KeyboardModifier.KeypadModifier)
+    return bool(held)
+
+
 class OutlierGalleryWidget(_SessionWidget):
     """Pages of crops of flagged cells; click to go to a cell, F to flag/unflag."""
 
@@ -560,8 +589,7 @@ class OutlierGalleryWidget(_SessionWidget):
         # verdict keys: read where the list has the focus (an event filter, not
         # window shortcuts, so they work in a docked, tabbed panel)
         self._verdict_keys = {
-            int(QKeySequence(key)[0]) & ~0xFE000000: verdict
-            for key, verdict in VERDICT_KEYS.items()
+            key_code(key): verdict for key, verdict in VERDICT_KEYS.items()
         }
         self.list.installEventFilter(self)
         self.hint = QLabel("1 keep · 2 reject · 3 unsure · ⌫ clear · F flag")
@@ -686,8 +714,8 @@ class OutlierGalleryWidget(_SessionWidget):
         from qtpy.QtCore import QEvent
 
         if obj is self.list and event.type() == QEvent.Type.KeyPress:
-            key = int(event.key())
-            if key in self._verdict_keys and not event.modifiers():
+            key = _as_int(event.key())
+            if key in self._verdict_keys and not _has_modifiers(event):
                 self.mark_selected(self._verdict_keys[key])
                 return True
         return bool(super().eventFilter(obj, event))

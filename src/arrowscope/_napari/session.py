@@ -21,10 +21,14 @@ from ..core.profiles.table import ProfileTable, labels_at, open_profiles
 from .layers import NAMESPACE
 from .profile_layers import (
     CELL_COLOR,
+    CELLS_HELP,
     CELLS_ROLE,
+    EMPHASIS_BORDER,
+    HIDDEN_COLOR,
     MANUAL_COLOR,
     MARK_COLORS,
     OUTLIER_COLOR,
+    THIN_BORDER,
     cell_points,
 )
 
@@ -84,6 +88,7 @@ class QCSession:
         self._syncing = False
         points.selected_data.events.items_changed.connect(self._on_points_selected)
         self._bind_verdict_keys()
+        self._outline_masks()
         if stored is not None:
             self.recolor()
 
@@ -239,6 +244,26 @@ class QCSession:
                     show_error(str(exc))
 
             self.points.bind_key(key, judge, overwrite=True)
+        self._show_verdict_help()
+        # napari rewrites a layer's help from its mode keys on every mode
+        # change: run after it (napari's emitters call the newest first)
+        self.points.events.mode.connect(self._show_verdict_help, position="last")
+
+    def _outline_masks(self) -> None:
+        """Masks as outlines (napari's Labels contours), not filled: the cells'
+        morphology stays visible under them. (A Labels layer takes ``contour``
+        only once made, so the session sets it.)"""
+        for layer in self.viewer.layers:
+            meta = getattr(layer, "metadata", {}).get(NAMESPACE, {})
+            if meta.get("role") == "mask" and hasattr(layer, "contour"):
+                layer.contour = 1
+                layer.opacity = 0.8
+
+    def _show_verdict_help(self, _event: Any = None) -> None:
+        """The status bar names the verdict keys, not Points' 2/3 mode keys."""
+        self.points.help = CELLS_HELP
+        if self.viewer.layers.selection.active is self.points:
+            self.viewer.help = CELLS_HELP
 
     def judge_current(self, verdict: str | None) -> int | None:
         """Mark the selected cells, then select the next visible one."""
@@ -291,12 +316,18 @@ class QCSession:
                 auto |= self.flags.column(name).to_numpy(zero_copy_only=False)
         rows = self.point_rows
         colors = np.empty(len(rows), object)
-        colors[:] = CELL_COLOR
+        # with mask outlines on screen a plain cell needs no marker of its own
+        colors[:] = HIDDEN_COLOR if self.profiles.mask_names else CELL_COLOR
         colors[auto[rows]] = OUTLIER_COLOR
         colors[self.manual[rows]] = MANUAL_COLOR
+        judged = np.zeros(len(rows), bool)
         for verdict, color in MARK_COLORS.items():  # a verdict by eye shows last
-            colors[self.verdicts[rows] == verdict] = color
-        self.points.face_color = list(colors)
+            hit = self.verdicts[rows] == verdict
+            colors[hit] = color
+            judged |= hit
+        emphasis = auto[rows] | self.manual[rows] | judged
+        self.points.border_color = list(colors)
+        self.points.border_width = np.where(emphasis, EMPHASIS_BORDER, THIN_BORDER)
         self.points.shown = self.visible[rows]
 
 

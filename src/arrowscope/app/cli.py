@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="render headless to this PNG instead of opening a window",
     )
+    demo.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="rewrite the demo files and the screenshot if they exist",
+    )
 
     view = sub.add_parser("view", help="open files and folders in napari")
     view.add_argument("paths", nargs="*", type=_location)
@@ -57,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         "--images", type=Path, help="folder holding the profile table's images"
     )
     view.add_argument("--screenshot", type=Path, help="render headless to this PNG")
+    view.add_argument(
+        "--overwrite", action="store_true", help="replace the screenshot if it exists"
+    )
 
     conv = sub.add_parser(
         "convert", help="convert between OME-Parquet and OME-TIFF/TIFF/OME-Zarr"
@@ -116,6 +124,11 @@ def _parser() -> argparse.ArgumentParser:
     qc.add_argument(
         "--cleaned", type=Path, help="also write the table without flagged rows"
     )
+    qc.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace outputs (files, a warehouse QC table) that exist",
+    )
     where = qc.add_mutually_exclusive_group()
     where.add_argument("--scheduler", help="dask.distributed scheduler address")
     where.add_argument(
@@ -128,6 +141,26 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _OwnLines(logging.StreamHandler):  # type: ignore[type-arg]
+    """arrowscope's own lines on stderr (one handler however often main runs)."""
+
+
+def _configure_logging(debug: bool) -> None:
+    """Print arrowscope's lines only: other libraries' INFO chatter (PyOpenGL's
+    "No OpenGL_accelerate module loaded", pyiceberg's FileIO choice) stays
+    out of a successful command's output; ARROWSCOPE_DEBUG=1 shows it all."""
+    own = [h for h in logger.handlers if isinstance(h, _OwnLines)]
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+        for handler in own:
+            logger.removeHandler(handler)
+    elif not own:
+        handler = _OwnLines()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
+
+
 class UsageError(Exception):
     """Arguments that do not go together (exit code 2, as argparse's own)."""
 
@@ -138,9 +171,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     debug = bool(os.environ.get("ARROWSCOPE_DEBUG"))
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO, format="%(message)s"
-    )
+    _configure_logging(debug)
     if not debug:
         for noisy in ("bioio", "bioio_base", "bioio_ome_tiff", "bioio_tifffile"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -153,9 +184,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "qc":
             return _qc(args)
         if args.command == "demo":
-            return _demo(args.out, args.screenshot)
+            return _demo(args.out, args.screenshot, overwrite=args.overwrite)
         if args.command == "view":
-            return _view(args.paths, args.screenshot, args.profiles, args.images)
+            return _view(
+                args.paths,
+                args.screenshot,
+                args.profiles,
+                args.images,
+                overwrite=args.overwrite,
+            )
     except UsageError as exc:
         logger.error("arrowscope %s: %s", args.command, exc)
         return 2
@@ -380,7 +417,7 @@ def _convert(args: argparse.Namespace) -> int:
     if inputs == [args.src]:  # one file, dataset folder, OME-Zarr or URI
         if isinstance(args.src, Path) and not inputs[0].exists():
             raise CorruptFileError("no such file or folder", path=args.src)
-        _refuse_existing(per_image_outputs(inputs[0], args.dst), args.overwrite)
+        check_outputs(per_image_outputs(inputs[0], args.dst), inputs, args.overwrite)
         written = convert(inputs[0], args.dst, layout=layout, compression=compression)
         for out in written:
             logger.info("wrote %s", out)
@@ -388,7 +425,7 @@ def _convert(args: argparse.Namespace) -> int:
     if not inputs:
         raise CorruptFileError("no input files match", path=args.src)
     jobs = [(p, args.dst / (_base_name(p) + args.to)) for p in inputs]
-    _refuse_existing([dst for _, dst in jobs], args.overwrite)
+    check_outputs([dst for _, dst in jobs], [args.src, *inputs], args.overwrite)
     args.dst.mkdir(parents=True, exist_ok=True)
     from ..core.profiles.batch import convert_many
 
@@ -416,11 +453,14 @@ def _convert(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _refuse_existing(targets: list[Path], overwrite: bool) -> None:
-    """Never replace an existing output without being told to."""
+def check_outputs(targets: list[Path], inputs: list[Any], overwrite: bool) -> None:
+    """The write policy for one command, checked before any work is done: no
+    output onto an input, no existing output replaced without ``--overwrite``
+    (and each one replaced is named)."""
     from ..core.errors import WriteError
+    from ..core.images.atomic import check_output
 
-    existing = [t for t in targets if os.path.lexists(t)]
+    existing = [t for t in targets if check_output(t, inputs=inputs, overwrite=True)]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise WriteError(
@@ -428,8 +468,8 @@ def _refuse_existing(targets: list[Path], overwrite: bool) -> None:
             path=existing[0],
             hint="pass --overwrite to replace it",
         )
-    for t in existing:
-        logger.info("replacing %s", t)
+    for target in existing:
+        logger.info("replacing %s", target)
 
 
 def _expand_inputs(src: Path) -> list[Path]:
@@ -494,7 +534,15 @@ def _qc(args: argparse.Namespace) -> int:
         raise UsageError(
             "--cleaned is for profile files; filter a warehouse by its QC table"
         )
+    outputs = [p for p in (args.out, args.cleaned) if p is not None]
+    check_outputs(outputs, list(args.tables), args.overwrite)
     warehouse = open_warehouse(root) if root is not None else None
+    if (
+        warehouse is not None
+        and args.into_warehouse is not None
+        and warehouse.check_quality_control(args.into_warehouse, args.overwrite)
+    ):
+        logger.info("replacing quality_control.%s in %s", args.into_warehouse, root)
     client = None
     if args.scheduler or args.workers:
         client = connect(args.scheduler, args.workers)
@@ -509,7 +557,9 @@ def _qc(args: argparse.Namespace) -> int:
         _close(client, own=not args.scheduler)
     bar.done()
     if warehouse is not None and args.into_warehouse is not None:
-        written = warehouse.write_quality_control(args.into_warehouse, keys, result)
+        written = warehouse.write_quality_control(
+            args.into_warehouse, keys, result, overwrite=args.overwrite
+        )
         logger.info(
             "wrote %s (%d rows) into %s", written.identifier, written.rows, root
         )
@@ -533,7 +583,8 @@ def _qc(args: argparse.Namespace) -> int:
                 promote_options="permissive",
             )
             write_cleaned(table, args.cleaned, keep)
-        logger.info("wrote %s (%d of %d rows)", args.cleaned, keep.sum(), keep.size)
+        kept = f"{int(keep.sum())} of {keep.size} rows"
+        logger.info("wrote %s (%s)", args.cleaned, kept)
     return 0
 
 
@@ -554,16 +605,24 @@ class _ProgressLine:
             sys.stderr.write("\n")
 
 
-def _demo(out: Path, screenshot: Path | None) -> int:
-    from ..core.profiles.synthetic import write_demo_plate
+def _demo(out: Path, screenshot: Path | None, *, overwrite: bool = False) -> int:
+    from ..core.profiles.synthetic import DEMO_FILES, write_demo_plate
     from .viewer import show
 
-    files = write_demo_plate(out)
-    logger.info(
-        "demo files written to %s: %s",
-        out,
-        ", ".join(p.name for p in files.values()),
-    )
+    if screenshot is not None:
+        check_outputs([screenshot], [out], overwrite)
+    present = [out / name for name in DEMO_FILES.values() if (out / name).exists()]
+    if present and len(present) == len(DEMO_FILES) and not overwrite:
+        files = {key: out / name for key, name in DEMO_FILES.items()}
+        logger.info("opening the demo files in %s (--overwrite rewrites them)", out)
+    else:
+        check_outputs(present, [], overwrite)
+        files = write_demo_plate(out)
+        logger.info(
+            "demo files written to %s: %s",
+            out,
+            ", ".join(p.name for p in files.values()),
+        )
     # the profile table links to plate.ome.parquet by key: opening it shows all
     return show([files["profiles"]], screenshot, run_qc=True)
 
@@ -573,6 +632,8 @@ def _view(
     screenshot: Path | None,
     profiles: Path | None = None,
     images: Path | None = None,
+    *,
+    overwrite: bool = False,
 ) -> int:
     from ..core.errors import CorruptFileError
     from .viewer import show
@@ -584,4 +645,7 @@ def _view(
             raise CorruptFileError("no such file or folder", path=p)
     if images is not None and not images.is_dir():
         raise CorruptFileError("no such image folder", path=images)
+    if screenshot is not None:
+        inputs = [p for p in (*paths, profiles, images) if p is not None]
+        check_outputs([screenshot], inputs, overwrite)
     return show(paths, screenshot, profiles=profiles, images=images)

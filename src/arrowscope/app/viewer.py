@@ -155,28 +155,40 @@ def _dock_widgets(
 
     if profiles is None and find_cells_layer(viewer) is None:
         return {}
-    docked = {}
+    docked: dict[str, object] = {}
+    docks: dict[str, object] = {}
+    bottom: object = None
     window = viewer.window  # type: ignore[attr-defined]
     for name in WIDGETS:
-        # the table runs along the bottom; the QC tools share a tabbed panel
+        # the table runs along the bottom; the QC tools and the plate map
+        # share one tabbed panel on the right, so the canvas keeps the middle
         dock, widget = window.add_plugin_dock_widget(
-            "arrowscope",
-            name,
-            tabify=name not in (WIDGETS[1], "Profiles", "Plate map"),
+            "arrowscope", name, tabify=name not in (WIDGETS[1], "Profiles")
         )
         if name == "Profiles":
             window.remove_dock_widget(dock)
-            window.add_dock_widget(widget, name="Profiles", area="bottom")
-            widget.setMinimumHeight(330)  # room for the table under the canvas
-        elif name == "Plate map":  # the plate at a glance, beside the layer list
-            window.remove_dock_widget(dock)
-            window.add_dock_widget(widget, name="Plate map", area="left")
+            dock = window.add_dock_widget(widget, name="Profiles", area="bottom")
+            bottom = dock
         docked[name] = widget
+        docks[name] = dock
+    _give_the_canvas_room(window, docks["Quality control"], bottom)
     _raise_dock(viewer, "Quality control")
     if profiles is not None:
         worker = docked["Profiles"].open(profiles, image_root=images)  # type: ignore[attr-defined]
         _wait(lambda: is_done(worker))
     return docked
+
+
+def _give_the_canvas_room(window: Any, right: Any, bottom: Any) -> None:
+    """Size the panels so the canvas gets most of the window: a right panel
+    wide enough for the QC table (condition, feature, threshold) and a
+    bottom table of a few rows."""
+    from qtpy.QtCore import Qt
+
+    qt_window = window._qt_window
+    qt_window.resizeDocks([right], [420], Qt.Orientation.Horizontal)
+    if bottom is not None:
+        qt_window.resizeDocks([bottom], [220], Qt.Orientation.Vertical)
 
 
 def _demo_qc(viewer: object, docked: dict[str, object]) -> None:

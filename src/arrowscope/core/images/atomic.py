@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import ArrowscopeError, WriteError
@@ -47,6 +47,53 @@ def is_arrowscope_folder(path: Path) -> bool:
         return True
     names = {p.name for p in path.iterdir()}
     return "_versions" in names and names <= _LANCE_PARTS
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_output(
+    target: str | os.PathLike[str],
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    overwrite: bool = False,
+    hint: str = "pass --overwrite to replace it",
+) -> bool:
+    """The one write policy of every command and panel that writes.
+
+    Never write onto (or into) an input: a ``target`` that is one of
+    ``inputs`` — the same file by any name, a link to it, or a path inside an
+    input folder — is refused whatever ``overwrite`` says. An existing
+    ``target`` is replaced only with ``overwrite``; the replace itself is
+    atomic (:func:`atomic_target`). Returns whether an existing target will be
+    replaced, so that the caller can name it. Checked before anything is
+    computed or written.
+    """
+    out = Path(target)
+    resolved = out.resolve()
+    for src in inputs:
+        if isinstance(src, str) and "://" in src:
+            continue  # a URI is never a local write target
+        src_path = Path(src)
+        onto = resolved == src_path.resolve()
+        if not onto and out.exists() and src_path.exists():
+            with contextlib.suppress(OSError):
+                onto = os.path.samefile(out, src_path)  # a hard link
+        into = not onto and src_path.is_dir() and _inside(resolved, src_path.resolve())
+        if onto or into:
+            raise WriteError(
+                f"{'is' if onto else 'is inside'} an input of this command "
+                f"({src_path}); writing there would destroy the input, and "
+                "nothing was written",
+                path=out,
+                hint="choose another output name",
+            )
+    if not os.path.lexists(out):
+        return False
+    if not overwrite:
+        raise WriteError("exists; nothing was written", path=out, hint=hint)
+    return True
 
 
 def _journal(target: Path) -> Path:

@@ -130,6 +130,14 @@ def synthetic_plate(
     return fields, pa.Table.from_pylist(rows)
 
 
+#: what :func:`write_demo_plate` writes, by key
+DEMO_FILES = {
+    "plate": "plate.ome.parquet",
+    "crops": "crops.ome.parquet",
+    "profiles": "profiles.parquet",
+}
+
+
 def write_demo_plate(
     out_dir: str | Path, n_fields: int = 4, size: tuple[int, int] = (256, 256)
 ) -> dict[str, Path]:
@@ -152,7 +160,7 @@ def write_demo_plate(
         "units": "µm",
     }
     plate = write_ome_table(
-        out / "plate.ome.parquet",
+        out / DEMO_FILES["plate"],
         {
             "image": [
                 {"data": f.image, "name": f"field{i + 1:02d}", **common}
@@ -188,7 +196,7 @@ def write_demo_plate(
                 }
             )
     crop_table = write_ome_table(
-        out / "crops.ome.parquet",
+        out / DEMO_FILES["crops"],
         {"cell_OMEArrow_ORIG": crops, "cell_OMEArrow_LABL": labels},
         extra_columns=profiles,
     )
@@ -204,6 +212,6 @@ def write_demo_plate(
             IMAGES_METADATA_KEY: json.dumps(link).encode(),
         }
     )
-    profile_path = out / "profiles.parquet"
+    profile_path = out / DEMO_FILES["profiles"]
     write_parquet(profiles, profile_path)
     return {"plate": plate, "crops": crop_table, "profiles": profile_path}

@@ -645,6 +645,13 @@ class ProfileTable:
         #: problems found on opening (kept when the links are rebuilt)
         self._open_problems: list[str] = list(self.problems)
 
+    @property
+    def inputs(self) -> list[Path]:
+        """The local files and folders this table reads: never write onto them."""
+        found = [self.path, self.images_path, self.image_root, self.mask_root]
+        found += [self.asset_root, getattr(self.warehouse, "root", None)]
+        return [p for p in found if isinstance(p, Path)]
+
     # ---- table access
     @property
     def num_rows(self) -> int:

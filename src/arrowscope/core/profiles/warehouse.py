@@ -33,7 +33,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import ArrowscopeError, CorruptFileError, SchemaError, UnsupportedError
+from ..errors import (
+    ArrowscopeError,
+    CorruptFileError,
+    SchemaError,
+    UnsupportedError,
+    WriteError,
+)
 
 #: Table name (CytoTable) or manifest role (iceberg-bioimage) → workspace role.
 ROLES = {
@@ -330,6 +336,7 @@ class Warehouse:
         result: Any,
         *,
         report: Mapping[str, Any] | None = None,
+        overwrite: bool = False,
     ) -> WarehouseTable:
         """Write QC flags as table ``quality_control.<name>`` of this warehouse.
 
@@ -340,11 +347,12 @@ class Warehouse:
         into the table's properties. Iceberg roots: an Iceberg table
         registered in the registry (replaced last, atomically); other layouts:
         a Parquet file in the layout's place (written atomically), and the
-        manifest updated for iceberg-bioimage roots.
+        manifest updated for iceberg-bioimage roots. An existing table of that
+        name is replaced only with ``overwrite``.
         """
         from .qc import annotation_table, flag_columns
 
-        _check_name(name)
+        self.check_quality_control(name, overwrite)
         table = annotation_table(keys, result, path=self.root)
         if self.layout == "manifest":  # iceberg-bioimage's canonical QC column
             flagged = np.zeros(table.num_rows, bool)
@@ -370,6 +378,22 @@ class Warehouse:
             self._write_parquet_qc(name, table, props)
         self._load()
         return self.table(identifier)
+
+    def check_quality_control(self, name: str, overwrite: bool) -> bool:
+        """The write policy for ``quality_control.<name>``: whether it exists
+        (and will be replaced); without ``overwrite`` an existing one is a
+        :class:`WriteError`."""
+        _check_name(name)
+        identifier = f"{QC_NAMESPACE}.{name}"
+        exists = any(t.identifier == identifier for t in self.tables)
+        if exists and not overwrite:
+            raise WriteError(
+                f"already has table {identifier}; nothing was written",
+                path=self.root,
+                hint="pass --overwrite (overwrite=True) to replace it, or choose "
+                "another name",
+            )
+        return exists
 
     def _write_parquet_qc(
         self, name: str, table: pa.Table, props: Mapping[str, str]
