@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -323,3 +326,70 @@ def test_iceberg_bioimage_image_assets_link_profiles_to_image_files(tmp_path):
     assert any("not followed" in p and "elsewhere.tif" in p for p in pt.problems)
     pt2 = w.profiles(allow_outside_roots=True)
     assert np.array_equal(pt2.channel_stack("C0")[2].compute(), planes[1][0])
+
+
+def _cytotable_export(tmp_path):
+    """CytoTable 1.2.6's image-linked Parquet export: five files, three of
+    them profile tables."""
+    import pyarrow.compute as pc
+
+    root = _relayout(tmp_path, "parquet")
+    profiles = pq.read_table(root / "joined_profiles.parquet")
+    pq.write_table(
+        profiles.drop_columns(["Metadata_ObjectID"]), root / "joined_raw.parquet"
+    )
+    per_channel = pa.concat_tables(
+        profiles.append_column(
+            "source_image_column", pa.array([ch] * profiles.num_rows)
+        )
+        for ch in ("DNA", "ER")
+    )
+    pq.write_table(per_channel, root / "profile_with_images.parquet")
+    assert pc.count(per_channel["Metadata_ObjectID"]).as_py() == 2 * profiles.num_rows
+    return root, profiles
+
+
+def test_cytotable_five_file_export_opens_its_joined_profiles(tmp_path, capsys):
+    from arrowscope.app.cli import main
+
+    root, profiles = _cytotable_export(tmp_path)
+    pt = arrowscope.open_profiles(root)
+    assert pt.num_rows == profiles.num_rows
+    assert "Metadata_ObjectID" in pt.columns
+    assert pt.crop(0, pt.channel_names[0]) is not None  # the crops link by id
+    w = arrowscope.open_warehouse(root)
+    roles = {t.name: t.role for t in w.tables}
+    assert roles == {
+        "joined_profiles": "profiles",
+        "joined_raw": "profiles without object ids",
+        "profile_with_images": "profiles × images (a row per cell and channel)",
+        "image_crops": "crops",
+        "source_images": "source images",
+    }
+    assert main(["info", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "warehouse, 5 tables" in out and "profiles.joined_raw" in out
+    # another table, chosen by name (API and CLI)
+    raw = arrowscope.open_profiles(root, table="joined_raw")
+    assert raw.num_rows == profiles.num_rows and "Metadata_ObjectID" not in raw.columns
+    assert main(["info", str(root), "--table", "joined_raw", "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["profiles"]["rows"] == profiles.num_rows
+
+
+def test_info_describes_an_ambiguous_export_and_says_how_to_choose(tmp_path, capsys):
+    import shutil
+
+    from arrowscope.app.cli import main
+
+    root, profiles = _cytotable_export(tmp_path)
+    # two candidate profile tables, neither the export's own name
+    shutil.move(root / "joined_profiles.parquet", root / "plate_a.parquet")
+    shutil.copy(root / "plate_a.parquet", root / "plate_b.parquet")
+    with pytest.raises(arrowscope.ArrowscopeError, match="--table NAME"):
+        arrowscope.open_profiles(root)
+    assert main(["info", str(root)]) == 0  # described, never refused
+    out = capsys.readouterr().out
+    assert "profiles.plate_a" in out and "profiles.plate_b" in out
+    assert "profiles: not opened:" in out and "--table NAME" in out
+    assert arrowscope.open_profiles(root, table="plate_b").num_rows == len(profiles)

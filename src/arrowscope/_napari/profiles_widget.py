@@ -338,7 +338,12 @@ class ProfilesWidget(QWidget):
         fovs = len(pt.fields_of_view)
         placed = len(self.session.point_rows)
         text = f"{pt.num_rows:,} cells · {fovs} fields of view · {placed:,} placed"
-        if report:
+        if not pt.channel_names and not pt.mask_names:
+            text += (
+                "<br>this table names no images (no image or mask columns, no "
+                "linked image table): cells are listed, not shown"
+            )
+        elif report:
             text += (
                 f"<br>rows without image: {report['rows_without_image']} · "
                 f"rows not in mask: {report['rows_not_in_mask']} · "

@@ -111,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         help="'cosmicqc' (its defaults) or a coSMicQC thresholds YAML file",
     )
     qc.add_argument("--method", choices=["zscore", "robust", "raw"], default="zscore")
+    qc.add_argument("--table", help="a warehouse's profile table, when not the default")
     qc.add_argument("--group-by", nargs="+", default=[], metavar="COL")
     qc.add_argument(
         "--nan-policy", choices=["omit", "propagate", "raise"], default="omit"
@@ -138,6 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="describe what a file holds")
     info.add_argument("path", type=_location, help="a file, folder or URI")
     info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument(
+        "--table", help="a warehouse's profile table, when not the default"
+    )
     return p
 
 
@@ -178,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("pyiceberg").setLevel(logging.WARNING)  # "Defaulting to…"
     try:
         if args.command == "info":
-            return _info(args.path, as_json=args.json)
+            return _info(args.path, as_json=args.json, table=args.table)
         if args.command == "convert":
             return _convert(args)
         if args.command == "qc":
@@ -218,19 +222,22 @@ def main(argv: list[str] | None = None) -> int:
     return 2  # pragma: no cover - argparse enforces a command
 
 
-def describe(path: Path) -> dict[str, Any]:
-    """What a file or folder holds, as plain data (the ``info --json`` output)."""
-    from ..core.errors import NotOmeArrowError
+def describe(path: Path, table: str | None = None) -> dict[str, Any]:
+    """What a file or folder holds, as plain data (the ``info --json`` output).
+
+    A warehouse is described whatever its profiles are: when they cannot be
+    opened (several candidate tables, a missing file), the tables are still
+    listed and the reason is given.
+    """
+    from ..core.errors import ArrowscopeError, NotOmeArrowError
     from ..core.images.image import open_source
-    from ..core.profiles.table import detect_keys, open_profiles
+    from ..core.profiles.table import detect_keys, is_text_table, open_profiles
     from ..core.profiles.warehouse import open_warehouse, warehouse_root
 
     root = warehouse_root(path) if isinstance(path, Path) else None
     if root is not None:
         w = open_warehouse(root)
-        pt = w.profiles()
-        keys = pt.keys
-        return {
+        facts: dict[str, Any] = {
             "path": str(root),
             "layout": "warehouse",
             "store": w.layout,
@@ -244,6 +251,14 @@ def describe(path: Path) -> dict[str, Any]:
                 }
                 for t in w.tables
             ],
+        }
+        try:
+            pt = w.profiles(table)
+        except ArrowscopeError as exc:
+            return {**facts, "profiles_problem": str(exc)}
+        keys = pt.keys
+        return {
+            **facts,
             "join_keys": {
                 "image": keys.image,
                 "object": "Metadata_ObjectID"
@@ -251,10 +266,14 @@ def describe(path: Path) -> dict[str, Any]:
                 else keys.object,
                 "channel": "source_image_column" if pt.source_images else None,
             },
-            "join_contract": w.join_contract(),
+            "join_contract": w.join_contract(table),
             "links": pt.link_report(),
             "profiles": pt.describe(),
         }
+    if isinstance(path, Path) and is_text_table(path):
+        # CSV/TSV hold no images: a profile table, as qc and view read it
+        pt = open_profiles(path)
+        return {"path": str(path), "layout": "profile-table", **pt.describe()}
     try:
         src = open_source(path)
     except NotOmeArrowError:
@@ -306,8 +325,8 @@ def describe(path: Path) -> dict[str, Any]:
     return out
 
 
-def _info(path: Path, *, as_json: bool) -> int:
-    facts = describe(path)
+def _info(path: Path, *, as_json: bool, table: str | None = None) -> int:
+    facts = describe(path, table)
     if as_json:
         sys.stdout.write(json.dumps(facts, indent=2, default=str) + "\n")
         return 0
@@ -321,6 +340,10 @@ def _info(path: Path, *, as_json: bool) -> int:
             + (f" ({t['role']})" if t["role"] else "")
             for t in facts["tables"]
         ]
+        if "profiles_problem" in facts:
+            lines.append(f"  profiles: not opened: {facts['profiles_problem']}")
+            sys.stdout.write("\n".join(lines) + "\n")
+            return 0
         prof = facts["profiles"]
         lines.append(
             f"  profiles: {prof['rows']} rows, {prof['fields_of_view']} fields of "
@@ -537,6 +560,8 @@ def _qc(args: argparse.Namespace) -> int:
     outputs = [p for p in (args.out, args.cleaned) if p is not None]
     check_outputs(outputs, list(args.tables), args.overwrite)
     warehouse = open_warehouse(root) if root is not None else None
+    if args.table is not None and warehouse is None:
+        raise UsageError("--table chooses a table of a warehouse root")
     if (
         warehouse is not None
         and args.into_warehouse is not None
@@ -550,7 +575,9 @@ def _qc(args: argparse.Namespace) -> int:
     try:
         qc_args = (conditions, args.method, args.group_by, args.nan_policy)
         if warehouse is not None:
-            keys, result = warehouse.run_qc(*qc_args, client=client, progress=bar)
+            keys, result = warehouse.run_qc(
+                *qc_args, client=client, progress=bar, table=args.table
+            )
         else:
             keys, result = run_qc(args.tables, *qc_args, client=client, progress=bar)
     finally:

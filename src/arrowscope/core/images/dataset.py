@@ -114,7 +114,18 @@ def is_chunk_dataset(path: str | os.PathLike[str], filesystem: Any = None) -> bo
             return False
         return all(i.type == pafs.FileType.File for i in infos)
     p = Path(path)
-    return p.is_dir() and (p / IMAGES_FILE).is_file() and (p / CHUNKS_FILE).is_file()
+    try:
+        return (
+            p.is_dir() and (p / IMAGES_FILE).is_file() and (p / CHUNKS_FILE).is_file()
+        )
+    except PermissionError as exc:  # a folder that exists but cannot be entered
+        raise AccessError(
+            "permission denied: this folder cannot be read by your user, so its "
+            "chunk dataset cannot be opened",
+            path=p,
+            hint="ask its owner for read access (chmod a+rx), or copy it somewhere "
+            "you can read",
+        ) from exc
 
 
 def _channels_from_json(text: str | None, count: int) -> tuple[Channel, ...]:

@@ -212,7 +212,8 @@ class TableSource:
             raise
         except PermissionError as exc:
             raise denied(self.path) from exc
-        except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+        except (pa.ArrowInvalid, pa.ArrowIndexError, pa.ArrowIOError, OSError) as exc:
+            # a corrupt IPC record batch shows as offsets out of range
             raise CorruptFileError(
                 f"{what}: {exc}",
                 path=self.path,
@@ -232,7 +233,8 @@ class TableSource:
         """
         with self._lock, self._errors("cannot read column metadata", column):
             table = self.store.read(self._projection(column, fields))
-        return select_fields(table.column(0), fields)
+            # memory-mapped IPC buffers are only checked when sliced here
+            return select_fields(table.column(0), fields)
 
     def read_table(self, columns: Sequence[str]) -> pa.Table:
         """Read plain (non-image) columns of every row."""

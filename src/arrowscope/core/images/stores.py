@@ -263,7 +263,7 @@ class ParquetStore(_FileStore):
         for g in range(meta.num_row_groups):
             rg = meta.row_group(g)
             rows, size = rg.num_rows, rg.total_byte_size
-            per = rows
+            per = max(rows, 1)  # an empty row group is one empty piece
             if rows > 1 and size > PIECE_BYTES:
                 per = max(1, int(rows * PIECE_BYTES / size))
             self._pieces += [

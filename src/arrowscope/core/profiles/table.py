@@ -709,10 +709,37 @@ class ProfileTable:
         assert self._fov_of_row is not None
         return self._fov_of_row
 
+    def _duplicate_keys(self, kt: pa.Table) -> str | None:
+        """A problem naming (image, object) keys that occur more than once."""
+        columns = [*self.keys.image, *([self.keys.object] if self.keys.object else [])]
+        if not self.keys.object or kt.num_rows < 2:
+            return None
+        counts = kt.select(columns).group_by(columns).aggregate([([], "count_all")])
+        dup = counts.filter(pc.greater(counts["count_all"], 1))
+        if dup.num_rows == 0:
+            return None
+        first = dup.slice(0, 3).to_pylist()
+        shown = "; ".join(
+            ", ".join(f"{c}={r[c]!r}" for c in columns) + f" ({r['count_all']} rows)"
+            for r in first
+        )
+        return (
+            f"{dup.num_rows} (image, object) keys occur more than once, so those "
+            f"cells' rows are ambiguous: {shown}"
+            + (" …" if dup.num_rows > 3 else "")
+            + "; check that the table holds one plate (or add its plate column)"
+        )
+
     def _build_fovs(self) -> None:
         kt = self.key_table
         n = kt.num_rows
         self.problems = list(self._open_problems)
+        duplicated = self._duplicate_keys(kt)
+        if duplicated is not None:
+            import warnings
+
+            self.problems.append(duplicated)
+            warnings.warn(duplicated, UserWarning, stacklevel=3)
         if not self.keys.image:
             self._fovs, self._fov_of_row = [], np.full(n, -1, np.int64)
             if self.keys.files or self.images_path:
@@ -1392,9 +1419,14 @@ def open_profiles(
     path: str | Path | pa.Table,
     image_root: str | Path | None = None,
     keys: KeyRoles | dict[str, Any] | None = None,
+    *,
+    table: str | None = None,
     **links: Any,
 ) -> ProfileTable:
     """Open a profile table lazily (footer; key columns on first use).
+
+    ``table``: for a warehouse root, which of its tables holds the profiles
+    (``"joined_raw"``, ``"profiles.joined_profiles"``…) when not the default.
 
     Parameters
     ----------
@@ -1424,9 +1456,22 @@ def open_profiles(
 
         if is_warehouse(path):
             return open_warehouse(path).profiles(  # type: ignore[no-any-return]
-                image_root=image_root, keys=keys, **links
+                table, image_root=image_root, keys=keys, **links
             )
+    if table is not None:
+        raise ArrowscopeError(
+            f"table={table!r} chooses a table of a warehouse; this is one table",
+            path=None if isinstance(path, pa.Table) else path,
+            hint="leave the table choice out",
+        )
     return ProfileTable(path, image_root, keys, **links)
+
+
+def is_text_table(path: Path) -> bool:
+    """Whether ``path`` is a CSV/TSV table (by suffix; ``.gz`` allowed): a
+    profile table that holds no images, wherever it is opened."""
+    name = path.name.lower().removesuffix(".gz")
+    return path.is_file() and name.endswith((".csv", ".tsv"))
 
 
 def _is_uri(path: Any) -> bool:

@@ -232,12 +232,15 @@ class Warehouse:
             raise CorruptFileError(
                 f"has several {role_or_name!r} tables: {[t.identifier for t in found]}",
                 path=self.root,
-                hint="name one: open_warehouse(root).profiles(table='<ns>.<table>')",
+                hint="choose one: --table NAME on the command line, "
+                "open_profiles(root, table='<ns>.<table>') in Python",
             )
         raise CorruptFileError(
             f"has no {role_or_name!r} table; tables are "
             f"{[t.identifier for t in self.tables]}",
             path=self.root,
+            hint="choose one: --table NAME on the command line, "
+            "open_profiles(root, table='<ns>.<table>') in Python",
         )
 
     def _optional(self, role: str) -> WarehouseTable | None:
@@ -504,9 +507,24 @@ def _data_tables(base: Path) -> list[WarehouseTable]:
     return out
 
 
+#: The other tables of CytoTable 1.2.6's image-linked Parquet export
+EXPORT_ROLES = {
+    "joined_raw": "profiles without object ids",
+    "profile_with_images": "profiles × images (a row per cell and channel)",
+}
+
+
 def _export_tables(folder: Path) -> list[WarehouseTable]:
     """CytoTable's Parquet export: ``image_crops.parquet``/``source_images.parquet``
-    beside one profile table (``joined_profiles.parquet`` or any other)."""
+    beside the profile tables.
+
+    CytoTable 1.2.6 writes five files: ``joined_raw`` (the CellProfiler join),
+    ``joined_profiles`` (adds ``Metadata_ObjectID``), ``profile_with_images``
+    (one row per cell and channel), ``image_crops`` and ``source_images``. The
+    profiles are the table the crops link to by ``Metadata_ObjectID``
+    (``joined_profiles``); the others are listed with their roles and can be
+    chosen by name.
+    """
     from ..images.parquet import parquet_file
 
     files = sorted(folder.glob("*.parquet"))
@@ -514,19 +532,56 @@ def _export_tables(folder: Path) -> list[WarehouseTable]:
     if not ({"image_crops", "source_images"} & set(names)):
         return []
     out = []
+    candidates = []
     for stem, f in names.items():
         namespace, _, name = stem.rpartition(".")
         if namespace and namespace != QC_NAMESPACE:
             namespace, name = "", stem
         role = _role(namespace, name)
-        if role is None and not namespace:
-            role = "profiles"  # the export's profile table, whatever its name
         rows = parquet_file(f).metadata.num_rows
         ns = namespace or (
             "images" if name in ("image_crops", "source_images") else "profiles"
         )
-        out.append(WarehouseTable(ns, name, (f,), rows, role))
-    return out
+        table = WarehouseTable(ns, name, (f,), rows, role)
+        if role is None and not namespace:
+            candidates.append(table)
+        out.append(table)
+    if not any(t.role == "profiles" for t in out):
+        chosen = _export_profiles(candidates, names.get("image_crops"))
+        out = [
+            WarehouseTable(t.namespace, t.name, t.files, t.rows, "profiles")
+            if t is chosen
+            else t
+            for t in out
+        ]
+    return [
+        WarehouseTable(t.namespace, t.name, t.files, t.rows, EXPORT_ROLES[t.name])
+        if t.role is None and t.name in EXPORT_ROLES
+        else t
+        for t in out
+    ]
+
+
+def _export_profiles(
+    candidates: list[WarehouseTable], crops: Path | None
+) -> WarehouseTable | None:
+    """The export's profile table when none is named ``joined_profiles``: the
+    only candidate, else the one table that carries the crops' link column."""
+    if len(candidates) == 1:
+        return candidates[0]
+    if crops is None:
+        return None
+    from ..images.parquet import parquet_file
+
+    if "Metadata_ObjectID" not in parquet_file(crops).schema_arrow.names:
+        return None
+    linked = [
+        t
+        for t in candidates
+        if t.name not in EXPORT_ROLES
+        and "Metadata_ObjectID" in parquet_file(t.files[0]).schema_arrow.names
+    ]
+    return linked[0] if len(linked) == 1 else None
 
 
 def _join_flags(pt: Any, qc: WarehouseTable) -> None:
