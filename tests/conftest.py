@@ -47,6 +47,31 @@ SHARED_DATA = Path(
 )
 
 
+def _reads_shared_data(func) -> bool:
+    import inspect
+
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        return False
+    return "shared_file(" in source or "SHARED_DATA" in source
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that reads ../shared/data (itself or through one of its
+    fixtures) as ``realdata``, so that ``-m "not realdata"`` selects exactly
+    the tests a fresh clone can run."""
+    for item in items:
+        func = getattr(item, "function", None)
+        if func is None:
+            continue
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else ()
+        fixtures = [d.func for group in defs for d in group]
+        if any(_reads_shared_data(f) for f in [func, *fixtures]):
+            item.add_marker(pytest.mark.realdata)
+
+
 def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
     """``arrowscope ARGS`` in its own process, as a user runs it (a viewer
     command gets a fresh napari, not the one earlier tests configured)."""

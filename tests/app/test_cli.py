@@ -69,8 +69,13 @@ def test_convert_round_trip_through_ome_tiff(image_file, tmp_path):
 
 def test_convert_refuses_unknown_target(image_file, tmp_path, caplog):
     path, _ = image_file
-    assert main(["convert", str(path), str(tmp_path / "x.jpg")]) == 1
-    assert "cannot write x.jpg" in caplog.text
+    for name in ("x.jpg", "br.vortex"):
+        assert main(["convert", str(path), str(tmp_path / name)]) == 1
+        assert f"cannot write {name!r}: not a format convert writes" in caplog.text
+        assert not list(tmp_path.glob(f"{name.split('.')[0]}*"))  # nothing written
+    # the message lists every target convert writes
+    for suffix in (".ome.parquet", ".arrow", ".lance", ".ome.tiff", ".ome.zarr"):
+        assert suffix in caplog.text
 
 
 @pytest.mark.filterwarnings("ignore")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,7 +23,9 @@ def _cells(n_per_well=5, wells=("A01", "A02", "B07", "P24")):
                     {
                         "Metadata_Plate": plate,
                         "Metadata_Well": w,
-                        "Metadata_ImageNumber": hash((plate, w)) % 1000,
+                        # a stable key (str hashing is salted per run)
+                        "Metadata_ImageNumber": zlib.crc32(f"{plate}/{w}".encode())
+                        % 1000,
                         "Metadata_ObjectNumber": k + 1,
                         "Nuclei_AreaShape_Area": float(rng.normal(100, 5)),
                     }

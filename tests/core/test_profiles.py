@@ -143,13 +143,17 @@ def test_demo_profiles_link_to_the_image_table(tmp_path):
     stack = pt.mask_stack("nuclei_LABL")
     assert stack.shape == (3, 128, 128)
     objs = pt.object_numbers()
+    found = 0
     for row in range(pt.num_rows):
         loc = pt.locate(row)
         labels = stack[loc.fov].compute()
         ys, xs = np.nonzero(labels == objs[row])
         if ys.size:  # the row's object is the label whose centroid is its centre
             assert (ys.mean(), xs.mean()) == pytest.approx(loc.center)
+            found += 1
     report = pt.link_report()
+    # every row is checked, except the ones the link report counts as unmasked
+    assert found == pt.num_rows - report["rows_not_in_mask"] > 0
     assert report["rows_without_image"] == 0
     assert report["labels_without_row"] == 0
 

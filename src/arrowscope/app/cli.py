@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument(
         "dst",
         type=_location,
-        help="output file; for several inputs a folder (or a suffix-less folder name)",
+        help="output file (.ome.parquet, .parquet, .arrow, .feather, .lance, "
+        ".ome.tiff, .ome.zarr); for several inputs a folder",
     )
     conv.add_argument(
         "--to",

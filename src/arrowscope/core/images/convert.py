@@ -200,6 +200,7 @@ def convert(
     row. Output that cannot hold what the source holds is refused, never
     written in part. Returns the files written.
     """
+    check_target(dst)
     if not is_ome_arrow_path(src):
         if not dst.name.lower().endswith(OME_SUFFIXES):
             raise UnsupportedError(
@@ -233,6 +234,14 @@ def convert(
                 "one file per image",
             )
         return [copy_table(source, dst, compression=compression)]
+    logger.info(
+        "%s holds %s: writing one %s file per image (%s, …), not %s",
+        src,
+        what,
+        _suffix(dst),
+        _per_image_name(dst, images[0].column, images[0].row),
+        dst.name,
+    )
     if extra:
         logger.info(
             "%s: %d other column(s) (%s…) are not carried into %s files; convert "
@@ -249,6 +258,27 @@ def convert(
     return out
 
 
+#: every suffix convert writes, as the user would type it
+TARGETS = (
+    ".ome.parquet (or .parquet)",
+    ".arrow/.feather",
+    ".lance",
+    ".ome.tiff",
+    ".ome.zarr",
+)
+
+
+def check_target(dst: Path) -> None:
+    """Refuse an output suffix convert cannot write, before anything is read."""
+    if not dst.name.lower().endswith(OME_SUFFIXES + TIFF_SUFFIXES + ZARR_SUFFIXES):
+        raise UnsupportedError(
+            f"cannot write {dst.name!r}: not a format convert writes; nothing was "
+            "written",
+            path=dst,
+            hint=f"name the output {', '.join(TARGETS)}",
+        )
+
+
 def _suffix(dst: Path) -> str:
     name = dst.name.lower()
     return next((s for s in TIFF_SUFFIXES + ZARR_SUFFIXES if name.endswith(s)), "")
@@ -263,6 +293,7 @@ def _per_image_name(dst: Path, column: str, row: int) -> str:
 
 def per_image_outputs(src: Path, dst: Path) -> list[Path]:
     """The files :func:`convert` would write (to check for existing ones first)."""
+    check_target(dst)
     if not is_ome_arrow_path(src) or dst.name.lower().endswith(OME_SUFFIXES):
         return [dst]
     source = open_source(src)

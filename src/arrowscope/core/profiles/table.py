@@ -841,7 +841,10 @@ class ProfileTable:
                     f"(field {fov.label}); pass allow_outside_roots=True to allow it"
                 )
         if missing and self.image_root is None:
-            self.problems.append("set image_root to the folder that holds the images")
+            self.problems.append(
+                "give the folder that holds the images: --images FOLDER on the "
+                "command line, image_root= in Python"
+            )
 
     def _attach_source_images(self, fovs: list[FieldOfView]) -> None:
         """Channels from a CytoTable ``source_images`` table, by image key and
@@ -1223,7 +1226,8 @@ class ProfileTable:
             raise ArrowscopeError(
                 "no image or mask of any field of view was found",
                 path=self.path,
-                hint="set image_root to the folder holding the images",
+                hint="give the folder holding the images: --images FOLDER on the "
+                "command line, image_root= in Python",
             )
 
         fovs = self.fields_of_view
