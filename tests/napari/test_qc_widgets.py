@@ -252,8 +252,12 @@ def test_status_bar_names_the_verdict_keys_not_points_modes(workspace):
     from arrowscope._napari.profile_layers import CELLS_HELP
 
     viewer, _ = workspace
-    session = session_for(viewer)
-    points = session.points
+    # as the app does: the panel gets napari's proxy of the viewer, not the viewer
+    _, widget = viewer.window.add_plugin_dock_widget("arrowscope", "Quality control")
+    session = widget.session
+    assert session is not None
+    assert viewer.help == CELLS_HELP  # the cells layer was already the active one
+    points = viewer.layers["cells"]
     viewer.layers.selection.active = points
     assert viewer.help == CELLS_HELP
     points.mode = "select"  # napari rewrites the help on every mode change

@@ -262,7 +262,9 @@ class QCSession:
     def _show_verdict_help(self, _event: Any = None) -> None:
         """The status bar names the verdict keys, not Points' 2/3 mode keys."""
         self.points.help = CELLS_HELP
-        if self.viewer.layers.selection.active is self.points:
+        # a plugin widget's viewer is a proxy, and so is every layer it returns
+        active = _unwrapped(self.viewer.layers.selection.active)
+        if active is _unwrapped(self.points) and self.viewer.help != CELLS_HELP:
             self.viewer.help = CELLS_HELP
 
     def judge_current(self, verdict: str | None) -> int | None:
@@ -329,6 +331,11 @@ class QCSession:
         self.points.border_color = list(colors)
         self.points.border_width = np.where(emphasis, EMPHASIS_BORDER, THIN_BORDER)
         self.points.shown = self.visible[rows]
+
+
+def _unwrapped(obj: Any) -> Any:
+    """The object behind napari's ``PublicOnlyProxy`` (or the object itself)."""
+    return getattr(obj, "__wrapped__", obj)
 
 
 def camera_of(viewer: Any) -> Any:
