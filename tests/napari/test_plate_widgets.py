@@ -276,3 +276,53 @@ def test_the_app_docks_the_plate_map_beside_the_qc_tools(plate, qtbot):
     manifest = PluginManager.instance().get_manifest("arrowscope")
     names = {w.display_name for w in manifest.contributions.widgets}
     assert {"Plate map", "Scatter and gates"} <= names
+
+
+def test_plate_map_without_wells_shows_an_empty_state(
+    make_napari_viewer, qtbot, tmp_path
+):
+    from arrowscope._napari.profiles_widget import ProfilesWidget
+
+    path = tmp_path / "no_wells.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "Metadata_ImageNumber": [1, 1, 2],
+                "Nuclei_Number_Object_Number": [1, 2, 1],
+                "Nuclei_Location_Center_X": [1.0, 2.0, 3.0],
+                "Nuclei_Location_Center_Y": [1.0, 2.0, 3.0],
+            }
+        ),
+        path,
+    )
+    viewer = make_napari_viewer()
+    profiles = ProfilesWidget(viewer)
+    wait(qtbot, profiles.open(path))
+    # a table that names no images says so, not "rows without image: 0"
+    assert "names no images" in profiles.status.text()
+    widget = PlateMapWidget(viewer)
+    assert widget.session is not None
+    assert widget.canvas.isHidden()  # no empty 0-1 axes
+    assert not widget.plate.isEnabled() and not widget.value.isEnabled()
+    assert "names no well" in widget.info.text()
+    assert "Metadata_Well" in widget.info.text()
+
+
+def test_the_app_gives_the_canvas_room(plate, qtbot):
+    from arrowscope.app.viewer import _dock_widgets
+
+    viewer, _, _ = plate
+    window = viewer.window._qt_window
+    window.resize(1600, 1000)
+    window.show()  # laid out as on a screen (Xvfb)
+    qtbot.waitExposed(window)
+    docked = _dock_widgets(viewer, None, None)
+    qtbot.wait(300)
+    canvas = viewer.window._qt_viewer.canvas.native
+    assert canvas.width() >= 0.48 * window.width(), canvas.width()
+    assert canvas.height() >= 0.5 * window.height(), canvas.height()
+    # the QC table shows its threshold column whole
+    table = docked["Quality control"].table
+    header = table.horizontalHeader()
+    shown = sum(header.sectionSize(i) for i in range(3))
+    assert header.sectionSize(2) > 0 and shown <= table.viewport().width() + 1

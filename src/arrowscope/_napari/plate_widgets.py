@@ -14,6 +14,7 @@ Everything is keyed by table row, never by position in a layer.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,9 @@ def numeric_columns(schema: pa.Schema) -> list[str]:
     ]
 
 
+logger = logging.getLogger("arrowscope")
+
+
 class PlateMapWidget(_SessionWidget):
     """Wells laid out as a plate, coloured by a per-well value; click a well to
     show its cells."""
@@ -108,7 +112,21 @@ class PlateMapWidget(_SessionWidget):
         self.timer.timeout.connect(self.refresh)
         for box in (self.plate, self.value, self.stat, self.wells):
             box.currentTextChanged.connect(lambda *_: self.refresh())
+        self._controls = (self.plate, self.value, self.stat, self.wells, clear, save)
+        self.empty_state("Open a profile table to see its plate.")
         self._maybe_attach()
+
+    def empty_state(self, message: str) -> None:
+        """No plate to draw: say why, in place of an empty chart."""
+        self.canvas.setVisible(False)
+        for control in self._controls:
+            control.setEnabled(False)
+        self.info.setText(message)
+
+    def _shown(self) -> None:
+        self.canvas.setVisible(True)
+        for control in self._controls:
+            control.setEnabled(True)
 
     def attached(self) -> None:
         assert self.session is not None
@@ -116,8 +134,13 @@ class PlateMapWidget(_SessionWidget):
         try:
             self.plate_col, self.well_col = plate_columns(pt.columns)
         except ArrowscopeError as exc:
-            self.info.setText(str(exc))
+            self.empty_state(
+                "No plate map for this table: it names no well for its cells "
+                "(a Metadata_Well or Image_Metadata_Well column, e.g. B07)."
+            )
+            logger.debug("plate map: %s", exc)
             return
+        self._shown()
         keys = [c for c in (self.plate_col, self.well_col) if c]
         self._cells = pt.read(keys)
         self._index = PlateIndex(self._cells)  # group codes, once per table
