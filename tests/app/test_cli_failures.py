@@ -145,13 +145,55 @@ def test_user_errors_are_one_or_two_lines(tmp_path, make, expected):
     assert 1 <= len(lines) <= 2 and expected in lines[0]
 
 
-def test_an_internal_error_is_one_line(tmp_path, monkeypatch, caplog):
+def test_an_internal_error_is_one_line(tmp_path, monkeypatch, capsys):
     def boom(*args, **kwargs):
         raise RuntimeError("something broke")
 
     monkeypatch.setattr("arrowscope.app.cli._info", boom)
+    monkeypatch.delenv("ARROWSCOPE_DEBUG", raising=False)
     assert main(["info", str(tmp_path)]) == 1
-    assert "internal error (RuntimeError: something broke)" in caplog.text
+    err = capsys.readouterr().err
+    (line,) = err.strip().splitlines()  # the whole output: one line, no trace
+    assert line == (
+        "arrowscope: internal error (RuntimeError: something broke); rerun with "
+        "ARROWSCOPE_DEBUG=1 for the traceback and please report it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            [
+                "qc",
+                "{profiles}",
+                "--out",
+                "{tmp}/f.parquet",
+                "--group-by",
+                "Metadata_Wel",
+            ],
+            "column 'Metadata_Wel': the group-by column is not in the table "
+            "(did you mean Metadata_Well",
+        ),
+        (
+            ["qc", "{tmp}/img.ome.zarr", "--out", "{tmp}/f.parquet"],
+            "img.ome.zarr: is an OME-Zarr image, not a profile table",
+        ),
+        (["view", "{tmp}/empty.parquet"], "empty.parquet: is an empty file"),
+        (["qc", "{tmp}/empty.parquet", "--out", "{tmp}/f.parquet"], "is an empty file"),
+    ],
+)
+def test_messages_send_users_the_right_way(tmp_path, capsys, argv, expected):
+    from arrowscope.core.profiles.synthetic import write_demo_plate
+
+    files = write_demo_plate(tmp_path / "demo", n_fields=1, size=(64, 64))
+    (tmp_path / "img.ome.zarr").mkdir()
+    (tmp_path / "empty.parquet").write_bytes(b"")
+    fill = {"profiles": files["profiles"], "tmp": tmp_path}
+    assert main([a.format(**fill) for a in argv]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert expected in line
+    assert not (tmp_path / "f.parquet").exists()
 
 
 def test_qc_flags_file_holds_only_keys_and_flags(tmp_path):

@@ -393,3 +393,20 @@ def test_info_describes_an_ambiguous_export_and_says_how_to_choose(tmp_path, cap
     assert "profiles.plate_a" in out and "profiles.plate_b" in out
     assert "profiles: not opened:" in out and "--table NAME" in out
     assert arrowscope.open_profiles(root, table="plate_b").num_rows == len(profiles)
+
+
+def test_a_deleted_source_images_table_is_named_not_the_image_files(tmp_path, capsys):
+    from arrowscope.app.cli import main
+    from tests import warehouses
+
+    warehouses.data_files(tmp_path, np.random.default_rng(3))
+    data = tmp_path / "warehouse" / "images" / "source_images" / "data"
+    for f in data.glob("*.parquet"):
+        f.unlink()
+    assert main(["info", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    problems = [line for line in out.splitlines() if "problem:" in line]
+    assert problems, out
+    assert "table images.source_images has no data files" in problems[0]
+    pt = arrowscope.open_profiles(tmp_path)
+    assert "images.source_images" in pt.problems[0]

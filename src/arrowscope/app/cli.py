@@ -147,7 +147,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class _OwnLines(logging.StreamHandler):  # type: ignore[type-arg]
-    """arrowscope's own lines on stderr (one handler however often main runs)."""
+    """arrowscope's own lines on stderr (one handler however often main runs).
+
+    Writes to whatever ``sys.stderr`` is now, not the stream of the first run
+    (which a host such as pytest may have closed since).
+    """
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        return
 
 
 def _configure_logging(debug: bool) -> None:
@@ -671,6 +683,11 @@ def _view(
     for p in [*paths, *([profiles] if profiles else [])]:
         if isinstance(p, Path) and not p.exists():
             raise CorruptFileError("no such file or folder", path=p)
+        if isinstance(p, Path) and p.is_file() and p.stat().st_size == 0:
+            # what info says, not "no reader opens it"
+            raise CorruptFileError(
+                "is an empty file", path=p, hint="was it still being written?"
+            )
     if images is not None and not images.is_dir():
         raise CorruptFileError("no such image folder", path=images)
     if screenshot is not None:

@@ -27,6 +27,7 @@ from .qc import (
     Method,
     NanPolicy,
     QCResult,
+    check_qc_columns,
     compute_flags,
     feature_values,
     group_codes,
@@ -212,8 +213,12 @@ def run_qc(
     *,
     client: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    name: str | Path | None = None,
 ) -> tuple[pa.Table, QCResult]:
     """QC over one or many profile files; returns (key columns, result).
+
+    ``name``: what errors call the input (a warehouse root rather than one of
+    its data files).
 
     With a dask.distributed ``client`` both passes run on the cluster, one
     task per row group; without, the needed columns of every file are read
@@ -223,20 +228,17 @@ def run_qc(
     if not paths:
         raise ArrowscopeError("no input tables given")
     for p in paths:
-        if not p.is_file():
-            raise ArrowscopeError("no such file", path=p)
+        if not p.is_file() or p.stat().st_size == 0:
+            from .table import not_a_table_error
+
+            raise not_a_table_error(p)
     schema = common_schema(paths)
     keys = annotation_keys(schema)
     conds = load_conditions(conditions, method)
     features = list(dict.fromkeys(f for c in conds for f in c.features))
-    for f in [*features, *group_by]:
-        if f not in schema.names:
-            raise SchemaError(
-                "column not in the table",
-                path=paths[0],
-                column=f,
-                hint="check the condition's feature names",
-            )
+    check_qc_columns(
+        schema.names, features, group_by, path=paths[0] if name is None else name
+    )
     by = list(group_by)
     if client is None:
         columns = list(dict.fromkeys([*keys, *features, *by]))

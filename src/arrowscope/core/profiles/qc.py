@@ -276,6 +276,41 @@ class QCResult:
         return out
 
 
+def check_qc_columns(
+    names: Sequence[str],
+    features: Sequence[str],
+    group_by: Sequence[str],
+    *,
+    path: Any = None,
+) -> None:
+    """Every feature and group-by column is in the table, checked before any
+    work; the error names which option the missing column came from and the
+    nearest column names."""
+    import difflib
+
+    present = set(names)
+    for kind, wanted in (("group-by", group_by), ("feature", features)):
+        for column in wanted:
+            if column in present:
+                continue
+            near = difflib.get_close_matches(column, list(names), n=2, cutoff=0.85)
+            hint = (
+                f"did you mean {' or '.join(near)}?"
+                if near
+                else (
+                    "check --group-by against the table's columns"
+                    if kind == "group-by"
+                    else "check the condition's feature names against the columns"
+                )
+            )
+            raise SchemaError(
+                f"the {kind} column is not in the table",
+                path=path,
+                column=column,
+                hint=hint,
+            )
+
+
 def feature_values(table: pa.Table, column: str) -> np.ndarray:
     """A numeric column as float64, nulls as NaN; a clear error otherwise."""
     if column not in table.column_names:

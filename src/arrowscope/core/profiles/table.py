@@ -253,8 +253,8 @@ class TableFile:
             self.source = TableSource(self.path)  # a Lance dataset folder
             self.schema = self.source.schema
             return
-        if not self.path.is_file():
-            raise CorruptFileError("no such file", path=self.path)
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            raise not_a_table_error(self.path)
         if sniff_format(self.path) is None:
             if self.path.suffix.lower() not in (".csv", ".tsv", ".gz"):
                 raise CorruptFileError(
@@ -1469,6 +1469,30 @@ def open_profiles(
             hint="leave the table choice out",
         )
     return ProfileTable(path, image_root, keys, **links)
+
+
+def not_a_table_error(path: Path) -> ArrowscopeError:
+    """Why ``path`` cannot be opened as a profile table: missing, a folder (an
+    OME-Zarr image, a folder of images), or an empty file."""
+    if not path.exists():
+        return CorruptFileError("no such file", path=path)
+    if path.is_dir():
+        kind = (
+            "an OME-Zarr image"
+            if path.name.lower().endswith(".zarr")
+            else "a folder that is not a warehouse"
+        )
+        return CorruptFileError(
+            f"is {kind}, not a profile table",
+            path=path,
+            hint="a profile table is a Parquet, Arrow IPC or CSV file, or a "
+            "warehouse root; images open with 'arrowscope view'",
+        )
+    if path.stat().st_size == 0:
+        return CorruptFileError(
+            "is an empty file", path=path, hint="was it still being written?"
+        )
+    return CorruptFileError("cannot be read as a table", path=path)
 
 
 def is_text_table(path: Path) -> bool:

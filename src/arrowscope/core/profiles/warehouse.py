@@ -138,6 +138,7 @@ class Warehouse:
         else:
             self.layout = "parquet"
             self.tables = _export_tables(self.root)
+        self.problems = self._missing_tables()
         if not self.tables:
             raise CorruptFileError(
                 "holds no warehouse tables (catalog.json, warehouse_manifest.json, "
@@ -145,6 +146,29 @@ class Warehouse:
                 "source_images .parquet files)",
                 path=self.root,
             )
+
+    def _missing_tables(self) -> list[str]:
+        """Tables whose data is gone: a data-files table folder left without
+        data files, or a data file a table lists that no longer exists."""
+        problems = []
+        listed = {(t.namespace, t.name) for t in self.tables}
+        if self.layout == "data-files":
+            for data in sorted(self.base.glob("*/*/data")):
+                key = (data.parent.parent.name, data.parent.name)
+                if key not in listed:
+                    problems.append(
+                        f"table {key[0]}.{key[1]} has no data files left in {data} "
+                        "(deleted?); what it holds cannot be shown"
+                    )
+        for t in self.tables:
+            gone = [f for f in t.files if not Path(f).exists()]
+            if gone:
+                problems.append(
+                    f"table {t.identifier} is missing {len(gone)} of its "
+                    f"{len(t.files)} data files (first: {gone[0]}); what it holds "
+                    "cannot be shown"
+                )
+        return problems
 
     # ---- layouts
     def _iceberg_tables(self) -> list[WarehouseTable]:
@@ -273,6 +297,8 @@ class Warehouse:
         keys = links.pop("keys", None)
         pt = ProfileTable(prof.source(), image_root, keys, **links)
         pt.warehouse = self
+        for problem in self.problems:  # first: they explain missing images
+            pt.note_problem(problem)
         for qc in self.quality_control:
             _join_flags(pt, qc)
         return pt
@@ -306,7 +332,7 @@ class Warehouse:
         :func:`~arrowscope.core.profiles.batch.run_qc` on the table's data
         files (on a dask cluster with ``client``)."""
         from .batch import annotation_keys, run_qc
-        from .qc import compute_flags, load_conditions
+        from .qc import check_qc_columns, compute_flags, load_conditions
 
         source = self.table(table or "profiles").source()
         if isinstance(source, list):
@@ -318,6 +344,7 @@ class Warehouse:
                 nan_policy,
                 client=client,
                 progress=progress,
+                name=self.root,
             )
         # an Iceberg table read through pyiceberg (deletes applied): the
         # columns QC needs, in one process
@@ -327,6 +354,7 @@ class Warehouse:
         conds = load_conditions(conditions, method)
         keys = annotation_keys(src.schema)
         features = [f for c in conds for f in c.features]
+        check_qc_columns(src.schema.names, features, group_by, path=self.root)
         table = src.read(list(dict.fromkeys([*keys, *features, *group_by])))
         result = compute_flags(table, conds, method, list(group_by) or None, nan_policy)
         return table.select(keys), result
