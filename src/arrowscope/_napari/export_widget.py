@@ -27,7 +27,7 @@ from ..core.profiles.batch import annotation_keys
 from ..core.profiles.qc import write_annotations, write_cleaned
 from .profiles_widget import notify
 from .session import session_for
-from .workers import start
+from .workers import make_worker, start
 from .writer import EXPORT_FORMATS, export_layers
 
 COMPRESSIONS = ("zstd", "lz4", "snappy", "none")
@@ -111,9 +111,6 @@ class ExportWidget(Container):
         self.bar.value = min(done, self.bar.max)
 
     def _run(self, label: str, job: Any) -> Any:
-        from napari.qt.threading import thread_worker
-
-        worker = thread_worker(job, ignore_errors=True)()
         self.bar.visible = True
         self.bar.value = 0
         self.export_button.enabled = self.qc_button.enabled = False
@@ -130,8 +127,7 @@ class ExportWidget(Container):
             self.bar.visible = False
             self.export_button.enabled = self.qc_button.enabled = True
 
-        worker.returned.connect(done)
-        worker.errored.connect(failed)
+        worker = make_worker(job, receiver=self.native, done=done, failed=failed)
         worker.finished.connect(finished)
         self._worker = worker
         return start(worker)

@@ -36,7 +36,7 @@ from .layers import NAMESPACE
 from .profile_layers import cell_points_layer, profile_layers
 from .session import QCSession, find_cells_layer, session_for
 from .table_model import ArrowTableModel, ordered_columns
-from .workers import start
+from .workers import make_worker, start
 
 MAX_DEFAULT_FEATURES = 4
 
@@ -183,11 +183,7 @@ class ProfilesWidget(QWidget):
 
         ``image_key``, ``object_column`` and ``center`` override detected roles.
         """
-        from napari.qt.threading import thread_worker
 
-        @thread_worker(
-            progress={"total": 0, "desc": "Opening profiles"}, ignore_errors=True
-        )
         def load() -> tuple[ProfileTable, list[Any]]:
             pt = open_profiles(path, image_root, images=images)
             if image_key:
@@ -206,10 +202,12 @@ class ProfilesWidget(QWidget):
                 pt.invalidate()
             return pt, profile_layers(pt)
 
-        worker = load()
-        worker.returned.connect(self._opened)
-        worker.errored.connect(
-            lambda exc: notify(f"Could not open {path}: {exc}", "error")
+        worker = make_worker(
+            load,
+            receiver=self,
+            done=self._opened,
+            failed=lambda exc: notify(f"Could not open {path}: {exc}", "error"),
+            progress={"total": 0, "desc": "Opening profiles"},
         )
         self.open_button.setEnabled(False)
         worker.finished.connect(lambda: self.open_button.setEnabled(True))
@@ -355,23 +353,17 @@ class ProfilesWidget(QWidget):
 
     def check_links(self) -> Any:
         """Count row/mask mismatches in a worker (reads each mask once)."""
-        from napari.qt.threading import thread_worker
-
         if self.session is None:
             return None
         pt = self.session.profiles
         n = len(pt.fields_of_view)
-
-        @thread_worker(
+        worker = make_worker(
+            pt.link_report,
+            receiver=self,
+            done=self._update_status,
+            failed=lambda exc: notify(f"Link check failed: {exc}", "error"),
             progress={"total": 0, "desc": f"Checking {n} fields of view"},
-            ignore_errors=True,
         )
-        def run() -> Any:
-            return pt.link_report()
-
-        worker = run()
-        worker.returned.connect(self._update_status)
-        worker.errored.connect(lambda exc: notify(f"Link check failed: {exc}", "error"))
         self._link_worker = worker
         start(worker)
         return worker

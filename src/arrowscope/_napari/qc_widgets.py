@@ -50,7 +50,7 @@ from ..core.profiles.qc import (
 from .layers import NAMESPACE
 from .profiles_widget import _row, notify
 from .session import VERDICT_KEYS, QCSession, session_for
-from .workers import start
+from .workers import make_worker, start
 
 DEBOUNCE_MS = 250
 
@@ -169,8 +169,6 @@ class FilterWidget(_SessionWidget):
         (cancels) a query still running; *Cancel* stops it; SQL is bounded by
         the time limit set here and by :data:`SQL_MEMORY_LIMIT`.
         """
-        from napari.qt.threading import thread_worker
-
         if self.session is None:
             return None
         self.cancel_running()
@@ -180,16 +178,18 @@ class FilterWidget(_SessionWidget):
         filters, sql = self.filters(), self.sql.text().strip()
         timeout = self.time_limit.value()
 
-        @thread_worker(ignore_errors=True)
         def work() -> np.ndarray:
             cols = referenced_columns(pt.schema, filters, sql) or pt.columns[:1]
             return filter_rows(
                 pt.read(cols), filters, sql or None, timeout=timeout, cancel=cancel
             )
 
-        worker = work()
-        worker.returned.connect(lambda mask: self._show(mask, cancel))
-        worker.errored.connect(lambda exc: self._failed(exc, cancel))
+        worker = make_worker(
+            work,
+            receiver=self,
+            done=lambda mask: self._show(mask, cancel),
+            failed=lambda exc: self._failed(exc, cancel),
+        )
         worker.finished.connect(lambda: self._finished(cancel))
         self.count.setText("filtering…")
         self.stop.setEnabled(True)
@@ -358,7 +358,6 @@ class QCWidget(_SessionWidget):
     # ---- running
     def run(self) -> Any:
         """Compute flags in a worker; the viewer and table recolour when done."""
-        from napari.qt.threading import thread_worker
         from napari.utils import progress
 
         if self.session is None:
@@ -375,7 +374,6 @@ class QCWidget(_SessionWidget):
             list(last.report["group_by"]),
         ) == (method, nan_policy, by)
 
-        @thread_worker(ignore_errors=True)
         def work() -> tuple[QCResult, pa.Table | None]:
             if same_run:  # only thresholds or clauses changed: reuse the scores
                 quick = reflag(last, spec)  # type: ignore[arg-type]
@@ -391,13 +389,16 @@ class QCWidget(_SessionWidget):
             table = pt.read([*features, *by])
             return compute_flags(table, conds, method, by or None, nan_policy), table
 
-        worker = work()
+        worker = make_worker(
+            work,
+            receiver=self,
+            done=self._done,
+            failed=lambda exc: notify(f"QC failed: {exc}", "error"),
+        )
         # An open-ended bar in napari's activity dock; its console copy (tqdm's
         # "Running QC: 0it") goes nowhere.
         bar = progress(total=0, desc="Running QC", file=io.StringIO())
         worker.finished.connect(bar.close)
-        worker.returned.connect(self._done)
-        worker.errored.connect(lambda exc: notify(f"QC failed: {exc}", "error"))
         self.run_button.setEnabled(False)
         worker.finished.connect(lambda: self.run_button.setEnabled(True))
         start(worker)
@@ -650,8 +651,6 @@ class OutlierGalleryWidget(_SessionWidget):
 
     def show_page(self, page: int) -> Any:
         """Render one page of thumbnails in a worker."""
-        from napari.qt.threading import thread_worker
-
         if self.session is None:
             return None
         pages = max(1, -(-len(self.rows) // self.PAGE))
@@ -661,7 +660,6 @@ class OutlierGalleryWidget(_SessionWidget):
         colors = self._channel_colors()
         pt = self.session.profiles
 
-        @thread_worker(ignore_errors=True)
         def render() -> list[tuple[int, np.ndarray | None]]:
             from ..core.profiles.crops import iter_cell_crops
 
@@ -672,10 +670,11 @@ class OutlierGalleryWidget(_SessionWidget):
                 out.append((row, None if crop is None else composite(crop, colors)))
             return out
 
-        worker = render()
-        worker.returned.connect(self._show)
-        worker.errored.connect(
-            lambda exc: notify(f"Could not draw crops: {exc}", "error")
+        worker = make_worker(
+            render,
+            receiver=self,
+            done=self._show,
+            failed=lambda exc: notify(f"Could not draw crops: {exc}", "error"),
         )
         self._worker = worker
         start(worker)

@@ -1,15 +1,68 @@
-"""Starting napari thread workers so that their completion can be observed.
+"""Background work for the panels: napari thread workers, made portable and
+observable.
 
-A worker that finishes before anyone connects to ``finished`` emits into the
-void; :func:`start` connects a completion flag first, so callers and tests can
-wait on :func:`is_done` without a race.
+A job's exception comes back to the GUI thread as a value, never through the
+worker's ``errored`` signal: napari's own task-status hook on ``errored`` takes
+fewer arguments than the signal carries, which PyQt forgives and PySide6 does
+not (a TypeError in the event loop). A worker that finishes before anyone
+connects to ``finished`` emits into the void; :func:`start` connects a
+completion flag first, so callers and tests can wait on :func:`is_done`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 _DONE = "_arrowscope_done"
+
+
+class _Failed:
+    """An exception raised by a job, carried back as its return value."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+
+def make_worker(
+    job: Callable[[], Any],
+    *,
+    receiver: Any,
+    done: Callable[[Any], Any],
+    failed: Callable[[Exception], Any],
+    progress: dict[str, Any] | None = None,
+) -> Any:
+    """A napari thread worker running ``job``; ``done(result)`` or
+    ``failed(exception)`` is called on the GUI thread, unless ``receiver``
+    (the panel's QWidget) was closed meanwhile. Not started."""
+    from napari.qt.threading import thread_worker
+    from qtpy.QtCore import QObject
+
+    def guarded() -> Any:
+        try:
+            return job()
+        except Exception as exc:  # noqa: BLE001 - handed to ``failed``
+            return _Failed(exc)
+
+    options: dict[str, Any] = {"ignore_errors": True}
+    if progress is not None:
+        options["progress"] = progress
+    worker = thread_worker(guarded, **options)()
+
+    class Relay(QObject):  # type: ignore[misc]
+        # a child of the receiver: Qt drops the connection when it is deleted
+        def deliver(self, value: Any) -> None:
+            if isinstance(value, _Failed):
+                failed(value.exc)
+            else:
+                done(value)
+
+    relay = Relay(receiver)
+    worker.returned.connect(relay.deliver)
+    worker.finished.connect(relay.deleteLater)
+    return worker
 
 
 def start(worker: Any) -> Any:
