@@ -228,3 +228,60 @@ def commit(registry: Path, identifier: str, table) -> None:
     data = json.loads(registry.read_text())
     data["tables"][identifier] = table.metadata_location
     registry.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
+def relayout(tmp_path, kind):
+    """The synthetic tables as iceberg-bioimage's manifest layout or as
+    CytoTable's Parquet export (one folder of <table>.parquet files)."""
+    import json
+    import shutil
+
+    src = tmp_path / "src"
+    data_files(src, np.random.default_rng(5))
+    root = tmp_path / kind
+    root.mkdir()
+    entries = []
+    for data in sorted((src / "warehouse").glob("*/*/data")):
+        ns, name = data.parent.parent.name, data.parent.name
+        (part,) = data.glob("*.parquet")
+        if kind == "parquet":
+            shutil.copy(part, root / f"{name}.parquet")
+            continue
+        (root / ns / name).mkdir(parents=True)
+        shutil.copy(part, root / ns / name / "part-0123.parquet")
+        entries.append(
+            {
+                "table_name": f"{ns}.{name}",
+                "role": name,
+                "format": "parquet",
+                "join_keys": ["Metadata_ImageNumber"],
+                "columns": pq.read_schema(part).names,
+            }
+        )
+    if kind == "manifest":
+        manifest = {"warehouse_root": str(root), "warehouse_spec_version": "1.0.0"}
+        (root / "warehouse_manifest.json").write_text(
+            json.dumps({**manifest, "tables": entries})
+        )
+    return root
+
+
+def cytotable_export(tmp_path):
+    """CytoTable 1.2.6's image-linked Parquet export: five files, three of
+    them profile tables."""
+    import pyarrow.compute as pc
+
+    root = relayout(tmp_path, "parquet")
+    profiles = pq.read_table(root / "joined_profiles.parquet")
+    pq.write_table(
+        profiles.drop_columns(["Metadata_ObjectID"]), root / "joined_raw.parquet"
+    )
+    per_channel = pa.concat_tables(
+        profiles.append_column(
+            "source_image_column", pa.array([ch] * profiles.num_rows)
+        )
+        for ch in ("DNA", "ER")
+    )
+    pq.write_table(per_channel, root / "profile_with_images.parquet")
+    assert pc.count(per_channel["Metadata_ObjectID"]).as_py() == 2 * profiles.num_rows
+    return root, profiles

@@ -268,3 +268,26 @@ def test_info_lists_a_stored_pyramid(tmp_path, capsys, monkeypatch):
     ]
     assert main(["info", str(path)]) == 0
     assert "stored pyramid: 2 levels (50×45, 25×23)" in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_view_and_qc_take_a_warehouse_table_by_name(tmp_path):
+    pytest.importorskip("napari")
+    import pyarrow.parquet as pq
+
+    from tests import warehouses
+
+    root, profiles = warehouses.cytotable_export(tmp_path)
+    png = tmp_path / "raw.png"
+    done = run_cli(
+        "view", "--profiles", root, "--table", "joined_raw", "--screenshot", png
+    )
+    assert done.returncode == 0, done.stderr
+    assert png.stat().st_size > 0
+    assert main(["view", "--table", "joined_raw", str(root)]) == 2  # needs --profiles
+    flags = tmp_path / "flags.parquet"
+    argv = ["qc", str(root), "--table", "joined_raw", "--out", str(flags)]
+    assert main(argv) == 0
+    keys = pq.read_schema(flags).names
+    assert "Metadata_ObjectID" not in keys  # the keys of the chosen table
+    assert pq.read_metadata(flags).num_rows == profiles.num_rows

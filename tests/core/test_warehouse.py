@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import arrowscope
+from tests import warehouses
 from tests.conftest import shared_file
 
 
@@ -83,7 +84,6 @@ def test_crop_is_the_stored_one_and_equals_a_cut_of_the_source(warehouse):
 
 
 def test_crop_cut_from_image_files(tmp_path):
-    import pyarrow as pa
     import tifffile
 
     plane = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50)
@@ -138,85 +138,10 @@ def test_gallery_and_crop_table_use_the_stored_crops(warehouse, tmp_path):
     assert np.array_equal(got, pt.crop(40, "PH3").to_numpy()[0, 0, 0])
 
 
-def _relayout(tmp_path, kind):
-    """The synthetic tables as iceberg-bioimage's manifest layout or as
-    CytoTable's Parquet export (one folder of <table>.parquet files)."""
-    import json
-    import shutil
-
-    from tests import warehouses
-
-    src = tmp_path / "src"
-    warehouses.data_files(src, np.random.default_rng(5))
-    root = tmp_path / kind
-    root.mkdir()
-    entries = []
-    for data in sorted((src / "warehouse").glob("*/*/data")):
-        ns, name = data.parent.parent.name, data.parent.name
-        (part,) = data.glob("*.parquet")
-        if kind == "parquet":
-            shutil.copy(part, root / f"{name}.parquet")
-            continue
-        (root / ns / name).mkdir(parents=True)
-        shutil.copy(part, root / ns / name / "part-0123.parquet")
-        entries.append(
-            {
-                "table_name": f"{ns}.{name}",
-                "role": name,
-                "format": "parquet",
-                "join_keys": ["Metadata_ImageNumber"],
-                "columns": pq.read_schema(part).names,
-            }
-        )
-    if kind == "manifest":
-        manifest = {"warehouse_root": str(root), "warehouse_spec_version": "1.0.0"}
-        (root / "warehouse_manifest.json").write_text(
-            json.dumps({**manifest, "tables": entries})
-        )
-    return root
-
-
-@pytest.mark.parametrize("kind", ["manifest", "parquet"])
-def test_other_layouts_open_and_take_qc_back(tmp_path, kind):
-    from arrowscope.app.cli import main
-
-    root = _relayout(tmp_path, kind)
-    w = arrowscope.open_warehouse(root)
-    assert w.layout == kind
-    roles = {t.role for t in w.tables}
-    assert {"profiles", "crops", "source images"} <= roles
-    pt = w.profiles()
-    assert pt.num_rows == 4 and pt.channel_names == ["DNA", "ER"]
-    assert pt.crop(3, "ER").column == "ome_arrow_image"
-    spec = tmp_path / "t.yml"
-    spec.write_text("thresholds:\n  large_nuclei:\n    Nuclei_AreaShape_Area: 1.5\n")
-    args = ["qc", str(root), "--conditions", str(spec), "--into-warehouse", "r1"]
-    assert main(args) == 0
-    w = arrowscope.open_warehouse(root)
-    assert w.table("quality_control.r1").rows == 4
-    flag = "Metadata_cqc_large_nuclei_is_outlier"
-    got = w.profiles().stored_flags.column(flag).to_pylist()
-    assert got == [False, False, False, True]
-    if kind == "manifest":
-        import json
-
-        manifest = json.loads((root / "warehouse_manifest.json").read_text())
-        entry = next(
-            t for t in manifest["tables"] if t["table_name"] == "quality_control.r1"
-        )
-        assert entry["role"] == "quality_control" and entry["row_count"] == 4
-        qc = w.table("quality_control.r1").read(["qc_pass", flag])
-        assert qc.column("qc_pass").to_pylist() == [
-            not f for f in qc.column(flag).to_pylist()
-        ]
-    else:
-        assert (root / "quality_control.r1.parquet").is_file()
-
-
 def test_manifest_of_another_major_version_or_escaping_root_is_refused(tmp_path):
     import json
 
-    root = _relayout(tmp_path, "manifest")
+    root = warehouses.relayout(tmp_path, "manifest")
     path = root / "warehouse_manifest.json"
     manifest = json.loads(path.read_text())
     path.write_text(json.dumps({**manifest, "warehouse_spec_version": "2.0.0"}))
@@ -246,7 +171,6 @@ def test_iceberg_bioimage_image_assets_link_profiles_to_image_files(tmp_path):
     import json
 
     pytest.importorskip("bioio_tifffile")  # the 'io' extra opens image files
-    import pyarrow as pa
     import tifffile
 
     root = tmp_path / "wh"
@@ -328,31 +252,10 @@ def test_iceberg_bioimage_image_assets_link_profiles_to_image_files(tmp_path):
     assert np.array_equal(pt2.channel_stack("C0")[2].compute(), planes[1][0])
 
 
-def _cytotable_export(tmp_path):
-    """CytoTable 1.2.6's image-linked Parquet export: five files, three of
-    them profile tables."""
-    import pyarrow.compute as pc
-
-    root = _relayout(tmp_path, "parquet")
-    profiles = pq.read_table(root / "joined_profiles.parquet")
-    pq.write_table(
-        profiles.drop_columns(["Metadata_ObjectID"]), root / "joined_raw.parquet"
-    )
-    per_channel = pa.concat_tables(
-        profiles.append_column(
-            "source_image_column", pa.array([ch] * profiles.num_rows)
-        )
-        for ch in ("DNA", "ER")
-    )
-    pq.write_table(per_channel, root / "profile_with_images.parquet")
-    assert pc.count(per_channel["Metadata_ObjectID"]).as_py() == 2 * profiles.num_rows
-    return root, profiles
-
-
 def test_cytotable_five_file_export_opens_its_joined_profiles(tmp_path, capsys):
     from arrowscope.app.cli import main
 
-    root, profiles = _cytotable_export(tmp_path)
+    root, profiles = warehouses.cytotable_export(tmp_path)
     pt = arrowscope.open_profiles(root)
     assert pt.num_rows == profiles.num_rows
     assert "Metadata_ObjectID" in pt.columns
@@ -382,7 +285,7 @@ def test_info_describes_an_ambiguous_export_and_says_how_to_choose(tmp_path, cap
 
     from arrowscope.app.cli import main
 
-    root, profiles = _cytotable_export(tmp_path)
+    root, profiles = warehouses.cytotable_export(tmp_path)
     # two candidate profile tables, neither the export's own name
     shutil.move(root / "joined_profiles.parquet", root / "plate_a.parquet")
     shutil.copy(root / "plate_a.parquet", root / "plate_b.parquet")
@@ -410,3 +313,40 @@ def test_a_deleted_source_images_table_is_named_not_the_image_files(tmp_path, ca
     assert "table images.source_images has no data files" in problems[0]
     pt = arrowscope.open_profiles(tmp_path)
     assert "images.source_images" in pt.problems[0]
+
+
+@pytest.mark.parametrize("kind", ["manifest", "parquet"])
+def test_other_layouts_open_and_take_qc_back(tmp_path, kind):
+    from arrowscope.app.cli import main
+
+    root = warehouses.relayout(tmp_path, kind)
+    w = arrowscope.open_warehouse(root)
+    assert w.layout == kind
+    roles = {t.role for t in w.tables}
+    assert {"profiles", "crops", "source images"} <= roles
+    pt = w.profiles()
+    assert pt.num_rows == 4 and pt.channel_names == ["DNA", "ER"]
+    assert pt.crop(3, "ER").column == "ome_arrow_image"
+    spec = tmp_path / "t.yml"
+    spec.write_text("thresholds:\n  large_nuclei:\n    Nuclei_AreaShape_Area: 1.5\n")
+    args = ["qc", str(root), "--conditions", str(spec), "--into-warehouse", "r1"]
+    assert main(args) == 0
+    w = arrowscope.open_warehouse(root)
+    assert w.table("quality_control.r1").rows == 4
+    flag = "Metadata_cqc_large_nuclei_is_outlier"
+    got = w.profiles().stored_flags.column(flag).to_pylist()
+    assert got == [False, False, False, True]
+    if kind == "manifest":
+        import json
+
+        manifest = json.loads((root / "warehouse_manifest.json").read_text())
+        entry = next(
+            t for t in manifest["tables"] if t["table_name"] == "quality_control.r1"
+        )
+        assert entry["role"] == "quality_control" and entry["row_count"] == 4
+        qc = w.table("quality_control.r1").read(["qc_pass", flag])
+        assert qc.column("qc_pass").to_pylist() == [
+            not f for f in qc.column(flag).to_pylist()
+        ]
+    else:
+        assert (root / "quality_control.r1.parquet").is_file()

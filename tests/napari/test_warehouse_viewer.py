@@ -124,3 +124,34 @@ def test_export_panel_writes_flags_into_the_warehouse(
     # the verdicts live in the warehouse's quality_control folder, by key
     marks = root / "warehouse" / "quality_control" / "_arrowscope_marks.parquet"
     assert marks.is_file()
+
+
+def test_profiles_panel_chooses_a_table_of_a_cytotable_export(
+    make_napari_viewer, qtbot, tmp_path
+):
+    from arrowscope._napari.profiles_widget import ProfilesWidget
+    from arrowscope._napari.workers import is_done
+
+    root, profiles = warehouses.cytotable_export(tmp_path)
+    viewer = make_napari_viewer()
+    panel = ProfilesWidget(viewer)
+    assert panel.table_choice.isHidden()  # not a warehouse yet
+    panel.path_edit.setText(str(root))
+    names = panel.list_tables()
+    assert names[0] == "profiles.joined_profiles"  # the default first
+    assert set(names) == {
+        "profiles.joined_profiles",
+        "profiles.joined_raw",
+        "profiles.profile_with_images",
+    }
+    assert not panel.table_choice.isHidden()
+    panel.table_choice.setCurrentIndex(names.index("profiles.joined_raw"))
+    worker = panel.open_from_fields()
+    qtbot.waitUntil(lambda: is_done(worker), timeout=60_000)
+    pt = panel.session.profiles
+    assert pt.warehouse_table == "profiles.joined_raw"
+    assert "Metadata_ObjectID" not in pt.columns
+    assert pt.num_rows == profiles.num_rows
+    # the cells layer remembers the choice: a reopened session reads that table
+    meta = find_cells_layer(viewer).metadata["arrowscope"]
+    assert meta["table"] == "profiles.joined_raw"

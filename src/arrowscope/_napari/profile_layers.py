@@ -41,6 +41,7 @@ def profile_meta(pt: ProfileTable, role: str, **extra: Any) -> dict[str, Any]:
             "images": None if pt.images_path is None else str(pt.images_path),
             # a warehouse's profiles reopen from its root, with every link
             "warehouse": None if pt.warehouse is None else str(pt.warehouse.root),
+            "table": pt.warehouse_table,
             **extra,
         }
     }

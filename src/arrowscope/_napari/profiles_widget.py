@@ -16,6 +16,7 @@ from qtpy.QtCore import QItemSelection, QItemSelectionModel, Qt
 from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -67,6 +68,9 @@ class ProfilesWidget(QWidget):
         self.image_key_edit = QLineEdit(placeholderText="detected")
         self.object_edit = QLineEdit(placeholderText="detected")
         self.center_edit = QLineEdit(placeholderText="detected: X column, Y column")
+        #: a warehouse's profile tables (shown when the path is a warehouse root)
+        self.table_choice = QComboBox()
+        self.path_edit.editingFinished.connect(self.list_tables)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_table)
         browse_root = QPushButton("Browse…")
@@ -76,6 +80,9 @@ class ProfilesWidget(QWidget):
 
         form = QFormLayout()
         form.addRow("Table", _row(self.path_edit, browse))
+        form.addRow("Warehouse table", self.table_choice)
+        self._table_label = form.labelForField(self.table_choice)
+        self._show_table_choice(False)
         form.addRow("Images", _row(self.root_edit, browse_root))
         form.addRow("Image table", self.images_edit)
         form.addRow("Image key", self.image_key_edit)
@@ -144,6 +151,36 @@ class ProfilesWidget(QWidget):
         )
         if path:
             self.path_edit.setText(path)
+            self.list_tables()
+
+    def list_tables(self) -> list[str]:
+        """Fill the warehouse-table chooser when the path is a warehouse root
+        (the default profiles first); hide it otherwise."""
+        from ..core.profiles.warehouse import open_warehouse, warehouse_root
+
+        self.table_choice.clear()
+        text = self.path_edit.text().strip()
+        root = warehouse_root(text) if text and "://" not in text else None
+        names: list[str] = []
+        if root is not None:
+            try:
+                tables = open_warehouse(root).profile_candidates()
+            except ArrowscopeError as exc:
+                notify(str(exc), "error")
+                tables = []
+            for t in tables:
+                self.table_choice.addItem(
+                    f"{t.identifier} ({t.role or 'other'}, {t.rows:,} rows)",
+                    t.identifier,
+                )
+                names.append(t.identifier)
+        self._show_table_choice(bool(names))
+        return names
+
+    def _show_table_choice(self, on: bool) -> None:
+        # QFormLayout.setRowVisible is Qt 6 only: hide the field and its label
+        self.table_choice.setVisible(on)
+        self._table_label.setVisible(on)
 
     def _browse_root(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Image folder")
@@ -168,6 +205,9 @@ class ProfilesWidget(QWidget):
             image_key=image_key or None,
             object_column=obj or None,
             center=(center[0], center[1]) if len(center) == 2 else None,
+            table=self.table_choice.currentData()
+            if self.table_choice.count()
+            else None,
         )
 
     def open(
@@ -178,14 +218,17 @@ class ProfilesWidget(QWidget):
         image_key: list[str] | None = None,
         object_column: str | None = None,
         center: tuple[str, str] | None = None,
+        table: str | None = None,
     ) -> Any:
         """Open ``path`` in a worker; layers and the table appear when it is done.
+
+        ``table``: which table of a warehouse root holds the profiles.
 
         ``image_key``, ``object_column`` and ``center`` override detected roles.
         """
 
         def load() -> tuple[ProfileTable, list[Any]]:
-            pt = open_profiles(path, image_root, images=images)
+            pt = open_profiles(path, image_root, images=images, table=table)
             if image_key:
                 pt.keys.image = image_key
             if object_column:

@@ -372,7 +372,9 @@ def session_for(
         if profiles is None:
             meta = points.metadata[NAMESPACE]
             if meta.get("warehouse") is not None:
-                profiles = open_profiles(meta["warehouse"], meta.get("image_root"))
+                profiles = open_profiles(
+                    meta["warehouse"], meta.get("image_root"), table=meta.get("table")
+                )
             elif meta.get("profiles") is None:
                 return None
             else:

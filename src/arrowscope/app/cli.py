@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     view.add_argument(
         "--images", type=Path, help="folder holding the profile table's images"
     )
+    view.add_argument(
+        "--table", help="with --profiles ROOT: a warehouse's profile table"
+    )
     view.add_argument("--screenshot", type=Path, help="render headless to this PNG")
     view.add_argument(
         "--overwrite", action="store_true", help="replace the screenshot if it exists"
@@ -209,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.profiles,
                 args.images,
                 overwrite=args.overwrite,
+                table=args.table,
             )
     except UsageError as exc:
         logger.error("arrowscope %s: %s", args.command, exc)
@@ -674,9 +678,13 @@ def _view(
     images: Path | None = None,
     *,
     overwrite: bool = False,
+    table: str | None = None,
 ) -> int:
     from ..core.errors import CorruptFileError
     from .viewer import show
+
+    if table is not None and profiles is None:
+        raise UsageError("--table chooses a table of the warehouse given to --profiles")
 
     if not paths and profiles is None:
         raise CorruptFileError("nothing to open", hint="give paths or --profiles TABLE")
@@ -693,4 +701,4 @@ def _view(
     if screenshot is not None:
         inputs = [p for p in (*paths, profiles, images) if p is not None]
         check_outputs([screenshot], inputs, overwrite)
-    return show(paths, screenshot, profiles=profiles, images=images)
+    return show(paths, screenshot, profiles=profiles, images=images, table=table)

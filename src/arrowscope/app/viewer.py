@@ -68,6 +68,7 @@ def show(
     profiles: Path | None = None,
     images: Path | None = None,
     run_qc: bool = False,
+    table: str | None = None,
 ) -> int:
     """Open ``paths`` (and a profile table) with arrowscope's layers and widgets.
 
@@ -98,7 +99,7 @@ def show(
             viewer.close()
             raise
         _arrange(viewer, per_path)
-        docked = _dock_widgets(viewer, profiles, images)
+        docked = _dock_widgets(viewer, profiles, images, table)
         if run_qc:
             _demo_qc(viewer, docked)
         if headless:
@@ -147,7 +148,10 @@ def _open(viewer: Any, path: Path) -> list[Any]:
 
 
 def _dock_widgets(
-    viewer: object, profiles: Path | None, images: Path | None
+    viewer: object,
+    profiles: Path | None,
+    images: Path | None,
+    table: str | None = None,
 ) -> dict[str, object]:
     """Dock the QC widgets when a profile table is open or named."""
     from .._napari.session import find_cells_layer
@@ -174,7 +178,9 @@ def _dock_widgets(
     _give_the_canvas_room(window, docks["Quality control"], bottom)
     _raise_dock(viewer, "Quality control")
     if profiles is not None:
-        worker = docked["Profiles"].open(profiles, image_root=images)  # type: ignore[attr-defined]
+        worker = docked["Profiles"].open(  # type: ignore[attr-defined]
+            profiles, image_root=images, table=table
+        )
         _wait(lambda: is_done(worker))
     return docked
 

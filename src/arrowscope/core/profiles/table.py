@@ -633,8 +633,10 @@ class ProfileTable:
                         f"not followed: the image link {spec['path']!r} leaves the "
                         "table's folder; pass allow_outside_roots=True to allow it"
                     )
-        #: The warehouse this table was opened from (``open_warehouse``), if any.
+        #: The warehouse this table was opened from (``open_warehouse``), if any,
+        #: and which of its tables (``"profiles.joined_profiles"``).
         self.warehouse: Any = None
+        self.warehouse_table: str | None = None
         #: QC flags stored with the table (a warehouse's ``quality_control``
         #: tables), aligned to the rows by key: shown when the table is opened.
         self.stored_flags: pa.Table | None = None

@@ -245,6 +245,15 @@ class Warehouse:
         return out
 
     # ---- tables
+    def profile_candidates(self) -> list[WarehouseTable]:
+        """The tables that can be opened as profiles: the default first, then
+        the other profile-like tables (not images, crops or QC tables)."""
+        skip = {"crops", "source images", "image assets", "chunk index"}
+        found = [
+            t for t in self.tables if t.role not in skip and t.namespace != QC_NAMESPACE
+        ]
+        return sorted(found, key=lambda t: t.role != "profiles")
+
     def table(self, role_or_name: str) -> WarehouseTable:
         """The one table with this role (``"profiles"``…), name or ``ns.name``."""
         found = [
@@ -297,6 +306,7 @@ class Warehouse:
         keys = links.pop("keys", None)
         pt = ProfileTable(prof.source(), image_root, keys, **links)
         pt.warehouse = self
+        pt.warehouse_table = prof.identifier
         for problem in self.problems:  # first: they explain missing images
             pt.note_problem(problem)
         for qc in self.quality_control:
