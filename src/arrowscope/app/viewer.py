@@ -78,6 +78,7 @@ def show(
     headless = screenshot is not None or not os.environ.get("DISPLAY")
     if headless and screenshot is None:
         screenshot = Path("arrowscope-screenshot.png")
+    _quiet_gui_stack()
     with _display(headless):
         import dask
 
@@ -112,6 +113,28 @@ def show(
             return 0
         napari.run()
     return 0
+
+
+#: the GUI stack's own modules: their warnings are for their developers
+_GUI_MODULES = r"(napari|vispy|qtpy|superqt|magicgui|app_model|npe2|in_n_out)(\..*)?$"
+
+
+def _quiet_gui_stack() -> None:
+    """Only arrowscope's lines on a successful GUI command: no deprecation or
+    theme warnings from the GUI stack (ARROWSCOPE_DEBUG=1 shows them), and a
+    private runtime folder so Qt does not warn that XDG_RUNTIME_DIR is unset."""
+    import tempfile
+    import warnings
+
+    if not os.environ.get("ARROWSCOPE_DEBUG"):
+        warnings.filterwarnings("ignore", module=_GUI_MODULES)
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        # one per user, with the permissions Qt wants (0700), reused by runs
+        runtime = Path(tempfile.gettempdir()) / f"arrowscope-runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        if runtime.stat().st_uid == os.getuid():
+            runtime.chmod(0o700)
+            os.environ["XDG_RUNTIME_DIR"] = str(runtime)
 
 
 def _open(viewer: Any, path: Path) -> list[Any]:
