@@ -81,8 +81,40 @@ def test_declared_sizes_larger_than_stored_are_refused_at_open(
 )
 def test_duplicate_missing_or_stray_planes_are_errors(tmp_path, planes, message):
     path = _write(tmp_path / "p.ome.parquet", ome_record(planes, size_c=2))
-    with pytest.raises(PixelDataError, match=message):
+    with pytest.raises(PixelDataError, match=message) as err:
         arrowscope.open_image(path)
+    _names_the_place(err.value, path)
+
+
+def _names_the_place(exc, path, row=0):
+    """The whole promise: file, column and row, in the message and as fields."""
+    assert (exc.path, exc.column, exc.row) == (str(path), "ome_arrow", row)
+    assert str(exc).startswith(f"{path}: column 'ome_arrow': row {row}: ")
+
+
+@pytest.mark.parametrize(
+    ("move", "where"),
+    [
+        ({"z": 5}, "c=0, z=5, y=0, x=0"),
+        ({"y": 4}, "c=0, z=1, y=4, x=0"),  # overlaps the image's bottom edge
+        ({"x": 6}, "c=0, z=1, y=0, x=6"),
+        ({"c": 3}, "c=3, z=1, y=0, x=0"),
+    ],
+)
+def test_a_chunk_outside_the_image_is_named(tmp_path, move, where):
+    data = np.arange(2 * 8 * 8, dtype=np.int32).reshape(2, 8, 8)
+    path = arrowscope.write_ome_parquet(tmp_path / "c.ome.parquet", data, dims="ZYX")
+    table = pq.read_table(path)
+    rec = table.column("ome_arrow").to_pylist()[0]
+    stray = {**rec["chunks"][1], **move}
+    broken = {**rec, "chunks": [rec["chunks"][0], stray]}
+    rtype = table.schema.field("ome_arrow").type
+    pq.write_table(pa.table({"ome_arrow": pa.array([broken], rtype)}), path)
+    with pytest.raises(PixelDataError) as err:
+        arrowscope.open_image(path).to_numpy()
+    _names_the_place(err.value, path)
+    assert f"chunk 1 at (t=0, {where}" in str(err.value)
+    assert "lies outside the image TCZYX (1, 1, 2, 8, 8)" in str(err.value)
 
 
 def test_planes_field_of_the_wrong_type(tmp_path):

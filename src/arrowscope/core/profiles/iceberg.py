@@ -452,7 +452,18 @@ def write_table(
         location=location.resolve().as_uri(),
         properties=dict(properties),
     )
-    current.append(table)
+    # The data file is arrowscope's own (page checksums, as every Parquet
+    # file it writes; pyiceberg's writer has no such option), then added to
+    # the table's snapshot by pyiceberg, which reads its footer for the stats.
+    import uuid
+
+    from ..images.parquet import write_parquet
+
+    data = location / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    part = data / f"00000-0-{uuid.uuid4()}.parquet"
+    write_parquet(table, part, compression="zstd")
+    current.add_files([part.resolve().as_uri()])
     registry = read_registry(registry_path)  # re-read: keep others' entries
     registry.setdefault("namespaces", [])
     if namespace not in registry["namespaces"]:

@@ -134,9 +134,10 @@ class Marks:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_target(self.path) as tmp:
                 write_parquet(self.table, tmp)
-        except OSError as exc:  # a read-only folder, a full disk
+        except (OSError, ArrowscopeError) as exc:  # a read-only folder, a full disk
+            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", exc)
             raise ArrowscopeError(
-                f"cannot save the marks: {exc.strerror or exc}",
+                f"cannot save the marks: {reason}",
                 path=self.path,
                 hint="the last saved marks are kept; open the table from a folder "
                 "you can write to",
