@@ -84,6 +84,51 @@ def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
     )
 
 
+def run_as_nobody(code: str) -> subprocess.CompletedProcess:
+    """Run Python ``code`` as user nobody (as root, chmod does not bite);
+    skips the test where the machine cannot (not root, no setpriv, or an
+    interpreter other users cannot run)."""
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run a check as an unprivileged user")
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    home = tempfile.mkdtemp(prefix="arrowscope-nobody-")
+    os.chmod(home, 0o777)  # nobody's home and napari settings for this run
+    env = {
+        **os.environ,
+        "HOME": home,
+        "NAPARI_CONFIG": os.path.join(home, "settings.yaml"),
+    }
+    probe = subprocess.run(
+        [*as_nobody, sys.executable, "-c", "import arrowscope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"user nobody cannot run this Python: {probe.stderr[-200:]}")
+    return subprocess.run(
+        [*as_nobody, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+@pytest.fixture
+def shared_tmp():
+    """A folder other users can enter (pytest's tmp_path is root's only)."""
+    import shutil
+
+    folder = tempfile.mkdtemp(prefix="arrowscope-shared-")
+    os.chmod(folder, 0o755)
+    yield Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def shared_file(*parts: str) -> Path:
     """Path into ../shared/data, skipping the test when it is not there."""
     path = SHARED_DATA.joinpath(*parts)

@@ -4,10 +4,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import warnings
 
 import numpy as np
@@ -18,6 +14,7 @@ import pytest
 
 import arrowscope
 from arrowscope.core.errors import CorruptFileError
+from tests.conftest import run_as_nobody
 
 
 def test_an_image_table_with_zero_rows_opens_empty(tmp_path):
@@ -84,44 +81,19 @@ def test_info_describes_a_csv_profile_table(tmp_path, capsys):
     assert "profile table, 2 rows, 4 columns" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("setpriv") is None,
-    reason="needs root to drop to an unprivileged user with setpriv",
-)
-def test_an_unreadable_chunk_dataset_folder_says_permission_denied():
-    """Run as user nobody: as root, chmod does not bite."""
-    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    probe = subprocess.run(
-        [*as_nobody, sys.executable, "-c", "import arrowscope"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+def test_an_unreadable_chunk_dataset_folder_says_permission_denied(shared_tmp):
+    ds = shared_tmp / "ds.ome.parquet"
+    arrowscope.write_ome_parquet(
+        ds, np.zeros((2, 8, 8), np.uint16), dims="ZYX", layout="dataset"
     )
-    if probe.returncode != 0:  # this interpreter is not usable by other users
-        pytest.skip(f"user nobody cannot run this Python: {probe.stderr[-200:]}")
-    folder = tempfile.mkdtemp(prefix="arrowscope-perm-")
-    try:
-        os.chmod(folder, 0o755)
-        ds = os.path.join(folder, "ds.ome.parquet")
-        arrowscope.write_ome_parquet(
-            ds, np.zeros((2, 8, 8), np.uint16), dims="ZYX", layout="dataset"
-        )
-        os.chmod(ds, 0o700)  # root's only
-        code = (
-            "import arrowscope\n"
-            "try:\n"
-            f"    arrowscope.open_source({ds!r})\n"
-            "except arrowscope.core.errors.AccessError as e:\n"
-            "    print('AccessError', e)\n"
-        )
-        done = subprocess.run(
-            [*as_nobody, sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.stdout.startswith("AccessError"), done.stderr
-        assert ds in done.stdout and "permission denied" in done.stdout
-        assert "read access" in done.stdout  # says what to do
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    os.chmod(ds, 0o700)  # root's only
+    done = run_as_nobody(
+        "import arrowscope\n"
+        "try:\n"
+        f"    arrowscope.open_source({str(ds)!r})\n"
+        "except arrowscope.core.errors.AccessError as e:\n"
+        "    print('AccessError', e)\n"
+    )
+    assert done.stdout.startswith("AccessError"), done.stderr
+    assert str(ds) in done.stdout and "permission denied" in done.stdout
+    assert "read access" in done.stdout  # says what to do

@@ -18,6 +18,7 @@ import pytest
 import arrowscope
 from arrowscope._napari.reader import get_reader
 from arrowscope.core.images import cache
+from tests.conftest import run_as_nobody
 from tests.records import ome_record
 
 
@@ -150,42 +151,35 @@ def test_get_reader_never_raises_on_odd_paths(tmp_path, monkeypatch):
         "\x00bad",
     ):
         get_reader(odd)  # returns None or a reader, never raises
-    boom = tmp_path / "perm.ome.parquet"
-    arrowscope.write_ome_parquet(boom, np.ones((4, 4), np.uint16), dims="YX")
 
-    def denied(*args, **kwargs):
-        raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("arrowscope.core.images.stores.parquet_file", denied)
-    shown = []
-    monkeypatch.setattr(
-        "arrowscope._napari.reader._notify", lambda m, level: shown.append(m)
+_READ_AS_NOBODY = """
+import sys
+import arrowscope._napari.reader as reader
+shown = []
+reader._notify = lambda message, level: shown.append((level, message))
+path = sys.argv[1]
+read = reader.get_reader(path)
+print("claimed" if read is not None else "not claimed")
+print(read(path) if read is not None else None)
+for level, message in shown:
+    print(level, message)
+"""
+
+
+@pytest.mark.parametrize("kind", ["file", "dataset folder"])
+def test_unreadable_files_are_reported_as_such(shared_tmp, kind):
+    """Real permissions, as user nobody (as root, chmod does not bite)."""
+    path = shared_tmp / "perm.ome.parquet"
+    layout = "dataset" if kind == "dataset folder" else "nested"
+    arrowscope.write_ome_parquet(
+        path, np.ones((2, 8, 8), np.uint8), dims="ZYX", layout=layout
     )
-    reader = get_reader(str(boom))
-    assert reader is not None  # ours by name
-    assert reader(str(boom)) == [(None,)]
-    assert len(shown) == 1 and "perm.ome.parquet" in shown[0]
-
-
-def test_unreadable_dataset_folder_is_reported_as_such(tmp_path, monkeypatch):
-    from arrowscope.core import AccessError
-
-    ds = arrowscope.write_ome_parquet(
-        tmp_path / "d.ome.parquet",
-        np.ones((2, 8, 8), np.uint8),
-        layout="dataset",
-        dims="ZYX",
-    )
-
-    def denied(*args, **kwargs):
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr("arrowscope.core.images.dataset.read_parquet", denied)
-    with pytest.raises(AccessError, match="permission denied"):
-        arrowscope.open_image(ds)
-    shown = []
-    monkeypatch.setattr(
-        "arrowscope._napari.reader._notify", lambda m, level: shown.append(m)
-    )
-    assert get_reader(str(ds))(str(ds)) == [(None,)]
-    assert len(shown) == 1 and "permission denied" in shown[0]
+    path.chmod(0o700 if path.is_dir() else 0o600)  # root's only
+    done = run_as_nobody(_READ_AS_NOBODY.replace("sys.argv[1]", repr(str(path))))
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["claimed", "[(None,)]"], done.stdout + done.stderr
+    (note,) = lines[2:]  # one notification
+    assert note.startswith(f"error {path}: ")
+    assert "permission denied" in note  # what is wrong, not only the name
+    assert "permissions" in note or "read access" in note  # and what to do

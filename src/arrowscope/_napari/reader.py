@@ -40,6 +40,8 @@ def _claims(location: str) -> bool:
     if path.is_dir():
         from ..core.profiles.warehouse import is_warehouse
 
+        if name.endswith(OWN_SUFFIXES):
+            return True  # a dataset folder, ours by name: its errors are reported
         return is_chunk_dataset(path) or is_warehouse(path) or _schema_is_ours(path)
     if not name.endswith(SUFFIXES):
         return False

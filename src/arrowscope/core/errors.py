@@ -73,6 +73,16 @@ class AccessError(ArrowscopeError):
     """A file or folder exists but cannot be read (permissions)."""
 
 
+def unreadable_folder(path: str | PathLike[str]) -> AccessError:
+    """The error for a folder that exists but cannot be entered or listed."""
+    return AccessError(
+        "permission denied: this folder cannot be read by your user",
+        path=path,
+        hint="ask its owner for read access (chmod a+rx), or copy it somewhere "
+        "you can read",
+    )
+
+
 class ImageNotFoundError(ArrowscopeError):
     """The requested column or row holds no image."""
 

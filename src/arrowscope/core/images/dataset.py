@@ -31,6 +31,7 @@ from ..errors import (
     ImageNotFoundError,
     NotOmeArrowError,
     PixelDataError,
+    unreadable_folder,
 )
 from .cache import ROW_GROUP_CACHE
 from .codec import Region, check_chunk_cover
@@ -119,13 +120,7 @@ def is_chunk_dataset(path: str | os.PathLike[str], filesystem: Any = None) -> bo
             p.is_dir() and (p / IMAGES_FILE).is_file() and (p / CHUNKS_FILE).is_file()
         )
     except PermissionError as exc:  # a folder that exists but cannot be entered
-        raise AccessError(
-            "permission denied: this folder cannot be read by your user, so its "
-            "chunk dataset cannot be opened",
-            path=p,
-            hint="ask its owner for read access (chmod a+rx), or copy it somewhere "
-            "you can read",
-        ) from exc
+        raise unreadable_folder(p) from exc
 
 
 def _channels_from_json(text: str | None, count: int) -> tuple[Channel, ...]:

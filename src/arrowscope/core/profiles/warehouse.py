@@ -678,10 +678,18 @@ def _join_flags(pt: Any, qc: WarehouseTable) -> None:
 
 
 def is_warehouse(path: str | Path) -> bool:
-    """Cheap check: a folder in one of the layouts (see the module)."""
+    """Cheap check: a folder in one of the layouts (see the module); a folder
+    that cannot be entered is an :class:`AccessError`, not "no"."""
     root = Path(path)
-    if not root.is_dir():
-        return False
+    try:
+        return root.is_dir() and _has_warehouse_layout(root)
+    except PermissionError as exc:
+        from ..errors import unreadable_folder
+
+        raise unreadable_folder(root) from exc
+
+
+def _has_warehouse_layout(root: Path) -> bool:
     base = _base(root)
     if (base / "catalog.json").is_file() or (root / MANIFEST).is_file():
         return True
