@@ -63,13 +63,27 @@ def test_reference_dataset_reads_exactly(tmp_path):
 
 def test_our_uint16_reads_with_reference_default_reader(tmp_path, image):
     path = arrowscope.write_ome_parquet(
-        tmp_path / "ours.ome.parquet", image, channel_names=["a", "b"]
+        tmp_path / "ours.ome.parquet",
+        image,
+        channel_names=["a", "b"],
+        channel_colors=[0x0000FFFF, 0xFF00FFFF],
+        physical_size=(2.0, 0.5, 0.25),
+        units=("µm", "µm", "nm"),
+        name="field01",
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # exact schema: no normalisation warning
         record = from_ome_parquet(path)
     assert np.array_equal(to_numpy(record), image)
     assert np.array_equal(ome_arrow.OMEArrow(str(path)).export("numpy"), image)
+    # and the metadata the reference reader sees is what was written
+    rec = record.as_py() if hasattr(record, "as_py") else record
+    meta = rec["pixels_meta"]
+    assert rec["name"] == "field01"
+    assert [c["name"] for c in meta["channels"]] == ["a", "b"]
+    assert [c["color_rgba"] for c in meta["channels"]] == [0x0000FFFF, 0xFF00FFFF]
+    assert [meta[f"physical_size_{a}"] for a in "zyx"] == [2.0, 0.5, 0.25]
+    assert [meta[f"physical_size_{a}_unit"] for a in "zyx"] == ["µm", "µm", "nm"]
 
 
 @pytest.mark.parametrize(

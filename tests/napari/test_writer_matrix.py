@@ -21,12 +21,15 @@ DTYPES = [
     "float32",
     "float64",
 ]
-SHAPES = {  # napari layer axes → arrays
+SHAPES = {  # napari layer axes → arrays; a layer may hold all five
     "yx": (20, 30),
     "zyx": (3, 20, 30),
     "tzyx": (2, 3, 20, 30),
+    "czyx": (2, 3, 20, 30),
     "tczyx": (2, 2, 3, 20, 30),
 }
+#: napari colour names → the RGBA integers OME stores
+RGBA = {"green": 0x00FF00FF, "blue": 0x0000FFFF, "magenta": 0xFF00FFFF}
 
 
 def make(dtype: str, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -55,6 +58,21 @@ def layer_meta(name: str, axes: str, **kw) -> dict:
     }
 
 
+def reference_meta(path):
+    """What the reference ome-arrow reader sees: channel names and colours,
+    physical sizes (z, y, x) and their units."""
+    from ome_arrow.ingest import from_ome_parquet
+
+    record = from_ome_parquet(path)
+    meta = (record.as_py() if hasattr(record, "as_py") else record)["pixels_meta"]
+    return (
+        [c["name"] for c in meta["channels"]],
+        [c["color_rgba"] for c in meta["channels"]],
+        [meta[f"physical_size_{a}"] for a in "zyx"],
+        [meta[f"physical_size_{a}_unit"] for a in "zyx"],
+    )
+
+
 def read_back(path):
     reader = get_reader(str(path))
     assert reader is not None
@@ -64,25 +82,34 @@ def read_back(path):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("axes", list(SHAPES))
 def test_image_layer_round_trip(tmp_path, dtype, axes):
+    """Every rank a napari Image layer holds, all five axes included: a ``c``
+    axis label makes that axis the image's channels."""
     data = make(dtype, SHAPES[axes])
-    if "c" in axes:  # a C axis in the layer itself (not split)
-        meta = layer_meta("img", axes.replace("c", ""), channel_axis=None)
-        meta["axis_labels"] = tuple(a for a in axes if a != "c")
-        data = data[:, 0]  # napari has no C in a single layer: drop it
-        axes = axes.replace("c", "")
-    else:
-        meta = layer_meta("img", axes)
+    meta = layer_meta("img", axes)
     path = tmp_path / "out.ome.parquet"
     write_layers(str(path), [(data, meta, "image")])
     ((got, kw, kind),) = read_back(path)
     assert kind == "image"
     np.testing.assert_array_equal(np.asarray(got), data)
     assert np.asarray(got).dtype == data.dtype
-    spatial = [s for a, s in zip(axes, kw["scale"], strict=True) if a in "zyx"]
+    layer_axes = [a for a in axes if a != "c"]  # the channel axis is split off
+    if "c" in axes:
+        assert kw["channel_axis"] == axes.index("c")
+        assert kw["name"] == ["img C0", "img C1"]
+    else:
+        assert kw.get("channel_axis") is None
+    spatial = [s for a, s in zip(layer_axes, kw["scale"], strict=True) if a in "zyx"]
     assert spatial == [2.0, 0.5, 0.5][-len(spatial) :]
-    assert [u for a, u in zip(axes, kw["units"], strict=True) if a in "zyx"] == [
-        "µm"
-    ] * len(spatial)
+    units = [u for a, u in zip(layer_axes, kw["units"], strict=True) if a in "zyx"]
+    assert units == ["µm"] * len(spatial)
+    # the reference reader sees the same names, colours, sizes and units
+    names, colors, sizes, size_units = reference_meta(path)
+    n_channels = SHAPES[axes][axes.index("c")] if "c" in axes else 1
+    assert len(names) == n_channels
+    if "c" not in axes:
+        assert names == ["img"] and colors == [RGBA["green"]]
+    assert sizes[-len(spatial) :] == [2.0, 0.5, 0.5][-len(spatial) :]
+    assert size_units[-len(spatial) :] == ["µm"] * len(spatial)
 
     import ome_arrow
     from ome_arrow.export import to_numpy
@@ -121,6 +148,10 @@ def test_split_channels_merge_back(tmp_path, dtype):
     np.testing.assert_array_equal(
         np.moveaxis(np.asarray(got), kw["channel_axis"], 0), data
     )
+    names, colors, sizes, units = reference_meta(path)
+    assert names == ["DNA", "ER", "Mito"]
+    assert colors == [RGBA["blue"], RGBA["green"], RGBA["magenta"]]
+    assert sizes == [2.0, 0.5, 0.5] and units == ["µm"] * 3
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int32", "uint32"])

@@ -242,6 +242,9 @@ def _images_for(members: list[FullLayerData]) -> list[dict[str, Any]]:
     dims = _dims_of(
         meta0, np.ndim(data0) if not hasattr(data0, "ndim") else data0.ndim, rgb
     )
+    # the layer's own axes, which its scale and units describe one by one (a
+    # "c"-labelled axis among them; not an RGB axis, nor stacked channel layers)
+    layer_dims = dims[:-1] if rgb else dims
     arrays = [_full_resolution(m[0], m[1]) for m in members]
     if len(members) > 1:
         if any(a.shape != arrays[0].shape for a in arrays):
@@ -259,11 +262,10 @@ def _images_for(members: list[FullLayerData]) -> list[dict[str, Any]]:
         if layer_type == "image" and not rgb
         else None
     )
-    scale = list(meta0.get("scale") or [1.0] * len(dims.replace("C", "")))
+    scale = list(meta0.get("scale") or [1.0] * len(layer_dims))
     units = list(meta0.get("units") or [None] * len(scale))
-    spatial = [d for d in dims if d != "C"]
-    size = {d: float(s) for d, s in zip(spatial, scale, strict=False)}
-    unit = {d: _unit_text(u) for d, u in zip(spatial, units, strict=False)}
+    size = {d: float(s) for d, s in zip(layer_dims, scale, strict=False)}
+    unit = {d: _unit_text(u) for d, u in zip(layer_dims, units, strict=False)}
     physical = tuple(size.get(a) for a in "ZYX")
     if all(v in (None, 1.0) for v in physical) and not any(unit.values()):
         physical = (None, None, None)  # napari's default scale: nothing to record
