@@ -64,7 +64,7 @@ def child_arrowscope(path: str) -> dict:
     from arrowscope._napari.profile_layers import add_profile_layers
     from arrowscope._napari.profiles_widget import ProfilesWidget
     from arrowscope._napari.session import session_for
-    from arrowscope.core.profiles.table import open_profiles
+    from arrowscope.core.profiles.resolve import open_profiles
 
     viewer = napari.Viewer(show=True)
     QApplication.processEvents()

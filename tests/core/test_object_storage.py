@@ -228,7 +228,7 @@ def test_profile_table_and_its_linked_image_table_in_a_bucket(
     query = f"?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
     remote = arrowscope.open_profiles(f"s3://cells/demo/profiles.parquet{query}")
     local = arrowscope.open_profiles(files["profiles"])
-    assert str(remote.images_path).startswith("s3://cells/demo/plate.ome.parquet?")
+    assert remote.options()["images"].startswith("s3://cells/demo/plate.ome.parquet?")
     assert len(remote.fields_of_view) == len(local.fields_of_view) == 2
     assert np.array_equal(
         remote.channel_stack("DNA")[1].compute(),

@@ -87,7 +87,7 @@ def test_image_link_leaving_the_folder_is_refused(tmp_path):
     (tmp_path / "t").mkdir()
     pq.write_table(table, tmp_path / "t" / "p.parquet")
     pt = arrowscope.open_profiles(tmp_path / "t" / "p.parquet")
-    assert pt.images_path is None
+    assert pt.link("image table") is None
     assert any("leaves the table's folder" in p for p in pt.problems)
 
 

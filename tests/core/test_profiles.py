@@ -9,11 +9,8 @@ import pytest
 
 from arrowscope.core.errors import CorruptFileError, SchemaError
 from arrowscope.core.profiles.synthetic import write_demo_plate
-from arrowscope.core.profiles.table import (
-    detect_keys,
-    looks_like_profiles,
-    open_profiles,
-)
+from arrowscope.core.profiles.resolve import open_profiles
+from arrowscope.core.profiles.table import detect_keys, looks_like_profiles
 from tests.conftest import shared_file
 
 
@@ -137,7 +134,7 @@ def test_linking_is_by_key_not_position(tmp_path):
 def test_demo_profiles_link_to_the_image_table(tmp_path):
     files = write_demo_plate(tmp_path, n_fields=3, size=(128, 128))
     pt = open_profiles(files["profiles"])
-    assert pt.images_path == files["plate"]
+    assert pt.options()["images"] == str(files["plate"])
     assert pt.channel_names == ["DNA", "ER", "Mito"]
     assert pt.mask_names == ["nuclei_LABL"]
     stack = pt.mask_stack("nuclei_LABL")

@@ -215,7 +215,7 @@ def test_key_roles_chosen_by_hand(make_napari_viewer, qtbot, shuffled_profiles):
 
 def test_cells_layer_caches_its_extent(make_napari_viewer, shuffled_profiles):
     from arrowscope._napari.profile_layers import add_profile_layers
-    from arrowscope.core.profiles.table import open_profiles
+    from arrowscope.core.profiles.resolve import open_profiles
 
     path, table = shuffled_profiles
     viewer = make_napari_viewer()

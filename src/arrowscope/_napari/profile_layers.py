@@ -37,8 +37,9 @@ def profile_meta(pt: ProfileTable, role: str, **extra: Any) -> dict[str, Any]:
         NAMESPACE: {
             "role": role,
             "profiles": None if pt.path is None else str(pt.path),
-            "image_root": None if pt.image_root is None else str(pt.image_root),
-            "images": None if pt.images_path is None else str(pt.images_path),
+            # how to reopen it with its links (image folder, image table)
+            "image_root": pt.options().get("image_root"),
+            "images": pt.options().get("images"),
             # a warehouse's profiles reopen from its root, with every link
             "warehouse": None if pt.warehouse is None else str(pt.warehouse.root),
             "table": pt.warehouse_table,
@@ -84,7 +85,7 @@ def profile_layers(pt: ProfileTable) -> list[LayerData]:
         ch
         for ch in channels
         if any(
-            f.channels.get(ch) is not None or f.ome_row is not None
+            f.channels.get(ch) is not None or any(link.covers(f) for link in pt.links)
             for f in pt.fields_of_view
         )
     ]

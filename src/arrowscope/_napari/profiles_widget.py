@@ -32,7 +32,8 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.errors import ArrowscopeError
-from ..core.profiles.table import ProfileTable, open_profiles
+from ..core.profiles.resolve import open_profiles
+from ..core.profiles.table import ProfileTable
 from .layers import NAMESPACE
 from .profile_layers import cell_points_layer, profile_layers
 from .session import QCSession, find_cells_layer, session_for

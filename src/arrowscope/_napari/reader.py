@@ -9,73 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from ..core.images.dataset import is_chunk_dataset
-
 logger = logging.getLogger(__name__)
-SUFFIXES = (".parquet", ".arrow", ".feather", ".ipc", ".csv", ".vortex")
-OWN_SUFFIXES = (".ome.parquet", ".ome.arrow")
 
 
 def _claims(location: str) -> bool:
-    """Whether a path or URI holds OME-Arrow images or image-linked profiles.
+    """Whether a path or URI is arrowscope's: the one front door decides
+    (suffix and folder shape, then a footer or schema; a URI by name only)."""
+    from ..core.profiles.resolve import resolve
 
-    Cheap and silent: suffix and folder shape first, then the schema only
-    (the Parquet footer, an IPC/Vortex/Lance schema), never pixels.
-    """
-    from ..core.images.stores import is_uri
-
-    remote = is_uri(location)
-    name = location.split("?", 1)[0].rstrip("/").lower()
-    if remote:
-        # ours by name only: remote schemas are read when the layer is made
-        return name.endswith(OWN_SUFFIXES + (".lance",))
-    path = Path(location)
-    if path.name in ("catalog.json", "warehouse_manifest.json"):
-        from ..core.profiles.warehouse import warehouse_root
-
-        return warehouse_root(path) is not None  # a warehouse's registry
-    if path.is_dir():
-        from ..core.profiles.warehouse import is_warehouse
-
-        if name.endswith(OWN_SUFFIXES):
-            return True  # a dataset folder, ours by name: its errors are reported
-        return is_chunk_dataset(path) or is_warehouse(path) or _schema_is_ours(path)
-    if not name.endswith(SUFFIXES):
-        return False
-    if name.endswith(OWN_SUFFIXES):
-        return True  # ours by name: errors get reported rather than ignored
-    try:
-        if name.endswith(".csv"):
-            import pyarrow.csv as pcsv
-
-            from ..core.profiles.table import looks_like_profiles
-
-            with pcsv.open_csv(path) as reader:
-                return looks_like_profiles(reader.schema)
-        return _schema_is_ours(path)
-    except Exception:  # a foreign or broken file is simply not ours
-        logger.debug("arrowscope does not claim %s", path, exc_info=True)
-    return False
-
-
-def _schema_is_ours(path: Path) -> bool:
-    """A Parquet/IPC/Vortex file or Lance folder whose schema holds OME-Arrow
-    columns or looks like a profile table (footer or schema only)."""
-    from ..core.images.image import has_ome_arrow
-    from ..core.images.stores import open_store, sniff
-    from ..core.profiles.table import looks_like_profiles
-
-    if sniff(None, str(path)) is None:
-        return False
-    try:
-        schema = open_store(path).schema
-    except Exception:  # noqa: BLE001 - broken files are reported by the reader
-        logger.debug("arrowscope cannot read the schema of %s", path, exc_info=True)
-        return False
-    return has_ome_arrow(schema) or looks_like_profiles(schema, schema.metadata)
+    return resolve(location, remote_schema=False) is not None
 
 
 def get_reader(path: str | list[str]) -> Callable[..., list[Any]] | None:
@@ -102,7 +46,7 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
     """
     from ..core.errors import ArrowscopeError
     from ..core.images.image import open_source
-    from ..core.images.stores import is_uri
+    from ..core.profiles.resolve import resolve
     from .layers import source_layers
     from .preferences import ensure_reader_preferences
 
@@ -111,12 +55,12 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
     layers: list[Any] = []
     for p in paths:
         try:
-            if not is_uri(p) and _is_profile_table(Path(p)):
-                from ..core.profiles.table import open_profiles
-                from ..core.profiles.warehouse import warehouse_root
+            found = resolve(p)
+            if found is not None and found.kind in ("profile table", "warehouse"):
+                from ..core.profiles.resolve import open_profiles
                 from .profile_layers import profile_layers
 
-                pt = open_profiles(warehouse_root(p) or p)
+                pt = open_profiles(found.location)
                 layers += profile_layers(pt)
                 for problem in pt.problems[:3]:
                     _notify(f"{p}: {problem}", "warning")
@@ -145,21 +89,6 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
                 "error",
             )
     return layers or [(None,)]
-
-
-def _is_profile_table(path: Path) -> bool:
-    """A profile table without OME-Arrow columns (images linked, not embedded),
-    or a warehouse root (its profiles linked to its images)."""
-    if path.is_dir() or path.name in ("catalog.json", "warehouse_manifest.json"):
-        from ..core.profiles.warehouse import warehouse_root
-
-        return warehouse_root(path) is not None and not is_chunk_dataset(path)
-    if path.name.lower().endswith(OWN_SUFFIXES):
-        return False
-    from ..core.images.image import has_ome_arrow
-    from ..core.profiles.table import TableFile
-
-    return not has_ome_arrow(TableFile(path).schema)
 
 
 def _notify(message: str, level: str) -> None:

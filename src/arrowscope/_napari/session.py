@@ -17,7 +17,8 @@ import pyarrow as pa
 from psygnal import Signal
 
 from ..core.profiles.qc import MANUAL_FLAG, flag_columns
-from ..core.profiles.table import ProfileTable, labels_at, open_profiles
+from ..core.profiles.resolve import open_profiles
+from ..core.profiles.table import ProfileTable, labels_at
 from .layers import NAMESPACE
 from .profile_layers import (
     CELL_COLOR,

@@ -248,11 +248,15 @@ def describe(path: Path, table: str | None = None) -> dict[str, Any]:
     """
     from ..core.errors import ArrowscopeError, NotOmeArrowError
     from ..core.images.image import open_source
-    from ..core.profiles.table import detect_keys, is_text_table, open_profiles
-    from ..core.profiles.warehouse import open_warehouse, warehouse_root
+    from ..core.profiles.resolve import open_profiles, resolve
+    from ..core.profiles.table import detect_keys, is_text_table
+    from ..core.profiles.warehouse import open_warehouse
 
-    root = warehouse_root(path) if isinstance(path, Path) else None
-    if root is not None:
+    # CSV holds no images: asked about explicitly, any CSV is a profile table
+    text = isinstance(path, Path) and is_text_table(path)
+    found = None if text else resolve(path)
+    if found is not None and found.kind == "warehouse":
+        root = Path(found.location)
         w = open_warehouse(root)
         facts: dict[str, Any] = {
             "path": str(root),
@@ -281,20 +285,20 @@ def describe(path: Path, table: str | None = None) -> dict[str, Any]:
                 "object": "Metadata_ObjectID"
                 if "Metadata_ObjectID" in pt.columns
                 else keys.object,
-                "channel": "source_image_column" if pt.source_images else None,
+                "channel": "source_image_column" if pt.link("source images") else None,
             },
             "join_contract": w.join_contract(table),
             "links": pt.link_report(),
             "profiles": pt.describe(),
         }
-    if isinstance(path, Path) and is_text_table(path):
-        # CSV/TSV hold no images: a profile table, as qc and view read it
-        pt = open_profiles(path)
+    if text or (found is not None and found.kind == "profile table"):
+        pt = open_profiles(path)  # images linked, not embedded
         return {"path": str(path), "layout": "profile-table", **pt.describe()}
+    # an image table or chunk dataset; or not ours, and open_source says why
     try:
-        src = open_source(path)
-    except NotOmeArrowError:
-        pt = open_profiles(path)  # a profile table: images linked, not embedded
+        src = open_source(path if found is None else found.location)
+    except NotOmeArrowError:  # a table of profiles that names no images
+        pt = open_profiles(path)
         return {"path": str(path), "layout": "profile-table", **pt.describe()}
     columns = []
     for column in src.image_columns:
@@ -343,7 +347,12 @@ def describe(path: Path, table: str | None = None) -> dict[str, Any]:
 
 
 def _info(path: Path, *, as_json: bool, table: str | None = None) -> int:
-    facts = describe(path, table)
+    import warnings
+
+    with warnings.catch_warnings():
+        # what a table warns about is in its problems, printed below once
+        warnings.simplefilter("ignore", UserWarning)
+        facts = describe(path, table)
     if as_json:
         sys.stdout.write(json.dumps(facts, indent=2, default=str) + "\n")
         return 0

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from ..errors import ArrowscopeError, SchemaError
 from ..images.parquet import parquet_file
 from ..images.sources import sniff_format
+from .keys import detect_keys, group_codes
 from .qc import (
     Method,
     NanPolicy,
@@ -30,10 +31,9 @@ from .qc import (
     check_qc_columns,
     compute_flags,
     feature_values,
-    group_codes,
     load_conditions,
 )
-from .table import detect_keys, read_profile_table
+from .source import read_profile_table
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def partitions(paths: Sequence[Path]) -> list[Partition]:
 
 def common_schema(paths: Sequence[Path]) -> pa.Schema:
     """The schema shared by ``paths`` (the first file's; others need its columns)."""
-    from .table import TableFile
+    from .source import TableFile
 
     schemas = [TableFile(Path(p)).schema for p in paths]
     first = schemas[0]
@@ -229,7 +229,7 @@ def run_qc(
         raise ArrowscopeError("no input tables given")
     for p in paths:
         if not p.is_file() or p.stat().st_size == 0:
-            from .table import not_a_table_error
+            from .source import not_a_table_error
 
             raise not_a_table_error(p)
     schema = common_schema(paths)

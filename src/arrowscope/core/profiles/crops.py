@@ -118,7 +118,7 @@ def _stored_crops(
     pt: ProfileTable, row: int, channels: Sequence[str]
 ) -> dict[str, np.ndarray] | None:
     """Every channel's stored crop of ``row`` (CytoTable's image_crops), or None."""
-    if pt.image_crops is None or not channels:
+    if pt.link("image crops") is None or not channels:
         return None
     out = {}
     for ch in channels:

@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import ArrowscopeError, SchemaError
+from .qc import MANUAL_COLUMN
 
-MANUAL_COLUMN = "Metadata_manual_qc"
 VERDICTS = ("keep", "reject", "unsure")
 
 
@@ -155,7 +155,8 @@ class Marks:
 def open_marks(table: Any, path: str | Path | None = None) -> Marks:
     """The verdict sidecar of a profile table (a ProfileTable or a path)."""
     from .batch import annotation_keys
-    from .table import ProfileTable, open_profiles
+    from .resolve import open_profiles
+    from .table import ProfileTable
 
     pt = table if isinstance(table, ProfileTable) else open_profiles(table)
     keys = annotation_keys(pt.schema)

@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import SchemaError
+from .keys import _find
 from .qc import FLAG_PREFIX, FLAG_SUFFIX, QCResult, flag_columns
-from .table import _find
 
 #: plate formats: wells → (rows, columns)
 FORMATS = {96: (8, 12), 384: (16, 24), 1536: (32, 48)}

@@ -38,6 +38,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ArrowscopeError, SchemaError
+from .keys import group_codes
+from .source import read_profile_table
+
+#: the verdicts by eye (keep/reject/unsure) as an annotation column
+MANUAL_COLUMN = "Metadata_manual_qc"
 
 FLAG_PREFIX = "Metadata_cqc_"
 FLAG_SUFFIX = "_is_outlier"
@@ -358,40 +363,6 @@ def count_infinite(table: pa.Table, column: str) -> int:
     return int(pc.sum(pc.is_inf(col)).as_py() or 0)
 
 
-def group_codes(
-    table: pa.Table, group_by: Sequence[str]
-) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
-    """Dense group codes (0..n-1) for ``group_by`` columns, and the group values."""
-    for name in group_by:
-        if name not in table.column_names:
-            raise SchemaError("group-by column not in the table", column=name)
-    keys = pa.table({f"k{i}": table.column(n) for i, n in enumerate(group_by)})
-    names = keys.column_names
-    keyed = keys.append_column("__row", pa.array(np.arange(table.num_rows)))
-    first = keyed.group_by(names, use_threads=False).aggregate([("__row", "min")])
-    first = first.sort_by("__row_min")  # groups in first-seen order
-    first = first.append_column("__g", pa.array(np.arange(first.num_rows)))
-    joined = keyed.join(
-        first.select([*names, "__g"]),
-        keys=names,
-        join_type="left outer",
-        use_threads=False,
-    )
-    codes = np.full(table.num_rows, -1, np.int64)
-    codes[joined.column("__row").to_numpy()] = (
-        joined.column("__g").fill_null(-1).to_numpy()
-    )
-    values = list(zip(*(first.column(c).to_pylist() for c in names), strict=True))
-    missing = codes < 0  # null keys never match in a join: one group per null key
-    if missing.any():
-        for r in np.flatnonzero(missing):
-            key = tuple(keys.column(c)[int(r)].as_py() for c in names)
-            if key not in values:
-                values.append(key)
-            codes[r] = values.index(key)
-    return codes, values
-
-
 def compute_flags(
     table: pa.Table,
     conditions: Any = "cosmicqc",
@@ -591,8 +562,6 @@ def as_table(data: Any, columns: Sequence[str] | None = None) -> pa.Table:
     if isinstance(data, pa.RecordBatch):
         return as_table(pa.Table.from_batches([data]), columns)
     if isinstance(data, str | Path):
-        from .table import read_profile_table
-
         return read_profile_table(Path(data), columns)
     if hasattr(data, "columns") and hasattr(data, "to_numpy"):
         table = pa.Table.from_pandas(data, preserve_index=False)
@@ -643,8 +612,6 @@ def write_annotations(
     """
     out = annotation_table(keys, flags, path=path)
     if marks is not None:  # the verdicts by eye, matched by key
-        from .marks import MANUAL_COLUMN
-
         verdicts = marks.verdicts(keys)
         out = out.append_column(MANUAL_COLUMN, pa.array(list(verdicts), pa.string()))
     return _write_table(out, Path(path))

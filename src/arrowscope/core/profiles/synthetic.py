@@ -202,7 +202,7 @@ def write_demo_plate(
     )
     import json
 
-    from .table import IMAGES_METADATA_KEY
+    from .links import IMAGES_METADATA_KEY
 
     # link the profiles to their images explicitly, by key, in the file itself
     link = {"path": plate.name, "keys": ["Metadata_ImageNumber"]}

@@ -103,7 +103,7 @@ class WarehouseTable:
 
     def read(self, columns: Sequence[str] | None = None) -> pa.Table:
         """Columns of every row (the QC tables are small)."""
-        from .table import TableFile
+        from .source import TableFile
 
         src = TableFile(self.source())
         return src.read(list(columns) if columns is not None else src.schema.names)
@@ -285,26 +285,35 @@ class Warehouse:
         """The QC tables written back into this warehouse."""
         return [t for t in self.tables if t.namespace == QC_NAMESPACE]
 
-    def profiles(self, table: str | None = None, **links: Any) -> Any:
+    def profiles(self, table: str | None = None, **options: Any) -> Any:
         """The ProfileTable of the warehouse's profiles, linked to its source
-        images and crops, with the flags of its QC tables joined by object id."""
+        images and crops, with the flags of its QC tables joined by object id.
+
+        The warehouse builds the links (its image tables by role); ``options``
+        are ``open_profiles``' (``image_root=``, ``keys=``, …).
+        """
+        from .links import build_links
         from .table import ProfileTable
 
         prof = self.table(table or "profiles")
-        for role, link in (
+        for role, option in (
             ("source images", "source_images"),
             ("crops", "image_crops"),
         ):
             found = self._optional(role)
             if found is not None:
-                links.setdefault(link, found.source())
+                options.setdefault(option, found.source())
         assets = self._optional("image assets")
-        if assets is not None and "source_images" not in links:
-            links.setdefault("image_assets", assets.source())
-            links.setdefault("asset_root", self.root)
-        image_root = links.pop("image_root", None)
-        keys = links.pop("keys", None)
-        pt = ProfileTable(prof.source(), image_root, keys, **links)
+        if assets is not None and "source_images" not in options:
+            options.setdefault("image_assets", assets.source())
+            options.setdefault("asset_root", self.root)
+        keys = options.pop("keys", None)
+        pt = ProfileTable(prof.source(), keys)
+        pt.links, problems = build_links(
+            pt.keys, table_path=pt.path, metadata=pt.metadata, **options
+        )
+        for problem in problems:
+            pt.note_problem(problem)
         pt.warehouse = self
         pt.warehouse_table = prof.identifier
         for problem in self.problems:  # first: they explain missing images
@@ -358,7 +367,7 @@ class Warehouse:
             )
         # an Iceberg table read through pyiceberg (deletes applied): the
         # columns QC needs, in one process
-        from .table import TableFile
+        from .source import TableFile
 
         src = TableFile(source)
         conds = load_conditions(conditions, method)
@@ -497,7 +506,7 @@ def _role(namespace: str, name: str) -> str | None:
 
 
 def _schema(table: WarehouseTable) -> pa.Schema:
-    from .table import TableFile
+    from .source import TableFile
 
     return TableFile(table.source()).schema
 

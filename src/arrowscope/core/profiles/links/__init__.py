@@ -1,0 +1,142 @@
+"""Links from profile rows to images, as plug-ins under one interface.
+
+Each kind reads one way a table names its images (see :class:`Link`):
+
+- :class:`FileColumnsLink`: CellProfiler's file columns, local or remote roots;
+- :class:`ImageTableLink`: a linked OME-Parquet table of fields of view;
+- :class:`SourceImagesLink` / :class:`ImageCropsLink`: CytoTable's image tables;
+- :class:`ImageAssetsLink`: iceberg-bioimage's ``image_assets``.
+
+:func:`build_links` is the one place that picks kinds, from a table and the
+user's options (``open_profiles``); a warehouse builds its own. Adding a kind
+is a subclass of :class:`Link` and a line here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..keys import KeyRoles
+from .assets import ImageAssetsLink
+from .base import FieldOfView, Link, LinkedRows
+from .cytotable import ImageCropsLink, SourceImagesLink
+from .files import FileColumnsLink, RemoteFile
+from .image_table import ImageTableLink
+
+__all__ = [
+    "IMAGES_METADATA_KEY",
+    "FieldOfView",
+    "FileColumnsLink",
+    "ImageAssetsLink",
+    "ImageCropsLink",
+    "ImageTableLink",
+    "Link",
+    "LinkedRows",
+    "RemoteFile",
+    "SourceImagesLink",
+    "build_links",
+]
+
+#: A profile file's own link to its OME-Parquet image table (schema metadata):
+#: ``{"path": "plate.ome.parquet", "keys": ["Metadata_ImageNumber"]}``.
+IMAGES_METADATA_KEY = b"arrowscope.images"
+
+
+def build_links(
+    keys: KeyRoles,
+    *,
+    table_path: Path | None = None,
+    table_uri: str | None = None,
+    metadata: dict[bytes, bytes] | None = None,
+    image_root: str | Path | None = None,
+    images: str | Path | None = None,
+    mask_root: str | Path | None = None,
+    allow_outside_roots: bool = False,
+    source_images: Any = None,
+    image_crops: Any = None,
+    image_assets: Any = None,
+    asset_root: str | Path | None = None,
+) -> tuple[list[Link], list[str]]:
+    """The links a table's columns, its metadata and the user's options call
+    for, and the problems found choosing them."""
+    from ...images.stores import is_uri
+
+    links: list[Link] = []
+    problems: list[str] = []
+    image_table: Path | str | None = None
+    table_keys: list[str] = []
+    if images:
+        image_table = images if is_uri(str(images)) else Path(images)
+    elif metadata and IMAGES_METADATA_KEY in metadata:
+        spec = _image_link(metadata[IMAGES_METADATA_KEY])
+        if spec is None:
+            problems.append(
+                f"the file's {IMAGES_METADATA_KEY.decode()} metadata is not a "
+                'valid image link ({"path": …, "keys": […]}); ignored'
+            )
+        elif table_path is not None or table_uri is not None:
+            linked, inside = _linked(table_path, table_uri, spec["path"])
+            if allow_outside_roots or inside:
+                image_table, table_keys = linked, list(spec["keys"])
+            else:
+                problems.append(
+                    f"not followed: the image link {spec['path']!r} leaves the "
+                    "table's folder; pass allow_outside_roots=True to allow it"
+                )
+    if keys.files or keys.masks:
+        links.append(
+            FileColumnsLink(
+                keys,
+                table_path=table_path,
+                table_uri=table_uri,
+                image_root=image_root,
+                mask_root=mask_root,
+                allow_outside=allow_outside_roots,
+                images_elsewhere=source_images is not None,
+            )
+        )
+    if image_table is not None:
+        links.append(ImageTableLink(image_table, keys, table_keys))
+    if source_images is not None:
+        links.append(SourceImagesLink(source_images, keys))
+    elif image_assets is not None:
+        roots = [Path(r) for r in (asset_root, image_root) if r and not is_uri(str(r))]
+        links.append(
+            ImageAssetsLink(
+                image_assets, roots=roots, allow_outside=allow_outside_roots
+            )
+        )
+    if image_crops is not None:
+        links.append(ImageCropsLink(image_crops))
+    return links, problems
+
+
+def _linked(
+    path: Path | None, uri: str | None, relative: str
+) -> tuple[Path | str, bool]:
+    """Where an image link points, and whether that stays in the table's folder."""
+    if uri is not None:
+        base, _, query = uri.partition("?")
+        parts = [p for p in relative.split("/") if p not in ("", ".")]
+        inside = ".." not in parts and not relative.startswith("/")
+        target = base.rsplit("/", 1)[0] + "/" + "/".join(parts)
+        return (f"{target}?{query}" if query else target), inside
+    assert path is not None
+    linked = path.parent / relative
+    return linked, linked.resolve().is_relative_to(path.parent.resolve())
+
+
+def _image_link(raw: bytes) -> dict[str, Any] | None:
+    """The ``arrowscope.images`` link of a profile file, or None if unusable."""
+    try:
+        spec = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
+        return None
+    keys = spec.get("keys", [])
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        return None
+    return {"path": spec["path"], "keys": keys}

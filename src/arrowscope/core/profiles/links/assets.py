@@ -1,0 +1,125 @@
+"""iceberg-bioimage's ``image_assets`` as a link: one image file (TIFF,
+OME-TIFF, OME-Zarr) per ``image_id``, opened lazily by bioio, confined to the
+warehouse and image roots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ...errors import ArrowscopeError
+from .base import FieldOfView, Link, LinkedRows, one_channel
+
+
+def asset_image(path: Path) -> Any:
+    """An image file (TIFF, OME-TIFF, OME-Zarr) as a lazy OMEImage, via bioio
+    (metadata read now, pixels when a plane is shown)."""
+    from ...images.convert import _bioimage, _channels
+    from ...images.image import ArrayPixels, OMEImage
+    from ...images.metadata import Channel, ImageMeta
+
+    bio = _bioimage(path)
+    data, names, _ = _channels(bio)
+    meta = ImageMeta(
+        shape=tuple(int(v) for v in data.shape),  # type: ignore[arg-type]
+        dtype=np.dtype(data.dtype),
+        name=path.name,
+        channels=tuple(Channel(n) for n in names),
+    )
+    return OMEImage(meta, ArrayPixels(lambda: data.compute()))
+
+
+class ImageAssetsLink(Link):
+    """Channels of each field from the image file its ``image_assets`` row names
+    (matched by ``dataset_id``/``image_id`` as text)."""
+
+    kind = "image assets"
+
+    def __init__(
+        self,
+        assets: Any,
+        *,
+        roots: list[Path],
+        allow_outside: bool = False,
+    ) -> None:
+        self.assets = assets
+        self.roots = roots
+        self.allow_outside = allow_outside
+
+    def inputs(self) -> list[Path]:
+        return list(self.roots)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "roots": [str(r) for r in self.roots]}
+
+    def attach(self, fovs: list[FieldOfView], rows: LinkedRows) -> list[str]:
+        from ..source import TableFile
+
+        if not fovs:
+            return []
+        assets = TableFile(self.assets)
+        keys = [
+            k
+            for k in ("dataset_id", "image_id")
+            if k in assets.schema.names and k in rows.columns
+        ]
+        if "image_id" not in keys or "uri" not in assets.schema.names:
+            return [
+                "the image_assets table shares no image_id with the profiles "
+                "(or has no uri column): no images linked"
+            ]
+        table = assets.read([*keys, "uri"])
+        by_key = {
+            tuple(str(v) for v in vals): uri
+            for *vals, uri in zip(
+                *(table.column(c).to_pylist() for c in [*keys, "uri"]), strict=True
+            )
+        }
+        first = pa.array([int(f.rows[0]) for f in fovs], pa.int64())
+        mine = rows.read(keys).take(first)
+        values = zip(*(mine.column(k).to_pylist() for k in keys), strict=True)
+        problems: list[str] = []
+        for fov, vals in zip(fovs, values, strict=True):
+            uri = by_key.get(tuple(str(v) for v in vals))
+            if uri is None:
+                problems.append(f"no image asset for field {fov.label}")
+                continue
+            path = self._path(str(uri), fov, problems)
+            if path is None:
+                continue
+            try:
+                image = asset_image(path)
+            except ArrowscopeError as exc:
+                problems.append(f"image asset of field {fov.label}: {exc}")
+                continue
+            for c, name in enumerate(image.channel_names):
+                fov.channels[name] = (
+                    image if image.shape[1] == 1 else one_channel(image, c)
+                )
+        return problems
+
+    def _path(self, uri: str, fov: FieldOfView, problems: list[str]) -> Path | None:
+        if "://" in uri and not uri.startswith("file://"):
+            problems.append(
+                f"image asset {uri} (field {fov.label}) is in object storage; "
+                "only local image assets are opened"
+            )
+            return None
+        path = Path(uri.removeprefix("file://"))
+        if not path.is_absolute() and self.roots:
+            path = self.roots[0] / path
+        inside = any(path.resolve().is_relative_to(r.resolve()) for r in self.roots)
+        if not inside and not self.allow_outside:
+            problems.append(
+                f"not followed: image asset {uri} lies outside the warehouse and "
+                f"image roots (field {fov.label}); pass image_root= or "
+                "allow_outside_roots=True to allow it"
+            )
+            return None
+        if not path.exists():
+            problems.append(f"image asset not found: {uri} (field {fov.label})")
+            return None
+        return path

@@ -1,0 +1,490 @@
+"""CellProfiler's file columns as a link: ``Image_FileName_<ch>`` (with
+``Image_PathName_<ch>``) or ``Image_URL_<ch>`` name each field's channel files,
+``Image_ObjectsFileName_<c>`` its masks; CellProfiler's ``<stem>_Mask<c>``
+files are found beside the images.
+
+Files are found under the roots only (the table's folder, the image and mask
+roots given), locally or in object storage (``s3://``, ``gs://``,
+``https://``): a table cannot make the viewer open an arbitrary file. Remote
+files are read lazily through pyarrow's filesystems: a plane fetches the TIFF's
+header and that plane's strips, never the whole object; a prefix is listed
+only when bare file names must be matched, once per root.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import pyarrow as pa
+
+from ...errors import ArrowscopeError, CorruptFileError
+from ..keys import IMAGE_SUFFIXES, KeyRoles
+from .base import FieldOfView, Link, LinkedRows, leaf_name
+
+
+class FileIndex:
+    """Finds files by name under some folders (one directory walk, on demand).
+
+    Only files under the roots are returned: a table naming an absolute path
+    or ``../..`` cannot make the viewer open an arbitrary local file. Such a
+    path is recorded in :attr:`refused` (and followed only when
+    ``allow_outside=True``, an explicit opt-in).
+    """
+
+    def __init__(self, roots: Iterable[Path], *, allow_outside: bool = False) -> None:
+        self.roots = [Path(r) for r in roots if r and Path(r).is_dir()]
+        self._real_roots = [r.resolve() for r in self.roots]
+        self.allow_outside = allow_outside
+        #: Paths named by the table that exist outside every root (not followed).
+        self.refused: list[Path] = []
+        self._by_name: dict[str, Path] | None = None
+        self._masks: dict[str, dict[str, Path]] = {}
+        self._lock = threading.Lock()
+
+    def _index(self) -> dict[str, Path]:
+        with self._lock:
+            if self._by_name is None:
+                self._by_name = {}
+                for root in self.roots:
+                    for p in sorted(root.rglob("*")):
+                        self._by_name.setdefault(p.name, p)
+                # masks by image stem, built in the same pass: looking them up
+                # per field of view would rescan every file name each time
+                for name, p in self._by_name.items():
+                    stem, sep, rest = name.rpartition("_Mask")
+                    if sep and p.suffix.lower() in (".tif", ".tiff", ".png"):
+                        self._masks.setdefault(stem, {})[rest.split(".")[0]] = p
+            return self._by_name
+
+    def inside(self, path: Path) -> bool:
+        """Whether ``path`` (symlinks resolved) lies under one of the roots."""
+        real = path.resolve()
+        return any(real.is_relative_to(r) for r in self._real_roots)
+
+    def _accept(self, path: Path) -> Path | None:
+        if not path.is_file():
+            return None
+        if self.allow_outside or self.inside(path):
+            return path
+        self.refused.append(path)
+        return None
+
+    def resolve(self, name: str, folder: str | None = None) -> Path | None:
+        """``folder/name`` or ``root/name`` if it exists under a root, else a file
+        named like ``name``'s last part anywhere under a root."""
+        candidates = []
+        if folder:
+            candidates.append(Path(folder.removeprefix("file:")) / name)
+        if Path(name).is_absolute():
+            candidates.append(Path(name))
+        candidates += [root / name for root in self.roots]
+        for candidate in dict.fromkeys(candidates):  # root / absolute == absolute
+            found = self._accept(candidate)
+            if found is not None:
+                return found
+        hit = self._index().get(leaf_name(name))
+        return None if hit is None else self._accept(hit)
+
+    def masks_for(self, stem: str) -> dict[str, Path]:
+        """CellProfiler masks ``<stem>_Mask<Compartment>.tif[f]``, by compartment."""
+        self._index()
+        return dict(self._masks.get(stem, {}))
+
+
+_AUXILIARY_NAME = re.compile(r"illum|outline|overlay|mask|label", re.IGNORECASE)
+#: Suffixes of files that hold a microscope channel image.
+CHANNEL_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".czi", ".nd2")
+
+
+def is_auxiliary(channel: str, names: Sequence[Any]) -> bool:
+    """Whether an ``Image_FileName_<channel>`` column names no microscope channel.
+
+    CellProfiler tables also name illumination functions (``.npy``,
+    ``IllumDNA``) and outline or overlay images there; those are reported
+    apart, never as missing channel images.
+    """
+    if _AUXILIARY_NAME.search(channel):
+        return True
+    values = [str(v).lower() for v in names if v]
+    return bool(values) and not any(v.endswith(CHANNEL_SUFFIXES) for v in values)
+
+
+def stem(name: str) -> str:
+    base = leaf_name(name)
+    for suf in sorted(IMAGE_SUFFIXES, key=len, reverse=True):
+        if base.lower().endswith(suf):
+            return base[: -len(suf)]
+    return Path(base).stem
+
+
+_BIOIO_LOCK = threading.Lock()
+
+
+def read_plane(path: Path | Any) -> np.ndarray:
+    """The first (Y, X) plane of an image file (via arrowscope, tifffile or bioio)
+    or of an opened :class:`~arrowscope.core.images.image.OMEImage`."""
+    from ...images.image import OMEImage, open_image
+
+    if isinstance(path, OMEImage):
+        return np.asarray(path.to_dask()[0, 0, 0])
+    if isinstance(path, RemoteFile):
+        return path.read_plane()
+    name = path.name.lower()
+    if name.endswith((".parquet", ".arrow", ".feather")):
+        img = open_image(path)
+        return np.asarray(img.to_dask()[0, 0, 0])
+    if name.endswith((".tif", ".tiff")) and not name.endswith(
+        (".ome.tif", ".ome.tiff")
+    ):
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tif:
+                return np.asarray(tif.pages[0].asarray())
+        except (OSError, ValueError, tifffile.TiffFileError) as exc:
+            raise CorruptFileError(f"cannot read the TIFF: {exc}", path=path) from exc
+    try:
+        from bioio import BioImage
+    except ImportError as exc:  # pragma: no cover - bioio is a core dependency
+        raise ArrowscopeError("reading image files needs bioio", path=path) from exc
+    try:
+        with _BIOIO_LOCK:  # bioio's plugin lookup is not thread-safe
+            img = BioImage(path)
+        data = img.get_image_data("YX", T=0, C=0, Z=0)
+    except Exception as exc:  # bioio raises many unrelated types for bad files
+        raise CorruptFileError(f"cannot read the image: {exc}", path=path) from exc
+    return np.asarray(data)
+
+
+def plane_shape(path: Any) -> tuple[tuple[int, int], np.dtype[Any]]:
+    """(Y, X) and dtype of an image file (or an opened image), from its header
+    where possible."""
+    from ...images.image import OMEImage
+
+    if isinstance(path, OMEImage):
+        return (int(path.shape[-2]), int(path.shape[-1])), path.dtype
+    if isinstance(path, RemoteFile):
+        return path.plane_shape()
+    name = path.name.lower()
+    if name.endswith((".tif", ".tiff")):
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            return (int(page.shape[-2]), int(page.shape[-1])), np.dtype(page.dtype)
+    plane = read_plane(path)
+    return plane.shape[-2:], plane.dtype  # type: ignore[return-value]
+
+
+def label_binary(mask: np.ndarray) -> np.ndarray:
+    """Label a binary mask by 8-connected components; label images pass through."""
+    values = np.unique(mask)
+    if values.size > 2 or (values.size == 2 and values[0] != 0):
+        return mask.astype(np.int32, copy=False)
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(mask > 0, structure=np.ones((3, 3), bool))
+    return labels.astype(np.int32)
+
+
+def is_binary(mask: np.ndarray) -> bool:
+    values = np.unique(mask)
+    return values.size <= 2 and (values.size < 2 or values[0] == 0)
+
+
+# -- files in object storage ------------------------------------------------------
+@dataclass(frozen=True)
+class RemoteFile:
+    """An image file in object storage, read lazily through a pyarrow
+    filesystem: tifffile reads the header, the IFDs and one plane's strips
+    or tiles from a random-access handle, each a ranged request."""
+
+    uri: str  # without the connection query, for messages
+    fs: Any  # pyarrow.fs.FileSystem
+    path: str
+
+    @property
+    def name(self) -> str:
+        return self.uri.rstrip("/").rsplit("/", 1)[-1]
+
+    def __str__(self) -> str:
+        return self.uri
+
+    def _tiff(self) -> Any:
+        import tifffile
+
+        if not self.name.lower().endswith((".tif", ".tiff")):
+            raise CorruptFileError(
+                "only TIFF files are read from object storage here",
+                path=self.uri,
+                hint="convert the images to TIFF or OME-Parquet",
+            )
+        try:
+            handle = self.fs.open_input_file(self.path)
+        except FileNotFoundError as exc:
+            raise CorruptFileError("no such image file", path=self.uri) from exc
+        except OSError as exc:
+            raise CorruptFileError(f"cannot open: {exc}", path=self.uri) from exc
+        try:
+            return tifffile.TiffFile(handle, name=self.name)
+        except (OSError, ValueError, tifffile.TiffFileError) as exc:
+            handle.close()
+            raise CorruptFileError(
+                f"cannot read the TIFF: {exc}", path=self.uri
+            ) from exc
+
+    def read_plane(self) -> np.ndarray:
+        with self._tiff() as tif:
+            return np.asarray(tif.pages[0].asarray())
+
+    def plane_shape(self) -> tuple[tuple[int, int], np.dtype[Any]]:
+        with self._tiff() as tif:
+            page = tif.pages[0]
+            return (int(page.shape[-2]), int(page.shape[-1])), np.dtype(page.dtype)
+
+
+def _base(uri: str) -> tuple[str, str]:
+    """``(scheme://bucket/prefix/, query)`` of a location."""
+    base, _, query = uri.partition("?")
+    return base, query
+
+
+class RemoteRoots:
+    """Where remote files may be read from, and how to connect to each: the
+    table's own folder and the image roots given as URIs. A location under
+    none of them is refused (unless ``allow_outside``); one filesystem per
+    root, and one listing per root when bare names must be matched."""
+
+    def __init__(self, roots: Iterable[str], *, allow_outside: bool = False) -> None:
+        self.roots = [r for r in roots if r]
+        self.allow_outside = allow_outside
+        self.refused: list[str] = []
+        self._fs: dict[str, tuple[Any, str]] = {}
+        self._listing: dict[str, dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def _connect(self, root: str) -> tuple[Any, str]:
+        from ...images.stores import resolve
+
+        with self._lock:
+            if root not in self._fs:
+                fs, path = resolve(root)
+                self._fs[root] = (fs, path.rstrip("/"))
+            return self._fs[root]
+
+    def _root_of(self, location: str) -> str | None:
+        for root in self.roots:
+            base = _base(root)[0].rstrip("/") + "/"
+            if location.startswith(base):
+                return root
+        return None
+
+    def file(self, location: str) -> RemoteFile | None:
+        """The remote file at ``location`` (a full URI), if it may be read."""
+        root = self._root_of(location)
+        if root is None:
+            same = [
+                r for r in self.roots if r.split("://")[0] == location.split("://")[0]
+            ]
+            if not self.allow_outside or not same:
+                self.refused.append(location)
+                return None
+            root = same[0]
+        fs, root_path = self._connect(root)
+        base = _base(root)[0].rstrip("/") + "/"
+        rest = location[len(base) :] if location.startswith(base) else None
+        if rest is None:  # outside, allowed: the location's own bucket and key
+            parsed = urlparse(location)
+            key = f"{parsed.netloc}{parsed.path}"
+        else:
+            key = f"{root_path}/{rest}"
+        return RemoteFile(location, fs, key)
+
+    def find(self, name: str) -> RemoteFile | None:
+        """A file named ``name`` (its last part) under a root: one listing per
+        root, made on first need."""
+        leaf = leaf_name(name)
+        for root in self.roots:
+            names = self._list(root)
+            if leaf in names:
+                return self.file(names[leaf])
+        return None
+
+    def _list(self, root: str) -> dict[str, str]:
+        import pyarrow.fs as pafs
+
+        with self._lock:
+            cached = self._listing.get(root)
+        if cached is not None:
+            return cached
+        fs, root_path = self._connect(root)
+        base = _base(root)[0].rstrip("/")
+        found: dict[str, str] = {}
+        try:
+            infos = fs.get_file_info(pafs.FileSelector(root_path, recursive=True))
+        except (OSError, pa.ArrowInvalid):
+            infos = []
+        for info in infos:
+            if info.type == pafs.FileType.File:
+                found.setdefault(
+                    info.base_name, f"{base}/{info.path[len(root_path) :].lstrip('/')}"
+                )
+        with self._lock:
+            self._listing[root] = found
+        return found
+
+
+def _is_remote(text: str | None) -> bool:
+    from ...images.stores import is_uri
+
+    return bool(text) and is_uri(str(text))
+
+
+class FileColumnsLink(Link):
+    """Channel and mask files named by the table's CellProfiler columns."""
+
+    kind = "files"
+
+    def __init__(
+        self,
+        keys: KeyRoles,
+        *,
+        table_path: Path | None = None,
+        table_uri: str | None = None,
+        image_root: str | Path | None = None,
+        mask_root: str | Path | None = None,
+        allow_outside: bool = False,
+        images_elsewhere: bool = False,
+    ) -> None:
+        self.keys = keys
+        self.table_path = table_path
+        self.table_uri = table_uri
+        remote_root = image_root if _is_remote(str(image_root or "")) else None
+        self.image_root = (
+            None if image_root is None or remote_root else Path(image_root)
+        )
+        self.remote_root = str(remote_root) if remote_root else None
+        self.mask_root = Path(mask_root) if mask_root else None
+        self.allow_outside = allow_outside
+        #: another link gives the images (CytoTable's source_images): a file
+        #: not found here is no problem
+        self.images_elsewhere = images_elsewhere
+        self._auxiliary: set[str] = set()
+
+    def options(self) -> dict[str, Any]:
+        root = self.remote_root or self.image_root
+        return {
+            "image_root": None if root is None else str(root),
+            "mask_root": None if self.mask_root is None else str(self.mask_root),
+        }
+
+    def inputs(self) -> list[Path]:
+        return [r for r in (self.image_root, self.mask_root) if r is not None]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "channels": dict(self.keys.files),
+            "masks": dict(self.keys.masks),
+            "roots": [str(r) for r in self._roots()] + self._remote_roots(),
+        }
+
+    def channel_names(self) -> list[str] | None:
+        if not self.keys.files:
+            return None
+        return [ch for ch in self.keys.files if ch not in self._auxiliary]
+
+    def _roots(self) -> list[Path]:
+        roots = [r for r in (self.image_root, self.mask_root) if r]
+        if self.image_root and self.image_root.parent.is_dir():
+            roots += [
+                p
+                for p in sorted(self.image_root.parent.iterdir())
+                if p.is_dir() and "mask" in p.name.lower() and p != self.image_root
+            ]
+        if not roots and self.table_path is not None and self.remote_root is None:
+            roots.append(self.table_path.parent)
+        return roots
+
+    def _remote_roots(self) -> list[str]:
+        roots = [self.remote_root] if self.remote_root else []
+        if self.table_uri:
+            base, _, query = self.table_uri.partition("?")
+            folder = base.rsplit("/", 1)[0] + "/"
+            roots.append(f"{folder}?{query}" if query else folder)
+        return roots
+
+    def attach(self, fovs: list[FieldOfView], rows: LinkedRows) -> list[str]:
+        problems: list[str] = []
+        keys = self.keys
+        if not (keys.files or keys.masks) or not fovs:
+            return problems
+        files = FileIndex(self._roots(), allow_outside=self.allow_outside)
+        remote = RemoteRoots(self._remote_roots(), allow_outside=self.allow_outside)
+        kt = rows.key_table
+        # one row per field names its files: read those rows only
+        first = pa.array([int(f.rows[0]) for f in fovs], pa.int64())
+
+        def column(c: str) -> list[Any]:
+            return kt.column(c).take(first).to_pylist()
+
+        names = {ch: column(c) for ch, c in keys.files.items()}
+        folders = {ch: column(c) for ch, c in keys.paths.items()}
+        mask_names = {comp: column(c) for comp, c in keys.masks.items()}
+        self._auxiliary = {ch for ch, col in names.items() if is_auxiliary(ch, col)}
+
+        def find(name: str, folder: str | None) -> Any:
+            if _is_remote(name):  # Image_URL_<ch>: the full location
+                return remote.file(str(name))
+            if _is_remote(folder):
+                return remote.file(f"{str(folder).rstrip('/')}/{name}")
+            if self.remote_root is not None:
+                return remote.find(name)
+            return files.resolve(name, folder)
+
+        missing = 0
+        for r, fov in enumerate(fovs):  # r: the field's position in ``first``
+            for ch, col in names.items():
+                name = col[r]
+                folder = folders[ch][r] if ch in folders else None
+                found = find(name, folder) if name else None
+                if ch in self._auxiliary:  # illumination functions, outlines
+                    fov.auxiliary[ch] = found
+                    continue
+                fov.channels[ch] = found
+                if found is None and not self.images_elsewhere:
+                    missing += 1
+                    problems.append(
+                        f"image not found: {name} (field {fov.label}, channel {ch})"
+                    )
+                if name and not _is_remote(name) and not _is_remote(folder):
+                    for comp, p in files.masks_for(stem(name)).items():
+                        fov.masks.setdefault(comp, p)
+            for comp, col in mask_names.items():
+                found = find(col[r], None) if col[r] else None
+                if found is not None:
+                    fov.masks[comp] = found
+                else:
+                    problems.append(f"mask not found: {col[r]} (field {fov.label})")
+            if not fov.masks and keys.files and not self.images_elsewhere:
+                problems.append(f"no masks found for field {fov.label}")
+            for path in [*files.refused, *remote.refused]:
+                problems.append(
+                    f"not followed: {path} lies outside the image root(s) "
+                    f"(field {fov.label}); pass allow_outside_roots=True to allow it"
+                )
+            files.refused.clear()
+            remote.refused.clear()
+        if missing and self.image_root is None and self.remote_root is None:
+            problems.append(
+                "give the folder that holds the images: --images FOLDER on the "
+                "command line, image_root= in Python"
+            )
+        return problems
