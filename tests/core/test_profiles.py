@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from arrowscope.core.errors import CorruptFileError, SchemaError
-from arrowscope.core.profiles.synthetic import write_demo_plate
 from arrowscope.core.profiles.resolve import open_profiles
+from arrowscope.core.profiles.synthetic import write_demo_plate
 from arrowscope.core.profiles.table import detect_keys, looks_like_profiles
 from tests.conftest import shared_file
 

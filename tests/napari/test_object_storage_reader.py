@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tests.conftest import run_cli
+
 
 def test_napari_reader_claims_uris_by_name(crops, s3_uri):
     from arrowscope._napari.reader import get_reader
@@ -21,11 +23,10 @@ def test_napari_reader_claims_uris_by_name(crops, s3_uri):
 def test_view_a_uri_shows_the_first_crop(crops, tmp_path, s3_uri):
     from PIL import Image
 
-    from arrowscope.app.cli import main
-
     uri = s3_uri("cells/crops.ome.parquet")
     png = tmp_path / "view.png"
-    assert main(["view", uri, "--screenshot", str(png)]) == 0
+    done = run_cli("view", uri, "--screenshot", png)
+    assert done.returncode == 0, done.stderr
     pixels = np.asarray(Image.open(png).convert("L"))
     assert pixels.std() > 5  # the crop's noise is on screen, not a blank canvas
 
@@ -60,3 +61,51 @@ def test_lance_crop_table_drops_onto_napari(tmp_path, make_napari_viewer):
     assert np.array_equal(np.asarray(dna.data[3]), crops[3][0])
     feats = dna.metadata["arrowscope"]["features"]
     assert feats["Cells_AreaShape_Area"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_a_profile_table_in_a_bucket_opens_with_its_images(s3, s3_uri, tmp_path):
+    """Dragging (or `arrowscope view`-ing) the URI of a profile table whose rows
+    name TIFFs in the bucket: the channels come up with exact pixels."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import tifffile
+    from PIL import Image
+
+    from arrowscope._napari.reader import get_reader
+
+    fs, _ = s3
+    rng = np.random.default_rng(5)
+    planes = [rng.integers(0, 4000, (64, 64), dtype=np.uint16) for _ in range(2)]
+    for i, plane in enumerate(planes, start=1):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, plane)
+        with fs.open_output_stream(f"cells/bucketplate/img/f{i}_DNA.tif") as out:
+            out.write(buf.getvalue())
+    table = pa.table(
+        {
+            "Metadata_ImageNumber": [1, 2],
+            "Nuclei_Number_Object_Number": [1, 1],
+            "Nuclei_Location_Center_X": [32.0, 32.0],
+            "Nuclei_Location_Center_Y": [32.0, 32.0],
+            "Image_FileName_DNA": ["f1_DNA.tif", "f2_DNA.tif"],
+            "Image_PathName_DNA": ["s3://cells/bucketplate/img"] * 2,
+        }
+    )
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    with fs.open_output_stream("cells/bucketplate/profiles.parquet") as out:
+        out.write(buf.getvalue())
+    uri = s3_uri("cells/bucketplate/profiles.parquet")
+    reader = get_reader(uri)
+    assert reader is not None
+    layers = {kw["name"]: (data, kind) for data, kw, kind in reader(uri)}
+    data, kind = layers["DNA"]
+    assert kind == "image" and data.shape == (2, 64, 64)
+    np.testing.assert_array_equal(np.asarray(data[1]), planes[1])
+    assert layers["cells"][1] == "points"
+    png = tmp_path / "bucket.png"
+    done = run_cli("view", uri, "--screenshot", png)  # a fresh napari, as users run it
+    assert done.returncode == 0, done.stderr
+    assert np.asarray(Image.open(png).convert("L")).std() > 5

@@ -16,10 +16,11 @@ logger = logging.getLogger(__name__)
 
 def _claims(location: str) -> bool:
     """Whether a path or URI is arrowscope's: the one front door decides
-    (suffix and folder shape, then a footer or schema; a URI by name only)."""
+    (suffix and folder shape, then a footer or schema — a table URI costs one
+    footer read, made only when a URI is opened)."""
     from ..core.profiles.resolve import resolve
 
-    return resolve(location, remote_schema=False) is not None
+    return resolve(location) is not None
 
 
 def get_reader(path: str | list[str]) -> Callable[..., list[Any]] | None:

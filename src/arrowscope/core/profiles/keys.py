@@ -179,6 +179,10 @@ def detect_keys(schema: pa.Schema) -> KeyRoles:
         m = re.fullmatch(r"(?:Metadata_)?Image_ObjectsFileName_(\w+?)(_x|_y)?", n)
         if m and n in strings:
             roles.masks.setdefault(m.group(1), n)
+    for n in names:  # CellProfiler's images loaded from URLs: the full location
+        m = re.fullmatch(r"(?:Metadata_)?Image_URL_(\w+?)(_x|_y)?", n)
+        if m and n in strings and m.group(1) not in roles.files:
+            roles.files[m.group(1)] = n
     return roles
 
 

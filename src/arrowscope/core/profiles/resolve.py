@@ -59,10 +59,12 @@ def resolve(location: str | Path, *, remote_schema: bool = True) -> Resolved | N
     text = str(location)
     name = text.split("?", 1)[0].rstrip("/").lower()
     if is_uri(text):
+        if not name.endswith((*SUFFIXES, ".lance")):
+            return None
         if not remote_schema:
             ours = name.endswith((*OWN_SUFFIXES, ".lance"))
             return Resolved("image table", text) if ours else None
-        return _by_schema(text, name)
+        return _by_schema(text, name)  # one footer read
     path = Path(text)
     if path.name in _REGISTRIES:
         from .warehouse import warehouse_root
