@@ -13,6 +13,7 @@ only when bare file names must be matched, once per root.
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 
 from ...errors import ArrowscopeError, CorruptFileError
 from ..keys import IMAGE_SUFFIXES, KeyRoles
@@ -217,8 +219,10 @@ class RemoteFile:
     def __str__(self) -> str:
         return self.uri
 
-    def _tiff(self) -> Any:
+    def _tiff(self) -> tuple[Any, _Blocks]:
         import tifffile
+
+        from ...images.stores import open_remote
 
         if not self.name.lower().endswith((".tif", ".tiff")):
             raise CorruptFileError(
@@ -227,27 +231,115 @@ class RemoteFile:
                 hint="convert the images to TIFF or OME-Parquet",
             )
         try:
-            handle = self.fs.open_input_file(self.path)
+            info = self.fs.get_file_info(self.path)
+            if info.type != pafs.FileType.File:
+                raise FileNotFoundError(self.path)
+            blocks = _Blocks(open_remote(self.fs, info), info.size)
         except FileNotFoundError as exc:
             raise CorruptFileError("no such image file", path=self.uri) from exc
         except OSError as exc:
             raise CorruptFileError(f"cannot open: {exc}", path=self.uri) from exc
         try:
-            return tifffile.TiffFile(handle, name=self.name)
+            return tifffile.TiffFile(blocks, name=self.name), blocks
         except (OSError, ValueError, tifffile.TiffFileError) as exc:
-            handle.close()
+            blocks.close()
             raise CorruptFileError(
                 f"cannot read the TIFF: {exc}", path=self.uri
             ) from exc
 
     def read_plane(self) -> np.ndarray:
-        with self._tiff() as tif:
-            return np.asarray(tif.pages[0].asarray())
+        tif, blocks = self._tiff()
+        with tif:
+            page = tif.pages[0]
+            # the plane's strips or tiles in one ranged read, then decoded here
+            offsets = [int(o) for o in page.dataoffsets]
+            counts = [int(c) for c in page.databytecounts]
+            if offsets:
+                stop = max(o + c for o, c in zip(offsets, counts, strict=True))
+                blocks.prefetch(min(offsets), stop)
+            return np.asarray(page.asarray())
 
     def plane_shape(self) -> tuple[tuple[int, int], np.dtype[Any]]:
-        with self._tiff() as tif:
+        tif, _ = self._tiff()
+        with tif:
             page = tif.pages[0]
             return (int(page.shape[-2]), int(page.shape[-1])), np.dtype(page.dtype)
+
+
+class _Blocks(io.RawIOBase):
+    """A remote file as tifffile reads it: reads served from fetched blocks
+    (64 KiB read-ahead for the header and IFDs, the plane's whole data range
+    in one request), so a plane costs a few ranged requests, not one per
+    strip."""
+
+    BLOCK = 1 << 14
+
+    def __init__(self, handle: Any, size: int) -> None:
+        self._handle = handle
+        self._size = size
+        self._pos = 0
+        self._blocks: list[tuple[int, bytes]] = []
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = base + offset
+        return self._pos
+
+    def prefetch(self, start: int, stop: int) -> None:
+        """Fetch what of ``[start, stop)`` is not fetched yet, in one request."""
+        pos = self._reach(start)
+        if pos < stop:
+            self._blocks.append((pos, self._handle.read_at(stop - pos, pos)))
+            self._blocks.sort()
+
+    def _reach(self, start: int) -> int:
+        """How far from ``start`` the fetched blocks cover without a gap."""
+        pos = start
+        for at, data in self._blocks:  # sorted by start
+            if at <= pos < at + len(data):
+                pos = at + len(data)
+        return pos
+
+    def _covered(self, start: int, stop: int) -> bytes | None:
+        if self._reach(start) < stop:
+            return None
+        parts, pos = [], start
+        for at, data in self._blocks:
+            if at <= pos < at + len(data):
+                part = data[pos - at : min(stop, at + len(data)) - at]
+                parts.append(part)
+                pos += len(part)
+                if pos >= stop:
+                    break
+        return b"".join(parts)
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")  # tifffile passes typed arrays
+        n = min(view.nbytes, max(0, self._size - self._pos))
+        if n == 0:
+            return 0
+        start, stop = self._pos, self._pos + n
+        data = self._covered(start, stop)
+        if data is None:
+            self.prefetch(start, min(self._size, max(stop, start + self.BLOCK)))
+            data = self._covered(start, stop)
+            assert data is not None
+        view[:n] = data
+        self._pos = stop
+        return n
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
 
 
 def _base(uri: str) -> tuple[str, str]:
