@@ -121,17 +121,15 @@ class ImageTableLink(Link):
 
     def channel_image(self, fov: FieldOfView, channel: str) -> Any:
         img = self._image(fov)
-        if img is None:
-            return None
-        if channel in img.channel_names:
-            return one_channel(img, img.channel_names.index(channel))
-        return img
+        if img is None or channel not in img.channel_names:
+            return None  # not this link's channel: the table asks the next one
+        return one_channel(img, img.channel_names.index(channel))
 
     def channel_plane(self, fov: FieldOfView, channel: str) -> np.ndarray | None:
         img = self._image(fov)
-        if img is None:
+        if img is None or channel not in img.channel_names:
             return None
-        c = img.channel_names.index(channel) if channel in img.channel_names else 0
+        c = img.channel_names.index(channel)
         return np.asarray(img.to_dask()[0, c, 0])
 
     def mask_plane(self, fov: FieldOfView, name: str) -> np.ndarray | None:
