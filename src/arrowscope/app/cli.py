@@ -140,6 +140,30 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, help="run on a local dask cluster of N workers"
     )
 
+    cls = sub.add_parser(
+        "classify",
+        help="train a phenotype classifier on labelled cells and score every cell",
+    )
+    cls.add_argument("table", type=_location, help="a profile table or warehouse root")
+    cls.add_argument(
+        "--labels",
+        type=Path,
+        required=True,
+        help="Parquet/CSV: the table's key columns and Metadata_class",
+    )
+    cls.add_argument(
+        "--out", type=Path, required=True, help="scores: keys, class, p per class"
+    )
+    cls.add_argument("--features", nargs="+", metavar="COL", help="default: numeric")
+    cls.add_argument("--model", choices=["gbt", "rf"], default="gbt")
+    cls.add_argument(
+        "--save-model", type=Path, help="also write what rebuilds the model (JSON)"
+    )
+    cls.add_argument("--table", dest="warehouse_table", help="a warehouse's table")
+    cls.add_argument(
+        "--overwrite", action="store_true", help="replace outputs that exist"
+    )
+
     info = sub.add_parser("info", help="describe what a file holds")
     info.add_argument("path", type=_location, help="a file, folder or URI")
     info.add_argument("--json", action="store_true", help="print JSON")
@@ -203,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             return _convert(args)
         if args.command == "qc":
             return _qc(args)
+        if args.command == "classify":
+            return _classify(args)
         if args.command == "demo":
             return _demo(args.out, args.screenshot, overwrite=args.overwrite)
         if args.command == "view":
@@ -638,6 +664,43 @@ def _qc(args: argparse.Namespace) -> int:
             write_cleaned(table, args.cleaned, keep)
         kept = f"{int(keep.sum())} of {keep.size} rows"
         logger.info("wrote %s (%s)", args.cleaned, kept)
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from ..core.profiles.classify import MODELS, classify_table
+
+    outputs = [args.out, *([args.save_model] if args.save_model else [])]
+    check_outputs(outputs, [args.table, args.labels], args.overwrite)
+    bar = _ProgressLine("classify")
+    trained = classify_table(
+        args.table,
+        args.labels,
+        args.out,
+        features=args.features,
+        model=args.model,
+        table=args.warehouse_table,
+        progress=bar,
+    )
+    bar.done()
+    from collections import Counter
+
+    counts = Counter(trained.training.column("Metadata_class").to_pylist())
+    logger.info(
+        "trained %s on %d cells (%s), %d features",
+        MODELS[args.model],
+        trained.training.num_rows,
+        ", ".join(f"{c}: {n}" for c, n in sorted(counts.items())),
+        len(trained.features),
+    )
+    if trained.cv_accuracy is not None:
+        logger.info("cross-validated accuracy: %.3f", trained.cv_accuracy)
+    top = list(trained.importances)[:5]
+    logger.info("features that matter most: %s", ", ".join(top))
+    if args.save_model:
+        trained.save(args.save_model)
+        logger.info("wrote %s", args.save_model)
+    logger.info("wrote %s", args.out)
     return 0
 
 

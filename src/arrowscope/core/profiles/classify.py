@@ -1,0 +1,404 @@
+"""Teach a classifier from a few judged cells, then score every cell.
+
+The workflow of CellProfiler Analyst's Classifier on today's tables: cells are
+put in classes (bins) *by key* — a labels table holds the profile table's key
+columns and a ``Metadata_class`` column — a scikit-learn model is trained on
+their features (gradient boosting by default, a random forest as an option),
+cross-validated, and then every row is scored out of core, row group by row
+group, into a table of keys, ``Metadata_predicted_class`` and one
+``Metadata_p_<class>`` column per class.
+
+A model is never saved as a pickle: :meth:`TrainedModel.save` writes what
+rebuilds it (the training rows' keys, classes and features, the parameters and
+library versions) and :func:`load_model` retrains it, identically.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import ArrowscopeError, SchemaError
+
+CLASS_COLUMN = "Metadata_class"
+PREDICTED = "Metadata_predicted_class"
+PROB_PREFIX = "Metadata_p_"
+Model = Literal["gbt", "rf"]
+MODELS: dict[str, str] = {"gbt": "gradient boosting", "rf": "random forest"}
+FORMAT = "arrowscope.classifier/1"
+
+
+def _sklearn() -> Any:
+    try:
+        import sklearn
+    except ImportError as exc:  # pragma: no cover - the classify extra has it
+        raise ArrowscopeError(
+            "the classifier needs scikit-learn",
+            hint="pip install 'arrowscope[classify]'",
+        ) from exc
+    return sklearn
+
+
+def feature_columns(
+    schema: pa.Schema, keys: Sequence[str] = (), ignore: Sequence[str] = ()
+) -> list[str]:
+    """Numeric feature columns: not metadata, not keys, not ignored (a CPA
+    properties file's ``classifier_ignore_columns`` are regular expressions)."""
+    patterns = [re.compile(p) for p in ignore]
+    out = []
+    for f in schema:
+        numeric = pa.types.is_floating(f.type) or pa.types.is_integer(f.type)
+        if not numeric or f.name in keys or f.name.startswith(("Metadata_", "Image_")):
+            continue
+        if f.name.endswith(("_Number_Object_Number", "ImageNumber", "ObjectNumber")):
+            continue
+        if any(p.fullmatch(f.name) for p in patterns):
+            continue
+        out.append(f.name)
+    return out
+
+
+def read_labels(path: str | Path) -> pa.Table:
+    """A labels table: key columns + ``Metadata_class`` (Parquet or CSV)."""
+    from .source import TableFile
+
+    table = TableFile(Path(path))
+    if CLASS_COLUMN not in table.schema.names:
+        raise SchemaError(
+            f"no {CLASS_COLUMN} column: a labels table holds the profile table's "
+            f"key columns and {CLASS_COLUMN}",
+            path=path,
+            column=CLASS_COLUMN,
+        )
+    return table.read(table.schema.names)
+
+
+def match_labels(
+    keys: pa.Table, labels: pa.Table, *, path: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``keys`` the labels name, and their classes — by key, never by
+    position. Every label must name exactly one row."""
+    shared = [c for c in keys.column_names if c in labels.column_names]
+    if not shared:
+        raise SchemaError(
+            f"the labels share no key column with the table ({keys.column_names})",
+            path=path,
+            hint="give the labels the table's key columns",
+        )
+
+    def as_text(table: pa.Table) -> list[tuple[str, ...]]:
+        cols = [table.column(c).to_pylist() for c in shared]
+        return [tuple(str(v) for v in row) for row in zip(*cols, strict=True)]
+
+    where: dict[tuple[str, ...], int] = {}
+    duplicated: set[tuple[str, ...]] = set()
+    for i, key in enumerate(as_text(keys)):
+        if key in where:
+            duplicated.add(key)
+        where[key] = i
+    rows, classes = [], []
+    for r, (key, cls) in enumerate(
+        zip(as_text(labels), labels.column(CLASS_COLUMN).to_pylist(), strict=True)
+    ):
+        if cls is None or str(cls) == "":
+            continue
+        if key in duplicated:
+            raise SchemaError(
+                f"label row {r} names {dict(zip(shared, key, strict=True))}, which "
+                "several cells share: its cell is ambiguous",
+                path=path,
+                row=r,
+                hint="label by the full key (plate, image and object)",
+            )
+        if key not in where:
+            raise SchemaError(
+                f"label row {r} names {dict(zip(shared, key, strict=True))}, which "
+                "is no cell of the table",
+                path=path,
+                row=r,
+            )
+        rows.append(where[key])
+        classes.append(str(cls))
+    if len(set(classes)) < 2:
+        raise ArrowscopeError(
+            "training needs cells of at least two classes",
+            path=path,
+            hint="put a few cells in each class",
+        )
+    return np.asarray(rows, np.int64), np.asarray(classes, object)
+
+
+def _estimator(model: str, seed: int) -> Any:
+    _sklearn()
+    if model == "gbt":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(random_state=seed)
+    if model == "rf":
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=2)
+    raise ArrowscopeError(f"unknown model {model!r}", hint="gbt or rf")
+
+
+def _matrix(table: pa.Table, features: Sequence[str]) -> np.ndarray:
+    cols = [
+        table.column(f).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        for f in features
+    ]
+    x = np.column_stack(cols) if cols else np.empty((table.num_rows, 0))
+    return np.where(np.isfinite(x), x, np.nan)  # inf is no measurement
+
+
+@dataclass
+class TrainedModel:
+    """A trained classifier, what it learned from, and how well it does."""
+
+    classes: list[str]
+    features: list[str]
+    model: str
+    seed: int
+    estimator: Any = field(repr=False)
+    #: the training rows: the table's keys, class and features (rebuilds it)
+    training: pa.Table = field(repr=False)
+    cv_accuracy: float | None = None
+    confusion: list[list[int]] = field(default_factory=list)
+    importances: dict[str, float] = field(default_factory=dict)
+
+    def predict(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted class and per-class probabilities of the rows of ``table``."""
+        x = _matrix(table, self.features)
+        if self.model == "rf":  # random forests take no NaN: the training mean
+            x = np.where(np.isnan(x), self._means, x)
+        proba = self.estimator.predict_proba(x) if len(x) else np.empty((0, 0))
+        order = [list(self.estimator.classes_).index(c) for c in self.classes]
+        if not len(x):
+            return np.empty(0, object), np.empty((0, len(self.classes)))
+        proba = proba[:, order]
+        return np.asarray(self.classes, object)[np.argmax(proba, axis=1)], proba
+
+    @property
+    def _means(self) -> np.ndarray:
+        x = _matrix(self.training, self.features)
+        return np.nan_to_num(np.nanmean(x, axis=0)) if len(x) else np.zeros(0)
+
+    def uncertainty(self, table: pa.Table) -> np.ndarray:
+        """1 - the top class's probability: what active learning fetches first."""
+        _, proba = self.predict(table)
+        return 1.0 - proba.max(axis=1)
+
+    def save(self, path: str | Path) -> Path:
+        """What rebuilds the model (no pickle): JSON, written atomically."""
+        import sklearn
+
+        from ..images.atomic import atomic_target
+
+        payload = {
+            "format": FORMAT,
+            "model": self.model,
+            "seed": self.seed,
+            "classes": self.classes,
+            "features": self.features,
+            "versions": {"scikit-learn": sklearn.__version__},
+            "cv_accuracy": self.cv_accuracy,
+            "training": self.training.to_pylist(),
+        }
+        path = Path(path)
+        with atomic_target(path) as tmp:
+            tmp.write_text(json.dumps(payload, default=str))
+        return path
+
+
+def train(
+    picked: pa.Table,
+    classes: np.ndarray,
+    *,
+    keys: Sequence[str],
+    features: Sequence[str],
+    model: str = "gbt",
+    seed: int = 0,
+    folds: int = 5,
+) -> TrainedModel:
+    """Train on the labelled rows ``picked`` (keys and features) of classes
+    ``classes``; cross-validated accuracy and confusion matrix where every
+    class has at least two cells."""
+    _sklearn()
+    from sklearn.metrics import confusion_matrix
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    if not features:
+        raise ArrowscopeError("no numeric feature columns to train on")
+    picked = picked.select([*keys, *features])
+    x = _matrix(picked, features)
+    names = sorted(set(classes.tolist()))
+    estimator = _estimator(model, seed)
+    trained = TrainedModel(
+        names,
+        list(features),
+        model,
+        seed,
+        estimator,
+        picked.append_column(CLASS_COLUMN, pa.array(list(classes), pa.string())),
+    )
+    fit_x = np.where(np.isnan(x), trained._means, x) if model == "rf" else x
+    counts = [int((classes == c).sum()) for c in names]
+    k = min(folds, min(counts))
+    if k >= 2:
+        cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+        guess = cross_val_predict(_estimator(model, seed), fit_x, classes, cv=cv)
+        trained.cv_accuracy = float((guess == classes).mean())
+        trained.confusion = confusion_matrix(classes, guess, labels=names).tolist()
+    estimator.fit(fit_x, classes)
+    trained.importances = _importances(estimator, fit_x, classes, features, seed)
+    return trained
+
+
+def _importances(
+    estimator: Any, x: np.ndarray, y: np.ndarray, features: Sequence[str], seed: int
+) -> dict[str, float]:
+    values = getattr(estimator, "feature_importances_", None)
+    if values is None:
+        from sklearn.inspection import permutation_importance
+
+        values = permutation_importance(
+            estimator, x, y, n_repeats=3, random_state=seed
+        ).importances_mean
+    ranked = sorted(zip(features, values, strict=True), key=lambda t: -t[1])
+    return {name: float(v) for name, v in ranked[:20]}
+
+
+def load_model(path: str | Path) -> TrainedModel:
+    """Rebuild a model saved by :meth:`TrainedModel.save` (retrained from its
+    stored training rows, with its parameters)."""
+    try:
+        payload = json.loads(Path(path).read_text())
+        if payload.get("format") != FORMAT:
+            raise ValueError(f"not an {FORMAT} file")
+        training = pa.Table.from_pylist(payload["training"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArrowscopeError(f"not a saved classifier ({exc})", path=path) from exc
+    classes = np.asarray(training.column(CLASS_COLUMN).to_pylist(), object)
+    keys = [
+        c
+        for c in training.column_names
+        if c not in payload["features"] and c != CLASS_COLUMN
+    ]
+    return train(
+        training,
+        classes,
+        keys=keys,
+        features=payload["features"],
+        model=payload["model"],
+        seed=payload["seed"],
+    )
+
+
+def score_all(
+    source: Any,
+    trained: TrainedModel,
+    out: str | Path,
+    *,
+    keys: Sequence[str],
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Any = None,
+) -> Path:
+    """Score every row of ``source`` (a TableFile's store) row group by row
+    group into ``out``: keys, ``Metadata_predicted_class`` and one
+    ``Metadata_p_<class>`` per class. Memory stays near one row group; the
+    file is written atomically (a cancel leaves no file)."""
+    from ..images.atomic import atomic_target
+    from ..images.parquet import parquet_writer
+
+    store = source.store
+    groups = source.num_groups
+    key_types = [source.schema.field(k).type for k in keys]
+    schema = pa.schema(
+        [
+            *(pa.field(k, t) for k, t in zip(keys, key_types, strict=True)),
+            pa.field(PREDICTED, pa.string()),
+            *(pa.field(f"{PROB_PREFIX}{c}", pa.float64()) for c in trained.classes),
+        ]
+    )
+    with (
+        atomic_target(Path(out)) as tmp,
+        parquet_writer(tmp, schema, compression="zstd") as writer,
+    ):
+        for g in range(groups):
+            if cancel is not None and cancel.is_set():
+                raise ArrowscopeError(
+                    "scoring cancelled; nothing was written", path=out
+                )
+            part = store.read_group(g, [*keys, *trained.features])
+            best, proba = trained.predict(part)
+            cols = [part.column(k) for k in keys]
+            cols.append(pa.array(list(best), pa.string()))
+            cols += [pa.array(proba[:, i]) for i in range(len(trained.classes))]
+            writer.write_table(pa.Table.from_arrays(cols, schema=schema))
+            if progress is not None:
+                progress(g + 1, groups)
+    return Path(out)
+
+
+def take_rows(source: Any, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
+    """``columns`` of ``rows`` (in that order), read one row group at a time:
+    a few hundred labelled cells of a million-row table never load it whole."""
+    order = np.argsort(rows, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(source.store.group_rows)])
+    parts, placed = [], []
+    for g in range(source.num_groups):
+        lo, hi = int(starts[g]), int(starts[g + 1])
+        mine = order[(rows[order] >= lo) & (rows[order] < hi)]
+        if len(mine):
+            part = source.store.read_group(g, list(columns))
+            parts.append(part.take(pa.array(rows[mine] - lo)))
+            placed.append(mine)
+    if not parts:
+        return pa.table({c: pa.array([], source.schema.field(c).type) for c in columns})
+    table = pa.concat_tables(parts)
+    back = np.empty(len(rows), np.int64)
+    back[np.concatenate(placed)] = np.arange(len(rows))
+    return table.take(pa.array(back))
+
+
+def classify_table(
+    location: Any,
+    labels: str | Path | pa.Table,
+    out: str | Path,
+    *,
+    features: Sequence[str] | None = None,
+    model: str = "gbt",
+    ignore: Sequence[str] = (),
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Any = None,
+    **options: Any,
+) -> TrainedModel:
+    """The ``arrowscope classify`` job: open ``location`` (anything
+    ``open_profiles`` opens), match the labels by key, train, score every row
+    into ``out``. Returns the trained model (accuracy, confusion, importances)."""
+    from .batch import annotation_keys
+    from .resolve import open_profiles
+
+    pt = open_profiles(location, **options)
+    source = pt._file.source
+    keys = annotation_keys(pt.schema)
+    label_table = labels if isinstance(labels, pa.Table) else read_labels(labels)
+    path = None if isinstance(labels, pa.Table) else labels
+    rows, classes = match_labels(pt.read(keys), label_table, path=path)
+    chosen = list(features) if features else feature_columns(pt.schema, keys, ignore)
+    missing = [f for f in chosen if f not in pt.columns]
+    if missing:
+        raise SchemaError(
+            "feature column not in the table", column=missing[0], path=location
+        )
+    picked = take_rows(source, rows, [*keys, *chosen])
+    trained = train(picked, classes, keys=keys, features=chosen, model=model, seed=seed)
+    score_all(source, trained, out, keys=keys, progress=progress, cancel=cancel)
+    return trained

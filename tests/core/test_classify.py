@@ -1,0 +1,172 @@
+"""The phenotype classifier: labels matched by key (never by position), a model
+trained on planted phenotypes, every row scored out of core, a model saved as
+what rebuilds it (no pickle), and the `arrowscope classify` contract."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv  # noqa: F401 - pa.csv.write_csv
+import pyarrow.parquet as pq
+import pytest
+
+pytest.importorskip("sklearn")
+
+from arrowscope.app.cli import main  # noqa: E402
+from arrowscope.core.errors import ArrowscopeError, SchemaError  # noqa: E402
+from arrowscope.core.profiles.classify import (  # noqa: E402
+    CLASS_COLUMN,
+    PREDICTED,
+    classify_table,
+    feature_columns,
+    load_model,
+)
+
+
+@pytest.fixture
+def screen(tmp_path):
+    """2,000 cells in 20 row groups, 12 features; phenotype "big" cells have
+    large, bright nuclei (planted), the rest are "normal"."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    big = rng.random(n) < 0.2
+    cols = {
+        "Metadata_Plate": ["P1"] * n,
+        "Metadata_ImageNumber": (np.arange(n) // 50 + 1).astype(np.int64),
+        "Nuclei_Number_Object_Number": (np.arange(n) % 50 + 1).astype(np.int64),
+        "Nuclei_AreaShape_Area": rng.normal(100, 10, n) + big * 60,
+        "Nuclei_Intensity_MeanIntensity_DNA": rng.normal(0.3, 0.05, n) + big * 0.2,
+    }
+    for i in range(10):
+        cols[f"Cells_Texture_Noise_{i}"] = rng.normal(0, 1, n)
+    table = pa.table(cols)
+    path = tmp_path / "screen.parquet"
+    pq.write_table(table, path, row_group_size=100)
+    truth = np.where(big, "big", "normal")
+    return path, table, truth
+
+
+def _labels(table, truth, picks, shuffle=True):
+    rng = np.random.default_rng(1)
+    order = rng.permutation(picks) if shuffle else picks
+    keys = table.select(
+        ["Metadata_Plate", "Metadata_ImageNumber", "Nuclei_Number_Object_Number"]
+    ).take(pa.array(order))
+    return keys.append_column(CLASS_COLUMN, pa.array(list(truth[order])))
+
+
+def test_labelled_cells_teach_the_planted_phenotype(screen, tmp_path):
+    path, table, truth = screen
+    picks = np.concatenate(
+        [np.flatnonzero(truth == "big")[:40], np.flatnonzero(truth == "normal")[:60]]
+    )
+    labels = tmp_path / "labels.csv"
+    pa.csv.write_csv(_labels(table, truth, picks), labels)
+    out = tmp_path / "scores.parquet"
+    seen = []
+    trained = classify_table(
+        path, labels, out, progress=lambda d, t: seen.append((d, t))
+    )
+    assert trained.classes == ["big", "normal"]
+    assert trained.cv_accuracy is not None and trained.cv_accuracy > 0.9
+    assert np.asarray(trained.confusion).sum() == 100
+    assert set(list(trained.importances)[:2]) == {
+        "Nuclei_AreaShape_Area",
+        "Nuclei_Intensity_MeanIntensity_DNA",
+    }
+    assert seen[-1] == (20, 20)  # one row group at a time
+    scores = pq.read_table(out)
+    assert scores.column_names == [
+        "Metadata_Plate",
+        "Metadata_ImageNumber",
+        "Nuclei_Number_Object_Number",
+        PREDICTED,
+        "Metadata_p_big",
+        "Metadata_p_normal",
+    ]
+    assert scores.num_rows == table.num_rows
+    # scores are in the table's row order, keyed: compare by key, not position
+    assert scores.select(scores.column_names[:3]).equals(
+        table.select(scores.column_names[:3])
+    )
+    predicted = np.asarray(scores.column(PREDICTED).to_pylist())
+    assert (predicted == truth).mean() > 0.95
+    p = np.column_stack([scores.column(c).to_numpy() for c in scores.column_names[4:]])
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+def test_labels_match_by_key_and_bad_labels_are_named(screen, tmp_path):
+    path, table, truth = screen
+    picks = np.concatenate(
+        [np.flatnonzero(truth == "big")[:10], np.flatnonzero(truth == "normal")[:10]]
+    )
+    out = tmp_path / "s.parquet"
+    a = classify_table(path, _labels(table, truth, picks, shuffle=False), out, seed=2)
+    b = classify_table(path, _labels(table, truth, picks, shuffle=True), out, seed=2)
+    assert a.training.sort_by("Nuclei_AreaShape_Area").equals(
+        b.training.sort_by("Nuclei_AreaShape_Area")
+    )  # the same cells, whatever the labels' order
+    stray = _labels(table, truth, picks).to_pylist()
+    stray[3]["Metadata_ImageNumber"] = 9999
+    with pytest.raises(SchemaError, match="label row 3 names .* which is no cell"):
+        classify_table(path, pa.Table.from_pylist(stray), out)
+    one = _labels(table, truth, np.flatnonzero(truth == "big")[:5])
+    with pytest.raises(ArrowscopeError, match="at least two classes"):
+        classify_table(path, one, out)
+
+
+def test_a_saved_model_rebuilds_without_pickle(screen, tmp_path):
+    path, table, truth = screen
+    picks = np.concatenate(
+        [np.flatnonzero(truth == "big")[:20], np.flatnonzero(truth == "normal")[:20]]
+    )
+    trained = classify_table(
+        path, _labels(table, truth, picks), tmp_path / "s.parquet", model="rf"
+    )
+    saved = trained.save(tmp_path / "model.json")
+    payload = json.loads(saved.read_text())
+    assert payload["model"] == "rf" and "scikit-learn" in payload["versions"]
+    assert b"pickle" not in saved.read_bytes() and len(payload["training"]) == 40
+    again = load_model(saved)
+    sample = table.slice(0, 200)
+    np.testing.assert_array_equal(trained.predict(sample)[0], again.predict(sample)[0])
+    np.testing.assert_allclose(trained.predict(sample)[1], again.predict(sample)[1])
+    (tmp_path / "bad.json").write_text('{"format": "other"}')
+    with pytest.raises(ArrowscopeError, match="not a saved classifier"):
+        load_model(tmp_path / "bad.json")
+
+
+def test_feature_columns_leave_out_metadata_keys_and_ignored(screen):
+    _, table, _ = screen
+    keys = ["Metadata_Plate", "Metadata_ImageNumber", "Nuclei_Number_Object_Number"]
+    found = feature_columns(table.schema, keys, ignore=[r"Cells_Texture_Noise_[0-4]"])
+    assert "Metadata_ImageNumber" not in found
+    assert "Nuclei_Number_Object_Number" not in found
+    assert "Cells_Texture_Noise_3" not in found and "Cells_Texture_Noise_7" in found
+    assert "Nuclei_AreaShape_Area" in found
+
+
+def test_the_classify_command(screen, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    path, table, truth = screen
+    picks = np.concatenate(
+        [np.flatnonzero(truth == "big")[:30], np.flatnonzero(truth == "normal")[:30]]
+    )
+    labels = tmp_path / "labels.parquet"
+    pq.write_table(_labels(table, truth, picks), labels)
+    out, model = tmp_path / "scores.parquet", tmp_path / "model.json"
+    argv = ["classify", str(path), "--labels", str(labels), "--out", str(out)]
+    assert main([*argv, "--save-model", str(model)]) == 0
+    assert "cross-validated accuracy" in caplog.text and model.exists()
+    assert pq.read_metadata(out).num_rows == table.num_rows
+    # the write policy: existing output needs --overwrite, never onto an input
+    before = out.read_bytes()
+    assert main(argv) == 1 and out.read_bytes() == before
+    assert main([*argv[:-1], str(path), "--overwrite"]) == 1  # --out is the table
+    assert main([*argv, "--overwrite", "--features", "Nuclei_AreaShape_Area"]) == 0
+    assert main([*argv, "--overwrite", "--features", "Nope"]) == 1
+    assert "Nope" in caplog.text
