@@ -127,8 +127,9 @@ class ExportWidget(Container):
             self.bar.visible = False
             self.export_button.enabled = self.qc_button.enabled = True
 
-        worker = make_worker(job, receiver=self.native, done=done, failed=failed)
-        worker.finished.connect(finished)
+        worker = make_worker(
+            job, receiver=self.native, done=done, failed=failed, finished=finished
+        )
         self._worker = worker
         return start(worker)
 

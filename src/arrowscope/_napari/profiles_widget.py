@@ -251,10 +251,10 @@ class ProfilesWidget(QWidget):
             receiver=self,
             done=self._opened,
             failed=lambda exc: notify(f"Could not open {path}: {exc}", "error"),
+            finished=lambda: self.open_button.setEnabled(True),
             progress={"total": 0, "desc": "Opening profiles"},
         )
         self.open_button.setEnabled(False)
-        worker.finished.connect(lambda: self.open_button.setEnabled(True))
         self._worker = worker
         start(worker)
         return worker

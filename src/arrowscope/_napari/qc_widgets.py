@@ -189,8 +189,8 @@ class FilterWidget(_SessionWidget):
             receiver=self,
             done=lambda mask: self._show(mask, cancel),
             failed=lambda exc: self._failed(exc, cancel),
+            finished=lambda: self._finished(cancel),
         )
-        worker.finished.connect(lambda: self._finished(cancel))
         self.count.setText("filtering…")
         self.stop.setEnabled(True)
         return start(worker)
@@ -394,13 +394,13 @@ class QCWidget(_SessionWidget):
             receiver=self,
             done=self._done,
             failed=lambda exc: notify(f"QC failed: {exc}", "error"),
+            finished=lambda: self.run_button.setEnabled(True),
         )
         # An open-ended bar in napari's activity dock; its console copy (tqdm's
         # "Running QC: 0it") goes nowhere.
         bar = progress(total=0, desc="Running QC", file=io.StringIO())
         worker.finished.connect(bar.close)
         self.run_button.setEnabled(False)
-        worker.finished.connect(lambda: self.run_button.setEnabled(True))
         start(worker)
         return worker
 

@@ -32,11 +32,13 @@ def make_worker(
     receiver: Any,
     done: Callable[[Any], Any],
     failed: Callable[[Exception], Any],
+    finished: Callable[[], Any] | None = None,
     progress: dict[str, Any] | None = None,
 ) -> Any:
     """A napari thread worker running ``job``; ``done(result)`` or
-    ``failed(exception)`` is called on the GUI thread, unless ``receiver``
-    (the panel's QWidget) was closed meanwhile. Not started."""
+    ``failed(exception)``, then ``finished()``, are called on the GUI thread,
+    unless ``receiver`` (the panel's QWidget) was closed meanwhile. Not
+    started."""
     from napari.qt.threading import thread_worker
     from qtpy.QtCore import QObject
 
@@ -59,9 +61,14 @@ def make_worker(
             else:
                 done(value)
 
+        def finish(self) -> None:
+            if finished is not None:
+                finished()
+            self.deleteLater()
+
     relay = Relay(receiver)
     worker.returned.connect(relay.deliver)
-    worker.finished.connect(relay.deleteLater)
+    worker.finished.connect(relay.finish)
     return worker
 
 
