@@ -95,3 +95,24 @@ def test_embedded_crops_count_as_the_rows_images(cytodataframe_file):
     report = arrowscope.open_profiles(cytodataframe_file).link_report()
     assert report["rows_with_crop"] == 3
     assert report["rows_without_image"] == 0
+
+
+def test_embedded_crops_count_as_the_rows_images_synthetic(tmp_path):
+    """The same promise on a fresh clone: rows whose own crop is embedded are
+    not "without image", even when the image files they name are gone; a row
+    without a crop and without its file is."""
+    import numpy as np
+
+    crops = [np.full((8, 8), i, np.uint16) for i in range(3)]
+    path = arrowscope.write_ome_table(
+        tmp_path / "crops.ome.parquet",
+        {"cell_OMEArrow_ORIG": [{"data": c, "dims": "YX"} for c in crops] + [None]},
+        extra_columns={
+            "Metadata_ImageNumber": [1, 1, 2, 2],
+            "Nuclei_Number_Object_Number": [1, 2, 1, 2],
+            "Image_FileName_DNA": ["gone1.tif", "gone1.tif", "gone2.tif", "gone2.tif"],
+        },
+    )
+    report = arrowscope.open_profiles(path).link_report()
+    assert report["rows_with_crop"] == 3
+    assert report["rows_without_image"] == 1  # the row with neither
