@@ -170,3 +170,44 @@ def test_the_classify_command(screen, tmp_path, caplog):
     assert main([*argv, "--overwrite", "--features", "Nuclei_AreaShape_Area"]) == 0
     assert main([*argv, "--overwrite", "--features", "Nope"]) == 1
     assert "Nope" in caplog.text
+
+
+def test_per_group_counts_shares_and_enrichment(screen, tmp_path):
+    from arrowscope.core.profiles.classify import class_summary
+
+    path, table, truth = screen
+    picks = np.concatenate(
+        [np.flatnonzero(truth == "big")[:30], np.flatnonzero(truth == "normal")[:30]]
+    )
+    labels = tmp_path / "labels.parquet"
+    pq.write_table(_labels(table, truth, picks), labels)
+    out, summary = tmp_path / "scores.parquet", tmp_path / "summary.csv"
+    argv = ["classify", str(path), "--labels", str(labels), "--out", str(out)]
+    assert main([*argv, "--summary", str(summary)]) == 0
+    got = pa.csv.read_csv(summary)
+    # no wells in this table: per plate and image, 40 images of 50 cells
+    assert got.column_names[:2] == ["Metadata_Plate", "Metadata_ImageNumber"]
+    assert got.num_rows == 40 and got.column("cells").to_pylist() == [50] * 40
+    # counts add up, shares are counts over cells, enrichment against the plate
+    scores = pq.read_table(out)
+    predicted = np.asarray(scores.column(PREDICTED).to_pylist())
+    assert got.column("big_cells").to_numpy().sum() == (predicted == "big").sum()
+    plate_share = (predicted == "big").mean()
+    np.testing.assert_allclose(
+        got.column("big_enrichment").to_numpy(),
+        got.column("big_share").to_numpy() / plate_share,
+    )
+    # the function itself, on a planted table of two wells
+    tiny = pa.table(
+        {
+            "Metadata_Plate": ["P"] * 4,
+            "Metadata_Well": ["A01", "A01", "B02", "B02"],
+            PREDICTED: ["big", "big", "big", "normal"],
+        }
+    )
+    s = class_summary(tiny, ["big", "normal"], ["Metadata_Plate", "Metadata_Well"])
+    assert s.column("big_share").to_pylist() == [1.0, 0.5]
+    assert s.column("big_enrichment").to_pylist() == [
+        pytest.approx(4 / 3),
+        pytest.approx(2 / 3),
+    ]

@@ -161,6 +161,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     cls.add_argument("--table", dest="warehouse_table", help="a warehouse's table")
     cls.add_argument(
+        "--summary",
+        type=Path,
+        help="also write per-group class counts, shares and enrichment",
+    )
+    cls.add_argument(
+        "--by",
+        nargs="+",
+        metavar="COL",
+        help="the groups of --summary (default: plate and well, else image)",
+    )
+    cls.add_argument(
         "--overwrite", action="store_true", help="replace outputs that exist"
     )
 
@@ -670,7 +681,11 @@ def _qc(args: argparse.Namespace) -> int:
 def _classify(args: argparse.Namespace) -> int:
     from ..core.profiles.classify import MODELS, classify_table
 
-    outputs = [args.out, *([args.save_model] if args.save_model else [])]
+    outputs = [
+        args.out,
+        *([args.save_model] if args.save_model else []),
+        *([args.summary] if args.summary else []),
+    ]
     check_outputs(outputs, [args.table, args.labels], args.overwrite)
     bar = _ProgressLine("classify")
     trained = classify_table(
@@ -700,8 +715,38 @@ def _classify(args: argparse.Namespace) -> int:
     if args.save_model:
         trained.save(args.save_model)
         logger.info("wrote %s", args.save_model)
+    if args.summary:
+        _class_summary(args, trained)
     logger.info("wrote %s", args.out)
     return 0
+
+
+def _class_summary(args: argparse.Namespace, trained: Any) -> None:
+    """Per-group class counts, shares and enrichment, beside the scores."""
+    from ..core.images.parquet import read_parquet
+    from ..core.profiles.classify import PREDICTED, class_summary
+    from ..core.profiles.keys import _find
+    from ..core.profiles.qc import _write_table
+    from ..core.profiles.resolve import open_profiles
+
+    pt = open_profiles(args.table, table=args.warehouse_table)
+    names = pt.columns
+    by = args.by or [
+        c
+        for c in (
+            _find(names, "Metadata_Plate", "Image_Metadata_Plate"),
+            _find(names, "Metadata_Well", "Image_Metadata_Well"),
+        )
+        if c
+    ]
+    if args.by is None and len(by) < 2:  # no wells: per image
+        by += [c for c in pt.keys.image if c not in by]
+    # the scores are in the table's row order: the group columns line up
+    groups = pt.read(by)
+    scores = groups.append_column(PREDICTED, read_parquet(args.out).column(PREDICTED))
+    summary = class_summary(scores, trained.classes, by)
+    _write_table(summary, args.summary)
+    logger.info("wrote %s (%d groups by %s)", args.summary, summary.num_rows, by)
 
 
 class _ProgressLine:
