@@ -22,7 +22,7 @@ from ..keys import KeyRoles
 from .assets import ImageAssetsLink
 from .base import FieldOfView, Link, LinkedRows
 from .cytotable import ImageCropsLink, SourceImagesLink
-from .files import FileColumnsLink, RemoteFile
+from .files import FileColumnsLink, LoadDataLink, RemoteFile
 from .image_table import ImageTableLink
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "ImageTableLink",
     "Link",
     "LinkedRows",
+    "LoadDataLink",
     "RemoteFile",
     "SourceImagesLink",
     "build_links",
@@ -58,6 +59,7 @@ def build_links(
     image_crops: Any = None,
     image_assets: Any = None,
     asset_root: str | Path | None = None,
+    load_data: str | Path | None = None,
 ) -> tuple[list[Link], list[str]]:
     """The links a table's columns, its metadata and the user's options call
     for, and the problems found choosing them."""
@@ -85,7 +87,18 @@ def build_links(
                     f"not followed: the image link {spec['path']!r} leaves the "
                     "table's folder; pass allow_outside_roots=True to allow it"
                 )
-    if keys.files or keys.masks:
+    if load_data is not None:
+        links.append(
+            LoadDataLink(
+                load_data if is_uri(str(load_data)) else Path(load_data),
+                keys,
+                table_path=table_path,
+                table_uri=table_uri,
+                image_root=image_root,
+                allow_outside=allow_outside_roots,
+            )
+        )
+    elif keys.files or keys.masks:
         links.append(
             FileColumnsLink(
                 keys,

@@ -493,6 +493,26 @@ class FileColumnsLink(Link):
             return None
         return [ch for ch in self.keys.files if ch not in self._auxiliary]
 
+    def _names_files(self) -> bool:
+        return bool(self.keys.files or self.keys.masks)
+
+    def _file_names(
+        self, fovs: list[FieldOfView], rows: LinkedRows, problems: list[str]
+    ) -> tuple[dict[str, list[Any]], dict[str, list[Any]], dict[str, list[Any]]]:
+        """Per channel (and mask), the file name and folder of each field: from
+        the field's first row (one row per field names its files)."""
+        kt = rows.key_table
+        first = pa.array([int(f.rows[0]) for f in fovs], pa.int64())
+
+        def column(c: str) -> list[Any]:
+            return kt.column(c).take(first).to_pylist()
+
+        return (
+            {ch: column(c) for ch, c in self.keys.files.items()},
+            {ch: column(c) for ch, c in self.keys.paths.items()},
+            {comp: column(c) for comp, c in self.keys.masks.items()},
+        )
+
     def _roots(self) -> list[Path]:
         roots = [r for r in (self.image_root, self.mask_root) if r]
         if self.image_root and self.image_root.parent.is_dir():
@@ -515,21 +535,11 @@ class FileColumnsLink(Link):
 
     def attach(self, fovs: list[FieldOfView], rows: LinkedRows) -> list[str]:
         problems: list[str] = []
-        keys = self.keys
-        if not (keys.files or keys.masks) or not fovs:
+        if not self._names_files() or not fovs:
             return problems
         files = FileIndex(self._roots(), allow_outside=self.allow_outside)
         remote = RemoteRoots(self._remote_roots(), allow_outside=self.allow_outside)
-        kt = rows.key_table
-        # one row per field names its files: read those rows only
-        first = pa.array([int(f.rows[0]) for f in fovs], pa.int64())
-
-        def column(c: str) -> list[Any]:
-            return kt.column(c).take(first).to_pylist()
-
-        names = {ch: column(c) for ch, c in keys.files.items()}
-        folders = {ch: column(c) for ch, c in keys.paths.items()}
-        mask_names = {comp: column(c) for comp, c in keys.masks.items()}
+        names, folders, mask_names = self._file_names(fovs, rows, problems)
         self._auxiliary = {ch for ch, col in names.items() if is_auxiliary(ch, col)}
 
         def find(name: str, folder: str | None) -> Any:
@@ -565,7 +575,7 @@ class FileColumnsLink(Link):
                     fov.masks[comp] = found
                 else:
                     problems.append(f"mask not found: {col[r]} (field {fov.label})")
-            if not fov.masks and keys.files and not self.images_elsewhere:
+            if not fov.masks and names and not self.images_elsewhere:
                 problems.append(f"no masks found for field {fov.label}")
             for path in [*files.refused, *remote.refused]:
                 problems.append(
@@ -580,3 +590,98 @@ class FileColumnsLink(Link):
                 "command line, image_root= in Python"
             )
         return problems
+
+
+class LoadDataLink(FileColumnsLink):
+    """CellProfiler's LoadData input (``Metadata_Plate/Well/Site``,
+    ``FileName_<ch>``, ``PathName_<ch>``, with or without ``_Illum*``
+    columns) as the image link of a table that has only plate/well/site keys:
+    each field's row of the load_data file names its files."""
+
+    kind = "load_data"
+
+    def __init__(self, location: Path | str, keys: KeyRoles, **options: Any) -> None:
+        super().__init__(keys, **options)
+        self.location = location
+        self._channels: list[str] | None = None
+
+    def options(self) -> dict[str, Any]:
+        return {**super().options(), "load_data": str(self.location)}
+
+    def inputs(self) -> list[Path]:
+        own = [self.location] if isinstance(self.location, Path) else []
+        return [*super().inputs(), *own]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "file": str(self.location),
+            "roots": super().describe()["roots"],
+        }
+
+    def _names_files(self) -> bool:
+        return True
+
+    def channel_names(self) -> list[str] | None:
+        if self._channels is None:
+            return None
+        return [ch for ch in self._channels if ch not in self._auxiliary]
+
+    def _roots(self) -> list[Path]:
+        roots = super()._roots()
+        if isinstance(self.location, Path) and self.location.parent not in roots:
+            roots.append(self.location.parent)
+        return roots
+
+    def _file_names(
+        self, fovs: list[FieldOfView], rows: LinkedRows, problems: list[str]
+    ) -> tuple[dict[str, list[Any]], dict[str, list[Any]], dict[str, list[Any]]]:
+        from ..source import TableFile
+
+        source = TableFile(self.location)
+        have = source.schema.names
+        join = []
+        for c in self.keys.image:  # the profile's key, as load_data names it
+            options = [c, c.removeprefix("Image_"), f"Metadata_{c.split('_')[-1]}"]
+            found = next((o for o in options if o in have), None)
+            if found is None:
+                problems.append(
+                    f"{leaf_name(str(self.location))} has no column for the image "
+                    f"key {c}: no images linked"
+                )
+                return {}, {}, {}
+            join.append(found)
+        channels = [
+            n.removeprefix("FileName_") for n in have if n.startswith("FileName_")
+        ]
+        self._channels = channels
+        table = source.read(
+            [*join, *(f"FileName_{ch}" for ch in channels)]
+            + [f"PathName_{ch}" for ch in channels if f"PathName_{ch}" in have]
+        )
+        where = {
+            tuple(str(v) for v in key): i
+            for i, key in enumerate(
+                zip(*(table.column(c).to_pylist() for c in join), strict=True)
+            )
+        }
+        at = []
+        for fov in fovs:
+            i = where.get(tuple(str(v) for v in fov.key))
+            if i is None:
+                problems.append(
+                    f"field {fov.label} is not in {leaf_name(str(self.location))}"
+                )
+            at.append(i)
+
+        def pick(column: str) -> list[Any]:
+            values = table.column(column).to_pylist()
+            return [None if i is None else values[i] for i in at]
+
+        names = {ch: pick(f"FileName_{ch}") for ch in channels}
+        folders = {
+            ch: pick(f"PathName_{ch}")
+            for ch in channels
+            if f"PathName_{ch}" in table.column_names
+        }
+        return names, folders, {}
