@@ -41,9 +41,7 @@ def write(folder: Path, cells: int, features: int) -> tuple[Path, Path, Path]:
     table = pa.table(cols)
     path = folder / "screen.parquet"
     pq.write_table(table, path, row_group_size=20_000)
-    picks = np.concatenate(
-        [np.flatnonzero(big)[:100], np.flatnonzero(~big)[:200]]
-    )
+    picks = np.concatenate([np.flatnonzero(big)[:100], np.flatnonzero(~big)[:200]])
     labels = table.select(KEYS).take(pa.array(picks))
     labels = labels.append_column(
         "Metadata_class", pa.array(np.where(big[picks], "big", "normal"))

@@ -48,6 +48,16 @@ def screen(tmp_path):
     return path, table, truth
 
 
+def _picks(truth, big, normal):
+    """The first ``big`` and ``normal`` cells of each planted class."""
+    return np.concatenate(
+        [
+            np.flatnonzero(truth == "big")[:big],
+            np.flatnonzero(truth == "normal")[:normal],
+        ]
+    )
+
+
 def _labels(table, truth, picks, shuffle=True):
     rng = np.random.default_rng(1)
     order = rng.permutation(picks) if shuffle else picks
@@ -59,9 +69,7 @@ def _labels(table, truth, picks, shuffle=True):
 
 def test_labelled_cells_teach_the_planted_phenotype(screen, tmp_path):
     path, table, truth = screen
-    picks = np.concatenate(
-        [np.flatnonzero(truth == "big")[:40], np.flatnonzero(truth == "normal")[:60]]
-    )
+    picks = _picks(truth, 40, 60)
     labels = tmp_path / "labels.csv"
     pa.csv.write_csv(_labels(table, truth, picks), labels)
     out = tmp_path / "scores.parquet"
@@ -99,9 +107,7 @@ def test_labelled_cells_teach_the_planted_phenotype(screen, tmp_path):
 
 def test_labels_match_by_key_and_bad_labels_are_named(screen, tmp_path):
     path, table, truth = screen
-    picks = np.concatenate(
-        [np.flatnonzero(truth == "big")[:10], np.flatnonzero(truth == "normal")[:10]]
-    )
+    picks = _picks(truth, 10, 10)
     out = tmp_path / "s.parquet"
     a = classify_table(path, _labels(table, truth, picks, shuffle=False), out, seed=2)
     b = classify_table(path, _labels(table, truth, picks, shuffle=True), out, seed=2)
@@ -119,9 +125,7 @@ def test_labels_match_by_key_and_bad_labels_are_named(screen, tmp_path):
 
 def test_a_saved_model_rebuilds_without_pickle(screen, tmp_path):
     path, table, truth = screen
-    picks = np.concatenate(
-        [np.flatnonzero(truth == "big")[:20], np.flatnonzero(truth == "normal")[:20]]
-    )
+    picks = _picks(truth, 20, 20)
     trained = classify_table(
         path, _labels(table, truth, picks), tmp_path / "s.parquet", model="rf"
     )
@@ -153,9 +157,7 @@ def test_the_classify_command(screen, tmp_path, caplog):
 
     caplog.set_level(logging.INFO)
     path, table, truth = screen
-    picks = np.concatenate(
-        [np.flatnonzero(truth == "big")[:30], np.flatnonzero(truth == "normal")[:30]]
-    )
+    picks = _picks(truth, 30, 30)
     labels = tmp_path / "labels.parquet"
     pq.write_table(_labels(table, truth, picks), labels)
     out, model = tmp_path / "scores.parquet", tmp_path / "model.json"
@@ -176,9 +178,7 @@ def test_per_group_counts_shares_and_enrichment(screen, tmp_path):
     from arrowscope.core.profiles.classify import class_summary
 
     path, table, truth = screen
-    picks = np.concatenate(
-        [np.flatnonzero(truth == "big")[:30], np.flatnonzero(truth == "normal")[:30]]
-    )
+    picks = _picks(truth, 30, 30)
     labels = tmp_path / "labels.parquet"
     pq.write_table(_labels(table, truth, picks), labels)
     out, summary = tmp_path / "scores.parquet", tmp_path / "summary.csv"

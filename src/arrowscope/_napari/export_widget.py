@@ -8,6 +8,8 @@ files are written to a temporary sibling and renamed when complete.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -134,27 +136,38 @@ class ExportWidget(Container):
         return start(worker)
 
     def _may_write(
-        self, target: Path, inputs: list[Any], overwrite: bool | None
+        self, target: Any, exists: Callable[[], bool], overwrite: bool | None
     ) -> bool:
         """The write policy of the command line, with a confirmation instead of
-        ``--overwrite``: never onto an input; an existing file replaced only
-        when the user confirms (``overwrite=None`` asks, True/False decide)."""
-        from ..core.errors import WriteError
-        from ..core.images.atomic import check_output
+        ``--overwrite``: ``exists()`` refuses what may never be written (an
+        input) and says whether ``target`` exists; an existing one is replaced
+        only when the user confirms (``overwrite=None`` asks, True/False decide)."""
+        from ..core.errors import ArrowscopeError
 
         try:
-            exists = check_output(target, inputs=inputs, overwrite=True)
-        except WriteError as exc:
+            found = exists()
+        except ArrowscopeError as exc:
             self.status.value = str(exc)
             notify(str(exc), "error")
             return False
-        if exists and overwrite is None:
+        if found and overwrite is None:
             overwrite = confirm_replace(self.native, f"{target} exists. Replace it?")
-        if exists and not overwrite:
+        if found and not overwrite:
             self.status.value = f"{target} exists; nothing was written"
             notify(self.status.value, "warning")
             return False
         return True
+
+    def _may_write_file(
+        self, target: Path, inputs: list[Any], overwrite: bool | None
+    ) -> bool:
+        from ..core.images.atomic import check_output
+
+        return self._may_write(
+            target,
+            lambda: check_output(target, inputs=inputs, overwrite=True),
+            overwrite,
+        )
 
     def export_selected(
         self,
@@ -182,7 +195,7 @@ class ExportWidget(Container):
             notify("Select the Image or Labels layers to export.", "warning")
             return None
         sources = [ly.source.path for ly in layers if ly.source.path]
-        if not self._may_write(target, sources, overwrite):
+        if not self._may_write_file(target, sources, overwrite):
             return None
         data = [ly.as_layer_data_tuple() for ly in layers]
         emit = self._progress.changed.emit
@@ -219,22 +232,11 @@ class ExportWidget(Container):
             return None
         name = str(self.qc_table.value).strip()
         if kind == "warehouse":
-            from ..core.errors import ArrowscopeError
-
-            try:
-                exists = pt.warehouse.check_quality_control(name, True)
-            except ArrowscopeError as exc:
-                notify(str(exc), "error")
+            table = f"quality_control.{name}"
+            check = partial(pt.warehouse.check_quality_control, name, True)
+            if not self._may_write(table, check, overwrite):
                 return None
-            if exists and overwrite is None:
-                overwrite = confirm_replace(
-                    self.native, f"quality_control.{name} exists. Replace it?"
-                )
-            if exists and not overwrite:
-                self.status.value = f"quality_control.{name} exists; nothing written"
-                notify(self.status.value, "warning")
-                return None
-        elif not self._may_write(path, pt.inputs, overwrite):
+        elif not self._may_write_file(path, pt.inputs, overwrite):
             return None
         flags = session.flag_table()
         keep = ~session.outlier_mask()

@@ -168,6 +168,8 @@ class TrainedModel:
     estimator: Any = field(repr=False)
     #: the training rows: the table's keys, class and features (rebuilds it)
     training: pa.Table = field(repr=False)
+    #: the training features' means: what fills a random forest's missing values
+    means: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     cv_accuracy: float | None = None
     confusion: list[list[int]] = field(default_factory=list)
     importances: dict[str, float] = field(default_factory=dict)
@@ -176,18 +178,13 @@ class TrainedModel:
         """Predicted class and per-class probabilities of the rows of ``table``."""
         x = _matrix(table, self.features)
         if self.model == "rf":  # random forests take no NaN: the training mean
-            x = np.where(np.isnan(x), self._means, x)
+            x = np.where(np.isnan(x), self.means, x)
         proba = self.estimator.predict_proba(x) if len(x) else np.empty((0, 0))
         order = [list(self.estimator.classes_).index(c) for c in self.classes]
         if not len(x):
             return np.empty(0, object), np.empty((0, len(self.classes)))
         proba = proba[:, order]
         return np.asarray(self.classes, object)[np.argmax(proba, axis=1)], proba
-
-    @property
-    def _means(self) -> np.ndarray:
-        x = _matrix(self.training, self.features)
-        return np.nan_to_num(np.nanmean(x, axis=0)) if len(x) else np.zeros(0)
 
     def uncertainty(self, table: pa.Table) -> np.ndarray:
         """1 - the top class's probability: what active learning fetches first."""
@@ -247,7 +244,9 @@ def train(
         estimator,
         picked.append_column(CLASS_COLUMN, pa.array(list(classes), pa.string())),
     )
-    fit_x = np.where(np.isnan(x), trained._means, x) if model == "rf" else x
+    with np.errstate(all="ignore"):  # an all-NaN feature has no mean: 0
+        trained.means = np.nan_to_num(np.nanmean(x, axis=0))
+    fit_x = np.where(np.isnan(x), trained.means, x) if model == "rf" else x
     counts = [int((classes == c).sum()) for c in names]
     k = min(folds, min(counts))
     if k >= 2:

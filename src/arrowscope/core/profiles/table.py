@@ -111,6 +111,7 @@ class ProfileTable:
         self._key_table: pa.Table | None = None
         self._fovs: list[FieldOfView] | None = None
         self._fov_of_row: np.ndarray | None = None
+        self._plane_shape: tuple[Any, tuple[int, int] | None] | None = None
         #: problems found on opening (kept when the links are rebuilt)
         self._open_problems: list[str] = list(self.problems)
 
@@ -401,8 +402,21 @@ class ProfileTable:
         return names
 
     def plane_shape(self) -> tuple[int, int] | None:
-        """(Y, X) of the fields of view, from the first image found (header only)."""
-        for fov in self.fields_of_view:
+        """(Y, X) of the fields of view, from the first image found (header only).
+
+        Found once per build of the fields of view: the layers, markers and
+        every channel stack ask, and a header in a bucket is a request.
+        """
+        fovs = self.fields_of_view
+        cached = self._plane_shape
+        if cached is not None and cached[0] is fovs:
+            return cached[1]
+        shape = self._first_plane_shape(fovs)
+        self._plane_shape = (fovs, shape)
+        return shape
+
+    def _first_plane_shape(self, fovs: list[FieldOfView]) -> tuple[int, int] | None:
+        for fov in fovs:
             for p in [*fov.channels.values(), *fov.masks.values()]:
                 if p is not None:
                     return plane_shape(p)[0]
