@@ -205,3 +205,44 @@ def s3_uri(s3, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     query = f"endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
     return lambda key: f"s3://{key}?{query}"
+
+
+@pytest.fixture
+def creds(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Every filesystem arrowscope resolves, wrapped to count requests and bytes."""
+    import arrowscope.core.images.stores as stores
+    from tests.core.test_object_storage import Counting
+
+    counters = []
+    real = stores.resolve
+
+    def counting_resolve(source, filesystem=None):
+        fs, path = real(source, filesystem)
+        if fs is None or isinstance(fs, pafs.PyFileSystem):
+            return fs, path
+        counter = Counting(fs)
+        counters.append(counter)
+        return pafs.PyFileSystem(counter), path
+
+    monkeypatch.setattr(stores, "resolve", counting_resolve)
+
+    class Totals:
+        def reset(self):
+            for c in counters:
+                c.reset()
+
+        @property
+        def bytes(self):
+            return sum(c.bytes for c in counters)
+
+        @property
+        def requests(self):
+            return sum(c.requests for c in counters)
+
+    return Totals()

@@ -116,3 +116,32 @@ def test_load_data_naming_images_in_a_bucket(s3, tmp_path, monkeypatch):
     np.testing.assert_array_equal(
         pt.channel_stack("OrigER")[1].compute(), pixels["B02", "OrigER"]
     )
+
+
+def test_the_command_line_takes_a_load_data_file(tmp_path, capsys):
+    import json
+
+    import pyarrow.csv  # noqa: F401
+
+    from arrowscope.app.cli import main
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for well, site in (("A01", 1), ("B02", 2)):
+        for ch in CHANNELS:
+            tifffile.imwrite(images / f"{well}_s{site}_{ch}.tiff", np.ones((8, 8)))
+    _profiles(tmp_path / "profiles.parquet")
+    _load_data(tmp_path / "ld.csv", "/cluster/BR1", [("A01", 1), ("B02", 2)])
+    argv = ["info", str(tmp_path / "profiles.parquet"), "--json"]
+    assert (
+        main([*argv, "--load-data", str(tmp_path / "ld.csv"), "--images", str(images)])
+        == 0
+    )
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["channels"] == list(CHANNELS)
+    assert [link["kind"] for link in facts["links"]] == ["load_data"]
+    # without it the table names no images, and says so
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["channels"] == []
+    # view takes the same options, for the table given to --profiles only
+    assert main(["view", "--load-data", str(tmp_path / "ld.csv")]) == 2

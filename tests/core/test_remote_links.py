@@ -9,13 +9,11 @@ import io
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 import tifffile
 
 import arrowscope
-from tests.core.test_object_storage import Counting
 
 CHANNELS = ("DNA", "ER", "Mito")
 FIELDS = (1, 2)
@@ -67,46 +65,6 @@ def _profiles(fs, key, columns):
     buf = io.BytesIO()
     pq.write_table(pa.Table.from_pylist(rows), buf)
     _put(fs, key, buf.getvalue())
-
-
-@pytest.fixture
-def creds(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-
-
-@pytest.fixture
-def counted(monkeypatch):
-    """Every filesystem arrowscope resolves, wrapped to count requests and bytes."""
-    import arrowscope.core.images.stores as stores
-
-    counters = []
-    real = stores.resolve
-
-    def counting_resolve(source, filesystem=None):
-        fs, path = real(source, filesystem)
-        if fs is None or isinstance(fs, pafs.PyFileSystem):
-            return fs, path
-        counter = Counting(fs)
-        counters.append(counter)
-        return pafs.PyFileSystem(counter), path
-
-    monkeypatch.setattr(stores, "resolve", counting_resolve)
-
-    class Totals:
-        def reset(self):
-            for c in counters:
-                c.reset()
-
-        @property
-        def bytes(self):
-            return sum(c.bytes for c in counters)
-
-        @property
-        def requests(self):
-            return sum(c.requests for c in counters)
-
-    return Totals()
 
 
 def _name(f, ch):

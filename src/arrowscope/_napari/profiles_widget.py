@@ -220,16 +220,24 @@ class ProfilesWidget(QWidget):
         object_column: str | None = None,
         center: tuple[str, str] | None = None,
         table: str | None = None,
+        load_data: str | Path | None = None,
     ) -> Any:
         """Open ``path`` in a worker; layers and the table appear when it is done.
 
-        ``table``: which table of a warehouse root holds the profiles.
+        ``table``: which table of a warehouse root holds the profiles;
+        ``load_data``: CellProfiler's LoadData file naming each field's images.
 
         ``image_key``, ``object_column`` and ``center`` override detected roles.
         """
 
         def load() -> tuple[ProfileTable, list[Any]]:
-            pt = open_profiles(path, image_root, images=images, table=table)
+            links = {"images": images, "load_data": load_data}
+            pt = open_profiles(
+                path,
+                image_root,
+                table=table,
+                **{k: v for k, v in links.items() if v is not None},
+            )
             if image_key:
                 pt.keys.image = image_key
             if object_column:

@@ -58,9 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     view.add_argument(
         "--profiles", type=Path, help="a profile table to browse with its images"
     )
-    view.add_argument(
-        "--images", type=Path, help="folder holding the profile table's images"
-    )
+    _link_arguments(view)
     view.add_argument(
         "--table", help="with --profiles ROOT: a warehouse's profile table"
     )
@@ -181,7 +179,42 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument(
         "--table", help="a warehouse's profile table, when not the default"
     )
+    _link_arguments(info)
     return p
+
+
+def _link_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where a profile table's images are, when the table does not say."""
+    parser.add_argument(
+        "--images",
+        type=_location,
+        metavar="FOLDER",
+        help="folder or URI (s3://…, https://…) holding the table's image files",
+    )
+    parser.add_argument(
+        "--image-table",
+        type=_location,
+        metavar="LOCATION",
+        help="the fields of view: an OME-Parquet image table sharing key "
+        "columns, or an OME-Zarr HCS plate (matched by well and site)",
+    )
+    parser.add_argument(
+        "--load-data",
+        type=_location,
+        metavar="FILE",
+        help="CellProfiler's LoadData CSV/Parquet naming each plate/well/site's "
+        "image files",
+    )
+
+
+def link_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``open_profiles`` options of the link arguments given."""
+    given = {
+        "image_root": args.images,
+        "images": args.image_table,
+        "load_data": args.load_data,
+    }
+    return {k: v for k, v in given.items() if v is not None}
 
 
 class _OwnLines(logging.StreamHandler):  # type: ignore[type-arg]
@@ -233,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("pyiceberg").setLevel(logging.WARNING)  # "Defaulting to…"
     try:
         if args.command == "info":
-            return _info(args.path, as_json=args.json, table=args.table)
+            return _info(
+                args.path, as_json=args.json, table=args.table, **link_options(args)
+            )
         if args.command == "convert":
             return _convert(args)
         if args.command == "qc":
@@ -247,9 +282,9 @@ def main(argv: list[str] | None = None) -> int:
                 args.paths,
                 args.screenshot,
                 args.profiles,
-                args.images,
                 overwrite=args.overwrite,
                 table=args.table,
+                links=link_options(args),
             )
     except UsageError as exc:
         logger.error("arrowscope %s: %s", args.command, exc)
@@ -276,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     return 2  # pragma: no cover - argparse enforces a command
 
 
-def describe(path: Path, table: str | None = None) -> dict[str, Any]:
+def describe(path: Path, table: str | None = None, **links: Any) -> dict[str, Any]:
     """What a file or folder holds, as plain data (the ``info --json`` output).
 
     A warehouse is described whatever its profiles are: when they cannot be
@@ -311,7 +346,7 @@ def describe(path: Path, table: str | None = None) -> dict[str, Any]:
             ],
         }
         try:
-            pt = w.profiles(table)
+            pt = w.profiles(table, **links)
         except ArrowscopeError as exc:
             return {**facts, "profiles_problem": str(exc)}
         keys = pt.keys
@@ -329,13 +364,13 @@ def describe(path: Path, table: str | None = None) -> dict[str, Any]:
             "profiles": pt.describe(),
         }
     if text or (found is not None and found.kind == "profile table"):
-        pt = open_profiles(path)  # images linked, not embedded
+        pt = open_profiles(path, **links)  # images linked, not embedded
         return {"path": str(path), "layout": "profile-table", **pt.describe()}
     # an image table or chunk dataset; or not ours, and open_source says why
     try:
         src = open_source(path if found is None else found.location)
     except NotOmeArrowError:  # a table of profiles that names no images
-        pt = open_profiles(path)
+        pt = open_profiles(path, **links)
         return {"path": str(path), "layout": "profile-table", **pt.describe()}
     columns = []
     for column in src.image_columns:
@@ -383,13 +418,13 @@ def describe(path: Path, table: str | None = None) -> dict[str, Any]:
     return out
 
 
-def _info(path: Path, *, as_json: bool, table: str | None = None) -> int:
+def _info(path: Path, *, as_json: bool, table: str | None = None, **links: Any) -> int:
     import warnings
 
     with warnings.catch_warnings():
         # what a table warns about is in its problems, printed below once
         warnings.simplefilter("ignore", UserWarning)
-        facts = describe(path, table)
+        facts = describe(path, table, **links)
     if as_json:
         sys.stdout.write(json.dumps(facts, indent=2, default=str) + "\n")
         return 0
@@ -792,16 +827,22 @@ def _view(
     paths: list[Path],
     screenshot: Path | None,
     profiles: Path | None = None,
-    images: Path | None = None,
     *,
     overwrite: bool = False,
     table: str | None = None,
+    links: dict[str, Any] | None = None,
 ) -> int:
     from ..core.errors import CorruptFileError
     from .viewer import show
 
     if table is not None and profiles is None:
         raise UsageError("--table chooses a table of the warehouse given to --profiles")
+    links = links or {}
+    if links and profiles is None:
+        raise UsageError(
+            "--images, --image-table and --load-data link the images of the "
+            "table given to --profiles"
+        )
 
     if not paths and profiles is None:
         raise CorruptFileError("nothing to open", hint="give paths or --profiles TABLE")
@@ -813,9 +854,11 @@ def _view(
             raise CorruptFileError(
                 "is an empty file", path=p, hint="was it still being written?"
             )
-    if images is not None and not images.is_dir():
+    images = links.get("image_root")
+    if isinstance(images, Path) and not images.is_dir():
         raise CorruptFileError("no such image folder", path=images)
     if screenshot is not None:
-        inputs = [p for p in (*paths, profiles, images) if p is not None]
+        local = [v for v in links.values() if isinstance(v, Path)]
+        inputs = [p for p in (*paths, profiles, *local) if p is not None]
         check_outputs([screenshot], inputs, overwrite)
-    return show(paths, screenshot, profiles=profiles, images=images, table=table)
+    return show(paths, screenshot, profiles=profiles, table=table, links=links)

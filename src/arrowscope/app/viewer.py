@@ -66,14 +66,15 @@ def show(
     screenshot: Path | None,
     *,
     profiles: Path | None = None,
-    images: Path | None = None,
     run_qc: bool = False,
     table: str | None = None,
+    links: dict[str, Any] | None = None,
 ) -> int:
     """Open ``paths`` (and a profile table) with arrowscope's layers and widgets.
 
     With ``screenshot`` (or no display) the scene is rendered headless to a PNG.
     ``run_qc`` runs the QC preset and selects the first flagged cell (the demo).
+    ``links``: where the profile table's images are (``open_profiles`` options).
     """
     headless = screenshot is not None or not os.environ.get("DISPLAY")
     if headless and screenshot is None:
@@ -100,7 +101,7 @@ def show(
             viewer.close()
             raise
         _arrange(viewer, per_path)
-        docked = _dock_widgets(viewer, profiles, images, table)
+        docked = _dock_widgets(viewer, profiles, table, links or {})
         if run_qc:
             _demo_qc(viewer, docked)
         if headless:
@@ -173,8 +174,8 @@ def _open(viewer: Any, path: Path) -> list[Any]:
 def _dock_widgets(
     viewer: object,
     profiles: Path | None,
-    images: Path | None,
     table: str | None = None,
+    links: dict[str, Any] | None = None,
 ) -> dict[str, object]:
     """Dock the QC widgets when a profile table is open or named."""
     from .._napari.session import find_cells_layer
@@ -202,7 +203,7 @@ def _dock_widgets(
     _raise_dock(viewer, "Quality control")
     if profiles is not None:
         worker = docked["Profiles"].open(  # type: ignore[attr-defined]
-            profiles, image_root=images, table=table
+            profiles, table=table, **(links or {})
         )
         _wait(lambda: is_done(worker))
     return docked

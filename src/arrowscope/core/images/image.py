@@ -325,6 +325,43 @@ class OMEImage(_MetadataView):
             row=self.row,
         )
 
+    def channel(self, c: int) -> OMEImage:
+        """A lazy view of channel ``c`` alone (its resolution levels too);
+        reading it decodes only that channel's planes or chunks."""
+        T, C, Z, Y, X = self.shape
+        if not 0 <= c < C:
+            raise IndexError(f"channel {c} of an image with {C} channels")
+        if C == 1:
+            return self
+        view = OMEImage(
+            _replace(
+                self.meta,
+                shape=(T, 1, Z, Y, X),
+                channels=self.meta.channels[c : c + 1],
+                rgb=False,
+            ),
+            _ChannelReader(self._reader, c),
+            chunk_zyx=(self._chunks[2][0], self._chunks[3][0], self._chunks[4][0]),
+            path=self.path,
+            column=self.column,
+            row=self.row,
+        )
+        view.levels = [level.channel(c) for level in self.levels]
+        return view
+
+
+class _ChannelReader:
+    """Reads one channel of an image from the image's own reader."""
+
+    def __init__(self, base: PixelReader, c: int) -> None:
+        self.base = base
+        self.source = getattr(base, "source", None)
+        self.c = c
+
+    def read(self, region: Region) -> np.ndarray:
+        t, (c0, c1), z, y, x = region
+        return self.base.read((t, (self.c + c0, self.c + c1), z, y, x))
+
 
 class _OffsetReader:
     """Reads a region of a sub-image from the image it was cut from."""

@@ -57,6 +57,8 @@ def resolve(
     text = os.fspath(source)
     if text.startswith("file://"):
         return None, urlparse(text).path
+    if is_uri(text) and urlparse(text).scheme in ("http", "https"):
+        return _http(), text.split("#", 1)[0]
     if is_uri(text):
         try:
             anonymous = _anonymous(text)
@@ -74,6 +76,25 @@ def resolve(
 
 
 _S3_OPTIONS = ("region", "endpoint_override", "scheme")
+_HTTP: pafs.FileSystem | None = None
+
+
+def _http() -> pafs.FileSystem:
+    """``http(s)://`` locations through fsspec's HTTP filesystem (pyarrow has
+    none): every read a ranged request, no read-ahead cache of its own (the
+    layers above fetch what they need in one request)."""
+    global _HTTP
+    if _HTTP is None:
+        try:
+            import fsspec
+        except ImportError as exc:
+            raise UnsupportedError(
+                "reading http(s):// locations needs fsspec and aiohttp",
+                hint="pip install 'arrowscope[http]'",
+            ) from exc
+        handler = pafs.FSSpecHandler(fsspec.filesystem("http", cache_type="none"))
+        _HTTP = pafs.PyFileSystem(handler)
+    return _HTTP
 
 
 def _anonymous(uri: str) -> tuple[pafs.FileSystem, str] | None:

@@ -37,6 +37,7 @@ from ..errors import ArrowscopeError
 from .keys import COMPARTMENTS, KeyRoles, _find, detect_keys, group_codes
 from .links import IMAGES_METADATA_KEY, FieldOfView, Link
 from .links.files import is_binary, label_binary, plane_shape, read_plane
+from .links.omezarr import ZarrChannel
 from .source import TableFile, is_text_table, not_a_table_error, read_profile_table
 
 __all__ = [
@@ -361,6 +362,8 @@ class ProfileTable:
         found = fov.channels.get(channel)
         if isinstance(found, OMEImage):
             return found
+        if isinstance(found, ZarrChannel):  # chunked, with its resolution levels
+            return found.image()
         if found is not None:
             (Y, X), dtype = plane_shape(found)
             meta = ImageMeta(shape=(1, 1, 1, Y, X), dtype=dtype, name=channel)

@@ -5,7 +5,9 @@ Each kind reads one way a table names its images (see :class:`Link`):
 - :class:`FileColumnsLink`: CellProfiler's file columns, local or remote roots;
 - :class:`ImageTableLink`: a linked OME-Parquet table of fields of view;
 - :class:`SourceImagesLink` / :class:`ImageCropsLink`: CytoTable's image tables;
-- :class:`ImageAssetsLink`: iceberg-bioimage's ``image_assets``.
+- :class:`ImageAssetsLink`: iceberg-bioimage's ``image_assets``;
+- :class:`ZarrPlateLink`: an OME-Zarr HCS plate's fields, by well and site
+  (OME-Zarr images named by file columns or assets open as :class:`ZarrChannel`).
 
 :func:`build_links` is the one place that picks kinds, from a table and the
 user's options (``open_profiles``); a warehouse builds its own. Adding a kind
@@ -24,6 +26,7 @@ from .base import FieldOfView, Link, LinkedRows
 from .cytotable import ImageCropsLink, SourceImagesLink
 from .files import FileColumnsLink, LoadDataLink, RemoteFile
 from .image_table import ImageTableLink
+from .omezarr import ZarrChannel, ZarrPlateLink
 
 __all__ = [
     "IMAGES_METADATA_KEY",
@@ -37,6 +40,8 @@ __all__ = [
     "LoadDataLink",
     "RemoteFile",
     "SourceImagesLink",
+    "ZarrChannel",
+    "ZarrPlateLink",
     "build_links",
 ]
 
@@ -63,6 +68,7 @@ def build_links(
 ) -> tuple[list[Link], list[str]]:
     """The links a table's columns, its metadata and the user's options call
     for, and the problems found choosing them."""
+    from ...images.omezarr import is_zarr_name
     from ...images.stores import is_uri
 
     links: list[Link] = []
@@ -110,15 +116,20 @@ def build_links(
                 images_elsewhere=source_images is not None,
             )
         )
-    if image_table is not None:
+    if image_table is not None and is_zarr_name(str(image_table)):
+        links.append(ZarrPlateLink(image_table, keys))  # an OME-Zarr HCS plate
+    elif image_table is not None:
         links.append(ImageTableLink(image_table, keys, table_keys))
     if source_images is not None:
         links.append(SourceImagesLink(source_images, keys))
     elif image_assets is not None:
-        roots = [Path(r) for r in (asset_root, image_root) if r and not is_uri(str(r))]
+        given = [r for r in (asset_root, image_root) if r]
         links.append(
             ImageAssetsLink(
-                image_assets, roots=roots, allow_outside=allow_outside_roots
+                image_assets,
+                roots=[Path(r) for r in given if not is_uri(str(r))],
+                remote_roots=[str(r) for r in given if is_uri(str(r))],
+                allow_outside=allow_outside_roots,
             )
         )
     if image_crops is not None:

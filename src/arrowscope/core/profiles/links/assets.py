@@ -1,6 +1,7 @@
-"""iceberg-bioimage's ``image_assets`` as a link: one image file (TIFF,
-OME-TIFF, OME-Zarr) per ``image_id``, opened lazily by bioio, confined to the
-warehouse and image roots."""
+"""iceberg-bioimage's ``image_assets`` as a link: one image (TIFF, OME-TIFF,
+OME-Zarr) per ``image_id``, local or in object storage, confined to the
+warehouse and image roots. OME-Zarr is read by arrowscope (chunks, levels),
+remote TIFFs through the store layer, other local files by bioio."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import numpy as np
 import pyarrow as pa
 
 from ...errors import ArrowscopeError
-from .base import FieldOfView, Link, LinkedRows, one_channel
+from ...images.stores import is_uri
+from .base import FieldOfView, Link, LinkedRows
+from .files import RemoteFile, RemoteRoots
 
 
 def asset_image(path: Path) -> Any:
@@ -43,17 +46,20 @@ class ImageAssetsLink(Link):
         assets: Any,
         *,
         roots: list[Path],
+        remote_roots: list[str] = (),  # type: ignore[assignment]
         allow_outside: bool = False,
     ) -> None:
         self.assets = assets
         self.roots = roots
+        self.remote_roots = list(remote_roots)
         self.allow_outside = allow_outside
 
     def inputs(self) -> list[Path]:
         return list(self.roots)
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "roots": [str(r) for r in self.roots]}
+        roots = [str(r) for r in self.roots] + self.remote_roots
+        return {"kind": self.kind, "roots": roots}
 
     def attach(self, fovs: list[FieldOfView], rows: LinkedRows) -> list[str]:
         from ..source import TableFile
@@ -82,32 +88,41 @@ class ImageAssetsLink(Link):
         mine = rows.read(keys).take(first)
         values = zip(*(mine.column(k).to_pylist() for k in keys), strict=True)
         problems: list[str] = []
+        remote = RemoteRoots(self.remote_roots, allow_outside=self.allow_outside)
         for fov, vals in zip(fovs, values, strict=True):
             uri = by_key.get(tuple(str(v) for v in vals))
             if uri is None:
                 problems.append(f"no image asset for field {fov.label}")
                 continue
-            path = self._path(str(uri), fov, problems)
-            if path is None:
+            found = (
+                self._remote(str(uri), fov, remote, problems)
+                if is_uri(str(uri))
+                else self._path(str(uri), fov, problems)
+            )
+            if found is None:
                 continue
             try:
-                image = asset_image(path)
+                image = _open_asset(found)
             except ArrowscopeError as exc:
                 problems.append(f"image asset of field {fov.label}: {exc}")
                 continue
             for c, name in enumerate(image.channel_names):
-                fov.channels[name] = (
-                    image if image.shape[1] == 1 else one_channel(image, c)
-                )
+                fov.channels[name] = image.channel(c)
         return problems
 
-    def _path(self, uri: str, fov: FieldOfView, problems: list[str]) -> Path | None:
-        if "://" in uri and not uri.startswith("file://"):
+    def _remote(
+        self, uri: str, fov: FieldOfView, remote: RemoteRoots, problems: list[str]
+    ) -> RemoteFile | None:
+        found = remote.file(uri)
+        if found is None:
             problems.append(
-                f"image asset {uri} (field {fov.label}) is in object storage; "
-                "only local image assets are opened"
+                f"not followed: image asset {uri} lies outside the image roots "
+                f"(field {fov.label}); pass image_root= (a URI) or "
+                "allow_outside_roots=True to allow it"
             )
-            return None
+        return found
+
+    def _path(self, uri: str, fov: FieldOfView, problems: list[str]) -> Path | None:
         path = Path(uri.removeprefix("file://"))
         if not path.is_absolute() and self.roots:
             path = self.roots[0] / path
@@ -123,3 +138,21 @@ class ImageAssetsLink(Link):
             problems.append(f"image asset not found: {uri} (field {fov.label})")
             return None
         return path
+
+
+def _open_asset(found: Path | RemoteFile) -> Any:
+    """An asset as a lazy OMEImage: OME-Zarr by arrowscope (local or remote),
+    a remote TIFF through the store layer, other local files by bioio."""
+    from ...images.image import ArrayPixels, OMEImage
+    from ...images.metadata import ImageMeta
+    from ...images.omezarr import is_zarr_name, open_ome_zarr
+
+    if isinstance(found, Path):
+        if is_zarr_name(found.name):
+            return open_ome_zarr(found)
+        return asset_image(found)
+    if is_zarr_name(found.name):
+        return open_ome_zarr(found.path, found.fs, shown=found.uri)
+    (Y, X), dtype = found.plane_shape()
+    meta = ImageMeta(shape=(1, 1, 1, Y, X), dtype=dtype, name=found.name)
+    return OMEImage(meta, ArrayPixels(lambda: found.read_plane()[None, None, None]))

@@ -8,7 +8,7 @@ holds a list of links and asks them in turn; it knows no link kind by name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any, ClassVar, Protocol
 
@@ -124,14 +124,3 @@ def leaf_name(value: str) -> str:
 def table_name(location: Any) -> str:
     """A table's file name, for messages (a URI without its query)."""
     return leaf_name(str(location).split("?", 1)[0])
-
-
-def one_channel(img: Any, c: int) -> Any:
-    """A lazy one-channel view of an image."""
-    from ...images.image import ArrayPixels, OMEImage
-
-    T, _, Z, Y, X = img.shape
-    meta = replace(
-        img.meta, shape=(T, 1, Z, Y, X), channels=img.meta.channels[c : c + 1]
-    )
-    return OMEImage(meta, ArrayPixels(lambda: img.to_dask()[:, c : c + 1].compute()))

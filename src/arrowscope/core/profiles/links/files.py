@@ -14,6 +14,7 @@ only when bare file names must be matched, once per root.
 from __future__ import annotations
 
 import io
+import os
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -27,8 +28,10 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from ...errors import ArrowscopeError, CorruptFileError
+from ...images.omezarr import is_zarr_name
 from ..keys import IMAGE_SUFFIXES, KeyRoles
 from .base import FieldOfView, Link, LinkedRows, leaf_name
+from .omezarr import ZarrChannel, zarr_channel
 
 
 class FileIndex:
@@ -55,7 +58,7 @@ class FileIndex:
             if self._by_name is None:
                 self._by_name = {}
                 for root in self.roots:
-                    for p in sorted(root.rglob("*")):
+                    for p in sorted(_walk(root)):
                         self._by_name.setdefault(p.name, p)
                 # masks by image stem, built in the same pass: looking them up
                 # per field of view would rescan every file name each time
@@ -71,7 +74,7 @@ class FileIndex:
         return any(real.is_relative_to(r) for r in self._real_roots)
 
     def _accept(self, path: Path) -> Path | None:
-        if not path.is_file():
+        if not (path.is_file() or (path.is_dir() and is_zarr_name(path.name))):
             return None
         if self.allow_outside or self.inside(path):
             return path
@@ -100,9 +103,29 @@ class FileIndex:
         return dict(self._masks.get(stem, {}))
 
 
+def _walk(root: Path) -> Iterable[Path]:
+    """Files and OME-Zarr folders under ``root`` (not the chunks inside a zarr)."""
+    for folder, dirs, names in os.walk(root):
+        zarrs = [d for d in dirs if is_zarr_name(d)]
+        dirs[:] = [d for d in dirs if not is_zarr_name(d)]
+        for name in [*names, *zarrs]:
+            yield Path(folder, name)
+
+
 _AUXILIARY_NAME = re.compile(r"illum|outline|overlay|mask|label", re.IGNORECASE)
 #: Suffixes of files that hold a microscope channel image.
-CHANNEL_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".czi", ".nd2")
+CHANNEL_SUFFIXES = (
+    ".tif",
+    ".tiff",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".czi",
+    ".nd2",
+    ".zarr",
+    ".zarr/",
+)
 
 
 def is_auxiliary(channel: str, names: Sequence[Any]) -> bool:
@@ -136,7 +159,7 @@ def read_plane(path: Path | Any) -> np.ndarray:
 
     if isinstance(path, OMEImage):
         return np.asarray(path.to_dask()[0, 0, 0])
-    if isinstance(path, RemoteFile):
+    if isinstance(path, (RemoteFile, ZarrChannel)):  # found, opened lazily
         return path.read_plane()
     name = path.name.lower()
     if name.endswith((".parquet", ".arrow", ".feather")):
@@ -172,7 +195,7 @@ def plane_shape(path: Any) -> tuple[tuple[int, int], np.dtype[Any]]:
 
     if isinstance(path, OMEImage):
         return (int(path.shape[-2]), int(path.shape[-1])), path.dtype
-    if isinstance(path, RemoteFile):
+    if isinstance(path, (RemoteFile, ZarrChannel)):
         return path.plane_shape()
     name = path.name.lower()
     if name.endswith((".tif", ".tiff")):
@@ -394,7 +417,8 @@ class RemoteRoots:
         rest = location[len(base) :] if location.startswith(base) else None
         if rest is None:  # outside, allowed: the location's own bucket and key
             parsed = urlparse(location)
-            key = f"{parsed.netloc}{parsed.path}"
+            web = parsed.scheme in ("http", "https")
+            key = location if web else f"{parsed.netloc}{parsed.path}"
         else:
             key = f"{root_path}/{rest}"
         return RemoteFile(location, fs, key)
@@ -542,7 +566,7 @@ class FileColumnsLink(Link):
         names, folders, mask_names = self._file_names(fovs, rows, problems)
         self._auxiliary = {ch for ch, col in names.items() if is_auxiliary(ch, col)}
 
-        def find(name: str, folder: str | None) -> Any:
+        def locate(name: str, folder: str | None) -> Any:
             if _is_remote(name):  # Image_URL_<ch>: the full location
                 return remote.file(str(name))
             if _is_remote(folder):
@@ -551,12 +575,21 @@ class FileColumnsLink(Link):
                 return remote.find(name)
             return files.resolve(name, folder)
 
+        channels = list(names)
+
+        def find(name: str, folder: str | None, channel: str = "") -> Any:
+            found = locate(name, folder)
+            if found is not None and is_zarr_name(str(name)):  # an OME-Zarr image
+                at = channels.index(channel) if channel in channels else 0
+                return zarr_channel(found, channel, at)
+            return found
+
         missing = 0
         for r, fov in enumerate(fovs):  # r: the field's position in ``first``
             for ch, col in names.items():
                 name = col[r]
                 folder = folders[ch][r] if ch in folders else None
-                found = find(name, folder) if name else None
+                found = find(name, folder, ch) if name else None
                 if ch in self._auxiliary:  # illumination functions, outlines
                     fov.auxiliary[ch] = found
                     continue

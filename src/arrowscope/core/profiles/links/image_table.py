@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..keys import KeyRoles
-from .base import FieldOfView, Link, LinkedRows, one_channel, table_name
+from .base import FieldOfView, Link, LinkedRows, table_name
 
 
 def image_column(src: Any) -> str | None:
@@ -123,7 +123,7 @@ class ImageTableLink(Link):
         img = self._image(fov)
         if img is None or channel not in img.channel_names:
             return None  # not this link's channel: the table asks the next one
-        return one_channel(img, img.channel_names.index(channel))
+        return img.channel(img.channel_names.index(channel))
 
     def channel_plane(self, fov: FieldOfView, channel: str) -> np.ndarray | None:
         img = self._image(fov)
