@@ -534,6 +534,24 @@ def _convert(args: argparse.Namespace) -> int:
         )
     layout = {"chunked": "dataset"}.get(args.layout, args.layout)
     compression = None if args.compression == "none" else args.compression
+    if isinstance(args.src, Path):
+        from ..core.profiles.cellprofiler import open_output, write_profile_table
+
+        output = open_output(args.src)
+        if output is not None:  # CellProfiler's SQLite / CSV folder / properties
+            check_outputs([args.dst], [args.src, output.beside], args.overwrite)
+            bar = _ProgressLine("convert")
+            write_profile_table(output, args.dst, compression=compression, progress=bar)
+            bar.done()
+            for note in output.notes:
+                logger.warning("%s", note)
+            logger.info(
+                "wrote %s (%d rows, %d columns)",
+                args.dst,
+                sum(output.store.group_rows),
+                len(output.store.schema),
+            )
+            return 0
     inputs = [args.src] if isinstance(args.src, str) else _expand_inputs(args.src)
     if inputs == [args.src]:  # one file, dataset folder, OME-Zarr or URI
         if isinstance(args.src, Path) and not inputs[0].exists():

@@ -14,15 +14,17 @@ import threading
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.fs as pafs
 
 from ..errors import CorruptFileError, NotOmeArrowError, UnsupportedError
-from .codec import Region
-from .image import OMEImage
 from .metadata import Channel, ImageMeta
+
+if TYPE_CHECKING:  # image.py imports dask: only when an image is opened
+    from .codec import Region
+    from .image import OMEImage
 
 DIMS = "tczyx"
 
@@ -227,6 +229,8 @@ def open_ome_zarr(
     ``levels``. A plate or a folder of images is refused with what to do.
     ``shown``: the location to name in errors (a URI, not a bucket key).
     """
+    from .image import OMEImage
+
     store = zarr_store(location, filesystem)
     where = shown or str(location)
     group, ome = _attributes(where, store)

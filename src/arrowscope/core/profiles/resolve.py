@@ -10,7 +10,8 @@ A location is one of four kinds (or None: not arrowscope's):
 - ``"image table"``: a table holding OME-Arrow images (``.ome.parquet`` and
   any Parquet/IPC/Vortex/Lance table with an OME-Arrow column);
 - ``"profile table"``: a table whose rows link to images elsewhere (file
-  columns, an image table, CSV from CellProfiler).
+  columns, an image table, CSV from CellProfiler), including CellProfiler's
+  own SQLite database, CSV export folder and a CPA properties file.
 
 Deciding reads the suffix, the folder's shape and at most a table's footer
 or schema: never pixels, never rows.
@@ -66,6 +67,8 @@ def resolve(location: str | Path, *, remote_schema: bool = True) -> Resolved | N
             return Resolved("image table", text) if ours else None
         return _by_schema(text, name)  # one footer read
     path = Path(text)
+    if _is_cellprofiler(path):
+        return Resolved("profile table", path)
     if path.name in _REGISTRIES:
         from .warehouse import warehouse_root
 
@@ -91,6 +94,23 @@ def resolve(location: str | Path, *, remote_schema: bool = True) -> Resolved | N
     if found is None and name.endswith(OWN_SUFFIXES):
         return Resolved("image table", path)
     return found
+
+
+def _is_cellprofiler(path: Path) -> bool:
+    """CellProfiler's SQLite database, its CSV export folder, or a CPA
+    properties file: profile tables, by their header or their files."""
+    from .cellprofiler import SQLITE_SUFFIXES, is_csv_export, is_sqlite
+    from .cpa import is_properties
+
+    name = path.name.lower()
+    if name.endswith(SQLITE_SUFFIXES):
+        return is_sqlite(path)
+    if is_properties(path):
+        return True
+    try:
+        return path.is_dir() and is_csv_export(path)
+    except PermissionError:  # unreadable: reported when it is opened
+        return False
 
 
 def _is_lance(path: Path) -> bool:
@@ -211,15 +231,31 @@ def open_profiles(
     from .links import build_links
     from .table import ProfileTable
 
-    pt = ProfileTable(path, keys)
+    output = None
+    if isinstance(path, (str, os.PathLike)) and not is_uri(path):
+        from .cellprofiler import open_output
+
+        output = open_output(Path(path))
+    if output is not None:  # CellProfiler's own SQLite, CSV folder, properties
+        pt = ProfileTable(output.store, keys)
+        props = output.properties
+        if props is not None:
+            if keys is None:
+                pt.keys = props.keys(pt.keys, pt.columns)
+            pt.channel_colors = props.channel_colors
+            pt.classifier_ignore = props.ignore
+            pt.training_set = props.training_set
+            pt.properties = props.path
+    else:
+        pt = ProfileTable(path, keys)
     pt.links, problems = build_links(
         pt.keys,
-        table_path=pt.path,
+        table_path=output.beside if output is not None else pt.path,
         table_uri=pt.uri,
         metadata=pt.metadata,
         image_root=image_root,
         **options,
     )
-    for problem in problems:
+    for problem in [*(output.notes if output is not None else []), *problems]:
         pt.note_problem(problem)
     return pt

@@ -215,3 +215,138 @@ def write_demo_plate(
     profile_path = out / DEMO_FILES["profiles"]
     write_parquet(profiles, profile_path)
     return {"plate": plate, "crops": crop_table, "profiles": profile_path}
+
+
+def write_cellprofiler_sqlite(
+    path: str | Path,
+    *,
+    images: int = 4,
+    cells: int = 6,
+    features: int = 4,
+    layout: str = "per object type",
+    image_folder: str | Path | None = None,
+    seed: int = 0,
+) -> Path:
+    """An SQLite database shaped as CellProfiler's ExportToDatabase writes it.
+
+    ``layout``: ``"per object type"`` (``Per_Image``, ``Per_Nuclei``,
+    ``Per_Cells``, ``Per_Cytoplasm``) or ``"single object table"``
+    (``Per_Image`` + ``Per_Object``). Nuclei are numbered in another order
+    than cells (each cell names its nucleus in ``Cells_Parent_Nuclei``), as
+    after CellProfiler's declumping. With ``image_folder``, one 64×64 TIFF
+    per image and channel (DNA, Actin) is written there and named by
+    ``Image_FileName_*``/``Image_PathName_*``.
+    """
+    import sqlite3
+
+    path = Path(path)
+    rng = np.random.default_rng(seed)
+    wells = [f"{'ABCDEFGH'[i // 12 % 8]}{i % 12 + 1:02d}" for i in range(images)]
+    channels = ("DNA", "Actin")
+    folder = None if image_folder is None else Path(image_folder)
+    image_rows = []
+    for n in range(1, images + 1):
+        row: dict[str, Any] = {
+            "ImageNumber": n,
+            "Image_Metadata_Plate": "P1",
+            "Image_Metadata_Well": wells[n - 1],
+            "Image_Metadata_Site": 1,
+            "Image_Count_Cells": cells,
+        }
+        for ch in channels:
+            name = f"{wells[n - 1]}_s1_{ch}.tif"
+            row[f"Image_FileName_{ch}"] = name
+            row[f"Image_PathName_{ch}"] = "/cluster/plate1/images"
+            if folder is not None:
+                import tifffile
+
+                folder.mkdir(parents=True, exist_ok=True)
+                plane = rng.integers(0, 4000, (64, 64), dtype=np.uint16)
+                tifffile.imwrite(folder / name, plane)
+        image_rows.append(row)
+    objects: dict[str, list[dict[str, Any]]] = {
+        "Nuclei": [],
+        "Cells": [],
+        "Cytoplasm": [],
+    }
+    for n in range(1, images + 1):
+        nucleus_of = rng.permutation(cells) + 1  # cell k's nucleus
+        for comp in objects:
+            for k in range(1, cells + 1):
+                number = int(nucleus_of[k - 1]) if comp == "Nuclei" else k
+                x, y = float(rng.uniform(8, 56)), float(rng.uniform(8, 56))
+                row = {"ImageNumber": n, f"{comp}_Number_Object_Number": number}
+                row[f"{comp}_Location_Center_X"] = x
+                row[f"{comp}_Location_Center_Y"] = y
+                for side, value in (("Minimum", -4), ("Maximum", 4)):
+                    row[f"{comp}_AreaShape_BoundingBox{side}_X"] = int(x) + value
+                    row[f"{comp}_AreaShape_BoundingBox{side}_Y"] = int(y) + value
+                row[f"{comp}_AreaShape_Area"] = float(rng.normal(300, 40))
+                for f in range(features):
+                    row[f"{comp}_Intensity_Feature{f}_DNA"] = float(rng.normal())
+                if comp == "Cells":
+                    row["Cells_Parent_Nuclei"] = int(nucleus_of[k - 1])
+                if comp == "Cytoplasm":
+                    row["Cytoplasm_Parent_Cells"] = k
+                    row["Cytoplasm_Parent_Nuclei"] = int(nucleus_of[k - 1])
+                objects[comp].append(row)
+    if path.exists():
+        path.unlink()
+    conn = sqlite3.connect(path)
+    try:
+        _sqlite_table(conn, "Per_Image", image_rows, ("ImageNumber",))
+        if layout == "single object table":
+            merged = []
+            for i, row in enumerate(objects["Cytoplasm"]):
+                cell = objects["Cells"][i]
+                nucleus = next(
+                    r
+                    for r in objects["Nuclei"]
+                    if r["ImageNumber"] == row["ImageNumber"]
+                    and r["Nuclei_Number_Object_Number"]
+                    == row["Cytoplasm_Parent_Nuclei"]
+                )
+                merged.append(
+                    {
+                        "ImageNumber": row["ImageNumber"],
+                        "ObjectNumber": cell["Cells_Number_Object_Number"],
+                        **nucleus,
+                        **cell,
+                        **row,
+                    }
+                )
+            _sqlite_table(conn, "Per_Object", merged, ("ImageNumber", "ObjectNumber"))
+        else:
+            for comp, rows in objects.items():
+                key = ("ImageNumber", f"{comp}_Number_Object_Number")
+                _sqlite_table(conn, f"Per_{comp}", rows, key)
+        conn.execute(
+            "CREATE TABLE Per_Experiment "
+            "(CellProfiler_Version TEXT, Run_Timestamp TEXT)"
+        )
+        conn.execute("INSERT INTO Per_Experiment VALUES ('4.2.6', '2026-12-06')")
+        conn.commit()
+    finally:
+        conn.close()
+    return path
+
+
+def _sqlite_table(
+    conn: Any, name: str, rows: list[dict[str, Any]], key: tuple[str, ...]
+) -> None:
+    """CellProfiler's DDL: declared types and a primary key on the object key."""
+    columns = list(rows[0])
+
+    def declared(value: Any) -> str:
+        if isinstance(value, str):
+            return "TEXT"
+        return "INTEGER" if isinstance(value, int) else "float"
+
+    ddl = ", ".join(f'"{c}" {declared(rows[0][c])}' for c in columns)
+    pk = ", ".join(f'"{c}"' for c in key)
+    conn.execute(f'CREATE TABLE "{name}" ({ddl}, PRIMARY KEY ({pk}))')
+    marks = ", ".join("?" for _ in columns)
+    conn.executemany(
+        f'INSERT INTO "{name}" VALUES ({marks})',
+        [tuple(r[c] for c in columns) for r in rows],
+    )

@@ -109,6 +109,13 @@ class ProfileTable:
         #: QC flags stored with the table (a warehouse's ``quality_control``
         #: tables), aligned to the rows by key: shown when the table is opened.
         self.stored_flags: pa.Table | None = None
+        #: What a CellProfiler Analyst properties file says of the table: each
+        #: channel's colour, the columns the classifier ignores (regular
+        #: expressions), its training set, and the properties file itself.
+        self.channel_colors: dict[str, str] = {}
+        self.classifier_ignore: list[str] = []
+        self.training_set: Path | None = None
+        self.properties: Path | None = None
         self._key_table: pa.Table | None = None
         self._fovs: list[FieldOfView] | None = None
         self._fov_of_row: np.ndarray | None = None

@@ -1,0 +1,678 @@
+"""CellProfiler's own outputs as profile tables, joined the way CytoTable's
+``cellprofiler_sqlite`` / ``cellprofiler_csv`` presets join them.
+
+- **ExportToDatabase (SQLite)**, one table per object (``Per_Image``,
+  ``Per_Cells``, ``Per_Cytoplasm``, ``Per_Nuclei`` …, columns prefixed by
+  compartment) or one ``Per_Object`` table for all compartments; any table
+  name prefix (``MyExpt_Per_Image``). Read with Python's ``sqlite3``,
+  read-only: opening reads the schema and the object count per image (an
+  index scan); rows are read a range of images at a time, as Arrow.
+- **ExportToSpreadsheet (CSV folder)**: ``Image.csv`` and one CSV per object
+  without compartment prefixes; columns are renamed as CytoTable renames them
+  (``AreaShape_Area`` → ``Cells_AreaShape_Area``, ``Parent_Nuclei`` →
+  ``Metadata_Cells_Parent_Nuclei``, ``ImageNumber`` → ``Metadata_ImageNumber``).
+
+Rows are the Cytoplasm objects, joined to their parent Cells and Nuclei by
+image number and the ``Parent_*`` columns (without a Cytoplasm table: Cells
+joined to Nuclei; else one compartment). Every image's file, path, URL and
+metadata columns come along (``Image_FileName_*``, ``Image_PathName_*``,
+``Image_Metadata_*``), so the rows link to their images.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import CorruptFileError, SchemaError
+from ..images.stores import MemoryStore, Store
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+#: schema metadata key: where the table came from (layout, tables, versions)
+SOURCE_METADATA_KEY = b"arrowscope.cellprofiler"
+IMAGE_NUMBER = "Metadata_ImageNumber"
+#: the image columns that come along: how rows find their images and wells
+_IMAGE_LINKS = re.compile(
+    r"^(FileName|PathName|URL|ObjectsFileName|ObjectsPathName|Metadata)_"
+)
+#: CytoTable joins rows of the first compartment present to the others
+_BASES = ("Cytoplasm", "Cells", "Nuclei")
+#: rows per group read at once (whole images: a group may be larger)
+GROUP_ROWS = 20_000
+
+
+def is_sqlite(path: Path) -> bool:
+    """Whether ``path`` is an SQLite database (by its header, not its name)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(16) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def image_csv(folder: Path) -> Path | None:
+    """A CSV export folder's image table (``Image.csv``, or ``<prefix>Image.csv``)."""
+    try:
+        found = sorted(folder.glob("*Image.csv"))
+    except OSError:
+        return None
+    exact = folder / "Image.csv"
+    return exact if exact in found else (found[0] if found else None)
+
+
+def is_csv_export(folder: Path) -> bool:
+    """Whether ``folder`` is what ExportToSpreadsheet writes: an image CSV and
+    object CSVs keyed by ``ImageNumber`` and ``ObjectNumber``."""
+    if not folder.is_dir() or image_csv(folder) is None:
+        return False
+    return bool(_object_csvs(folder))
+
+
+def _object_csvs(folder: Path) -> dict[str, Path]:
+    """Object CSVs by object name: a header with ImageNumber and ObjectNumber."""
+    found: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.csv")):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                header = fh.readline().strip().split(",")
+        except OSError:
+            continue
+        if "ImageNumber" in header and "ObjectNumber" in header:
+            found[path.stem] = path
+    return found
+
+
+# -- the join, the same for both layouts ----------------------------------------
+@dataclass
+class Join:
+    """How compartment tables become one row per object of ``base``."""
+
+    base: str
+    #: compartment → (the base's parent column, the compartment's object column)
+    parents: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: compartments that could not be joined, with why
+    left_out: dict[str, str] = field(default_factory=dict)
+
+
+def plan_join(columns: dict[str, list[str]], object_column: dict[str, str]) -> Join:
+    """Pick the base compartment and the parent links (CytoTable's joins).
+
+    ``columns``: each compartment's (output-named) columns; ``object_column``:
+    each compartment's object number column (output-named).
+    """
+    base = next((b for b in _BASES if b in columns), next(iter(columns)))
+    join = Join(base)
+    for comp in columns:
+        if comp == base:
+            continue
+        parent = next(
+            (
+                c
+                for c in columns[base]
+                if c.endswith(f"{base}_Parent_{comp}")  # Metadata_… in CSV exports
+            ),
+            None,
+        )
+        if parent is None or comp not in object_column:
+            join.left_out[comp] = (
+                f"no {base}_Parent_{comp} column links its objects to {base} rows"
+            )
+            continue
+        join.parents[comp] = (parent, object_column[comp])
+    return join
+
+
+def join_tables(
+    image: pa.Table, parts: dict[str, pa.Table], join: Join, schema: pa.Schema
+) -> pa.Table:
+    """One row per base object, in (image, object) order: its parents' columns
+    (left joins: a missing parent leaves nulls) and its image's columns."""
+    base = parts[join.base]
+    order = "__arrowscope_row"
+    out = base.append_column(order, pa.array(np.arange(base.num_rows), pa.int64()))
+    for comp, (parent, obj) in join.parents.items():
+        right = parts[comp]
+        right = right.append_column("__key", right.column(obj))
+        # the parent's own object number is the join (CytoTable drops it)
+        taken = set(out.column_names)
+        right = right.select(
+            [c for c in right.column_names if c == IMAGE_NUMBER or c not in taken]
+        )
+        right = right.rename_columns(
+            ["__image" if c == IMAGE_NUMBER else c for c in right.column_names]
+        )
+        out = out.join(
+            right,
+            keys=[IMAGE_NUMBER, parent],
+            right_keys=["__image", "__key"],
+            join_type="left outer",
+            use_threads=False,
+        )
+    if image.num_rows:
+        image = image.rename_columns(
+            ["__image" if c == IMAGE_NUMBER else c for c in image.column_names]
+        )
+        out = out.join(
+            image,
+            keys=[IMAGE_NUMBER],
+            right_keys=["__image"],
+            join_type="left outer",
+            use_threads=False,
+        )
+    out = out.take(pc.sort_indices(out.column(order)))
+    have = set(out.column_names)
+    missing = [f for f in schema if f.name not in have]
+    for f in missing:  # an image table without rows for these images
+        out = out.append_column(f, pa.nulls(out.num_rows, f.type))
+    return out.select(schema.names).cast(schema)
+
+
+# -- SQLite ----------------------------------------------------------------------
+def _arrow_type(declared: str) -> pa.DataType:
+    """SQLite's type affinity rules, as Arrow types."""
+    text = (declared or "").upper()
+    if "INT" in text:
+        return pa.int64()
+    if any(k in text for k in ("CHAR", "CLOB", "TEXT")):
+        return pa.string()
+    if "BLOB" in text or not text:
+        return pa.binary()
+    return pa.float64()  # REAL, FLOAT, DOUBLE, NUMERIC
+
+
+def _quote(name: str) -> str:
+    """An SQLite identifier, quoted (names come from the database itself)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SqliteStore(Store):
+    """A CellProfiler SQLite database as one profile table, read lazily."""
+
+    format = "cellprofiler-sqlite"
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        image_table: str | None = None,
+        object_table: str | None = None,
+        group_rows: int = GROUP_ROWS,
+    ) -> None:
+        super().__init__(str(path))
+        self.path = Path(path)
+        self._local = threading.local()
+        names = [
+            r[0]
+            for r in self._query(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            )
+        ]
+        self.image_table = image_table or _pick(names, "Per_Image", self.path)
+        prefix = (
+            self.image_table[: -len("Per_Image")]
+            if self.image_table.endswith("Per_Image")
+            else ""
+        )
+        if object_table is None and f"{prefix}Per_Object" in names:
+            object_table = f"{prefix}Per_Object"
+        #: what the reader decided that the user should know
+        self.notes: list[str] = []
+        if object_table is not None and object_table not in names:
+            self.notes.append(
+                f"the object table {object_table} is not in the database; its "
+                "Per_<object> tables are joined instead"
+            )
+            object_table = None
+        self.layout = "single object table" if object_table else "one table per object"
+        if object_table is not None:
+            self.tables = {"Object": object_table}
+        else:
+            skip = {
+                "Image",
+                "Experiment",
+                "Object",
+                "Relationships",
+                "RelationshipTypes",
+            }
+            self.tables = {
+                n[len(prefix) + 4 :]: n
+                for n in names
+                if n.startswith(f"{prefix}Per_") and n[len(prefix) + 4 :] not in skip
+            }
+        if not self.tables:
+            raise SchemaError(
+                "has a Per_Image table but no object tables (Per_Cells, "
+                "Per_Nuclei… or Per_Object)",
+                path=self.path,
+                hint="was 'Export measurements for all objects' off in "
+                "ExportToDatabase?",
+            )
+        self._build_schema()
+        self._build_groups(group_rows)
+
+    # sqlite3 connections belong to their thread: one per thread, read-only
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True
+                )
+                conn.execute("PRAGMA query_only = 1")
+            except sqlite3.Error as exc:
+                raise CorruptFileError(
+                    f"cannot open the SQLite database: {exc}", path=self.path
+                ) from exc
+            self._local.conn = conn
+        return conn
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise CorruptFileError(
+                f"cannot read the SQLite database: {exc}",
+                path=self.path,
+                hint="is it complete? CellProfiler may still be writing it",
+            ) from exc
+
+    def _columns(self, table: str) -> list[tuple[str, pa.DataType]]:
+        rows = self._query(f"PRAGMA table_info({_quote(table)})")
+        return [(r[1], _arrow_type(r[2])) for r in rows]
+
+    def _build_schema(self) -> None:
+        image_cols = self._columns(self.image_table)
+        if "ImageNumber" not in [n for n, _ in image_cols]:
+            raise SchemaError(
+                "has no ImageNumber column", path=self.path, column="ImageNumber"
+            )
+        #: output column → (source table, source column), per compartment
+        self._sources: dict[str, dict[str, str]] = {}
+        columns: dict[str, list[str]] = {}
+        objects: dict[str, str] = {}
+        fields: dict[str, pa.Field] = {IMAGE_NUMBER: pa.field(IMAGE_NUMBER, pa.int64())}
+        for comp, table in self.tables.items():
+            cols = self._columns(table)
+            names = [n for n, _ in cols]
+            if "ImageNumber" not in names:
+                raise SchemaError(
+                    f"table {table} has no ImageNumber column",
+                    path=self.path,
+                    column="ImageNumber",
+                )
+            mapping: dict[str, str] = {}
+            for name, dtype in cols:
+                out = IMAGE_NUMBER if name == "ImageNumber" else name
+                if comp == "Object" and name == "ObjectNumber":
+                    out = "Metadata_ObjectNumber"
+                mapping[out] = name
+                fields.setdefault(out, pa.field(out, dtype))
+            self._sources[comp] = mapping
+            columns[comp] = list(mapping)
+            obj = f"{comp}_Number_Object_Number"
+            if obj in mapping:
+                objects[comp] = obj
+        self.join = plan_join(columns, objects)
+        image_map = {
+            IMAGE_NUMBER: "ImageNumber",
+            **{
+                n: n
+                for n, _ in image_cols
+                if n.startswith("Image_") and _IMAGE_LINKS.match(n[len("Image_") :])
+            },
+        }
+        self._sources["Image"] = image_map
+        for name, dtype in image_cols:
+            if name in image_map and name != "ImageNumber":
+                fields.setdefault(name, pa.field(name, dtype))
+        kept = [self.join.base, *self.join.parents]
+        order = [IMAGE_NUMBER, *(c for c in image_map if c != IMAGE_NUMBER)]
+        for comp in kept:
+            order += [c for c in self._sources[comp] if c != IMAGE_NUMBER]
+        order = list(dict.fromkeys(order))
+        self.schema = pa.schema(
+            [fields[c] for c in order], metadata={SOURCE_METADATA_KEY: self._about()}
+        )
+
+    def _about(self) -> bytes:
+        facts: dict[str, Any] = {
+            "format": "CellProfiler SQLite",
+            "layout": self.layout,
+            "image_table": self.image_table,
+            "object_tables": self.tables,
+            "rows": self.join.base,
+            "joined": {c: list(v) for c, v in self.join.parents.items()},
+            "left_out": self.join.left_out,
+        }
+        names = {r[0] for r in self._query("SELECT name FROM sqlite_master")}
+        for table in ("Per_Experiment", "Experiment"):
+            if table in names and table == "Per_Experiment":
+                cols = [n for n, t in self._columns(table) if t != pa.binary()]
+                if cols:
+                    row = self._query(
+                        f"SELECT {', '.join(map(_quote, cols))} FROM {_quote(table)} "
+                        "LIMIT 1"
+                    )
+                    if row:
+                        facts["experiment"] = dict(zip(cols, row[0], strict=True))
+        if "Experiment_Properties" in names:
+            rows = self._query(
+                "SELECT object_name, field, value FROM Experiment_Properties LIMIT 1000"
+            )
+            facts["properties"] = [list(r) for r in rows]
+        return json.dumps(facts, default=str).encode()
+
+    def _build_groups(self, target: int) -> None:
+        base = self.tables[self.join.base]
+        counts = self._query(
+            f"SELECT ImageNumber, COUNT(*) FROM {_quote(base)} "
+            "GROUP BY ImageNumber ORDER BY ImageNumber"
+        )
+        #: (first image, last image) of each group, whole images per group
+        self._ranges: list[tuple[int, int]] = []
+        self.group_rows = []
+        start, rows = None, 0
+        for image, n in counts:
+            if start is None:
+                start = image
+            rows += n
+            if rows >= target:
+                self._ranges.append((start, image))
+                self.group_rows.append(rows)
+                start, rows = None, 0
+        if start is not None:
+            self._ranges.append((start, counts[-1][0]))
+            self.group_rows.append(rows)
+        if not self.group_rows:
+            self.group_rows = [0]
+            self._ranges = [(0, -1)]
+        self.token = (
+            "cellprofiler-sqlite",
+            str(self.path),
+            self.path.stat().st_mtime_ns,
+        )
+
+    def _read(self, comp: str, columns: list[str], lo: int, hi: int) -> pa.Table:
+        """Some output columns of one compartment (or the image table) for a
+        range of images, in (image, object) order."""
+        mapping = self._sources[comp]
+        table = self.image_table if comp == "Image" else self.tables[comp]
+        wanted = list(dict.fromkeys([IMAGE_NUMBER, *columns]))
+        sql = (
+            f"SELECT {', '.join(_quote(mapping[c]) for c in wanted)} "
+            f"FROM {_quote(table)} WHERE ImageNumber BETWEEN ? AND ? "
+            "ORDER BY ImageNumber"
+        )
+        if comp != "Image":
+            obj = self.join.parents.get(comp, (None, None))[1] or next(
+                (c for c in mapping if c.endswith("_Number_Object_Number")), None
+            )
+            if obj is not None:
+                sql += f", {_quote(mapping[obj])}"
+        rows = self._query(sql, (lo, hi))
+        values = list(zip(*rows, strict=True)) if rows else [()] * len(wanted)
+        arrays = {}
+        for name, column in zip(wanted, values, strict=True):
+            dtype = self.schema.field(name).type
+            arrays[name] = _as_arrow(column, dtype, self.path, table, mapping[name])
+        return pa.table(arrays)
+
+    def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
+        lo, hi = self._ranges[group]
+        names = list(self.schema.names if columns is None else columns)
+        parts = {}
+        for comp in [self.join.base, *self.join.parents]:
+            mine = [c for c in names if c in self._sources[comp]]
+            link = self.join.parents.get(comp)
+            if comp == self.join.base:
+                mine += [p for p, _ in self.join.parents.values()]
+            elif link is not None:
+                mine.append(link[1])
+            parts[comp] = self._read(comp, mine, lo, hi)
+        image_cols = [
+            c for c in names if c in self._sources["Image"] and c != IMAGE_NUMBER
+        ]
+        image = self._read("Image", image_cols, lo, hi) if image_cols else pa.table({})
+        schema = pa.schema([self.schema.field(c) for c in names])
+        return join_tables(image, parts, self.join, schema)
+
+
+@dataclass
+class CellProfilerOutput:
+    """A CellProfiler output opened as one table, and where its images are."""
+
+    store: Store
+    #: a file in the folder its images are looked up from (table_path of links)
+    beside: Path
+    properties: Any = None  # cpa.Properties
+
+    @property
+    def notes(self) -> list[str]:
+        left = json.loads(self.store.schema.metadata[SOURCE_METADATA_KEY])["left_out"]
+        notes = [f"{name} objects not joined: {why}" for name, why in left.items()]
+        return [*getattr(self.store, "notes", []), *notes]
+
+
+def open_output(path: Path) -> CellProfilerOutput | None:
+    """A CellProfiler SQLite database, CSV export folder or CPA properties
+    file, opened lazily; None when ``path`` is none of these."""
+    from .cpa import is_properties, read_properties
+
+    if is_properties(path):
+        props = read_properties(path)
+        db = props.database
+        if not is_sqlite(db):
+            raise CorruptFileError(
+                f"is not an SQLite database (named by db_sqlite_file in {path.name})",
+                path=db,
+            )
+        store = SqliteStore(
+            db,
+            image_table=props.get("image_table"),
+            object_table=props.get("object_table"),
+        )
+        return CellProfilerOutput(store, db, props)
+    if path.is_file() and path.suffix.lower() in SQLITE_SUFFIXES and is_sqlite(path):
+        return CellProfilerOutput(SqliteStore(path), path)
+    if path.is_dir() and is_csv_export(path):
+        image = image_csv(path)
+        assert image is not None
+        return CellProfilerOutput(read_csv_export(path), image)
+    return None
+
+
+def _pick(names: list[str], suffix: str, path: Path) -> str:
+    found = [n for n in names if n.endswith(suffix)]
+    if not found:
+        raise SchemaError(
+            f"has no {suffix} table: not a CellProfiler ExportToDatabase output",
+            path=path,
+            hint=f"tables: {', '.join(names[:8]) or 'none'}",
+        )
+    return min(found, key=len)
+
+
+def _as_arrow(
+    values: Sequence[Any], dtype: pa.DataType, path: Path, table: str, column: str
+) -> pa.Array:
+    """SQLite values as an Arrow array of the column's declared type.
+
+    SQLite stores any value in any column: text in a number column is named
+    (table, column, the value), never silently turned into a null.
+    """
+    try:
+        return pa.array(values, type=dtype)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+        if pa.types.is_floating(dtype):  # ints and "nan"/"inf" spellings are fine
+            try:
+                return pa.array([_number(v) for v in values], type=dtype)
+            except ValueError:
+                pass
+        if pa.types.is_string(dtype):
+            return pa.array([None if v is None else str(v) for v in values], dtype)
+        bad = next((v for v in values if _fails(v, dtype)), None)
+        raise SchemaError(
+            f"table {table} holds {bad!r} in a {dtype} column ({exc})",
+            path=path,
+            column=column,
+            hint="CellProfiler writes numbers there; the database may be damaged",
+        ) from exc
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(value)  # raises ValueError on text that is no number
+
+
+def _fails(value: Any, dtype: pa.DataType) -> bool:
+    try:
+        pa.array([value], type=dtype)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return True
+    return False
+
+
+# -- CSV folders -------------------------------------------------------------------
+#: CytoTable's cellprofiler_csv identifying columns
+_CSV_IDENTIFYING = (
+    "ImageNumber",
+    "ObjectNumber",
+    "Metadata_Well",
+    "Metadata_Plate",
+    "Parent_Cells",
+    "Parent_Nuclei",
+)
+
+
+def cytotable_name(column: str, group: str) -> str:
+    """A CSV column renamed as CytoTable's ``cellprofiler_csv`` preset renames
+    it (``group``: ``Image`` or the compartment)."""
+    ident = column in _CSV_IDENTIFYING
+    if not ident and not column.startswith(group):
+        return f"{group}_{column}"
+    if ident and column.startswith(group):
+        return f"Metadata_{column}"
+    if (
+        ident
+        and not column.startswith("Metadata_")
+        and "Image" not in column
+        and not any(k in column for k in ("ObjectNumber", "TableNumber"))
+    ):
+        return f"Metadata_{group}_{column}"
+    if ident and not column.startswith("Metadata_"):
+        return f"Metadata_{column}"
+    return column
+
+
+def read_csv_export(folder: Path) -> Store:
+    """A CSV export folder as one profile table (read whole: CSV has no index)."""
+    import pyarrow.csv as pcsv
+
+    def read(path: Path, group: str) -> pa.Table:
+        try:
+            table = pcsv.read_csv(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise CorruptFileError(f"cannot parse the CSV: {exc}", path=path) from exc
+        return table.rename_columns(
+            [cytotable_name(c, group) for c in table.column_names]
+        )
+
+    image_path = image_csv(folder)
+    assert image_path is not None
+    image = read(image_path, "Image")
+    image = image.select(
+        [
+            c
+            for c in image.column_names
+            if c == IMAGE_NUMBER
+            or c in ("Metadata_Plate", "Metadata_Well")
+            or (c.startswith("Image_") and _IMAGE_LINKS.match(c[len("Image_") :]))
+        ]
+    )
+    objects = _object_csvs(folder)
+    parts = {name: read(path, name) for name, path in objects.items()}
+    known = {c: t for c, t in parts.items() if c in _BASES} or parts
+    columns = {c: t.column_names for c, t in known.items()}
+    join = plan_join(columns, {c: "Metadata_ObjectNumber" for c in known})
+    kept = [join.base, *join.parents]
+    base = parts[join.base]
+    order = [IMAGE_NUMBER, *(c for c in image.column_names if c != IMAGE_NUMBER)]
+    order += [c for c in base.column_names if c != IMAGE_NUMBER]
+    for comp in join.parents:  # CytoTable: parents' object numbers are the join
+        order += [
+            c
+            for c in parts[comp].column_names
+            if c not in (IMAGE_NUMBER, "Metadata_ObjectNumber")
+        ]
+    order = list(dict.fromkeys(order))
+    fields = {IMAGE_NUMBER: pa.field(IMAGE_NUMBER, pa.int64())}
+    for table in [image, *(parts[c] for c in kept)]:
+        for f in table.schema:
+            fields.setdefault(f.name, f)
+    left_out = {
+        c: "not one of CytoTable's compartments" for c in parts if c not in known
+    }
+    left_out.update(join.left_out)
+    about = {
+        "format": "CellProfiler CSV export",
+        "image_table": image_path.name,
+        "object_tables": {name: path.name for name, path in objects.items()},
+        "rows": join.base,
+        "joined": {c: list(v) for c, v in join.parents.items()},
+        "left_out": left_out,
+    }
+    schema = pa.schema(
+        [fields[c] for c in order],
+        metadata={SOURCE_METADATA_KEY: json.dumps(about).encode()},
+    )
+    table = join_tables(image, {c: parts[c] for c in kept}, join, schema)
+    store = MemoryStore(table)
+    store.location = str(folder)
+    store.format = "cellprofiler-csv"
+    return store
+
+
+def write_profile_table(
+    output: CellProfilerOutput,
+    dst: Path,
+    *,
+    compression: str | None = "zstd",
+    progress: Any = None,
+) -> Path:
+    """Write the joined table to Parquet, a group of images at a time (bounded
+    memory), atomically: a failure (a full disk) leaves no partial file.
+    ``progress(done, total)`` is called after each group."""
+    import pyarrow.parquet as pq
+
+    from ..errors import WriteError
+    from ..images.atomic import atomic_target
+
+    if not str(dst).lower().endswith(".parquet"):
+        raise WriteError(
+            "a profile table is written as Parquet", path=dst, hint="name it .parquet"
+        )
+    store = output.store
+    groups = len(store.group_rows)
+    with (
+        atomic_target(dst) as tmp,
+        pq.ParquetWriter(tmp, store.schema, compression=compression) as writer,
+    ):
+        for g in range(groups):
+            part = store.read_group(g, None)
+            if part.num_rows:
+                writer.write_table(part, row_group_size=GROUP_ROWS)
+            if progress is not None:
+                progress(g + 1, groups)
+    return dst
