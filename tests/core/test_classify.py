@@ -211,3 +211,92 @@ def test_per_group_counts_shares_and_enrichment(screen, tmp_path):
         pytest.approx(4 / 3),
         pytest.approx(2 / 3),
     ]
+
+
+def test_a_cpa_properties_file_and_its_training_set_drive_classify(tmp_path):
+    """CPA's own inputs: the properties name the database, keys, ignored
+    columns and the training set; `classify PROPERTIES --out` needs nothing
+    else, and rows are matched by image and object number."""
+    from arrowscope.core.profiles.cpa import write_training_set
+    from arrowscope.core.profiles.synthetic import write_cellprofiler_sqlite
+
+    write_cellprofiler_sqlite(
+        tmp_path / "cpa.db", images=6, cells=10, layout="single object table"
+    )
+    key = ["Metadata_ImageNumber", "Metadata_ObjectNumber"]
+    picks = pa.table(
+        {
+            "Metadata_ImageNumber": [1, 1, 2, 2, 3, 3, 4, 4],
+            "Metadata_ObjectNumber": [1, 2, 3, 4, 5, 6, 7, 8],
+            CLASS_COLUMN: ["pos", "neg"] * 4,
+        }
+    )
+    write_training_set(tmp_path / "train.txt", picks, key)
+    props = tmp_path / "exp.properties"
+    props.write_text(
+        "db_type = sqlite\ndb_sqlite_file = cpa.db\n"
+        "image_table = Per_Image\nobject_table = Per_Object\n"
+        "image_id = ImageNumber\nobject_id = ObjectNumber\n"
+        "cell_x_loc = Nuclei_Location_Center_X\n"
+        "cell_y_loc = Nuclei_Location_Center_Y\n"
+        "classifier_ignore_columns = Cells_.*, .*_Location_.*\n"
+        "training_set = train.txt\n"
+    )
+    out, model = tmp_path / "scores.parquet", tmp_path / "model.json"
+    argv = ["classify", str(props), "--out", str(out), "--save-model", str(model)]
+    assert main(argv) == 0
+    scores = pq.read_table(out)
+    assert scores.num_rows == 60
+    assert scores.column_names[:2] == key
+    assert set(scores.column(PREDICTED).to_pylist()) <= {"pos", "neg"}
+    saved = json.loads(model.read_text())
+    assert saved["features"] and not [
+        f for f in saved["features"] if f.startswith("Cells_") or "_Location_" in f
+    ]
+    training = {(r[key[0]], r[key[1]]): r[CLASS_COLUMN] for r in saved["training"]}
+    assert training[(2, 3)] == "pos" and training[(4, 8)] == "neg"
+
+
+def test_scoring_on_a_dask_cluster_matches_scoring_here(screen, tmp_path):
+    pytest.importorskip("distributed")
+    from arrowscope.core.profiles.batch import connect
+
+    path, table, truth = screen
+    labels = _labels(table, truth, _picks(truth, 20, 20))
+    here = tmp_path / "here.parquet"
+    classify_table(path, labels, here)
+    client = connect(workers=1)
+    try:
+        there = tmp_path / "there.parquet"
+        seen = []
+        classify_table(
+            path, labels, there, client=client, progress=lambda d, t: seen.append(d)
+        )
+    finally:
+        client.close()
+        client.cluster.close()
+    assert pq.read_table(there).equals(pq.read_table(here))
+    assert seen == list(range(1, 21))  # in order, one per row group
+
+
+def test_scores_go_into_the_warehouse(tmp_path):
+    from arrowscope.core.profiles.warehouse import open_warehouse
+    from tests import warehouses
+
+    root = tmp_path / "wh"
+    facts = warehouses.data_files(root, np.random.default_rng(0))
+    profiles = facts["profiles"]
+    keys = [c for c in ("Metadata_ObjectID",) if c in profiles.column_names]
+    labels = profiles.select(keys).append_column(
+        CLASS_COLUMN, pa.array(["a", "b", "a", "b"])
+    )
+    pq.write_table(labels, tmp_path / "labels.parquet")
+    out = tmp_path / "scores.parquet"
+    argv = ["classify", str(root), "--labels", str(tmp_path / "labels.parquet")]
+    argv += ["--out", str(out), "--into-warehouse", "phenotypes"]
+    assert main(argv) == 0
+    w = open_warehouse(root)
+    stored = w.table("quality_control.phenotypes")
+    assert stored.rows == 4
+    assert main([*argv, "--overwrite"]) == 0  # replaced only when asked
+    assert main([*argv[:-2], "--into-warehouse", "phenotypes"]) == 1

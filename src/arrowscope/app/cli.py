@@ -146,8 +146,9 @@ def _parser() -> argparse.ArgumentParser:
     cls.add_argument(
         "--labels",
         type=Path,
-        required=True,
-        help="Parquet/CSV: the table's key columns and Metadata_class",
+        help="Parquet/CSV: the table's key columns and Metadata_class; or a "
+        "CellProfiler Analyst training set (default: the one TABLE's "
+        "properties file names)",
     )
     cls.add_argument(
         "--out", type=Path, required=True, help="scores: keys, class, p per class"
@@ -170,7 +171,17 @@ def _parser() -> argparse.ArgumentParser:
         help="the groups of --summary (default: plate and well, else image)",
     )
     cls.add_argument(
+        "--into-warehouse",
+        metavar="NAME",
+        help="also write the scores into the warehouse as quality_control.NAME",
+    )
+    cls.add_argument(
         "--overwrite", action="store_true", help="replace outputs that exist"
+    )
+    cls_where = cls.add_mutually_exclusive_group()
+    cls_where.add_argument("--scheduler", help="dask.distributed scheduler address")
+    cls_where.add_argument(
+        "--workers", type=int, help="score on a local dask cluster of N workers"
     )
 
     info = sub.add_parser("info", help="describe what a file holds")
@@ -739,18 +750,47 @@ def _classify(args: argparse.Namespace) -> int:
         *([args.save_model] if args.save_model else []),
         *([args.summary] if args.summary else []),
     ]
-    check_outputs(outputs, [args.table, args.labels], args.overwrite)
+    inputs = [p for p in (args.table, args.labels) if p is not None]
+    check_outputs(outputs, inputs, args.overwrite)
+    warehouse = None
+    if args.into_warehouse is not None:
+        from ..core.profiles.warehouse import open_warehouse, warehouse_root
+
+        root = warehouse_root(args.table) if isinstance(args.table, Path) else None
+        if root is None:
+            raise UsageError("--into-warehouse needs a warehouse root as TABLE")
+        warehouse = open_warehouse(root)
+        warehouse.check_quality_control(args.into_warehouse, args.overwrite)
+    client = None
+    if args.scheduler or args.workers:
+        from ..core.profiles.batch import connect
+
+        client = connect(args.scheduler, args.workers)
     bar = _ProgressLine("classify")
-    trained = classify_table(
-        args.table,
-        args.labels,
-        args.out,
-        features=args.features,
-        model=args.model,
-        table=args.warehouse_table,
-        progress=bar,
-    )
+    try:
+        trained = classify_table(
+            args.table,
+            args.labels,
+            args.out,
+            features=args.features,
+            model=args.model,
+            table=args.warehouse_table,
+            progress=bar,
+            client=client,
+        )
+    finally:
+        _close(client, own=not args.scheduler)
     bar.done()
+    if warehouse is not None:
+        from ..core.images.parquet import read_parquet
+
+        written = warehouse.write_classes(
+            args.into_warehouse,
+            read_parquet(args.out),
+            trained.classes,
+            overwrite=args.overwrite,
+        )
+        logger.info("wrote %s into %s", written.identifier, warehouse.root)
     from collections import Counter
 
     counts = Counter(trained.training.column("Metadata_class").to_pylist())

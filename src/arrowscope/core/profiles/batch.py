@@ -83,9 +83,10 @@ def common_schema(paths: Sequence[Path]) -> pa.Schema:
     return first
 
 
-def annotation_keys(schema: pa.Schema) -> list[str]:
-    """Key columns for an annotation file: image key + object number, or Metadata_*."""
-    roles = detect_keys(schema)
+def annotation_keys(schema: pa.Schema, roles: Any = None) -> list[str]:
+    """Key columns for an annotation file: image key + object number, or
+    Metadata_* (``roles``: the table's key roles, when not the detected ones)."""
+    roles = roles if roles is not None else detect_keys(schema)
     keys = [*roles.image, *roles.objects.values()]
     if keys and "Metadata_ObjectID" in schema.names:  # CytoTable's object id
         keys.insert(0, "Metadata_ObjectID")

@@ -261,6 +261,15 @@ class SqliteStore(Store):
         self._build_schema()
         self._build_groups(group_rows)
 
+    def __getstate__(self) -> dict[str, Any]:  # to a dask worker: no connection
+        state = super().__getstate__()
+        state.pop("_local", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._local = threading.local()
+
     # sqlite3 connections belong to their thread: one per thread, read-only
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

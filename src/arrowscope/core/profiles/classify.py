@@ -26,8 +26,8 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import ArrowscopeError, SchemaError
+from .cpa import CLASS_COLUMN
 
-CLASS_COLUMN = "Metadata_class"
 PREDICTED = "Metadata_predicted_class"
 PROB_PREFIX = "Metadata_p_"
 Model = Literal["gbt", "rf"]
@@ -65,10 +65,20 @@ def feature_columns(
     return out
 
 
-def read_labels(path: str | Path) -> pa.Table:
-    """A labels table: key columns + ``Metadata_class`` (Parquet or CSV)."""
+def read_labels(path: str | Path, key: Sequence[str] = ()) -> pa.Table:
+    """A labels table: key columns + ``Metadata_class`` (Parquet or CSV), or
+    a CellProfiler Analyst training set (its object key read as ``key``)."""
+    from .cpa import is_training_set, read_training_set
     from .source import TableFile
 
+    if is_training_set(Path(path)):
+        if not key:
+            raise SchemaError(
+                "a CPA training set names cells by image and object number; "
+                "the table has no object key to match them to",
+                path=path,
+            )
+        return read_training_set(path, list(key))
     table = TableFile(Path(path))
     if CLASS_COLUMN not in table.schema.names:
         raise SchemaError(
@@ -302,6 +312,32 @@ def load_model(path: str | Path) -> TrainedModel:
     )
 
 
+def score_schema(
+    schema: pa.Schema, keys: Sequence[str], classes: Sequence[str]
+) -> pa.Schema:
+    """The scores' columns: the keys, the predicted class, p per class."""
+    return pa.schema(
+        [
+            *(schema.field(k) for k in keys),
+            pa.field(PREDICTED, pa.string()),
+            *(pa.field(f"{PROB_PREFIX}{c}", pa.float64()) for c in classes),
+        ]
+    )
+
+
+def score_group(
+    store: Any, group: int, trained: TrainedModel, keys: Sequence[str]
+) -> pa.Table:
+    """The scores of one row group (run here, or on a dask worker)."""
+    part = store.read_group(group, [*keys, *trained.features])
+    best, proba = trained.predict(part)
+    cols = [part.column(k) for k in keys]
+    cols.append(pa.array(list(best), pa.string()))
+    cols += [pa.array(proba[:, i]) for i in range(len(trained.classes))]
+    schema = score_schema(part.schema, keys, trained.classes)
+    return pa.Table.from_arrays(cols, schema=schema.remove_metadata())
+
+
 def score_all(
     source: Any,
     trained: TrainedModel,
@@ -310,23 +346,24 @@ def score_all(
     keys: Sequence[str],
     progress: Callable[[int, int], None] | None = None,
     cancel: Any = None,
+    client: Any = None,
 ) -> Path:
     """Score every row of ``source`` (a TableFile's store) row group by row
     group into ``out``: keys, ``Metadata_predicted_class`` and one
-    ``Metadata_p_<class>`` per class. Memory stays near one row group; the
-    file is written atomically (a cancel leaves no file)."""
+    ``Metadata_p_<class>`` per class. Memory stays near one row group (with
+    ``client``, a dask cluster scores a few groups per worker at a time and
+    they are written in order); the file is written atomically (a cancel
+    leaves no file)."""
     from ..images.atomic import atomic_target
     from ..images.parquet import parquet_writer
 
     store = source.store
     groups = source.num_groups
-    key_types = [source.schema.field(k).type for k in keys]
-    schema = pa.schema(
-        [
-            *(pa.field(k, t) for k, t in zip(keys, key_types, strict=True)),
-            pa.field(PREDICTED, pa.string()),
-            *(pa.field(f"{PROB_PREFIX}{c}", pa.float64()) for c in trained.classes),
-        ]
+    schema = score_schema(source.schema, keys, trained.classes).remove_metadata()
+    parts = (
+        _scored_on(client, store, groups, trained, keys)
+        if client is not None
+        else (score_group(store, g, trained, keys) for g in range(groups))
     )
     with (
         atomic_target(Path(out)) as tmp,
@@ -334,18 +371,47 @@ def score_all(
     ):
         for g in range(groups):
             if cancel is not None and cancel.is_set():
+                _cancel(parts)
                 raise ArrowscopeError(
                     "scoring cancelled; nothing was written", path=out
                 )
-            part = store.read_group(g, [*keys, *trained.features])
-            best, proba = trained.predict(part)
-            cols = [part.column(k) for k in keys]
-            cols.append(pa.array(list(best), pa.string()))
-            cols += [pa.array(proba[:, i]) for i in range(len(trained.classes))]
-            writer.write_table(pa.Table.from_arrays(cols, schema=schema))
+            writer.write_table(next(parts))
             if progress is not None:
                 progress(g + 1, groups)
     return Path(out)
+
+
+def _scored_on(
+    client: Any, store: Any, groups: int, trained: TrainedModel, keys: Sequence[str]
+) -> Any:
+    """Scores of each group in order, computed on a dask cluster: a window of
+    two groups per worker in flight, so the client holds a few groups only."""
+    from collections import deque
+
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    window = 2 * workers
+    [store_f, model_f] = client.scatter([store, trained], broadcast=True)
+    pending: deque[Any] = deque()
+    submitted = 0
+    try:
+        for _ in range(groups):
+            while submitted < groups and len(pending) < window:
+                pending.append(
+                    client.submit(
+                        score_group, store_f, submitted, model_f, list(keys), pure=False
+                    )
+                )
+                submitted += 1
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _cancel(parts: Any) -> None:
+    close = getattr(parts, "close", None)
+    if close is not None:
+        close()  # a generator's finally cancels what is in flight
 
 
 def take_rows(source: Any, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
@@ -371,7 +437,7 @@ def take_rows(source: Any, rows: np.ndarray, columns: Sequence[str]) -> pa.Table
 
 def classify_table(
     location: Any,
-    labels: str | Path | pa.Table,
+    labels: str | Path | pa.Table | None,
     out: str | Path,
     *,
     features: Sequence[str] | None = None,
@@ -380,20 +446,39 @@ def classify_table(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     cancel: Any = None,
+    client: Any = None,
     **options: Any,
 ) -> TrainedModel:
     """The ``arrowscope classify`` job: open ``location`` (anything
     ``open_profiles`` opens), match the labels by key, train, score every row
-    into ``out``. Returns the trained model (accuracy, confusion, importances)."""
+    into ``out`` (on a dask cluster with ``client``). Returns the trained
+    model (accuracy, confusion, importances).
+
+    ``labels``: a labels table or file, a CPA training set, or None for the
+    training set a CPA properties file names. The properties'
+    ``classifier_ignore_columns`` are ignored as well as ``ignore``.
+    """
     from .batch import annotation_keys
     from .resolve import open_profiles
 
     pt = open_profiles(location, **options)
     source = pt._file.source
-    keys = annotation_keys(pt.schema)
-    label_table = labels if isinstance(labels, pa.Table) else read_labels(labels)
+    keys = annotation_keys(pt.schema, pt.keys)
+    if labels is None:
+        if pt.training_set is None:
+            raise ArrowscopeError(
+                "no labels: give a labels file (or a CPA training set)",
+                path=location,
+                hint="--labels FILE",
+            )
+        labels = pt.training_set
+    object_key = [*pt.keys.image, *([pt.keys.object] if pt.keys.object else [])]
+    label_table = (
+        labels if isinstance(labels, pa.Table) else read_labels(labels, object_key)
+    )
     path = None if isinstance(labels, pa.Table) else labels
     rows, classes = match_labels(pt.read(keys), label_table, path=path)
+    ignore = [*ignore, *pt.classifier_ignore]
     chosen = list(features) if features else feature_columns(pt.schema, keys, ignore)
     missing = [f for f in chosen if f not in pt.columns]
     if missing:
@@ -402,7 +487,15 @@ def classify_table(
         )
     picked = take_rows(source, rows, [*keys, *chosen])
     trained = train(picked, classes, keys=keys, features=chosen, model=model, seed=seed)
-    score_all(source, trained, out, keys=keys, progress=progress, cancel=cancel)
+    score_all(
+        source,
+        trained,
+        out,
+        keys=keys,
+        progress=progress,
+        cancel=cancel,
+        client=client,
+    )
     return trained
 
 

@@ -167,6 +167,20 @@ def is_properties(path: Path) -> bool:
     return path.suffix.lower() == PROPERTIES_SUFFIX and path.is_file()
 
 
+def is_training_set(path: Path) -> bool:
+    """Whether ``path`` is a CPA training set (text: comments, a ``label`` line)."""
+    if path.suffix.lower() in (".parquet", ".csv", ".tsv", ".arrow", ".feather"):
+        return False
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.strip() and not line.lstrip().startswith("#"):
+                    return line.split()[0] == "label"
+    except OSError:
+        return False
+    return False
+
+
 def read_training_set(path: str | Path, key: list[str]) -> pa.Table:
     """A CPA training set as a labels table: the ``key`` columns (the object
     key the properties give, e.g. Metadata_ImageNumber, Metadata_ObjectNumber)

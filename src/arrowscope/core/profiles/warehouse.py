@@ -418,6 +418,29 @@ class Warehouse:
             ),
             "arrowscope.kind": "quality_control",
         }
+        return self._write_annotation(name, table, props)
+
+    def write_classes(
+        self,
+        name: str,
+        scores: pa.Table,
+        classes: list[str],
+        *,
+        overwrite: bool = False,
+    ) -> WarehouseTable:
+        """Write a classifier's scores (the rows' keys,
+        ``Metadata_predicted_class``, ``Metadata_p_<class>``) as table
+        ``quality_control.<name>``, where QC flags go, by the same rules."""
+        self.check_quality_control(name, overwrite)
+        props = {
+            "arrowscope.kind": "classification",
+            "arrowscope.classes": json.dumps(list(classes)),
+        }
+        return self._write_annotation(name, scores, props)
+
+    def _write_annotation(
+        self, name: str, table: pa.Table, props: dict[str, str]
+    ) -> WarehouseTable:
         identifier = f"{QC_NAMESPACE}.{name}"
         if self.layout == "iceberg":
             from .iceberg import write_table
