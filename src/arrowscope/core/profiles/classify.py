@@ -414,6 +414,83 @@ def _cancel(parts: Any) -> None:
         close()  # a generator's finally cancels what is in flight
 
 
+#: how cells are fetched into the gallery (CellProfiler Analyst's fetch)
+FETCH_HOW = ("random", "class", "uncertain")
+
+
+def fetch_rows(
+    source: Any,
+    n: int,
+    how: str = "random",
+    *,
+    trained: TrainedModel | None = None,
+    cls: str | None = None,
+    pool: np.ndarray | None = None,
+    exclude: np.ndarray | None = None,
+    look_at: int = 2000,
+    seed: int | None = None,
+) -> np.ndarray:
+    """``n`` table rows to look at next: at random; predicted as ``cls``; or
+    those the model is least sure of (active learning). ``pool``: a boolean
+    mask of the rows to fetch from (a well, field, filter or gate);
+    ``exclude``: rows not to fetch again (already binned).
+
+    Predictions are made a row group at a time, in random group order, and
+    stop as soon as ``n`` cells of the class are found (or, for uncertainty,
+    after ``look_at`` rows, at least 20 per cell asked): a fetch never reads
+    the whole table when it need not.
+    """
+    if how not in FETCH_HOW:
+        raise ValueError(f"how must be one of {FETCH_HOW}, not {how!r}")
+    rng = np.random.default_rng(seed)
+    allowed = np.ones(source.num_rows, bool) if pool is None else np.asarray(pool, bool)
+    if exclude is not None:
+        allowed &= ~np.asarray(exclude, bool)
+    if how == "random":
+        rows = np.flatnonzero(allowed)
+        return rng.permutation(rows)[:n].astype(np.int64)
+    if trained is None:
+        raise ArrowscopeError(
+            "fetching by class or by uncertainty needs a trained model",
+            hint="train on the binned cells first",
+        )
+    if how == "class" and cls not in trained.classes:
+        raise ArrowscopeError(
+            f"the model knows no class {cls!r} (classes: {trained.classes})"
+        )
+    starts = np.concatenate([[0], np.cumsum(source.store.group_rows)]).astype(np.int64)
+    found: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    seen = 0
+    budget = max(look_at, 20 * n)
+    for g in rng.permutation(source.num_groups):
+        lo, hi = int(starts[g]), int(starts[g + 1])
+        mine = np.flatnonzero(allowed[lo:hi])
+        if not len(mine):
+            continue
+        part = source.store.read_group(int(g), list(trained.features))
+        part = part.take(pa.array(mine))
+        best, proba = trained.predict(part)
+        if how == "class":
+            hit = mine[best == cls] + lo
+            found.append(rng.permutation(hit))
+            if sum(len(f) for f in found) >= n:
+                break
+        else:
+            found.append(mine + lo)
+            scores.append(1.0 - proba.max(axis=1))
+            seen += len(mine)
+            if seen >= budget:
+                break
+    if not found:
+        return np.empty(0, np.int64)
+    rows = np.concatenate(found)
+    if how == "class":
+        return rows[:n].astype(np.int64)
+    order = np.argsort(-np.concatenate(scores), kind="stable")
+    return rows[order[:n]].astype(np.int64)
+
+
 def take_rows(source: Any, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
     """``columns`` of ``rows`` (in that order), read one row group at a time:
     a few hundred labelled cells of a million-row table never load it whole."""
@@ -477,16 +554,15 @@ def classify_table(
         labels if isinstance(labels, pa.Table) else read_labels(labels, object_key)
     )
     path = None if isinstance(labels, pa.Table) else labels
-    rows, classes = match_labels(pt.read(keys), label_table, path=path)
-    ignore = [*ignore, *pt.classifier_ignore]
-    chosen = list(features) if features else feature_columns(pt.schema, keys, ignore)
-    missing = [f for f in chosen if f not in pt.columns]
-    if missing:
-        raise SchemaError(
-            "feature column not in the table", column=missing[0], path=location
-        )
-    picked = take_rows(source, rows, [*keys, *chosen])
-    trained = train(picked, classes, keys=keys, features=chosen, model=model, seed=seed)
+    trained = train_table(
+        pt,
+        label_table,
+        features=features,
+        model=model,
+        ignore=ignore,
+        seed=seed,
+        path=path,
+    )
     score_all(
         source,
         trained,
@@ -497,6 +573,34 @@ def classify_table(
         client=client,
     )
     return trained
+
+
+def train_table(
+    pt: Any,
+    labels: pa.Table,
+    *,
+    features: Sequence[str] | None = None,
+    model: str = "gbt",
+    ignore: Sequence[str] = (),
+    seed: int = 0,
+    path: Any = None,
+) -> TrainedModel:
+    """Train on the rows of profile table ``pt`` that ``labels`` names by key
+    (the labels' key columns and ``Metadata_class``): only those rows' key and
+    feature columns are read, a row group at a time."""
+    from .batch import annotation_keys
+
+    keys = annotation_keys(pt.schema, pt.keys)
+    rows, classes = match_labels(pt.read(keys), labels, path=path)
+    ignore = [*ignore, *pt.classifier_ignore]
+    chosen = list(features) if features else feature_columns(pt.schema, keys, ignore)
+    missing = [f for f in chosen if f not in pt.columns]
+    if missing:
+        raise SchemaError(
+            "feature column not in the table", column=missing[0], path=pt.path
+        )
+    picked = take_rows(pt._file.source, rows, [*keys, *chosen])
+    return train(picked, classes, keys=keys, features=chosen, model=model, seed=seed)
 
 
 def class_summary(

@@ -11,6 +11,7 @@ at once, atomically (a crash leaves the previous file).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,17 @@ from ..errors import ArrowscopeError, SchemaError
 from .qc import MANUAL_COLUMN
 
 VERDICTS = ("keep", "reject", "unsure")
+#: file metadata key: a classifier's bins in their order (empty ones too)
+CLASSES_KEY = b"arrowscope.classes"
 
 
-def sidecar_path(table: Any) -> Path:
-    """Where the marks of a profile table (a path or a ProfileTable) live."""
+def sidecar_path(table: Any, kind: str = "marks") -> Path:
+    """Where the marks (or the classifier's bins, ``kind="classes"``) of a
+    profile table (a path or a ProfileTable) live."""
     warehouse = getattr(table, "warehouse", None)
     if warehouse is not None:
-        return Path(warehouse.base) / "quality_control" / "_arrowscope_marks.parquet"
+        base = Path(warehouse.base) / "quality_control"
+        return base / f"_arrowscope_{kind}.parquet"
     path = getattr(table, "path", table)
     if path is None:
         raise ArrowscopeError(
@@ -41,15 +46,36 @@ def sidecar_path(table: Any) -> Path:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
             break
-    return path.with_name(f"{name}.marks.parquet")
+    if path.is_dir():  # a CellProfiler CSV export folder: beside it
+        return path.with_name(f"{path.name}.{kind}.parquet")
+    for suffix in (".sqlite", ".sqlite3", ".db", ".properties"):
+        name = name.removesuffix(suffix)
+    return path.with_name(f"{name}.{kind}.parquet")
 
 
 class Marks:
-    """The verdicts on cells of one profile table, by key."""
+    """The verdicts on cells of one profile table, by key.
 
-    def __init__(self, path: Path, key_columns: Sequence[str], schema: pa.Schema):
+    The same store keeps a classifier's bins (``column="Metadata_class"``,
+    ``allowed=None``: any class name; the bins, empty ones too, are kept in
+    the file's metadata in their order).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        key_columns: Sequence[str],
+        schema: pa.Schema,
+        *,
+        column: str = MANUAL_COLUMN,
+        allowed: Sequence[str] | None = VERDICTS,
+    ):
         self.path = Path(path)
         self.key_columns = list(key_columns)
+        self.column = column
+        self.allowed = None if allowed is None else tuple(allowed)
+        #: the classes in their order (the verdicts, or a classifier's bins)
+        self.classes: list[str] = list(self.allowed or ())
         self._types = [schema.field(c).type for c in self.key_columns]
         self._by_key: dict[tuple[Any, ...], str] = {}
         if self.path.is_file():
@@ -60,9 +86,7 @@ class Marks:
 
         stored = read_parquet(self.path)
         missing = [
-            c
-            for c in (*self.key_columns, MANUAL_COLUMN)
-            if c not in stored.column_names
+            c for c in (*self.key_columns, self.column) if c not in stored.column_names
         ]
         if missing:
             raise SchemaError(
@@ -75,11 +99,18 @@ class Marks:
         keys = zip(
             *(stored.column(c).to_pylist() for c in self.key_columns), strict=True
         )
+        if self.allowed is None:
+            listed = (stored.schema.metadata or {}).get(CLASSES_KEY)
+            self.classes = json.loads(listed) if listed else []
         for key, verdict in zip(
-            keys, stored.column(MANUAL_COLUMN).to_pylist(), strict=True
+            keys, stored.column(self.column).to_pylist(), strict=True
         ):
-            if verdict in VERDICTS:
+            if verdict is not None and (
+                self.allowed is None or verdict in self.allowed
+            ):
                 self._by_key[tuple(key)] = verdict
+                if verdict not in self.classes:
+                    self.classes.append(verdict)
 
     def _key(self, keys: Mapping[str, Any]) -> tuple[Any, ...]:
         missing = [c for c in self.key_columns if c not in keys]
@@ -100,10 +131,13 @@ class Marks:
 
     def set_many(self, keys: Sequence[Mapping[str, Any]], verdict: str | None) -> None:
         """Mark several cells with one verdict, saved once."""
-        if verdict is not None and verdict not in VERDICTS:
+        allowed = self.allowed
+        if verdict is not None and allowed is not None and verdict not in allowed:
             raise ValueError(
-                f"verdict must be one of {VERDICTS} or None, not {verdict!r}"
+                f"verdict must be one of {allowed} or None, not {verdict!r}"
             )
+        if verdict is not None and verdict not in self.classes:
+            self.classes.append(verdict)
         for k in keys:
             key = self._key(k)
             if verdict is None:
@@ -123,8 +157,39 @@ class Marks:
             c: pa.array([k[i] for k in keys], t)
             for i, (c, t) in enumerate(zip(self.key_columns, self._types, strict=True))
         }
-        cols[MANUAL_COLUMN] = pa.array(list(self._by_key.values()), pa.string())
-        return pa.table(cols)
+        cols[self.column] = pa.array(list(self._by_key.values()), pa.string())
+        table = pa.table(cols)
+        if self.allowed is None:
+            table = table.replace_schema_metadata(
+                {CLASSES_KEY: json.dumps(self.classes)}
+            )
+        return table
+
+    def rename(self, old: str, new: str) -> None:
+        """Rename a class (a bin), its cells with it; saved."""
+        if self.allowed is not None:
+            raise ValueError("the verdicts cannot be renamed")
+        if not new or new in self.classes:
+            raise ValueError(f"{new!r} is empty or a class already")
+        self.classes = [new if c == old else c for c in self.classes]
+        self._by_key = {k: new if v == old else v for k, v in self._by_key.items()}
+        self.save()
+
+    def remove(self, name: str) -> None:
+        """Remove a class (a bin) and the cells put in it; saved."""
+        if self.allowed is not None:
+            raise ValueError("the verdicts cannot be removed")
+        self.classes = [c for c in self.classes if c != name]
+        self._by_key = {k: v for k, v in self._by_key.items() if v != name}
+        self.save()
+
+    def add_class(self, name: str) -> None:
+        """Add an empty class (a bin); saved."""
+        if self.allowed is not None or not name.strip():
+            raise ValueError(f"cannot add the class {name!r}")
+        if name not in self.classes:
+            self.classes.append(name)
+            self.save()
 
     def save(self) -> Path:
         from ..images.atomic import atomic_target
@@ -159,8 +224,26 @@ def open_marks(table: Any, path: str | Path | None = None) -> Marks:
     from .table import ProfileTable
 
     pt = table if isinstance(table, ProfileTable) else open_profiles(table)
-    keys = annotation_keys(pt.schema)
+    keys = annotation_keys(pt.schema, pt.keys)
     return Marks(Path(path) if path else sidecar_path(pt), keys, pt.schema)
+
+
+def open_bins(table: Any, path: str | Path | None = None) -> Marks:
+    """A classifier's bins of a profile table: cells put in named classes by
+    key, beside the table (``<stem>.classes.parquet``; for a warehouse,
+    ``quality_control/_arrowscope_classes.parquet``)."""
+    from .batch import annotation_keys
+    from .cpa import CLASS_COLUMN
+    from .resolve import open_profiles
+    from .table import ProfileTable
+
+    pt = table if isinstance(table, ProfileTable) else open_profiles(table)
+    keys = annotation_keys(pt.schema, pt.keys)
+    where = Path(path) if path else sidecar_path(pt, "classes")
+    bins = Marks(where, keys, pt.schema, column=CLASS_COLUMN, allowed=None)
+    if not where.is_file() and not bins.classes:
+        bins.classes = ["positive", "negative"]  # CPA's first two bins
+    return bins
 
 
 def agreement(flags: Any, verdicts: np.ndarray) -> dict[str, dict[str, int]]:
