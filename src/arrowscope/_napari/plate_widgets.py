@@ -169,6 +169,9 @@ class PlateMapWidget(_SessionWidget):
                 for c in flag_columns(flags.column_names)
             ]
         out += ["manual:reject", "manual:keep", "manual:unsure"]
+        predicted = self.session.predicted
+        if predicted is not None:  # the Classifier panel scored the screen
+            out += [f"class:{c}" for c in sorted({str(c) for c in predicted})]
         return out + numeric_columns(self.session.profiles.schema)
 
     def _table_for(self, value: str) -> pa.Table:
@@ -200,6 +203,7 @@ class PlateMapWidget(_SessionWidget):
                 self.stat.currentText(),
                 flags=self.session.flags,
                 marks=self.session.verdicts,
+                predicted=self.session.predicted,
                 rows=self.session.filter_mask,
                 index=self._index,
             )

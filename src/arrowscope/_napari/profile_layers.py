@@ -29,6 +29,20 @@ MARK_COLORS = {"keep": "#4cff4c", "reject": "#ff4cff", "unsure": "#ffffff"}
 CELLS_ROLE = "cells"
 #: the cells layer's status-bar help: its keys judge cells
 CELLS_HELP = "1 keep · 2 reject · 3 unsure · Backspace clear (the selected cell)"
+#: the same keys while the Classifier panel bins cells
+BINS_HELP = "1–9 put the selected cell in that bin · Backspace takes it out"
+#: a classifier's bins, in order (a tab10-like palette, bright on dark images)
+BIN_COLORS = (
+    "#4cc9f0",
+    "#f72585",
+    "#ffd60a",
+    "#80ed99",
+    "#ff8c42",
+    "#b388ff",
+    "#ff5d5d",
+    "#9ef01a",
+    "#ffffff",
+)
 
 
 def profile_meta(pt: ProfileTable, role: str, **extra: Any) -> dict[str, Any]:

@@ -657,21 +657,11 @@ class OutlierGalleryWidget(_SessionWidget):
         self.page = max(0, min(page, pages - 1))
         chunk = self.rows[self.page * self.PAGE : (self.page + 1) * self.PAGE].tolist()
         self.label.setText(f"page {self.page + 1}/{pages} · {len(self.rows)} cells")
-        colors = self._channel_colors()
+        colors = channel_colors(self.viewer)
         pt = self.session.profiles
 
-        def render() -> list[tuple[int, np.ndarray | None]]:
-            from ..core.profiles.crops import iter_cell_crops
-
-            out = []
-            for row, crop in zip(
-                chunk, iter_cell_crops(pt, chunk, channels=list(colors)), strict=True
-            ):
-                out.append((row, None if crop is None else composite(crop, colors)))
-            return out
-
         worker = make_worker(
-            render,
+            lambda: render_thumbnails(pt, chunk, colors),
             receiver=self,
             done=self._show,
             failed=lambda exc: notify(f"Could not draw crops: {exc}", "error"),
@@ -680,34 +670,13 @@ class OutlierGalleryWidget(_SessionWidget):
         start(worker)
         return worker
 
-    def _channel_colors(self) -> dict[str, tuple[float, float, float]]:
-        out = {}
-        for layer in self.viewer.layers:
-            meta = layer.metadata.get(NAMESPACE, {})
-            if meta.get("role") == "channel" and layer.visible:
-                out[meta["channel"]] = tuple(
-                    float(v) for v in layer.colormap.colors[-1][:3]
-                )
-        return out
-
     def _show(self, thumbs: list[tuple[int, np.ndarray | None]]) -> None:
         self.list.clear()
         manual = self.session.manual if self.session is not None else None
         verdicts = self.session.verdicts if self.session is not None else None
         for row, rgb in thumbs:
-            item = QListWidgetItem(self._caption(row, manual, verdicts))
-            item.setData(Qt.ItemDataRole.UserRole, row)
-            if rgb is not None:
-                h, w, _ = rgb.shape
-                image = QImage(rgb.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888)
-                item.setIcon(
-                    QIcon(
-                        QPixmap.fromImage(image).scaled(
-                            self.ICON, self.ICON, Qt.AspectRatioMode.KeepAspectRatio
-                        )
-                    )
-                )
-            self.list.addItem(item)
+            caption = self._caption(row, manual, verdicts)
+            self.list.addItem(thumbnail_item(row, rgb, caption, self.ICON))
 
     def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt's name
         from qtpy.QtCore import QEvent
@@ -769,6 +738,48 @@ class OutlierGalleryWidget(_SessionWidget):
         ]
         if rows:
             self.session.toggle_manual(rows)
+
+
+def channel_colors(viewer: Any) -> dict[str, tuple[float, float, float]]:
+    """The shown channel layers' colours, by channel (what crops are drawn in)."""
+    out = {}
+    for layer in viewer.layers:
+        meta = layer.metadata.get(NAMESPACE, {})
+        if meta.get("role") == "channel" and layer.visible:
+            out[meta["channel"]] = tuple(
+                float(v) for v in layer.colormap.colors[-1][:3]
+            )
+    return out
+
+
+def render_thumbnails(
+    pt: Any, rows: list[int], colors: dict[str, tuple[float, float, float]]
+) -> list[tuple[int, np.ndarray | None]]:
+    """Each row's crop as an RGB composite (None where it has none); run in a
+    worker."""
+    from ..core.profiles.crops import iter_cell_crops
+
+    crops = iter_cell_crops(pt, rows, channels=list(colors))
+    return [
+        (row, None if crop is None else composite(crop, colors))
+        for row, crop in zip(rows, crops, strict=True)
+    ]
+
+
+def thumbnail_item(
+    row: int, rgb: np.ndarray | None, caption: str, size: int
+) -> QListWidgetItem:
+    """A gallery item: the crop as an icon, the caption, the row as its data."""
+    item = QListWidgetItem(caption)
+    item.setData(Qt.ItemDataRole.UserRole, row)
+    if rgb is not None:
+        h, w, _ = rgb.shape
+        image = QImage(rgb.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888)
+        pixmap = QPixmap.fromImage(image).scaled(
+            size, size, Qt.AspectRatioMode.KeepAspectRatio
+        )
+        item.setIcon(QIcon(pixmap))
+    return item
 
 
 def composite(crop: Any, colors: dict[str, tuple[float, float, float]]) -> np.ndarray:

@@ -21,6 +21,8 @@ from ..core.profiles.resolve import open_profiles
 from ..core.profiles.table import ProfileTable, labels_at
 from .layers import NAMESPACE
 from .profile_layers import (
+    BIN_COLORS,
+    BINS_HELP,
     CELL_COLOR,
     CELLS_HELP,
     CELLS_ROLE,
@@ -40,7 +42,9 @@ VERDICT_KEYS = {
     "2": "reject",
     "3": "unsure",
     "Backspace": None,
-}  # about the height of a docked viewer's canvas
+}
+#: while the Classifier panel bins cells: key → the bin's position (None: out)
+BIN_KEYS = {**{str(k): k - 1 for k in range(1, 10)}, "Backspace": None}
 _SESSIONS: weakref.WeakKeyDictionary[Any, QCSession] = weakref.WeakKeyDictionary()
 
 
@@ -81,6 +85,14 @@ class QCSession:
         self.verdict_version = 0  # bumped on every mark (the table redraws its column)
         self._keys_of_marks: pa.Table | None = None
         self._load_marks()
+        #: a classifier's bins (named classes) of each row, opened on first use
+        self.bins: Any = None
+        self.bin_of = np.full(n, None, dtype=object)
+        self._keys_of_bins: pa.Table | None = None
+        #: what the number keys do on the canvas: "verdicts" or "bins"
+        self.key_target = "verdicts"
+        #: the classifier's class of each row once the screen is scored
+        self.predicted: np.ndarray | None = None
         self.selected: list[int] = []
         #: The scores of the last QC run (``Metadata_qcscore_<method>_<feature>``).
         self.scores: pa.Table | None = None
@@ -229,16 +241,20 @@ class QCSession:
 
     def _bind_verdict_keys(self) -> None:
         """1/2/3 on the cells layer judge the current cell (keep/reject/unsure),
-        Backspace clears, and the next cell is shown at once. They replace the
+        Backspace clears, and the next cell is shown at once; while the
+        Classifier panel bins cells, 1–9 put it in that bin. They replace the
         layer's own add/select-mode and delete keys: the cells layer is a view
         of the table, not something to draw on or delete from."""
-        for key, verdict in VERDICT_KEYS.items():
+        for key in BIN_KEYS:
 
-            def judge(_layer: Any, verdict: str | None = verdict) -> None:
+            def judge(_layer: Any, key: str = key) -> None:
                 from ..core.errors import ArrowscopeError
 
                 try:
-                    self.judge_current(verdict)
+                    if self.key_target == "bins":
+                        self.bin_current(BIN_KEYS[key])
+                    elif key in VERDICT_KEYS:
+                        self.judge_current(VERDICT_KEYS[key])
                 except ArrowscopeError as exc:  # told, never raised into napari
                     from napari.utils.notifications import show_error
 
@@ -262,11 +278,68 @@ class QCSession:
 
     def _show_verdict_help(self, _event: Any = None) -> None:
         """The status bar names the verdict keys, not Points' 2/3 mode keys."""
-        self.points.help = CELLS_HELP
+        text = BINS_HELP if self.key_target == "bins" else CELLS_HELP
+        self.points.help = text
         # a plugin widget's viewer is a proxy, and so is every layer it returns
         active = _unwrapped(self.viewer.layers.selection.active)
-        if active is _unwrapped(self.points) and self.viewer.help != CELLS_HELP:
-            self.viewer.help = CELLS_HELP
+        if active is _unwrapped(self.points) and self.viewer.help != text:
+            self.viewer.help = text
+
+    # ---- a classifier's bins
+    def open_bins(self) -> Any:
+        """The bins of this table (opened once, from beside the table)."""
+        if self.bins is None:
+            from ..core.profiles.marks import open_bins
+
+            self.bins = open_bins(self.profiles)
+            keys = self.profiles.read(self.bins.key_columns)
+            self.bin_of = self.bins.verdicts(keys)
+            self._keys_of_bins = keys
+        return self.bins
+
+    def set_key_target(self, target: str) -> None:
+        """``"bins"``: the number keys put cells in bins; ``"verdicts"``: judge."""
+        if target not in ("verdicts", "bins"):
+            raise ValueError(f"target must be 'verdicts' or 'bins', not {target!r}")
+        if target == "bins":
+            self.open_bins()
+        self.key_target = target
+        self._show_verdict_help()
+        self.recolor()
+
+    def put_in_bin(self, rows: Sequence[int], name: str | None) -> None:
+        """Put rows in the bin ``name`` (None takes them out), by key; saved."""
+        bins = self.open_bins()
+        assert self._keys_of_bins is not None
+        picked = self._keys_of_bins.take(pa.array(np.asarray(rows, np.int64)))
+        bins.set_many(picked.to_pylist(), name)
+        for r in rows:
+            self.bin_of[int(r)] = name
+        self.verdict_version += 1
+        self.recolor()
+        self.state_changed.emit()
+
+    def bin_current(self, position: int | None) -> int | None:
+        """Put the selected cells in the bin at ``position`` (a number key), then
+        select the next visible cell."""
+        if not self.selected:
+            return None
+        classes = self.open_bins().classes
+        if position is not None and position >= len(classes):
+            return None  # no such bin: nothing happens
+        name = None if position is None else classes[position]
+        self.put_in_bin(self.selected, name)
+        return self.step(+1)
+
+    def labels(self) -> pa.Table:
+        """The binned cells as a labels table: key columns + Metadata_class."""
+        from ..core.profiles.cpa import CLASS_COLUMN
+
+        bins = self.open_bins()
+        table = bins.table
+        return table.rename_columns(
+            [CLASS_COLUMN if c == bins.column else c for c in table.column_names]
+        )
 
     def judge_current(self, verdict: str | None) -> int | None:
         """Mark the selected cells, then select the next visible one."""
@@ -328,6 +401,11 @@ class QCSession:
             hit = self.verdicts[rows] == verdict
             colors[hit] = color
             judged |= hit
+        if self.key_target == "bins" and self.bins is not None:
+            for k, name in enumerate(self.bins.classes):  # while binning: bins
+                hit = self.bin_of[rows] == name
+                colors[hit] = BIN_COLORS[k % len(BIN_COLORS)]
+                judged |= hit
         emphasis = auto[rows] | self.manual[rows] | judged
         self.points.border_color = list(colors)
         self.points.border_width = np.where(emphasis, EMPHASIS_BORDER, THIN_BORDER)

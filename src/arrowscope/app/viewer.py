@@ -58,6 +58,7 @@ WIDGETS = (
     "Scatter and gates",
     "Export",
     "Plate map",
+    "Classifier",
 )
 
 

@@ -145,12 +145,16 @@ def match_labels(
     return np.asarray(rows, np.int64), np.asarray(classes, object)
 
 
-def _estimator(model: str, seed: int) -> Any:
+def _estimator(model: str, seed: int, n: int = 1000) -> Any:
+    """The model for ``n`` training cells. Gradient boosting's leaves hold
+    at least 20 cells by default: with the few dozen cells a user bins that
+    allows no split at all, so leaves shrink with the training set."""
     _sklearn()
     if model == "gbt":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        return HistGradientBoostingClassifier(random_state=seed)
+        leaf = max(2, min(20, n // 10))
+        return HistGradientBoostingClassifier(random_state=seed, min_samples_leaf=leaf)
     if model == "rf":
         from sklearn.ensemble import RandomForestClassifier
 
@@ -245,7 +249,7 @@ def train(
     picked = picked.select([*keys, *features])
     x = _matrix(picked, features)
     names = sorted(set(classes.tolist()))
-    estimator = _estimator(model, seed)
+    estimator = _estimator(model, seed, len(classes))
     trained = TrainedModel(
         names,
         list(features),
@@ -261,7 +265,9 @@ def train(
     k = min(folds, min(counts))
     if k >= 2:
         cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-        guess = cross_val_predict(_estimator(model, seed), fit_x, classes, cv=cv)
+        guess = cross_val_predict(
+            _estimator(model, seed, len(classes)), fit_x, classes, cv=cv
+        )
         trained.cv_accuracy = float((guess == classes).mean())
         trained.confusion = confusion_matrix(classes, guess, labels=names).tolist()
     estimator.fit(fit_x, classes)

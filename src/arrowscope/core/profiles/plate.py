@@ -166,6 +166,7 @@ def plate_summary(
     *,
     flags: QCResult | pa.Table | None = None,
     marks: Any = None,
+    predicted: np.ndarray | None = None,
     rows: np.ndarray | None = None,
     index: PlateIndex | None = None,
 ) -> pa.Table:
@@ -176,7 +177,9 @@ def plate_summary(
     ``"count"``, ``"any_outlier"`` (share of cells flagged by any condition in
     ``flags``), a condition name (share flagged by it), ``"manual:reject"``
     (or ``:keep``/``:unsure``; share of cells so marked in ``marks``: a
-    :class:`~arrowscope.core.profiles.marks.Marks` or the rows' verdicts), or a
+    :class:`~arrowscope.core.profiles.marks.Marks` or the rows' verdicts),
+    ``"class:<name>"`` (share of cells a classifier predicts as ``name``:
+    ``predicted`` holds each row's class), or a
     feature column (its ``stat`` per well: median, mean, min, max,
     stddev_pop, sum; NaN and ±inf left out). ``rows``: a boolean mask of the
     cells to count (the current filter). ``index``: a :class:`PlateIndex` of
@@ -218,6 +221,12 @@ def plate_summary(
             else marks.verdicts(reader(marks.key_columns))
         )
         values = np.asarray(got == verdict, bool)
+    elif value.startswith("class:"):
+        if predicted is None or len(predicted) != n:
+            raise SchemaError(
+                f"value {value!r} needs each row's predicted class (predicted=)"
+            )
+        values = np.asarray(predicted == value.split(":", 1)[1], bool)
     elif value in names:
         if stat not in STATS:
             raise ValueError(f"stat must be one of {STATS}, not {stat!r}")

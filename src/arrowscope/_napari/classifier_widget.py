@@ -1,0 +1,513 @@
+"""The Classifier panel: CellProfiler Analyst's Classifier, in napari.
+
+Bins are named classes; cells go in them from the gallery and the canvas
+with the number keys (1–9, Backspace takes them out), stored by key beside
+the table. *Fetch* fills the gallery with cells at random, predicted as a
+class, or the ones the model is least sure of, from all cells, the shown
+ones (filter, picked wells, gates) or this field. *Train* fits a model on
+the binned cells and shows its cross-validated accuracy, confusion matrix
+and the features that matter most; the gallery's predictions update at
+once. *Score all* scores every cell out of core in a worker (progress,
+cancel) into a Parquet file of keys, ``Metadata_predicted_class`` and
+``Metadata_p_<class>``; the plate map can then colour wells by a class's
+share. Long work runs off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qtpy.QtCore import QSize, Qt
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+)
+
+from ..core.errors import ArrowscopeError
+from ..core.profiles.classify import MODELS
+from .profile_layers import BIN_COLORS
+from .profiles_widget import _row, notify
+from .qc_widgets import (
+    _as_int,
+    _has_modifiers,
+    _SessionWidget,
+    channel_colors,
+    key_code,
+    render_thumbnails,
+    thumbnail_item,
+)
+from .session import BIN_KEYS
+from .workers import make_worker, start
+
+#: where fetched cells come from
+POOLS = ("all cells", "shown cells (filter, wells, gates)", "this field")
+
+
+class ClassifierWidget(_SessionWidget):
+    """Bins, fetch, train, score all (see the module docstring)."""
+
+    ICON = 96
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__(napari_viewer)
+        self.trained: Any = None
+        self.scores_path: Path | None = None
+        self._cancel: threading.Event | None = None
+        self._worker: Any = None
+        self.gallery_rows: list[int] = []
+        self.predictions: dict[int, tuple[str, float]] = {}
+        # bins
+        self.bin_list = QListWidget()
+        self.bin_list.setMaximumHeight(120)
+        add_b, rename_b, remove_b = (
+            QPushButton("+ bin"),
+            QPushButton("rename"),
+            QPushButton("− bin"),
+        )
+        add_b.clicked.connect(lambda: self.add_bin())
+        rename_b.clicked.connect(lambda: self.rename_bin())
+        remove_b.clicked.connect(lambda: self.remove_bin())
+        self.keys_on = QCheckBox("Number keys put cells in bins (canvas and gallery)")
+        self.keys_on.toggled.connect(self._keys_toggled)
+        # fetch
+        self.fetch_n = QSpinBox(minimum=1, maximum=500, value=20)
+        self.fetch_how = QComboBox()
+        self.fetch_pool = QComboBox()
+        self.fetch_pool.addItems(POOLS)
+        fetch_b = QPushButton("Fetch")
+        fetch_b.clicked.connect(lambda: self.fetch())
+        self.gallery = QListWidget()
+        self.gallery.setViewMode(QListView.ViewMode.IconMode)
+        self.gallery.setIconSize(QSize(self.ICON, self.ICON))
+        self.gallery.setGridSize(QSize(self.ICON + 28, self.ICON + 34))
+        self.gallery.setWordWrap(True)
+        self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
+        self.gallery.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.gallery.itemClicked.connect(self._clicked)
+        self.gallery.installEventFilter(self)
+        self._bin_keys = {key_code(k): pos for k, pos in BIN_KEYS.items()}
+        # train
+        self.model = QComboBox()
+        for key, name in MODELS.items():
+            self.model.addItem(name, key)
+        self.train_b = QPushButton("Train")
+        self.train_b.clicked.connect(lambda: self.train())
+        self.report = QLabel("Put a few cells in each bin, then train.")
+        self.report.setWordWrap(True)
+        self.report.setTextFormat(Qt.TextFormat.RichText)
+        # score all
+        self.out_edit = QLineEdit(placeholderText="scores file (.parquet)")
+        self.score_b = QPushButton("Score all")
+        self.score_b.clicked.connect(lambda: self.score_all())
+        self.stop_b = QPushButton("Cancel")
+        self.stop_b.setEnabled(False)
+        self.stop_b.clicked.connect(self.cancel)
+        self.bar = QProgressBar()
+        self.bar.setVisible(False)
+        #: (row groups scored, of) in the last Score all
+        self.progress = (0, 0)
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel("<b>Bins</b>"))
+        lay.addWidget(self.bin_list)
+        lay.addWidget(_row(add_b, rename_b, remove_b))
+        lay.addWidget(self.keys_on)
+        form = QFormLayout()
+        form.addRow("Fetch", _row(self.fetch_n, self.fetch_how))
+        form.addRow("from", _row(self.fetch_pool, fetch_b))
+        lay.addLayout(form)
+        lay.addWidget(self.gallery)
+        lay.addWidget(_row(self.model, self.train_b))
+        lay.addWidget(self.report)
+        lay.addWidget(_row(self.out_edit, self.score_b, self.stop_b))
+        lay.addWidget(self.bar)
+        self._maybe_attach()
+
+    # ---- session
+    def attached(self) -> None:
+        assert self.session is not None
+        try:
+            self.session.open_bins()
+        except ArrowscopeError as exc:
+            notify(str(exc), "error")
+            return
+        pt = self.session.profiles
+        if pt.path is not None:
+            stem = Path(pt.path).name.split(".")[0]
+            self.out_edit.setText(
+                str(Path(pt.path).with_name(f"{stem}.scores.parquet"))
+            )
+        self.session.state_changed.connect(self._refresh_bins)
+        self._refresh_bins()
+
+    @property
+    def classes(self) -> list[str]:
+        if self.session is None or self.session.bins is None:
+            return []
+        return list(self.session.bins.classes)
+
+    def _refresh_bins(self, *_: Any) -> None:
+        if self.session is None or self.session.bins is None:
+            return
+        counts = {c: int((self.session.bin_of == c).sum()) for c in self.classes}
+        self.bin_list.clear()
+        for k, name in enumerate(self.classes):
+            self.bin_list.addItem(f"{k + 1}  {name}  ({counts[name]} cells)")
+            self.bin_list.item(k).setForeground(_qcolor(BIN_COLORS[k % 9]))
+        current = self.fetch_how.currentText()
+        self.fetch_how.blockSignals(True)
+        self.fetch_how.clear()
+        self.fetch_how.addItem("at random", ("random", None))
+        if self.trained is not None:
+            for c in self.trained.classes:
+                self.fetch_how.addItem(f"predicted {c}", ("class", c))
+            self.fetch_how.addItem("least certain", ("uncertain", None))
+        index = self.fetch_how.findText(current)
+        self.fetch_how.setCurrentIndex(max(0, index))
+        self.fetch_how.blockSignals(False)
+
+    def add_bin(self, name: str | None = None) -> None:
+        if self.session is None:
+            return
+        if name is None:
+            name, ok = QInputDialog.getText(self, "New bin", "Name of the class:")
+            if not ok:
+                return
+        try:
+            self.session.open_bins().add_class(name.strip())
+        except (ValueError, ArrowscopeError) as exc:
+            notify(str(exc), "warning")
+        self._refresh_bins()
+
+    def rename_bin(self, new: str | None = None) -> None:
+        item = self.bin_list.currentRow()
+        if self.session is None or item < 0:
+            return
+        old = self.classes[item]
+        if new is None:
+            new, ok = QInputDialog.getText(self, "Rename bin", "New name:", text=old)
+            if not ok:
+                return
+        try:
+            self.session.open_bins().rename(old, new.strip())
+        except (ValueError, ArrowscopeError) as exc:
+            notify(str(exc), "warning")
+            return
+        self.session.bin_of[self.session.bin_of == old] = new.strip()
+        self._refresh_bins()
+
+    def remove_bin(self) -> None:
+        item = self.bin_list.currentRow()
+        if self.session is None or item < 0:
+            return
+        name = self.classes[item]
+        self.session.open_bins().remove(name)
+        self.session.bin_of[self.session.bin_of == name] = None
+        self.session.recolor()
+        self._refresh_bins()
+
+    def _keys_toggled(self, on: bool) -> None:
+        if self.session is not None:
+            self.session.set_key_target("bins" if on else "verdicts")
+
+    # ---- the gallery
+    def _pool(self) -> np.ndarray | None:
+        assert self.session is not None
+        choice = self.fetch_pool.currentText()
+        if choice == POOLS[1]:
+            return self.session.visible.copy()
+        if choice == POOLS[2]:
+            fov = round(self.viewer.dims.point[0]) if self.viewer.dims.ndim else 0
+            return self.session.profiles.fov_of_row == fov
+        return None
+
+    def fetch(self) -> Any:
+        """Fill the gallery with N cells (in a worker), not ones already binned."""
+        from ..core.profiles.classify import fetch_rows
+
+        if self.session is None:
+            notify("Open a profile table first (Profiles panel).", "warning")
+            return None
+        how, cls = self.fetch_how.currentData() or ("random", None)
+        pt = self.session.profiles
+        source = pt._file.source
+        n, pool = self.fetch_n.value(), self._pool()
+        exclude = self.session.bin_of != None  # noqa: E711 - numpy, elementwise
+        trained, colors = self.trained, channel_colors(self.viewer)
+
+        def job() -> tuple[list[int], Any]:
+            rows = fetch_rows(
+                source, n, how, trained=trained, cls=cls, pool=pool, exclude=exclude
+            ).tolist()
+            return rows, render_thumbnails(pt, rows, colors)
+
+        worker = make_worker(
+            job,
+            receiver=self,
+            done=self._fetched,
+            failed=lambda exc: notify(f"Could not fetch cells: {exc}", "error"),
+        )
+        self._worker = worker
+        start(worker)
+        return worker
+
+    def _fetched(self, out: tuple[list[int], Any]) -> None:
+        rows, thumbs = out
+        self.gallery_rows = rows
+        self.gallery.clear()
+        for row, rgb in thumbs:
+            self.gallery.addItem(
+                thumbnail_item(row, rgb, self._caption(row), self.ICON)
+            )
+        if not rows:
+            notify("No cells to fetch there (all binned, or none match).", "info")
+        self._predict_gallery()
+
+    def _caption(self, row: int) -> str:
+        text = f"row {row}"
+        if self.session is not None and self.session.bin_of[row] is not None:
+            text += f" · {self.session.bin_of[row]}"
+        if row in self.predictions:
+            cls, p = self.predictions[row]
+            text += f"\n→ {cls} {p:.0%}"
+        return text
+
+    def _recaption(self) -> None:
+        for i in range(self.gallery.count()):
+            item = self.gallery.item(i)
+            item.setText(self._caption(int(item.data(Qt.ItemDataRole.UserRole))))
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt's name
+        from qtpy.QtCore import QEvent
+
+        if obj is self.gallery and event.type() == QEvent.Type.KeyPress:
+            key = _as_int(event.key())
+            if key in self._bin_keys and not _has_modifiers(event):
+                self.bin_selected(self._bin_keys[key])
+                return True
+        return bool(super().eventFilter(obj, event))
+
+    def bin_selected(self, position: int | None) -> list[int]:
+        """Put the gallery's selected cells in the bin at ``position`` (None:
+        out of their bin), then select the next one."""
+        if self.session is None:
+            return []
+        items = self.gallery.selectedItems()
+        rows = [int(i.data(Qt.ItemDataRole.UserRole)) for i in items]
+        classes = self.classes
+        if not rows or (position is not None and position >= len(classes)):
+            return []
+        try:
+            self.session.put_in_bin(
+                rows, None if position is None else classes[position]
+            )
+        except ArrowscopeError as exc:
+            notify(str(exc), "error")
+            return []
+        self._recaption()
+        last = max(self.gallery.row(i) for i in items)
+        if last + 1 < self.gallery.count():
+            nxt = self.gallery.item(last + 1)
+            self.gallery.clearSelection()
+            nxt.setSelected(True)
+            self.gallery.setCurrentItem(nxt)
+        return rows
+
+    def _clicked(self, item: Any) -> None:
+        if self.session is not None:
+            self.session.select_rows([int(item.data(Qt.ItemDataRole.UserRole))])
+
+    # ---- train
+    def train(self) -> Any:
+        """Train on the binned cells in a worker; then predict the gallery."""
+        from ..core.profiles.classify import train_table
+
+        if self.session is None:
+            return None
+        labels = self.session.labels()
+        classes = set(labels.column("Metadata_class").to_pylist())
+        if len(classes) < 2:
+            notify("Put cells in at least two bins before training.", "warning")
+            return None
+        pt, model = self.session.profiles, self.model.currentData()
+
+        worker = make_worker(
+            lambda: train_table(pt, labels, model=model),
+            receiver=self,
+            done=self._trained,
+            failed=lambda exc: notify(f"Training failed: {exc}", "error"),
+            finished=lambda: self.train_b.setEnabled(True),
+            progress={"total": 0, "desc": "Training the classifier"},
+        )
+        self.train_b.setEnabled(False)
+        self._worker = worker
+        start(worker)
+        return worker
+
+    def _trained(self, trained: Any) -> None:
+        self.trained = trained
+        self.report.setText(describe_model(trained))
+        self._refresh_bins()
+        self._predict_gallery()
+
+    def _predict_gallery(self) -> Any:
+        """Predictions for the gallery's cells (a worker): shown in captions."""
+        from ..core.profiles.classify import take_rows
+
+        if self.trained is None or not self.gallery_rows or self.session is None:
+            return None
+        trained, rows = self.trained, np.asarray(self.gallery_rows, np.int64)
+        source = self.session.profiles._file.source
+
+        def job() -> dict[int, tuple[str, float]]:
+            best, proba = trained.predict(take_rows(source, rows, trained.features))
+            return {
+                int(r): (str(b), float(p.max()))
+                for r, b, p in zip(rows, best, proba, strict=True)
+            }
+
+        worker = make_worker(
+            job,
+            receiver=self,
+            done=self._predicted,
+            failed=lambda exc: notify(f"Could not predict: {exc}", "error"),
+        )
+        self._worker = worker
+        start(worker)
+        return worker
+
+    def _predicted(self, predictions: dict[int, tuple[str, float]]) -> None:
+        self.predictions = predictions
+        self._recaption()
+
+    # ---- score all
+    def score_all(
+        self, out: str | Path | None = None, *, overwrite: bool | None = None
+    ) -> Any:
+        """Score every cell into the scores file, in a worker (progress,
+        cancel); the plate map can then show each class's share per well. An
+        existing file is replaced only after a confirmation (or with
+        ``overwrite=True``); never the table or its images."""
+        from ..core.images.atomic import check_output
+        from ..core.profiles.batch import annotation_keys
+        from ..core.profiles.classify import score_all
+        from .export_widget import _Progress, confirm_replace
+
+        if self.session is None or self.trained is None:
+            notify("Train the classifier first.", "warning")
+            return None
+        target = Path(out or self.out_edit.text().strip())
+        pt = self.session.profiles
+        try:
+            check_output(target, inputs=pt.inputs, overwrite=True)
+        except ArrowscopeError as exc:
+            notify(str(exc), "error")
+            return None
+        if target.exists():
+            if overwrite is None:
+                overwrite = confirm_replace(self, f"Replace {target}?")
+            if not overwrite:
+                notify(f"{target} exists; nothing was written.", "warning")
+                return None
+        cancel = threading.Event()
+        self._cancel = cancel
+        relay = _Progress(self)
+        relay.changed.connect(self._show_progress)
+        trained, source = self.trained, pt._file.source
+        keys = annotation_keys(pt.schema, pt.keys)
+
+        def job() -> Path:
+            return score_all(
+                source,
+                trained,
+                target,
+                keys=keys,
+                progress=relay.changed.emit,
+                cancel=cancel,
+            )
+
+        worker = make_worker(
+            job,
+            receiver=self,
+            done=self._scored,
+            failed=lambda exc: notify(f"Scoring stopped: {exc}", "warning"),
+            finished=self._score_finished,
+        )
+        self.score_b.setEnabled(False)
+        self.stop_b.setEnabled(True)
+        self.bar.setVisible(True)
+        self._show_progress(0, source.num_groups)
+        self._worker = worker
+        start(worker)
+        return worker
+
+    def cancel(self) -> None:
+        """Stop scoring: nothing is written."""
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.progress = (done, total)
+        self.bar.setMaximum(max(total, 1))
+        self.bar.setValue(done)
+        self.bar.setFormat(f"scored {done} of {total} row groups")
+
+    def _score_finished(self) -> None:
+        self.score_b.setEnabled(True)
+        self.stop_b.setEnabled(False)
+        self._cancel = None
+
+    def _scored(self, path: Path) -> None:
+        from ..core.images.parquet import read_parquet
+        from ..core.profiles.classify import PREDICTED
+
+        assert self.session is not None
+        self.scores_path = path
+        # scores are in the table's row order (scored group by group)
+        predicted = read_parquet(path, columns=[PREDICTED]).column(0)
+        self.session.predicted = np.asarray(predicted.to_pylist(), dtype=object)
+        self.session.state_changed.emit()  # the plate map offers class shares
+        notify(f"Scored {len(predicted):,} cells into {path}", "info")
+
+
+def describe_model(trained: Any) -> str:
+    """Accuracy, confusion matrix and top features, as rich text."""
+    lines = [f"<b>{html.escape(MODELS.get(trained.model, trained.model))}</b>"]
+    n = trained.training.num_rows
+    if trained.cv_accuracy is not None:
+        lines.append(f"cross-validated accuracy {trained.cv_accuracy:.1%} ({n} cells)")
+    else:
+        lines.append(f"trained on {n} cells (too few per bin to cross-validate)")
+    if trained.confusion:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in trained.classes)
+        body = "".join(
+            f"<tr><th>{html.escape(c)}</th>"
+            + "".join(f"<td>{v}</td>" for v in row)
+            + "</tr>"
+            for c, row in zip(trained.classes, trained.confusion, strict=True)
+        )
+        lines.append(f"<table><tr><th>true \\ predicted</th>{head}</tr>{body}</table>")
+    top = list(trained.importances)[:5]
+    if top:
+        lines.append("features that matter most: " + ", ".join(map(html.escape, top)))
+    return "<br>".join(lines)
+
+
+def _qcolor(hex_color: str) -> Any:
+    from qtpy.QtGui import QColor
+
+    return QColor(hex_color)

@@ -1,0 +1,212 @@
+"""The Classifier panel in a real viewer: cells binned from the gallery and
+the canvas by key (surviving a re-sort and a reopen), fetch at random, by
+class and by uncertainty, train and retrain, score all with progress and
+cancel, and the plate map coloured by a class's share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from app_model.types import KeyBinding
+from qtpy.QtCore import Qt
+
+pytest.importorskip("sklearn")
+
+from arrowscope._napari.classifier_widget import ClassifierWidget  # noqa: E402
+from arrowscope._napari.plate_widgets import PlateMapWidget  # noqa: E402
+from arrowscope._napari.session import session_for  # noqa: E402
+from arrowscope._napari.workers import is_done  # noqa: E402
+from arrowscope.core.profiles.classify import PREDICTED  # noqa: E402
+from arrowscope.core.profiles.synthetic import write_demo_plate  # noqa: E402
+
+
+def wait(qtbot, worker, timeout=60_000):
+    assert worker is not None
+    qtbot.waitUntil(lambda: is_done(worker), timeout=timeout)
+
+
+@pytest.fixture
+def panel(make_napari_viewer, tmp_path, qtbot):
+    files = write_demo_plate(tmp_path / "demo", n_fields=6, size=(128, 128))
+    table = pq.read_table(files["profiles"])  # several row groups: scored apart
+    pq.write_table(table, files["profiles"], row_group_size=16)
+    viewer = make_napari_viewer()
+    viewer.open(files["profiles"], plugin="arrowscope")
+    widget = ClassifierWidget(viewer)
+    assert widget.session is not None
+    return viewer, widget, files
+
+
+def _area(widget):
+    return (
+        widget.session.profiles.read(["Nuclei_AreaShape_Area"])
+        .column(0)
+        .to_numpy(zero_copy_only=False)
+    )
+
+
+def _bin_extremes(widget, k=6):
+    """The k largest nuclei as "big", the k smallest as "small", by key."""
+    area = _area(widget)
+    order = np.argsort(area)
+    session = widget.session
+    session.put_in_bin(order[-k:].tolist(), "big")
+    session.put_in_bin(order[:k].tolist(), "small")
+    return order
+
+
+def test_bins_from_gallery_and_canvas_by_key(panel, qtbot, tmp_path):
+    viewer, widget, files = panel
+    session = widget.session
+    assert widget.classes == ["positive", "negative"]  # CPA's first bins
+    widget.add_bin("debris")
+    widget.bin_list.setCurrentRow(0)
+    widget.rename_bin("mitotic")
+    assert widget.classes == ["mitotic", "negative", "debris"]
+    # the gallery: fetch at random, 1 puts the selected cell in bin 1
+    wait(qtbot, widget.fetch())
+    assert widget.gallery.count() == 20
+    item = widget.gallery.item(0)
+    item.setSelected(True)
+    first = int(item.data(Qt.ItemDataRole.UserRole))
+    qtbot.keyClick(widget.gallery, Qt.Key.Key_1)
+    assert session.bin_of[first] == "mitotic"
+    assert "mitotic" in widget.gallery.item(0).text()
+    assert widget.gallery.item(1).isSelected()  # the next cell at once
+    qtbot.keyClick(widget.gallery, Qt.Key.Key_3)
+    second = int(widget.gallery.item(1).data(Qt.ItemDataRole.UserRole))
+    assert session.bin_of[second] == "debris"
+    # the canvas: with the number keys on bins, 2 bins the selected cell
+    widget.keys_on.setChecked(True)
+    assert "bin" in viewer.layers["cells"].help
+    cells = viewer.layers["cells"]
+    session.select_rows([5])
+    cells.keymap[KeyBinding.from_str("2")](cells)
+    assert session.bin_of[5] == "negative"
+    assert session.selected and session.selected[0] != 5  # the next cell
+    current = session.selected[0]
+    cells.keymap[KeyBinding.from_str("9")](cells)  # no ninth bin: nothing
+    assert session.bin_of[current] is None and session.selected == [current]
+    widget.keys_on.setChecked(False)
+    cells.keymap[KeyBinding.from_str("1")](cells)  # back to verdicts
+    assert session.verdicts[current] == "keep" and session.bin_of[current] is None
+    # by key: a re-sorted copy of the table finds the same cells in the bins
+    table = pq.read_table(files["profiles"])
+    shuffled = table.take(np.random.default_rng(1).permutation(table.num_rows))
+    copy = files["profiles"].with_name("shuffled.parquet")
+    pq.write_table(shuffled, copy)
+    files["profiles"].with_name("profiles.classes.parquet").replace(
+        copy.with_name("shuffled.classes.parquet")
+    )
+    from arrowscope.core.profiles.marks import open_bins
+
+    bins = open_bins(copy)
+    assert bins.classes == ["mitotic", "negative", "debris"]
+    keys = shuffled.select(bins.key_columns)
+    got = bins.verdicts(keys)
+    by_key = {tuple(r.values()): v for r, v in zip(keys.to_pylist(), got, strict=True)}
+    original = table.select(bins.key_columns).to_pylist()
+    assert by_key[tuple(original[first].values())] == "mitotic"
+    assert by_key[tuple(original[5].values())] == "negative"
+
+
+def test_reopened_bins_come_back(make_napari_viewer, qtbot, tmp_path):
+    files = write_demo_plate(tmp_path / "demo", n_fields=3, size=(96, 96))
+    viewer = make_napari_viewer()
+    viewer.open(files["profiles"], plugin="arrowscope")
+    widget = ClassifierWidget(viewer)
+    widget.session.put_in_bin([2, 4], "positive")
+    viewer.layers.clear()
+    viewer.open(files["profiles"], plugin="arrowscope")
+    again = ClassifierWidget(viewer)
+    session = session_for(viewer)
+    assert again.session is session and session is not widget.session
+    assert np.flatnonzero(session.bin_of == "positive").tolist() == [2, 4]
+    assert "positive  (2 cells)" in again.bin_list.item(0).text()
+
+
+def test_train_fetch_by_class_and_uncertainty(panel, qtbot):
+    viewer, widget, _ = panel
+    order = _bin_extremes(widget)
+    wait(qtbot, widget.train())
+    trained = widget.trained
+    assert trained is not None and sorted(trained.classes) == ["big", "small"]
+    assert "accuracy" in widget.report.text() or "trained on" in widget.report.text()
+    assert "Nuclei_AreaShape_Area" in list(trained.importances)[:3]
+    # fetch cells predicted "big": bigger than those predicted "small"
+    index = widget.fetch_how.findText("predicted big")
+    assert index >= 0
+    widget.fetch_how.setCurrentIndex(index)
+    widget.fetch_n.setValue(5)
+    wait(qtbot, widget.fetch())
+    qtbot.waitUntil(lambda: len(widget.predictions) == widget.gallery.count())
+    rows = widget.gallery_rows
+    assert rows and not set(rows) & set(order[-6:].tolist())  # binned: not again
+    assert all(widget.predictions[r][0] == "big" for r in rows)
+    assert "→ big" in widget.gallery.item(0).text()
+    # the least certain: the lowest top-class probability first
+    widget.fetch_how.setCurrentIndex(widget.fetch_how.findText("least certain"))
+    wait(qtbot, widget.fetch())
+    qtbot.waitUntil(lambda: set(widget.predictions) == set(widget.gallery_rows))
+    certainty = [widget.predictions[r][1] for r in widget.gallery_rows]
+    assert certainty == sorted(certainty)
+    # retraining after a change updates the gallery's predictions at once
+    before = dict(widget.predictions)
+    widget.session.put_in_bin(widget.gallery_rows[:2], "big")
+    wait(qtbot, widget.train())
+    qtbot.waitUntil(lambda: widget.predictions is not before)
+    assert widget.trained is not trained
+
+
+def test_score_all_with_progress_cancel_and_the_plate_map(
+    panel, qtbot, tmp_path, monkeypatch
+):
+    import arrowscope.core.profiles.classify as classify
+
+    viewer, widget, files = panel
+    _bin_extremes(widget)
+    wait(qtbot, widget.train())
+    out = tmp_path / "scores.parquet"
+    # Cancel pressed while the second row group is scored: nothing is written
+    real = classify.score_group
+
+    def slow_user(store, group, trained, keys):
+        if group == 1:
+            widget.cancel()
+        return real(store, group, trained, keys)
+
+    monkeypatch.setattr(classify, "score_group", slow_user)
+    wait(qtbot, widget.score_all(out))
+    assert not out.exists()
+    assert widget.progress[0] < widget.progress[1]  # stopped part way
+    assert widget.score_b.isEnabled() and not widget.stop_b.isEnabled()
+    monkeypatch.setattr(classify, "score_group", real)
+    wait(qtbot, widget.score_all(out))
+    scores = pq.read_table(out)
+    pt = widget.session.profiles
+    assert scores.num_rows == pt.num_rows
+    done, total = widget.progress
+    assert done == total == pt._file.source.num_groups
+    assert set(scores.column(PREDICTED).to_pylist()) <= {"big", "small"}
+    # bigger nuclei are predicted big more often
+    area = _area(widget)
+    big = np.asarray(scores.column(PREDICTED).to_pylist()) == "big"
+    assert area[big].mean() > area[~big].mean()
+    # an existing scores file is replaced only when asked
+    assert widget.score_all(out, overwrite=False) is None
+    # the plate map offers the class's share per well, and draws it
+    plate = PlateMapWidget(viewer)
+    assert "class:big" in plate.value_choices()
+    plate.value.setCurrentText("class:big")
+    summary = plate.refresh()
+    assert summary is not None
+    wells = pt.read(["Metadata_Well"]).column(0)
+    for well, share in zip(
+        summary.column("Metadata_Well").to_pylist(),
+        summary.column("value").to_pylist(),
+        strict=True,
+    ):
+        mine = np.asarray(pc.equal(wells, well).to_numpy(zero_copy_only=False))
+        assert share == pytest.approx(big[mine].mean())
