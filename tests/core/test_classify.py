@@ -300,3 +300,51 @@ def test_scores_go_into_the_warehouse(tmp_path):
     assert stored.rows == 4
     assert main([*argv, "--overwrite"]) == 0  # replaced only when asked
     assert main([*argv[:-2], "--into-warehouse", "phenotypes"]) == 1
+
+
+def test_a_model_uses_the_features_that_separate_the_bins(screen, tmp_path):
+    """With more candidate features than max_features, the model keeps the
+    ones that best separate the labelled classes (the planted two here), and
+    scoring reads only those; the choice is made again inside each
+    cross-validation fold, and a saved model rebuilds to the same choice."""
+    from arrowscope.core.profiles.classify import train_table
+    from arrowscope.core.profiles.resolve import open_profiles
+
+    path, table, truth = screen
+    labels = _labels(table, truth, _picks(truth, 40, 40))
+    pt = open_profiles(path)
+    trained = train_table(pt, labels, max_features=2)
+    assert sorted(trained.features) == [
+        "Nuclei_AreaShape_Area",
+        "Nuclei_Intensity_MeanIntensity_DNA",
+    ]
+    assert len(trained.candidates) == 12
+    assert trained.cv_accuracy > 0.9
+    quick = train_table(pt, labels, max_features=2, folds=0)
+    assert quick.cv_accuracy is None and quick.features == trained.features
+    trained.save(tmp_path / "m.json")
+    again = load_model(tmp_path / "m.json")
+    assert again.features == trained.features and again.candidates == trained.candidates
+
+
+def test_the_row_cache_reads_only_rows_it_has_not_seen(screen, monkeypatch):
+    import arrowscope.core.profiles.classify as classify
+    from arrowscope.core.profiles.resolve import open_profiles
+
+    path, table, _ = screen
+    source = open_profiles(path)._file.source
+    cache = classify.RowCache(source)
+    asked = []
+    real = classify.take_rows
+
+    def counting(src, rows, columns):
+        asked.append(sorted(rows.tolist()))
+        return real(src, rows, columns)
+
+    monkeypatch.setattr(classify, "take_rows", counting)
+    cols = ["Nuclei_AreaShape_Area", "Cells_Texture_Noise_1"]
+    got = cache.get(np.array([500, 3, 1999]), cols)
+    assert got.equals(table.select(cols).take(pa.array([500, 3, 1999])))
+    got = cache.get(np.array([3, 7, 500]), cols)
+    assert asked == [[3, 500, 1999], [7]]  # only the new row was read
+    assert got.equals(table.select(cols).take(pa.array([3, 7, 500])))

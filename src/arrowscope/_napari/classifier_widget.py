@@ -68,6 +68,8 @@ class ClassifierWidget(_SessionWidget):
         self.scores_path: Path | None = None
         self._cancel: threading.Event | None = None
         self._worker: Any = None
+        self._validation: Any = None
+        self._rows: Any = None  # a RowCache of the table, made on first use
         self.gallery_rows: list[int] = []
         self.predictions: dict[int, tuple[str, float]] = {}
         # bins
@@ -332,8 +334,18 @@ class ClassifierWidget(_SessionWidget):
             self.session.select_rows([int(item.data(Qt.ItemDataRole.UserRole))])
 
     # ---- train
+    def _cache(self) -> Any:
+        from ..core.profiles.classify import RowCache
+
+        if self._rows is None:
+            assert self.session is not None
+            self._rows = RowCache(self.session.profiles._file.source)
+        return self._rows
+
     def train(self) -> Any:
-        """Train on the binned cells in a worker; then predict the gallery."""
+        """Retrain on the binned cells in a worker (no cross-validation: the
+        predictions of the gallery and the field in view update at once), then
+        cross-validate in another worker and show the accuracy."""
         from ..core.profiles.classify import train_table
 
         if self.session is None:
@@ -343,10 +355,19 @@ class ClassifierWidget(_SessionWidget):
         if len(classes) < 2:
             notify("Put cells in at least two bins before training.", "warning")
             return None
-        pt, model = self.session.profiles, self.model.currentData()
+        pt, model, cache = (
+            self.session.profiles,
+            self.model.currentData(),
+            self._cache(),
+        )
+        rows = np.asarray([*self.gallery_rows, *self._rows_in_view()], np.int64)
+
+        def job() -> tuple[Any, dict[int, tuple[str, float]]]:
+            trained = train_table(pt, labels, model=model, folds=0, cache=cache)
+            return trained, _predict(trained, cache, rows)
 
         worker = make_worker(
-            lambda: train_table(pt, labels, model=model),
+            job,
             receiver=self,
             done=self._trained,
             failed=lambda exc: notify(f"Training failed: {exc}", "error"),
@@ -358,30 +379,54 @@ class ClassifierWidget(_SessionWidget):
         start(worker)
         return worker
 
-    def _trained(self, trained: Any) -> None:
+    def _rows_in_view(self) -> list[int]:
+        """The rows of the field of view on the canvas."""
+        assert self.session is not None
+        pt = self.session.profiles
+        if not len(pt.fields_of_view):
+            return []
+        fov = round(self.viewer.dims.point[0]) if self.viewer.dims.ndim > 2 else 0
+        return np.flatnonzero(pt.fov_of_row == fov).tolist()
+
+    def _trained(self, out: tuple[Any, dict[int, tuple[str, float]]]) -> None:
+        from ..core.profiles.classify import cross_validate
+
+        trained, predictions = out
         self.trained = trained
-        self.report.setText(describe_model(trained))
+        self.predictions = predictions
+        self._recaption()
+        self.report.setText(describe_model(trained, self._in_view()))
         self._refresh_bins()
-        self._predict_gallery()
+        worker = make_worker(
+            lambda: cross_validate(trained),
+            receiver=self,
+            done=self._validated,
+            failed=lambda exc: notify(f"Cross-validation failed: {exc}", "error"),
+        )
+        self._validation = worker
+        start(worker)
+
+    def _validated(self, trained: Any) -> None:
+        if trained is self.trained:  # not retrained meanwhile
+            self.report.setText(describe_model(trained, self._in_view()))
+
+    def _in_view(self) -> dict[str, int]:
+        """Predicted cells of each class in the field on the canvas."""
+        out: dict[str, int] = {}
+        for row in self._rows_in_view() if self.session is not None else []:
+            if row in self.predictions:
+                cls = self.predictions[row][0]
+                out[cls] = out.get(cls, 0) + 1
+        return out
 
     def _predict_gallery(self) -> Any:
         """Predictions for the gallery's cells (a worker): shown in captions."""
-        from ..core.profiles.classify import take_rows
-
         if self.trained is None or not self.gallery_rows or self.session is None:
             return None
         trained, rows = self.trained, np.asarray(self.gallery_rows, np.int64)
-        source = self.session.profiles._file.source
-
-        def job() -> dict[int, tuple[str, float]]:
-            best, proba = trained.predict(take_rows(source, rows, trained.features))
-            return {
-                int(r): (str(b), float(p.max()))
-                for r, b, p in zip(rows, best, proba, strict=True)
-            }
-
+        cache = self._cache()
         worker = make_worker(
-            job,
+            lambda: _predict(trained, cache, rows),
             receiver=self,
             done=self._predicted,
             failed=lambda exc: notify(f"Could not predict: {exc}", "error"),
@@ -391,7 +436,7 @@ class ClassifierWidget(_SessionWidget):
         return worker
 
     def _predicted(self, predictions: dict[int, tuple[str, float]]) -> None:
-        self.predictions = predictions
+        self.predictions = {**self.predictions, **predictions}
         self._recaption()
 
     # ---- score all
@@ -484,14 +529,32 @@ class ClassifierWidget(_SessionWidget):
         notify(f"Scored {len(predicted):,} cells into {path}", "info")
 
 
-def describe_model(trained: Any) -> str:
-    """Accuracy, confusion matrix and top features, as rich text."""
+def _predict(
+    trained: Any, cache: Any, rows: np.ndarray
+) -> dict[int, tuple[str, float]]:
+    """Each row's predicted class and its probability (features from the cache)."""
+    if not len(rows):
+        return {}
+    best, proba = trained.predict(cache.get(rows, trained.features))
+    return {
+        int(r): (str(b), float(p.max()))
+        for r, b, p in zip(rows, best, proba, strict=True)
+    }
+
+
+def describe_model(trained: Any, in_view: dict[str, int] | None = None) -> str:
+    """Accuracy, confusion matrix, top features and the field in view, as rich
+    text."""
     lines = [f"<b>{html.escape(MODELS.get(trained.model, trained.model))}</b>"]
     n = trained.training.num_rows
+    used = f"{len(trained.features)} of {len(trained.candidates or trained.features)}"
     if trained.cv_accuracy is not None:
-        lines.append(f"cross-validated accuracy {trained.cv_accuracy:.1%} ({n} cells)")
+        lines.append(
+            f"cross-validated accuracy {trained.cv_accuracy:.1%} ({n} cells, "
+            f"{used} features)"
+        )
     else:
-        lines.append(f"trained on {n} cells (too few per bin to cross-validate)")
+        lines.append(f"trained on {n} cells, {used} features; cross-validating…")
     if trained.confusion:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in trained.classes)
         body = "".join(
@@ -504,6 +567,9 @@ def describe_model(trained: Any) -> str:
     top = list(trained.importances)[:5]
     if top:
         lines.append("features that matter most: " + ", ".join(map(html.escape, top)))
+    if in_view:
+        counts = " · ".join(f"{html.escape(c)} {k}" for c, k in sorted(in_view.items()))
+        lines.append(f"this field: {counts}")
     return "<br>".join(lines)
 
 

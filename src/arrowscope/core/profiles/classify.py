@@ -33,6 +33,9 @@ PROB_PREFIX = "Metadata_p_"
 Model = Literal["gbt", "rf"]
 MODELS: dict[str, str] = {"gbt": "gradient boosting", "rf": "random forest"}
 FORMAT = "arrowscope.classifier/1"
+#: features a model uses at most: the ones that separate the bins best
+#: (ANOVA F on the training cells). Scoring reads only these columns.
+MAX_FEATURES = 200
 
 
 def _sklearn() -> Any:
@@ -187,6 +190,9 @@ class TrainedModel:
     cv_accuracy: float | None = None
     confusion: list[list[int]] = field(default_factory=list)
     importances: dict[str, float] = field(default_factory=dict)
+    #: every feature it chose from (``features``: the ones it uses)
+    candidates: list[str] = field(default_factory=list)
+    max_features: int | None = MAX_FEATURES
 
     def predict(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """Predicted class and per-class probabilities of the rows of ``table``."""
@@ -216,7 +222,8 @@ class TrainedModel:
             "model": self.model,
             "seed": self.seed,
             "classes": self.classes,
-            "features": self.features,
+            "features": self.candidates or self.features,
+            "max_features": self.max_features,
             "versions": {"scikit-learn": sklearn.__version__},
             "cv_accuracy": self.cv_accuracy,
             "training": self.training.to_pylist(),
@@ -236,43 +243,108 @@ def train(
     model: str = "gbt",
     seed: int = 0,
     folds: int = 5,
+    max_features: int | None = MAX_FEATURES,
 ) -> TrainedModel:
     """Train on the labelled rows ``picked`` (keys and features) of classes
     ``classes``; cross-validated accuracy and confusion matrix where every
-    class has at least two cells."""
-    _sklearn()
-    from sklearn.metrics import confusion_matrix
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    class has at least two cells (``folds=0``: none, the quick retrain).
 
+    With more than ``max_features`` candidate features, the model uses the
+    ``max_features`` that best separate the classes on the training cells
+    (chosen again inside each cross-validation fold, so the accuracy is not
+    flattered by the choice).
+    """
+    _sklearn()
     if not features:
         raise ArrowscopeError("no numeric feature columns to train on")
     picked = picked.select([*keys, *features])
     x = _matrix(picked, features)
     names = sorted(set(classes.tolist()))
+    k = max_features if max_features and len(features) > max_features else None
+    chosen = _select(x, classes, k)
+    used = [features[i] for i in chosen]
+    fit_x = x[:, chosen]
     estimator = _estimator(model, seed, len(classes))
     trained = TrainedModel(
         names,
-        list(features),
+        used,
         model,
         seed,
         estimator,
         picked.append_column(CLASS_COLUMN, pa.array(list(classes), pa.string())),
     )
+    trained.candidates = list(features)
+    trained.max_features = max_features
     with np.errstate(all="ignore"):  # an all-NaN feature has no mean: 0
-        trained.means = np.nan_to_num(np.nanmean(x, axis=0))
-    fit_x = np.where(np.isnan(x), trained.means, x) if model == "rf" else x
-    counts = [int((classes == c).sum()) for c in names]
-    k = min(folds, min(counts))
-    if k >= 2:
-        cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-        guess = cross_val_predict(
-            _estimator(model, seed, len(classes)), fit_x, classes, cv=cv
-        )
-        trained.cv_accuracy = float((guess == classes).mean())
-        trained.confusion = confusion_matrix(classes, guess, labels=names).tolist()
+        trained.means = np.nan_to_num(np.nanmean(fit_x, axis=0))
+    if model == "rf":
+        fit_x = np.where(np.isnan(fit_x), trained.means, fit_x)
     estimator.fit(fit_x, classes)
-    trained.importances = _importances(estimator, fit_x, classes, features, seed)
+    trained.importances = _importances(estimator, fit_x, classes, used, seed)
+    if folds:
+        cross_validate(trained, x, classes, k, folds)
     return trained
+
+
+def cross_validate(
+    trained: TrainedModel,
+    x: np.ndarray | None = None,
+    classes: np.ndarray | None = None,
+    k: int | None = None,
+    folds: int = 5,
+) -> TrainedModel:
+    """Fill in ``cv_accuracy`` and ``confusion`` (stratified ``folds``-fold,
+    features chosen within each fold); a no-op where a class has fewer than
+    two cells. Run after a quick retrain (``folds=0``) to keep it interactive."""
+    from sklearn.metrics import confusion_matrix
+    from sklearn.model_selection import StratifiedKFold
+
+    if x is None or classes is None:
+        features = trained.candidates or trained.features
+        x = _matrix(trained.training, features)
+        classes = np.asarray(trained.training.column(CLASS_COLUMN).to_pylist(), object)
+        mf = trained.max_features
+        k = mf if mf and len(features) > mf else None
+    names = trained.classes
+    counts = [int((classes == c).sum()) for c in names]
+    n_folds = min(folds, min(counts))
+    if n_folds < 2:
+        return trained
+    guess = np.empty(len(classes), object)
+    splits = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=trained.seed)
+    for fit_rows, test_rows in splits.split(x, classes):
+        chosen = _select(x[fit_rows], classes[fit_rows], k)
+        fx, tx = x[np.ix_(fit_rows, chosen)], x[np.ix_(test_rows, chosen)]
+        if trained.model == "rf":
+            with np.errstate(all="ignore"):
+                means = np.nan_to_num(np.nanmean(fx, axis=0))
+            fx, tx = (
+                np.where(np.isnan(fx), means, fx),
+                np.where(np.isnan(tx), means, tx),
+            )
+        est = _estimator(trained.model, trained.seed, len(fit_rows))
+        guess[test_rows] = est.fit(fx, classes[fit_rows]).predict(tx)
+    trained.cv_accuracy = float((guess == classes).mean())
+    trained.confusion = confusion_matrix(classes, guess, labels=names).tolist()
+    return trained
+
+
+def _f_scores(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """How well each feature alone separates the classes (ANOVA F), NaN-safe."""
+    from sklearn.feature_selection import f_classif
+
+    with np.errstate(all="ignore"):
+        filled = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
+        return np.nan_to_num(f_classif(np.nan_to_num(filled), y)[0])
+
+
+def _select(x: np.ndarray, y: np.ndarray, k: int | None) -> np.ndarray:
+    """The column indices of the ``k`` best-separating features (all: None),
+    in the table's order."""
+    if k is None or x.shape[1] <= k:
+        return np.arange(x.shape[1])
+    best = np.argsort(-_f_scores(x, y), kind="stable")[:k]
+    return np.sort(best)
 
 
 def _importances(
@@ -283,11 +355,7 @@ def _importances(
         # gradient boosting keeps no importances; permuting 2,000 features
         # costs thousands of predictions: rank by how well each feature alone
         # separates the classes (ANOVA F), cheap and readable
-        from sklearn.feature_selection import f_classif
-
-        filled = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            values = np.nan_to_num(f_classif(np.nan_to_num(filled), y)[0])
+        values = _f_scores(x, y)
     ranked = sorted(zip(features, values, strict=True), key=lambda t: -t[1])
     return {name: float(v) for name, v in ranked[:20]}
 
@@ -315,6 +383,7 @@ def load_model(path: str | Path) -> TrainedModel:
         features=payload["features"],
         model=payload["model"],
         seed=payload["seed"],
+        max_features=payload.get("max_features", MAX_FEATURES),
     )
 
 
@@ -590,6 +659,9 @@ def train_table(
     ignore: Sequence[str] = (),
     seed: int = 0,
     path: Any = None,
+    folds: int = 5,
+    max_features: int | None = MAX_FEATURES,
+    cache: Any = None,
 ) -> TrainedModel:
     """Train on the rows of profile table ``pt`` that ``labels`` names by key
     (the labels' key columns and ``Metadata_class``): only those rows' key and
@@ -605,42 +677,59 @@ def train_table(
         raise SchemaError(
             "feature column not in the table", column=missing[0], path=pt.path
         )
-    picked = take_rows(pt._file.source, rows, [*keys, *chosen])
-    return train(picked, classes, keys=keys, features=chosen, model=model, seed=seed)
-
-
-def class_summary(
-    scores: pa.Table, classes: Sequence[str], by: Sequence[str]
-) -> pa.Table:
-    """Per group (``by``: image, well or plate columns) the number of cells,
-    the count and share of each class, and its enrichment: the group's share
-    over the share among all cells of the same plate (or of the table)."""
-    from .keys import group_codes
-
-    missing = [c for c in by if c not in scores.column_names]
-    if missing:
-        raise SchemaError("no such column to summarise by", column=missing[0])
-    predicted = np.asarray(scores.column(PREDICTED).to_pylist(), object)
-    codes, groups = group_codes(scores, list(by))
-    plate = next((c for c in by if "plate" in c.lower()), None)
-    plate_codes = (
-        group_codes(scores, [plate])[0] if plate else np.zeros(len(codes), np.int64)
+    columns = [*keys, *chosen]
+    picked = (
+        cache.get(rows, columns)
+        if cache is not None
+        else take_rows(pt._file.source, rows, columns)
     )
-    out: dict[str, Any] = {c: [g[i] for g in groups] for i, c in enumerate(by)}
-    n = np.bincount(codes, minlength=len(groups))
-    out["cells"] = n
-    group_plate = np.zeros(len(groups), np.int64)
-    group_plate[codes] = plate_codes
-    plate_n = np.bincount(plate_codes)
-    for cls in classes:
-        hit = predicted == cls
-        count = np.bincount(codes, weights=hit, minlength=len(groups)).astype(np.int64)
-        share = count / np.maximum(n, 1)
-        plate_share = np.bincount(plate_codes, weights=hit) / np.maximum(plate_n, 1)
-        base = plate_share[group_plate]
-        out[f"{cls}_cells"] = count
-        out[f"{cls}_share"] = share
-        out[f"{cls}_enrichment"] = np.divide(
-            share, base, out=np.full(len(groups), np.nan), where=base > 0
-        )
-    return pa.table(out)
+    return train(
+        picked,
+        classes,
+        keys=keys,
+        features=chosen,
+        model=model,
+        seed=seed,
+        folds=folds,
+        max_features=max_features,
+    )
+
+
+class RowCache:
+    """Columns of rows already read (training cells, the gallery, the cells in
+    view), kept as Arrow so a retrain or a refresh reads only rows it has not
+    seen: a row group of a 2,000-feature table is hundreds of megabytes to
+    decode. At most ``limit`` rows are kept (the oldest go first)."""
+
+    def __init__(self, source: Any, limit: int = 20_000) -> None:
+        self.source = source
+        self.limit = limit
+        self.columns: list[str] = []
+        self._table: pa.Table | None = None
+        self._where: dict[int, int] = {}
+
+    def get(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
+        """``columns`` of ``rows`` (in that order), reading only what is new."""
+        rows = np.asarray(rows, np.int64)
+        if not set(columns) <= set(self.columns):  # new columns: start again
+            self.columns = list(dict.fromkeys([*self.columns, *columns]))
+            self._table, self._where = None, {}
+        new = [r for r in dict.fromkeys(rows.tolist()) if r not in self._where]
+        if new:
+            fresh = take_rows(self.source, np.asarray(new, np.int64), self.columns)
+            base = 0 if self._table is None else self._table.num_rows
+            self._table = (
+                fresh if self._table is None else pa.concat_tables([self._table, fresh])
+            )
+            self._where.update({r: base + i for i, r in enumerate(new)})
+            if len(self._where) > self.limit:
+                self._trim()
+        assert self._table is not None
+        at = pa.array([self._where[int(r)] for r in rows], pa.int64())
+        return self._table.select(list(columns)).take(at)
+
+    def _trim(self) -> None:
+        assert self._table is not None
+        keep = list(self._where.items())[-self.limit // 2 :]
+        self._table = self._table.take(pa.array([i for _, i in keep], pa.int64()))
+        self._where = {r: i for i, (r, _) in enumerate(keep)}
