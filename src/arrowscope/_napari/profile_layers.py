@@ -50,10 +50,12 @@ def profile_meta(pt: ProfileTable, role: str, **extra: Any) -> dict[str, Any]:
     return {
         NAMESPACE: {
             "role": role,
-            "profiles": None if pt.path is None else str(pt.path),
-            # how to reopen it with its links (image folder, image table)
+            # what the user opened: a CPA properties file reopens with its keys
+            "profiles": None if pt.path is None else str(pt.properties or pt.path),
+            # how to reopen it with its links (image folder, image table…)
             "image_root": pt.options().get("image_root"),
             "images": pt.options().get("images"),
+            "options": pt.options(),
             # a warehouse's profiles reopen from its root, with every link
             "warehouse": None if pt.warehouse is None else str(pt.warehouse.root),
             "table": pt.warehouse_table,
@@ -90,6 +92,17 @@ def marker_size(pt: ProfileTable) -> float:
     return float(MIN_MARKER_PX)
 
 
+def _channel_colormap(pt: ProfileTable, channel: str, i: int, n: int) -> str:
+    """The colour a CPA properties file gives the channel, else a distinct one
+    (gray for a single channel)."""
+    from napari.utils.colormaps import AVAILABLE_COLORMAPS
+
+    named = str(pt.channel_colors.get(channel, "")).strip().lower()
+    if named in AVAILABLE_COLORMAPS:
+        return named
+    return default_color(i, n) if n > 1 else "gray"
+
+
 def profile_layers(pt: ProfileTable) -> list[LayerData]:
     """Channel images, masks and the cells Points layer of ``pt``."""
     layers: list[LayerData] = []
@@ -111,9 +124,7 @@ def profile_layers(pt: ProfileTable) -> list[LayerData]:
                 {
                     **common,
                     "name": ch,
-                    "colormap": default_color(i, len(available))
-                    if len(available) > 1
-                    else "gray",
+                    "colormap": _channel_colormap(pt, ch, i, len(available)),
                     "blending": "additive" if i else "translucent_no_depth",
                     "contrast_limits": _contrast(stack),
                     "metadata": profile_meta(pt, "channel", channel=ch),

@@ -457,9 +457,10 @@ def session_for(
             elif meta.get("profiles") is None:
                 return None
             else:
-                profiles = open_profiles(
-                    meta["profiles"], meta.get("image_root"), images=meta.get("images")
-                )
+                options = meta.get("options") or {
+                    k: meta[k] for k in ("image_root", "images") if meta.get(k)
+                }
+                profiles = open_profiles(meta["profiles"], **options)
         session = QCSession(viewer, profiles, points)
         _SESSIONS[points] = session
     return session
