@@ -1,9 +1,20 @@
 """Classify a screen end to end, side by side with what users script today
-(pandas reads the table, scikit-learn fits the labelled rows and predicts all),
-each in a fresh child process, in one run: time, peak memory, accuracy on
-planted phenotypes.
+(pandas reads the table, scikit-learn fits the labelled rows and predicts all)
+and with napari-feature-classifier 0.4 (the napari peer, run headless: its
+Classifier on a pandas table of every cell), each in a fresh child process, in
+one run: time, peak memory, accuracy on planted phenotypes.
 
     python benchmarks/bench_classify.py [--cells 200000] [--features 300]
+    python benchmarks/bench_classify.py --jump [--cells 1000000] [--features 2000]
+
+``--jump``: a JUMP-sized plate (float32 features, 20,000-row groups): the
+first training, a retrain after one more binned cell with the predictions of
+a field in view (what the Classifier panel does), and scoring every cell
+(time and peak memory, in a child), beside pandas reading the same table
+(capped at 22 GiB of address space so it fails cleanly rather than
+exhausting the machine). napari-feature-classifier is measured where it is
+installed (``pip install napari-feature-classifier==0.4.3 "xxhash<4"``: it hashes
+str object ids, which xxhash 4 refuses).
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _util import PeakRSS, emit, run_child  # noqa: E402
@@ -22,29 +34,43 @@ KEYS = ["Metadata_Plate", "Metadata_ImageNumber", "Nuclei_Number_Object_Number"]
 
 
 def write(folder: Path, cells: int, features: int) -> tuple[Path, Path, Path]:
+    """The screen, written 20,000 rows at a time (a JUMP-sized plate does not
+    fit in memory whole); a planted phenotype moves five features."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(0)
     big = rng.random(cells) < 0.2
-    cols = {
-        "Metadata_Plate": pa.array(["P1"] * cells),
-        "Metadata_ImageNumber": np.arange(cells) // 500 + 1,
-        "Nuclei_Number_Object_Number": np.arange(cells) % 500 + 1,
-    }
-    for i in range(features):
-        x = rng.standard_normal(cells).astype(np.float32)
-        if i < 5:  # the planted phenotype moves five features
-            x += big * 1.5
-        cols[f"Cells_Feature_{i:03d}"] = x
-    table = pa.table(cols)
     path = folder / "screen.parquet"
-    pq.write_table(table, path, row_group_size=20_000)
+    step = 20_000
+    writer = None
+    for start in range(0, cells, step):
+        n = min(step, cells - start)
+        index = np.arange(start, start + n)
+        cols = {
+            "Metadata_Plate": pa.array(["P1"] * n),
+            "Metadata_ImageNumber": index // 500 + 1,
+            "Nuclei_Number_Object_Number": index % 500 + 1,
+        }
+        x = rng.standard_normal((n, features), dtype=np.float32)
+        x[:, :5] += big[index, None] * np.float32(1.5)
+        for i in range(features):
+            cols[f"Cells_Feature_{i:03d}"] = x[:, i]
+        table = pa.table(cols)
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema)
+        writer.write_table(table, row_group_size=step)
+    assert writer is not None
+    writer.close()
     picks = np.concatenate([np.flatnonzero(big)[:100], np.flatnonzero(~big)[:200]])
-    labels = table.select(KEYS).take(pa.array(picks))
-    labels = labels.append_column(
-        "Metadata_class", pa.array(np.where(big[picks], "big", "normal"))
+    labels = pa.table(
+        {
+            "Metadata_Plate": ["P1"] * len(picks),
+            "Metadata_ImageNumber": picks // 500 + 1,
+            "Nuclei_Number_Object_Number": picks % 500 + 1,
+            "Metadata_class": np.where(big[picks], "big", "normal"),
+        }
     )
     pq.write_table(labels, folder / "labels.parquet")
     truth = folder / "truth.npy"
@@ -69,6 +95,8 @@ def child(which: str, path: str, labels: str, truth: str, out: str) -> None:
                 .column(0)
                 .to_pylist()
             )
+        elif which == "napari-feature-classifier":
+            predicted = _feature_classifier(path, labels)
         else:  # what users script today
             import pandas as pd
             from sklearn.ensemble import HistGradientBoostingClassifier
@@ -87,20 +115,168 @@ def child(which: str, path: str, labels: str, truth: str, out: str) -> None:
     print(json.dumps(result))
 
 
+def _feature_classifier(path: str, labels: str) -> Any:
+    """napari-feature-classifier's own Classifier (what its widget runs): one
+    pandas table of every cell with ``roi_id``/``label`` and 1-based
+    ``annotations``; its default random forest; predict every cell."""
+    import numpy as np
+    import pandas as pd
+    from napari_feature_classifier.classifier import Classifier
+
+    frame = pd.read_parquet(path)
+    lab = pd.read_parquet(labels)
+    cols = [c for c in frame.columns if c.startswith("Cells_")]
+    names = ["big", "normal"]
+    frame["roi_id"] = frame["Metadata_ImageNumber"].astype(str)
+    frame["label"] = frame["Nuclei_Number_Object_Number"].astype(int)
+    merged = frame.merge(lab, on=KEYS, how="left")
+    merged["annotations"] = merged["Metadata_class"].map(
+        {n: i + 1 for i, n in enumerate(names)}
+    )
+    annotated = merged[merged["annotations"].notna()]
+    clf = Classifier(feature_names=cols, class_names=names)
+    clf.add_features(
+        annotated[["roi_id", "label", *cols, "annotations"]].astype(
+            {"annotations": int}
+        )
+    )
+    clf.train()
+    got = clf.predict(frame[["roi_id", "label", *cols]])
+    order = frame.set_index(["roi_id", "label"]).index
+    return np.asarray(names, object)[got.reindex(order).to_numpy() - 1]
+
+
+def jump_child(path: str, labels: str, truth: str, out: str) -> None:
+    """The Classifier panel's steps on a JUMP-sized plate, timed."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from arrowscope.core.profiles.classify import (
+        PREDICTED,
+        RowCache,
+        cross_validate,
+        score_all,
+        train_table,
+    )
+    from arrowscope.core.profiles.resolve import open_profiles
+
+    result: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    pt = open_profiles(path)
+    result["open_s"] = round(time.perf_counter() - t0, 2)
+    cache = RowCache(pt._file.source)
+    lab = pq.read_table(labels)
+    view = np.arange(1000, 1500)  # one field of 500 cells
+    t0 = time.perf_counter()
+    trained = train_table(pt, lab, folds=0, cache=cache)
+    trained.predict(cache.get(view, trained.features))
+    result["first_train_and_view_s"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    cross_validate(trained)
+    result["cross_validation_s"] = round(time.perf_counter() - t0, 2)
+    result["cv_accuracy"] = trained.cv_accuracy
+    # one more binned cell, from the field in view: retrain and refresh the view
+    keys = lab.column_names[:-1]
+    extra = pt.read(keys).take([int(view[0])])
+    import pyarrow as pa
+
+    more = pa.concat_tables(
+        [lab, extra.append_column("Metadata_class", pa.array(["normal"]))]
+    )
+    t0 = time.perf_counter()
+    again = train_table(pt, more, folds=0, cache=cache)
+    again.predict(cache.get(view, again.features))
+    result["retrain_and_view_s"] = round(time.perf_counter() - t0, 2)
+    result["features_used"] = len(again.features)
+    with PeakRSS() as peak:
+        t0 = time.perf_counter()
+        score_all(pt._file.source, again, out, keys=keys)
+        result["score_all_s"] = round(time.perf_counter() - t0, 2)
+    result["score_all_peak_mib"] = round(peak.mib, 1)
+    big = np.load(truth)
+    predicted = np.asarray(
+        pq.read_table(out, columns=[PREDICTED]).column(0).to_pylist()
+    )
+    result["accuracy"] = float((predicted == np.where(big, "big", "normal")).mean())
+    print(json.dumps(result))
+
+
+def pandas_child(path: str) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (22 * 2**30, 22 * 2**30))
+    result: dict[str, Any] = {}
+    with PeakRSS() as peak:
+        t0 = time.perf_counter()
+        try:
+            import pandas as pd
+
+            frame = pd.read_parquet(path)
+            result["rows"] = len(frame)
+        except MemoryError:
+            result["error"] = "MemoryError under a 22 GiB address-space cap"
+        result["read_s"] = round(time.perf_counter() - t0, 2)
+    result["peak_mib"] = round(peak.peak_mib, 1)
+    print(json.dumps(result))
+
+
+def jump(cells: int, features: int) -> None:
+    with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
+        folder = Path(tmp)
+        t0 = time.perf_counter()
+        path, labels, truth = write(folder, cells, features)
+        figures: dict[str, Any] = {
+            "cells": cells,
+            "features": features,
+            "labelled": 300,
+            "file_gib": round(path.stat().st_size / 2**30, 2),
+            "write_s": round(time.perf_counter() - t0, 1),
+        }
+        out = str(folder / "scores.parquet")
+        figures["arrowscope"] = run_child(
+            __file__,
+            ["jump", str(path), str(labels), str(truth), out],
+            timeout_s=1800,
+        )
+        figures["pandas read_parquet"] = run_child(
+            __file__, ["pandas", str(path), "-", "-", "-"], timeout_s=1800
+        )
+    emit(figures)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cells", type=int, default=200_000)
-    parser.add_argument("--features", type=int, default=300)
+    parser.add_argument("--cells", type=int, default=None)
+    parser.add_argument("--features", type=int, default=None)
+    parser.add_argument("--jump", action="store_true")
     parser.add_argument("--child", nargs=5)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        which, *rest = args.child
+        if which == "jump":
+            jump_child(*rest)
+        elif which == "pandas":
+            pandas_child(rest[0])
+        else:
+            child(*args.child)
         return
+    if args.jump:
+        jump(args.cells or 1_000_000, args.features or 2000)
+        return
+    args.cells = args.cells or 200_000
+    args.features = args.features or 300
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         path, labels, truth = write(folder, args.cells, args.features)
         figures = {"cells": args.cells, "features": args.features, "labelled": 300}
-        for which in ("arrowscope", "pandas+sklearn"):
+        peers = ["arrowscope", "pandas+sklearn"]
+        try:
+            import napari_feature_classifier  # noqa: F401
+
+            peers.append("napari-feature-classifier")
+        except ImportError:
+            figures["napari-feature-classifier"] = "not installed"
+        for which in peers:
             figures[which] = run_child(
                 __file__,
                 [

@@ -733,3 +733,40 @@ class RowCache:
         keep = list(self._where.items())[-self.limit // 2 :]
         self._table = self._table.take(pa.array([i for _, i in keep], pa.int64()))
         self._where = {r: i for i, (r, _) in enumerate(keep)}
+
+
+def class_summary(
+    scores: pa.Table, classes: Sequence[str], by: Sequence[str]
+) -> pa.Table:
+    """Per group (``by``: image, well or plate columns) the number of cells,
+    the count and share of each class, and its enrichment: the group's share
+    over the share among all cells of the same plate (or of the table)."""
+    from .keys import group_codes
+
+    missing = [c for c in by if c not in scores.column_names]
+    if missing:
+        raise SchemaError("no such column to summarise by", column=missing[0])
+    predicted = np.asarray(scores.column(PREDICTED).to_pylist(), object)
+    codes, groups = group_codes(scores, list(by))
+    plate = next((c for c in by if "plate" in c.lower()), None)
+    plate_codes = (
+        group_codes(scores, [plate])[0] if plate else np.zeros(len(codes), np.int64)
+    )
+    out: dict[str, Any] = {c: [g[i] for g in groups] for i, c in enumerate(by)}
+    n = np.bincount(codes, minlength=len(groups))
+    out["cells"] = n
+    group_plate = np.zeros(len(groups), np.int64)
+    group_plate[codes] = plate_codes
+    plate_n = np.bincount(plate_codes)
+    for cls in classes:
+        hit = predicted == cls
+        count = np.bincount(codes, weights=hit, minlength=len(groups)).astype(np.int64)
+        share = count / np.maximum(n, 1)
+        plate_share = np.bincount(plate_codes, weights=hit) / np.maximum(plate_n, 1)
+        base = plate_share[group_plate]
+        out[f"{cls}_cells"] = count
+        out[f"{cls}_share"] = share
+        out[f"{cls}_enrichment"] = np.divide(
+            share, base, out=np.full(len(groups), np.nan), where=base > 0
+        )
+    return pa.table(out)

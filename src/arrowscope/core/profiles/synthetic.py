@@ -264,62 +264,42 @@ def write_cellprofiler_sqlite(
                 plane = rng.integers(0, 4000, (64, 64), dtype=np.uint16)
                 tifffile.imwrite(folder / name, plane)
         image_rows.append(row)
-    objects: dict[str, list[dict[str, Any]]] = {
-        "Nuclei": [],
-        "Cells": [],
-        "Cytoplasm": [],
-    }
-    for n in range(1, images + 1):
-        nucleus_of = rng.permutation(cells) + 1  # cell k's nucleus
-        for comp in objects:
-            for k in range(1, cells + 1):
-                number = int(nucleus_of[k - 1]) if comp == "Nuclei" else k
-                x, y = float(rng.uniform(8, 56)), float(rng.uniform(8, 56))
-                row = {"ImageNumber": n, f"{comp}_Number_Object_Number": number}
-                row[f"{comp}_Location_Center_X"] = x
-                row[f"{comp}_Location_Center_Y"] = y
-                for side, value in (("Minimum", -4), ("Maximum", 4)):
-                    row[f"{comp}_AreaShape_BoundingBox{side}_X"] = int(x) + value
-                    row[f"{comp}_AreaShape_BoundingBox{side}_Y"] = int(y) + value
-                row[f"{comp}_AreaShape_Area"] = float(rng.normal(300, 40))
-                for f in range(features):
-                    row[f"{comp}_Intensity_Feature{f}_DNA"] = float(rng.normal())
-                if comp == "Cells":
-                    row["Cells_Parent_Nuclei"] = int(nucleus_of[k - 1])
-                if comp == "Cytoplasm":
-                    row["Cytoplasm_Parent_Cells"] = k
-                    row["Cytoplasm_Parent_Nuclei"] = int(nucleus_of[k - 1])
-                objects[comp].append(row)
     if path.exists():
         path.unlink()
     conn = sqlite3.connect(path)
+    made: set[str] = set()
+
+    def insert(name: str, rows: list[dict[str, Any]], key: tuple[str, ...]) -> None:
+        if name not in made:
+            _sqlite_table(conn, name, rows[0], key)
+            made.add(name)
+        _insert(conn, name, rows)
+
     try:
-        _sqlite_table(conn, "Per_Image", image_rows, ("ImageNumber",))
-        if layout == "single object table":
-            merged = []
-            for i, row in enumerate(objects["Cytoplasm"]):
-                cell = objects["Cells"][i]
-                nucleus = next(
-                    r
-                    for r in objects["Nuclei"]
-                    if r["ImageNumber"] == row["ImageNumber"]
-                    and r["Nuclei_Number_Object_Number"]
-                    == row["Cytoplasm_Parent_Nuclei"]
-                )
-                merged.append(
+        insert("Per_Image", image_rows, ("ImageNumber",))
+        for n in range(1, images + 1):  # one image at a time: bounded memory
+            objects = _objects(rng, n, cells, features)
+            if layout == "single object table":
+                by_number = {
+                    r["Nuclei_Number_Object_Number"]: r for r in objects["Nuclei"]
+                }
+                merged = [
                     {
-                        "ImageNumber": row["ImageNumber"],
+                        "ImageNumber": n,
                         "ObjectNumber": cell["Cells_Number_Object_Number"],
-                        **nucleus,
+                        **by_number[row["Cytoplasm_Parent_Nuclei"]],
                         **cell,
                         **row,
                     }
-                )
-            _sqlite_table(conn, "Per_Object", merged, ("ImageNumber", "ObjectNumber"))
-        else:
-            for comp, rows in objects.items():
-                key = ("ImageNumber", f"{comp}_Number_Object_Number")
-                _sqlite_table(conn, f"Per_{comp}", rows, key)
+                    for cell, row in zip(
+                        objects["Cells"], objects["Cytoplasm"], strict=True
+                    )
+                ]
+                insert("Per_Object", merged, ("ImageNumber", "ObjectNumber"))
+            else:
+                for comp, rows in objects.items():
+                    key = ("ImageNumber", f"{comp}_Number_Object_Number")
+                    insert(f"Per_{comp}", rows, key)
         conn.execute(
             "CREATE TABLE Per_Experiment "
             "(CellProfiler_Version TEXT, Run_Timestamp TEXT)"
@@ -331,20 +311,58 @@ def write_cellprofiler_sqlite(
     return path
 
 
+def _objects(
+    rng: np.random.Generator, n: int, cells: int, features: int
+) -> dict[str, list[dict[str, Any]]]:
+    """One image's Nuclei, Cells and Cytoplasm rows, CellProfiler-named."""
+    objects: dict[str, list[dict[str, Any]]] = {
+        "Nuclei": [],
+        "Cells": [],
+        "Cytoplasm": [],
+    }
+    nucleus_of = rng.permutation(cells) + 1  # cell k's nucleus
+    for comp, rows in objects.items():
+        centres = rng.uniform(8, 56, (cells, 2))
+        areas = rng.normal(300, 40, cells)
+        values = rng.normal(size=(cells, features))
+        for k in range(1, cells + 1):
+            number = int(nucleus_of[k - 1]) if comp == "Nuclei" else k
+            x, y = (float(v) for v in centres[k - 1])
+            row = {"ImageNumber": n, f"{comp}_Number_Object_Number": number}
+            row[f"{comp}_Location_Center_X"] = x
+            row[f"{comp}_Location_Center_Y"] = y
+            for side, value in (("Minimum", -4), ("Maximum", 4)):
+                row[f"{comp}_AreaShape_BoundingBox{side}_X"] = int(x) + value
+                row[f"{comp}_AreaShape_BoundingBox{side}_Y"] = int(y) + value
+            row[f"{comp}_AreaShape_Area"] = float(areas[k - 1])
+            for f in range(features):
+                row[f"{comp}_Intensity_Feature{f}_DNA"] = float(values[k - 1, f])
+            if comp == "Cells":
+                row["Cells_Parent_Nuclei"] = int(nucleus_of[k - 1])
+            if comp == "Cytoplasm":
+                row["Cytoplasm_Parent_Cells"] = k
+                row["Cytoplasm_Parent_Nuclei"] = int(nucleus_of[k - 1])
+            rows.append(row)
+    return objects
+
+
 def _sqlite_table(
-    conn: Any, name: str, rows: list[dict[str, Any]], key: tuple[str, ...]
+    conn: Any, name: str, row: dict[str, Any], key: tuple[str, ...]
 ) -> None:
     """CellProfiler's DDL: declared types and a primary key on the object key."""
-    columns = list(rows[0])
 
     def declared(value: Any) -> str:
         if isinstance(value, str):
             return "TEXT"
         return "INTEGER" if isinstance(value, int) else "float"
 
-    ddl = ", ".join(f'"{c}" {declared(rows[0][c])}' for c in columns)
+    ddl = ", ".join(f'"{c}" {declared(v)}' for c, v in row.items())
     pk = ", ".join(f'"{c}"' for c in key)
     conn.execute(f'CREATE TABLE "{name}" ({ddl}, PRIMARY KEY ({pk}))')
+
+
+def _insert(conn: Any, name: str, rows: list[dict[str, Any]]) -> None:
+    columns = list(rows[0])
     marks = ", ".join("?" for _ in columns)
     conn.executemany(
         f'INSERT INTO "{name}" VALUES ({marks})',
