@@ -2,7 +2,9 @@
 
 Run: python docs/screenshots.py [OUT_DIR]   (needs a display or Xvfb)
 Writes demo.png (the whole app), profiles.png, qc.png, filter.png, gallery.png,
-plate_map.png, scatter.png (with a gate) and gallery_marks.png (verdicts by eye).
+plate_map.png, scatter.png (with a gate), gallery_marks.png (verdicts by eye),
+classifier.png (bins, a fetch, a trained model) and plate_map_class.png (wells
+coloured by a predicted class's share).
 """
 
 from __future__ import annotations
@@ -82,7 +84,50 @@ def main(out: Path) -> None:
                 gallery.mark_selected(verdict)
         _settle(viewer)
         gallery.grab().save(str(out / "gallery_marks.png"))
+        _classifier(viewer, docked, out, Path(tmp))
         viewer.close()
+
+
+def _classifier(viewer: object, docked: dict, out: Path, tmp: Path) -> None:
+    """Bin the largest and smallest nuclei, train, fetch the cells predicted
+    "big", score all and colour the plate map by that class's share."""
+    import numpy as np
+
+    from arrowscope._napari.workers import is_done
+    from arrowscope.app.viewer import _settle, _wait
+
+    window = viewer.window  # type: ignore[attr-defined]
+    window._dock_widgets["Classifier (arrowscope)"].raise_()
+    panel = docked["Classifier"]
+    session = panel.session
+    area = (
+        session.profiles.read(["Nuclei_AreaShape_Area"])
+        .column(0)
+        .to_numpy(zero_copy_only=False)
+    )
+    order = np.argsort(area)
+    session.open_bins().rename("positive", "big")
+    session.open_bins().rename("negative", "normal")
+    session.bin_of[:] = None
+    session.put_in_bin(order[-12:].tolist(), "big")
+    session.put_in_bin(order[len(order) // 2 - 12 : len(order) // 2].tolist(), "normal")
+    _wait(lambda: is_done(panel.train()))
+    _wait(lambda: panel._validation is not None and is_done(panel._validation))
+    panel.fetch_how.setCurrentIndex(panel.fetch_how.findText("least certain"))
+    panel.fetch_n.setValue(8)
+    _wait(lambda: is_done(panel.fetch()))
+    _wait(lambda: set(panel.gallery_rows) <= set(panel.predictions))
+    _settle(viewer)
+    panel.grab().save(str(out / "classifier.png"))
+    _wait(lambda: is_done(panel.score_all(tmp / "scores.parquet", overwrite=True)))
+    plate = docked["Plate map"]
+    window._dock_widgets["Plate map (arrowscope)"].raise_()
+    plate.value.clear()
+    plate.value.addItems(plate.value_choices())
+    plate.value.setCurrentText("class:big")
+    plate.refresh()
+    _settle(viewer)
+    plate.grab().save(str(out / "plate_map_class.png"))
 
 
 if __name__ == "__main__":

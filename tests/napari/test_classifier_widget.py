@@ -220,3 +220,29 @@ def test_score_all_with_progress_cancel_and_the_plate_map(
     ):
         mine = np.asarray(pc.equal(wells, well).to_numpy(zero_copy_only=False))
         assert share == pytest.approx(big[mine].mean())
+
+
+def test_cpa_training_sets_save_and_load(panel, tmp_path):
+    from arrowscope.core.profiles.cpa import read_training_set
+
+    viewer, widget, files = panel
+    session = widget.session
+    session.put_in_bin([3, 9], "positive")
+    session.put_in_bin([4], "negative")
+    saved = widget.save_training_set(tmp_path / "training_set.txt")
+    text = saved.read_text().splitlines()
+    assert text[1] == "label positive negative"
+    key = ["Metadata_ImageNumber", "Metadata_Nuclei_Number_Object_Number"]
+    assert widget._object_key() == key  # numbers only: the plate name is not one
+    back = read_training_set(saved, key)
+    assert back.num_rows == 3
+    # x, y are the cells' centres, as CPA writes them
+    centre = session.profiles.centers()[3]
+    row3 = next(line for line in text[2:] if line.startswith("positive"))
+    assert row3.split()[-2:] == [str(centre[1]), str(centre[0])]
+    # loaded into emptied bins, by key
+    for name in ("positive", "negative"):
+        session.put_in_bin(np.flatnonzero(session.bin_of == name).tolist(), None)
+    assert widget.load_training_set(saved) == 3
+    assert np.flatnonzero(session.bin_of == "positive").tolist() == [3, 9]
+    assert np.flatnonzero(session.bin_of == "negative").tolist() == [4]

@@ -83,6 +83,9 @@ class ClassifierWidget(_SessionWidget):
         add_b.clicked.connect(lambda: self.add_bin())
         rename_b.clicked.connect(lambda: self.rename_bin())
         remove_b.clicked.connect(lambda: self.remove_bin())
+        load_b, save_b = QPushButton("Load training set…"), QPushButton("Save…")
+        load_b.clicked.connect(lambda: self.load_training_set())
+        save_b.clicked.connect(lambda: self.save_training_set())
         self.keys_on = QCheckBox("Number keys put cells in bins (canvas and gallery)")
         self.keys_on.toggled.connect(self._keys_toggled)
         # fetch
@@ -127,6 +130,7 @@ class ClassifierWidget(_SessionWidget):
         lay.addWidget(QLabel("<b>Bins</b>"))
         lay.addWidget(self.bin_list)
         lay.addWidget(_row(add_b, rename_b, remove_b))
+        lay.addWidget(_row(load_b, save_b))
         lay.addWidget(self.keys_on)
         form = QFormLayout()
         form.addRow("Fetch", _row(self.fetch_n, self.fetch_how))
@@ -221,6 +225,81 @@ class ClassifierWidget(_SessionWidget):
         self.session.bin_of[self.session.bin_of == name] = None
         self.session.recolor()
         self._refresh_bins()
+
+    def _object_key(self) -> list[str]:
+        """The key a CPA training set holds: the numeric image and object keys
+        (table, image and object numbers; a plate name is not one)."""
+        import pyarrow as pa
+
+        assert self.session is not None
+        pt = self.session.profiles
+        keys = [*pt.keys.image, *([pt.keys.object] if pt.keys.object else [])]
+        return [c for c in keys if pa.types.is_integer(pt.schema.field(c).type)]
+
+    def save_training_set(self, path: str | Path | None = None) -> Path | None:
+        """The binned cells as a CellProfiler Analyst training set (class,
+        image and object number, x and y), which CPA's Classifier loads."""
+        from ..core.profiles.cpa import write_training_set
+
+        if self.session is None:
+            return None
+        if path is None:
+            from qtpy.QtWidgets import QFileDialog
+
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save training set", "training_set.txt", "Text (*.txt)"
+            )
+            if not path:
+                return None
+        labels = self.session.labels()
+        key = self._object_key()
+        pt = self.session.profiles
+        try:
+            rows = _rows_of(pt, labels, key)
+            centres = pt.centers()[rows]
+            import pyarrow as pa
+
+            xy = pa.table({"x": centres[:, 1], "y": centres[:, 0]})
+            written = write_training_set(
+                path,
+                labels,
+                [c for c in key if c in labels.column_names],
+                positions=xy,
+                properties=pt.properties,
+            )
+        except (ArrowscopeError, OSError, ValueError) as exc:
+            notify(f"Could not save the training set: {exc}", "error")
+            return None
+        notify(f"Saved {labels.num_rows} cells to {written}", "info")
+        return written
+
+    def load_training_set(self, path: str | Path | None = None) -> int:
+        """Put the cells of a CPA training set (or a labels file) in their
+        bins, matched by key; returns how many."""
+        from ..core.profiles.classify import read_labels
+
+        if self.session is None:
+            return 0
+        if path is None:
+            from qtpy.QtWidgets import QFileDialog
+
+            path, _ = QFileDialog.getOpenFileName(self, "Load training set")
+            if not path:
+                return 0
+        pt = self.session.profiles
+        try:
+            labels = read_labels(path, self._object_key())
+            shared = [c for c in self._object_key() if c in labels.column_names]
+            rows = _rows_of(pt, labels, shared or labels.column_names[:-1])
+        except (ArrowscopeError, OSError, ValueError) as exc:
+            notify(f"Could not load {path}: {exc}", "error")
+            return 0
+        classes = labels.column("Metadata_class").to_pylist()
+        for name in dict.fromkeys(classes):
+            picked = [int(r) for r, c in zip(rows, classes, strict=True) if c == name]
+            self.session.put_in_bin(picked, name)
+        self._refresh_bins()
+        return len(rows)
 
     def _keys_toggled(self, on: bool) -> None:
         if self.session is not None:
@@ -527,6 +606,14 @@ class ClassifierWidget(_SessionWidget):
         self.session.predicted = np.asarray(predicted.to_pylist(), dtype=object)
         self.session.state_changed.emit()  # the plate map offers class shares
         notify(f"Scored {len(predicted):,} cells into {path}", "info")
+
+
+def _rows_of(pt: Any, labels: Any, key: list[str]) -> np.ndarray:
+    """The table rows ``labels`` name by ``key`` (each exactly one)."""
+    from ..core.profiles.classify import match_labels
+
+    rows, _ = match_labels(pt.read(key), labels.select([*key, "Metadata_class"]))
+    return rows
 
 
 def _predict(
