@@ -85,6 +85,9 @@ def main(out: Path) -> None:
         _settle(viewer)
         gallery.grab().save(str(out / "gallery_marks.png"))
         _classifier(viewer, docked, out, Path(tmp))
+        from arrowscope._napari.workers import wait_for_workers
+
+        wait_for_workers()
         viewer.close()
 
 
@@ -111,15 +114,19 @@ def _classifier(viewer: object, docked: dict, out: Path, tmp: Path) -> None:
     session.bin_of[:] = None
     session.put_in_bin(order[-12:].tolist(), "big")
     session.put_in_bin(order[len(order) // 2 - 12 : len(order) // 2].tolist(), "normal")
-    _wait(lambda: is_done(panel.train()))
+
+    def run(worker: object) -> None:  # start once, then wait for it
+        _wait(lambda: is_done(worker))
+
+    run(panel.train())
     _wait(lambda: panel._validation is not None and is_done(panel._validation))
     panel.fetch_how.setCurrentIndex(panel.fetch_how.findText("least certain"))
     panel.fetch_n.setValue(8)
-    _wait(lambda: is_done(panel.fetch()))
+    run(panel.fetch())
     _wait(lambda: set(panel.gallery_rows) <= set(panel.predictions))
     _settle(viewer)
-    panel.grab().save(str(out / "classifier.png"))
-    _wait(lambda: is_done(panel.score_all(tmp / "scores.parquet", overwrite=True)))
+    panel.content.grab().save(str(out / "classifier.png"))
+    run(panel.score_all(tmp / "scores.parquet", overwrite=True))
     plate = docked["Plate map"]
     window._dock_widgets["Plate map (arrowscope)"].raise_()
     plate.value.clear()

@@ -33,8 +33,10 @@ from qtpy.QtWidgets import (
     QListWidget,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
+    QWidget,
 )
 
 from ..core.errors import ArrowscopeError
@@ -74,7 +76,7 @@ class ClassifierWidget(_SessionWidget):
         self.predictions: dict[int, tuple[str, float]] = {}
         # bins
         self.bin_list = QListWidget()
-        self.bin_list.setMaximumHeight(120)
+        self.bin_list.setMaximumHeight(90)
         add_b, rename_b, remove_b = (
             QPushButton("+ bin"),
             QPushButton("rename"),
@@ -98,7 +100,8 @@ class ClassifierWidget(_SessionWidget):
         self.gallery = QListWidget()
         self.gallery.setViewMode(QListView.ViewMode.IconMode)
         self.gallery.setIconSize(QSize(self.ICON, self.ICON))
-        self.gallery.setGridSize(QSize(self.ICON + 28, self.ICON + 34))
+        self.gallery.setGridSize(QSize(self.ICON + 28, self.ICON + 48))
+        self.gallery.setMinimumHeight(2 * (self.ICON + 48) + 8)  # two rows of tiles
         self.gallery.setWordWrap(True)
         self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
         self.gallery.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
@@ -126,7 +129,15 @@ class ClassifierWidget(_SessionWidget):
         #: (row groups scored, of) in the last Score all
         self.progress = (0, 0)
 
-        lay = QVBoxLayout(self)
+        # the panel scrolls in a short dock rather than squeezing its parts
+        self.content = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        lay = QVBoxLayout(self.content)
         lay.addWidget(QLabel("<b>Bins</b>"))
         lay.addWidget(self.bin_list)
         lay.addWidget(_row(add_b, rename_b, remove_b))

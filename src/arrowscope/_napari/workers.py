@@ -76,8 +76,36 @@ def start(worker: Any) -> Any:
     """Mark ``worker`` done when it finishes, then start it; returns it."""
     setattr(worker, _DONE, False)
     worker.finished.connect(lambda: setattr(worker, _DONE, True))
+    _finish_before_quit()
     worker.start()
     return worker
+
+
+_QUIT_HOOKED = False
+
+
+def _finish_before_quit() -> None:
+    """When the application quits, let running workers finish first: a worker
+    that reports after Qt tore its signals down aborts the process (PyQt6
+    treats the error in the worker thread as fatal)."""
+    global _QUIT_HOOKED
+    if _QUIT_HOOKED:
+        return
+    from qtpy.QtCore import QCoreApplication
+
+    app = QCoreApplication.instance()
+    if app is None:
+        return
+    app.aboutToQuit.connect(wait_for_workers)
+    _QUIT_HOOKED = True
+
+
+def wait_for_workers(timeout_ms: int = 120_000) -> bool:
+    """Wait (up to ``timeout_ms``) for every running worker; True when none is
+    left."""
+    from qtpy.QtCore import QThreadPool
+
+    return bool(QThreadPool.globalInstance().waitForDone(timeout_ms))
 
 
 def is_done(worker: Any) -> bool:

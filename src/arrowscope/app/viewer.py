@@ -111,6 +111,9 @@ def show(
             _settle(viewer)
             viewer.screenshot(str(screenshot), canvas_only=False, flash=False)
             logger.info("screenshot written to %s", screenshot)
+            from .._napari.workers import wait_for_workers
+
+            wait_for_workers()  # a worker reporting after teardown would abort
             viewer.close()
             return 0
         napari.run()
