@@ -50,6 +50,8 @@ from .qc_widgets import (
     channel_colors,
     key_code,
     render_thumbnails,
+    row_of,
+    select_next,
     thumbnail_item,
 )
 from .session import BIN_KEYS
@@ -316,6 +318,28 @@ class ClassifierWidget(_SessionWidget):
         if self.session is not None:
             self.session.set_key_target("bins" if on else "verdicts")
 
+    def _run(
+        self,
+        job: Any,
+        done: Any,
+        failure: str,
+        *,
+        level: str = "error",
+        **options: Any,
+    ) -> Any:
+        """Run ``job`` in a worker; ``done(result)`` on the GUI thread, or a
+        notification starting with ``failure``."""
+        worker = make_worker(
+            job,
+            receiver=self,
+            done=done,
+            failed=lambda exc: notify(f"{failure}: {exc}", level),
+            **options,
+        )
+        self._worker = worker
+        start(worker)
+        return worker
+
     # ---- the gallery
     def _pool(self) -> np.ndarray | None:
         assert self.session is not None
@@ -347,15 +371,7 @@ class ClassifierWidget(_SessionWidget):
             ).tolist()
             return rows, render_thumbnails(pt, rows, colors)
 
-        worker = make_worker(
-            job,
-            receiver=self,
-            done=self._fetched,
-            failed=lambda exc: notify(f"Could not fetch cells: {exc}", "error"),
-        )
-        self._worker = worker
-        start(worker)
-        return worker
+        return self._run(job, self._fetched, "Could not fetch cells")
 
     def _fetched(self, out: tuple[list[int], Any]) -> None:
         rows, thumbs = out
@@ -381,7 +397,7 @@ class ClassifierWidget(_SessionWidget):
     def _recaption(self) -> None:
         for i in range(self.gallery.count()):
             item = self.gallery.item(i)
-            item.setText(self._caption(int(item.data(Qt.ItemDataRole.UserRole))))
+            item.setText(self._caption(row_of(item)))
 
     def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt's name
         from qtpy.QtCore import QEvent
@@ -399,7 +415,7 @@ class ClassifierWidget(_SessionWidget):
         if self.session is None:
             return []
         items = self.gallery.selectedItems()
-        rows = [int(i.data(Qt.ItemDataRole.UserRole)) for i in items]
+        rows = [row_of(i) for i in items]
         classes = self.classes
         if not rows or (position is not None and position >= len(classes)):
             return []
@@ -411,17 +427,8 @@ class ClassifierWidget(_SessionWidget):
             notify(str(exc), "error")
             return []
         self._recaption()
-        last = max(self.gallery.row(i) for i in items)
-        if last + 1 < self.gallery.count():
-            nxt = self.gallery.item(last + 1)
-            self.gallery.clearSelection()
-            nxt.setSelected(True)
-            self.gallery.setCurrentItem(nxt)
+        select_next(self.gallery, items)
         return rows
-
-    def _clicked(self, item: Any) -> None:
-        if self.session is not None:
-            self.session.select_rows([int(item.data(Qt.ItemDataRole.UserRole))])
 
     # ---- train
     def _cache(self) -> Any:
@@ -456,18 +463,14 @@ class ClassifierWidget(_SessionWidget):
             trained = train_table(pt, labels, model=model, folds=0, cache=cache)
             return trained, _predict(trained, cache, rows)
 
-        worker = make_worker(
+        self.train_b.setEnabled(False)
+        return self._run(
             job,
-            receiver=self,
-            done=self._trained,
-            failed=lambda exc: notify(f"Training failed: {exc}", "error"),
+            self._trained,
+            "Training failed",
             finished=lambda: self.train_b.setEnabled(True),
             progress={"total": 0, "desc": "Training the classifier"},
         )
-        self.train_b.setEnabled(False)
-        self._worker = worker
-        start(worker)
-        return worker
 
     def _rows_in_view(self) -> list[int]:
         """The rows of the field of view on the canvas."""
@@ -487,14 +490,9 @@ class ClassifierWidget(_SessionWidget):
         self._recaption()
         self.report.setText(describe_model(trained, self._in_view()))
         self._refresh_bins()
-        worker = make_worker(
-            lambda: cross_validate(trained),
-            receiver=self,
-            done=self._validated,
-            failed=lambda exc: notify(f"Cross-validation failed: {exc}", "error"),
+        self._validation = self._run(
+            lambda: cross_validate(trained), self._validated, "Cross-validation failed"
         )
-        self._validation = worker
-        start(worker)
 
     def _validated(self, trained: Any) -> None:
         if trained is self.trained:  # not retrained meanwhile
@@ -515,15 +513,9 @@ class ClassifierWidget(_SessionWidget):
             return None
         trained, rows = self.trained, np.asarray(self.gallery_rows, np.int64)
         cache = self._cache()
-        worker = make_worker(
-            lambda: _predict(trained, cache, rows),
-            receiver=self,
-            done=self._predicted,
-            failed=lambda exc: notify(f"Could not predict: {exc}", "error"),
+        return self._run(
+            lambda: _predict(trained, cache, rows), self._predicted, "Could not predict"
         )
-        self._worker = worker
-        start(worker)
-        return worker
 
     def _predicted(self, predictions: dict[int, tuple[str, float]]) -> None:
         self.predictions = {**self.predictions, **predictions}
@@ -575,20 +567,17 @@ class ClassifierWidget(_SessionWidget):
                 cancel=cancel,
             )
 
-        worker = make_worker(
-            job,
-            receiver=self,
-            done=self._scored,
-            failed=lambda exc: notify(f"Scoring stopped: {exc}", "warning"),
-            finished=self._score_finished,
-        )
         self.score_b.setEnabled(False)
         self.stop_b.setEnabled(True)
         self.bar.setVisible(True)
         self._show_progress(0, source.num_groups)
-        self._worker = worker
-        start(worker)
-        return worker
+        return self._run(
+            job,
+            self._scored,
+            "Scoring stopped",
+            level="warning",
+            finished=self._score_finished,
+        )
 
     def cancel(self) -> None:
         """Stop scoring: nothing is written."""

@@ -78,6 +78,11 @@ class _SessionWidget(QWidget):
     def attached(self) -> None:  # pragma: no cover - overridden
         """Called once a session is known."""
 
+    def _clicked(self, item: QListWidgetItem) -> None:
+        """A gallery tile clicked: go to its cell in its field."""
+        if self.session is not None:
+            self.session.select_rows([row_of(item)])
+
 
 class FilterWidget(_SessionWidget):
     """Rows of (column, op, value) and/or an SQL WHERE clause; live match count."""
@@ -716,18 +721,10 @@ class OutlierGalleryWidget(_SessionWidget):
         for i in items:
             row = int(i.data(Qt.ItemDataRole.UserRole))
             i.setText(self._caption(row, session.manual, session.verdicts))
-        last = max(self.list.row(i) for i in items)
-        if last + 1 < self.list.count():  # the next cell at once
-            nxt = self.list.item(last + 1)
-            self.list.clearSelection()
-            nxt.setSelected(True)
-            self.list.setCurrentItem(nxt)
-            session.select_rows([int(nxt.data(Qt.ItemDataRole.UserRole))])
+        nxt = select_next(self.list, items)  # the next cell at once
+        if nxt is not None:
+            session.select_rows([row_of(nxt)])
         return rows
-
-    def _clicked(self, item: QListWidgetItem) -> None:
-        if self.session is not None:
-            self.session.select_rows([int(item.data(Qt.ItemDataRole.UserRole))])
 
     def toggle_selected(self) -> None:
         """Flag or unflag the selected cells by hand (the manual flag column)."""
@@ -738,6 +735,24 @@ class OutlierGalleryWidget(_SessionWidget):
         ]
         if rows:
             self.session.toggle_manual(rows)
+
+
+def row_of(item: QListWidgetItem) -> int:
+    """The table row a gallery tile shows."""
+    return int(item.data(Qt.ItemDataRole.UserRole))
+
+
+def select_next(gallery: QListWidget, items: list[QListWidgetItem]) -> Any:
+    """Select the tile after the last of ``items`` (the next cell to judge);
+    returns it, or None at the end of the page."""
+    last = max(gallery.row(i) for i in items)
+    if last + 1 >= gallery.count():
+        return None
+    nxt = gallery.item(last + 1)
+    gallery.clearSelection()
+    nxt.setSelected(True)
+    gallery.setCurrentItem(nxt)
+    return nxt
 
 
 def channel_colors(viewer: Any) -> dict[str, tuple[float, float, float]]:
