@@ -348,3 +348,24 @@ def test_the_row_cache_reads_only_rows_it_has_not_seen(screen, monkeypatch):
     got = cache.get(np.array([3, 7, 500]), cols)
     assert asked == [[3, 500, 1999], [7]]  # only the new row was read
     assert got.equals(table.select(cols).take(pa.array([3, 7, 500])))
+
+
+def test_scores_are_annotation_columns_pycytominer_reads(screen, tmp_path):
+    pycytominer = pytest.importorskip("pycytominer")
+    path, table, truth = screen
+    out = tmp_path / "scores.parquet"
+    classify_table(path, _labels(table, truth, _picks(truth, 20, 20)), out)
+    scores = pq.read_table(out)
+    keys = [c for c in scores.column_names if not c.startswith("Metadata_p")]
+    keys = [c for c in keys if c != PREDICTED]
+    merged = table.to_pandas().merge(scores.to_pandas(), on=keys)
+    assert len(merged) == table.num_rows
+    meta = [c for c in merged.columns if c.startswith("Metadata_")]
+    meta += ["Nuclei_Number_Object_Number"]
+    normalized = pycytominer.normalize(
+        merged,
+        features=["Nuclei_AreaShape_Area", "Nuclei_Intensity_MeanIntensity_DNA"],
+        meta_features=meta,
+    )
+    assert PREDICTED in normalized.columns
+    assert normalized[PREDICTED].tolist() == merged[PREDICTED].tolist()

@@ -206,6 +206,13 @@ def test_score_all_with_progress_cancel_and_the_plate_map(
     assert area[big].mean() > area[~big].mean()
     # an existing scores file is replaced only when asked
     assert widget.score_all(out, overwrite=False) is None
+    # the per-well summary: counts add up to the cells, shares are counts/cells
+    import pyarrow.csv as pcsv
+
+    summary_file = widget.save_summary(tmp_path / "summary.csv")
+    per_well = pcsv.read_csv(summary_file)
+    assert per_well.column("cells").to_numpy().sum() == pt.num_rows
+    assert per_well.column("big_cells").to_numpy().sum() == big.sum()
     # the plate map offers the class's share per well, and draws it
     plate = PlateMapWidget(viewer)
     assert "class:big" in plate.value_choices()

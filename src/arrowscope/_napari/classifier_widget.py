@@ -123,6 +123,13 @@ class ClassifierWidget(_SessionWidget):
         self.out_edit = QLineEdit(placeholderText="scores file (.parquet)")
         self.score_b = QPushButton("Score all")
         self.score_b.clicked.connect(lambda: self.score_all())
+        self.summary_b = QPushButton("Save class summary…")
+        self.summary_b.setEnabled(False)
+        self.summary_b.setToolTip(
+            "per plate and well (or image): cells of each class, their share and "
+            "their enrichment over the plate"
+        )
+        self.summary_b.clicked.connect(lambda: self.save_summary())
         self.stop_b = QPushButton("Cancel")
         self.stop_b.setEnabled(False)
         self.stop_b.clicked.connect(self.cancel)
@@ -154,6 +161,7 @@ class ClassifierWidget(_SessionWidget):
         lay.addWidget(self.report)
         lay.addWidget(_row(self.out_edit, self.score_b, self.stop_b))
         lay.addWidget(self.bar)
+        lay.addWidget(self.summary_b)
         self._maybe_attach()
 
     # ---- session
@@ -579,6 +587,38 @@ class ClassifierWidget(_SessionWidget):
             finished=self._score_finished,
         )
 
+    def save_summary(self, path: str | Path | None = None) -> Path | None:
+        """Per plate and well (or image): each class's cells, share and
+        enrichment over the plate, from the last Score all; CSV or Parquet."""
+        from ..core.images.atomic import check_output
+        from ..core.images.parquet import read_parquet
+        from ..core.profiles.classify import PREDICTED, write_class_summary
+
+        if self.session is None or self.scores_path is None or self.trained is None:
+            notify("Score all first.", "warning")
+            return None
+        if path is None:
+            from qtpy.QtWidgets import QFileDialog
+
+            path, _ = QFileDialog.getSaveFileName(
+                self,
+                "Save class summary",
+                str(_summary_target(self.scores_path)),
+                "CSV (*.csv);;Parquet (*.parquet)",
+            )
+            if not path:
+                return None  # the dialog asked before replacing
+        pt = self.session.profiles
+        try:
+            check_output(Path(path), inputs=pt.inputs, overwrite=True)
+            scores = read_parquet(self.scores_path, columns=[PREDICTED])
+            written, _ = write_class_summary(pt, scores, self.trained.classes, path)
+        except (ArrowscopeError, OSError) as exc:
+            notify(f"Could not save the summary: {exc}", "error")
+            return None
+        notify(f"Saved the class summary to {written}", "info")
+        return written
+
     def cancel(self) -> None:
         """Stop scoring: nothing is written."""
         if self._cancel is not None:
@@ -604,6 +644,7 @@ class ClassifierWidget(_SessionWidget):
         # scores are in the table's row order (scored group by group)
         predicted = read_parquet(path, columns=[PREDICTED]).column(0)
         self.session.predicted = np.asarray(predicted.to_pylist(), dtype=object)
+        self.summary_b.setEnabled(True)
         self.session.state_changed.emit()  # the plate map offers class shares
         notify(f"Scored {len(predicted):,} cells into {path}", "info")
 
@@ -627,6 +668,10 @@ def _predict(
         int(r): (str(b), float(p.max()))
         for r, b, p in zip(rows, best, proba, strict=True)
     }
+
+
+def _summary_target(scores: Path) -> Path:
+    return scores.with_name(scores.name.split(".")[0] + ".summary.csv")
 
 
 def describe_model(trained: Any, in_view: dict[str, int] | None = None) -> str:

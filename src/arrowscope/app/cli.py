@@ -817,29 +817,13 @@ def _classify(args: argparse.Namespace) -> int:
 def _class_summary(args: argparse.Namespace, trained: Any) -> None:
     """Per-group class counts, shares and enrichment, beside the scores."""
     from ..core.images.parquet import read_parquet
-    from ..core.profiles.classify import PREDICTED, class_summary
-    from ..core.profiles.keys import _find
-    from ..core.profiles.qc import _write_table
+    from ..core.profiles.classify import PREDICTED, write_class_summary
     from ..core.profiles.resolve import open_profiles
 
     pt = open_profiles(args.table, table=args.warehouse_table)
-    names = pt.columns
-    by = args.by or [
-        c
-        for c in (
-            _find(names, "Metadata_Plate", "Image_Metadata_Plate"),
-            _find(names, "Metadata_Well", "Image_Metadata_Well"),
-        )
-        if c
-    ]
-    if args.by is None and len(by) < 2:  # no wells: per image
-        by += [c for c in pt.keys.image if c not in by]
-    # the scores are in the table's row order: the group columns line up
-    groups = pt.read(by)
-    scores = groups.append_column(PREDICTED, read_parquet(args.out).column(PREDICTED))
-    summary = class_summary(scores, trained.classes, by)
-    _write_table(summary, args.summary)
-    logger.info("wrote %s (%d groups by %s)", args.summary, summary.num_rows, by)
+    scores = read_parquet(args.out, columns=[PREDICTED])
+    path, by = write_class_summary(pt, scores, trained.classes, args.summary, args.by)
+    logger.info("wrote %s (groups by %s)", path, by)
 
 
 class _ProgressLine:

@@ -770,3 +770,34 @@ def class_summary(
             share, base, out=np.full(len(groups), np.nan), where=base > 0
         )
     return pa.table(out)
+
+
+def write_class_summary(
+    pt: Any,
+    scores: pa.Table,
+    classes: Sequence[str],
+    out: str | Path,
+    by: Sequence[str] | None = None,
+) -> tuple[Path, list[str]]:
+    """:func:`class_summary` of a scored table, written to ``out`` (Parquet,
+    CSV or TSV by suffix, atomically). ``by``: default plate and well, else
+    the image key. The scores are in the table's row order."""
+    from .keys import _find
+    from .qc import _write_table
+
+    names = pt.columns
+    groups = list(by or [])
+    if not groups:
+        groups = [
+            c
+            for c in (
+                _find(names, "Metadata_Plate", "Image_Metadata_Plate"),
+                _find(names, "Metadata_Well", "Image_Metadata_Well"),
+            )
+            if c
+        ]
+        if len(groups) < 2:  # no wells: per image
+            groups += [c for c in pt.keys.image if c not in groups]
+    table = pt.read(groups).append_column(PREDICTED, scores.column(PREDICTED))
+    summary = class_summary(table, classes, groups)
+    return _write_table(summary, Path(out)), groups
