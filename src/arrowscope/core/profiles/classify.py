@@ -106,38 +106,54 @@ def match_labels(
             hint="give the labels the table's key columns",
         )
 
-    def as_text(table: pa.Table) -> list[tuple[str, ...]]:
-        cols = [table.column(c).to_pylist() for c in shared]
-        return [tuple(str(v) for v in row) for row in zip(*cols, strict=True)]
+    # an Arrow join, not Python dicts: a million rows' keys in a fraction of
+    # a second (the panel retrains on every change)
+    import pyarrow.compute as pc
 
-    where: dict[tuple[str, ...], int] = {}
-    duplicated: set[tuple[str, ...]] = set()
-    for i, key in enumerate(as_text(keys)):
-        if key in where:
-            duplicated.add(key)
-        where[key] = i
+    names = [f"k{i}" for i in range(len(shared))]
+
+    def as_text(table: pa.Table, extra: dict[str, Any]) -> pa.Table:
+        cols = {
+            n: pc.cast(table.column(c), pa.string())
+            for n, c in zip(names, shared, strict=True)
+        }
+        return pa.table({**cols, **extra})
+
+    n = keys.num_rows
+    cells = as_text(keys, {"__row": pa.array(np.arange(n), pa.int64())})
+    counts = cells.group_by(names).aggregate([("__row", "count"), ("__row", "min")])
+    label_class = labels.column(CLASS_COLUMN).to_pylist()
+    wanted = as_text(
+        labels, {"__label": pa.array(np.arange(labels.num_rows), pa.int64())}
+    )
+    found = wanted.join(counts, keys=names, join_type="left outer", use_threads=False)
+    found = found.sort_by("__label")
+    label_rows = found.column("__label").to_numpy()
+    many = found.column("__row_count").fill_null(0).to_numpy()
+    first = found.column("__row_min").fill_null(-1).to_numpy()
     rows, classes = [], []
-    for r, (key, cls) in enumerate(
-        zip(as_text(labels), labels.column(CLASS_COLUMN).to_pylist(), strict=True)
+    for r, count, row in zip(
+        label_rows.tolist(), many.tolist(), first.tolist(), strict=True
     ):
+        cls = label_class[r]
         if cls is None or str(cls) == "":
             continue
-        if key in duplicated:
+        key = {c: labels.column(c)[r].as_py() for c in shared}
+        if count > 1:
             raise SchemaError(
-                f"label row {r} names {dict(zip(shared, key, strict=True))}, which "
-                "several cells share: its cell is ambiguous",
+                f"label row {r} names {key}, which several cells share: its cell "
+                "is ambiguous",
                 path=path,
                 row=r,
                 hint="label by the full key (plate, image and object)",
             )
-        if key not in where:
+        if count == 0:
             raise SchemaError(
-                f"label row {r} names {dict(zip(shared, key, strict=True))}, which "
-                "is no cell of the table",
+                f"label row {r} names {key}, which is no cell of the table",
                 path=path,
                 row=r,
             )
-        rows.append(where[key])
+        rows.append(int(row))
         classes.append(str(cls))
     if len(set(classes)) < 2:
         raise ArrowscopeError(
@@ -669,7 +685,11 @@ def train_table(
     from .batch import annotation_keys
 
     keys = annotation_keys(pt.schema, pt.keys)
-    rows, classes = match_labels(pt.read(keys), labels, path=path)
+    known = pt.key_table  # read once per table, kept: a retrain reads no keys
+    key_table = (
+        known.select(keys) if set(keys) <= set(known.column_names) else pt.read(keys)
+    )
+    rows, classes = match_labels(key_table, labels, path=path)
     ignore = [*ignore, *pt.classifier_ignore]
     chosen = list(features) if features else feature_columns(pt.schema, keys, ignore)
     missing = [f for f in chosen if f not in pt.columns]
