@@ -404,3 +404,22 @@ def test_a_missing_database_named_by_properties(tmp_path):
     props.write_text("db_type = sqlite\ndb_sqlite_file = gone.db\n")
     with pytest.raises(ArrowscopeError, match="gone.db"):
         arrowscope.open_profiles(props)
+
+
+def test_a_table_name_prefix_and_the_experiment_facts(tmp_path):
+    """ExportToDatabase's "table prefix" (MyExpt_Per_Image…) is followed, and
+    the run's CellProfiler version is kept in the table's metadata."""
+    import json
+
+    from arrowscope.core.profiles.cellprofiler import SOURCE_METADATA_KEY
+
+    db = write_cellprofiler_sqlite(tmp_path / "p.sqlite", images=2, cells=2)
+    with sqlite3.connect(db) as conn:
+        for name in ("Image", "Nuclei", "Cells", "Cytoplasm", "Experiment"):
+            conn.execute(f"ALTER TABLE Per_{name} RENAME TO MyExpt_Per_{name}")
+    pt = arrowscope.open_profiles(db)
+    assert pt.num_rows == 4
+    facts = json.loads(pt.metadata[SOURCE_METADATA_KEY])
+    assert facts["image_table"] == "MyExpt_Per_Image"
+    assert facts["object_tables"]["Cells"] == "MyExpt_Per_Cells"
+    assert facts["experiment"]["CellProfiler_Version"] == "4.2.6"

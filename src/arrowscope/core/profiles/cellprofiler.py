@@ -224,6 +224,8 @@ class SqliteStore(Store):
             if self.image_table.endswith("Per_Image")
             else ""
         )
+        #: the table name prefix ExportToDatabase was given (``MyExpt_``)
+        self.prefix = prefix
         if object_table is None and f"{prefix}Per_Object" in names:
             object_table = f"{prefix}Per_Object"
         #: what the reader decided that the user should know
@@ -365,16 +367,19 @@ class SqliteStore(Store):
             "left_out": self.join.left_out,
         }
         names = {r[0] for r in self._query("SELECT name FROM sqlite_master")}
-        for table in ("Per_Experiment", "Experiment"):
-            if table in names and table == "Per_Experiment":
-                cols = [n for n, t in self._columns(table) if t != pa.binary()]
-                if cols:
-                    row = self._query(
-                        f"SELECT {', '.join(map(_quote, cols))} FROM {_quote(table)} "
-                        "LIMIT 1"
-                    )
-                    if row:
-                        facts["experiment"] = dict(zip(cols, row[0], strict=True))
+        experiment = f"{self.prefix}Per_Experiment"  # versions, run time
+        cols = (
+            [n for n, t in self._columns(experiment) if t != pa.binary()]
+            if experiment in names
+            else []
+        )
+        if cols:  # the pipeline itself (a blob) is left out
+            row = self._query(
+                f"SELECT {', '.join(map(_quote, cols))} FROM {_quote(experiment)} "
+                "LIMIT 1"
+            )
+            if row:
+                facts["experiment"] = dict(zip(cols, row[0], strict=True))
         if "Experiment_Properties" in names:
             rows = self._query(
                 "SELECT object_name, field, value FROM Experiment_Properties LIMIT 1000"
