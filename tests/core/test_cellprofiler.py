@@ -437,7 +437,7 @@ def test_the_adbc_and_sqlite3_readers_agree(tmp_path):
     for g in range(len(fast.group_rows)):
         assert fast.read_group(g, None).equals(plain.read_group(g, None))
     wide = write_cellprofiler_sqlite(
-        tmp_path / "w.sqlite", images=8, cells=200, features=800
+        tmp_path / "w.sqlite", images=20, cells=200, features=800
     )
     store = SqliteStore(wide)
     assert len(store.schema) > 2400
