@@ -76,3 +76,35 @@ def test_a_database_and_a_csv_folder_are_claimed(make_napari_viewer, tmp_path):
     other.mkdir()
     (other / "notes.csv").write_text("a,b\n1,2\n")
     assert get_reader(str(other)) is None
+
+
+def test_the_properties_name_the_plate_and_well_columns(make_napari_viewer, tmp_path):
+    """plate_id / well_id name columns the plate map would not find by name."""
+    import sqlite3
+
+    from arrowscope._napari.plate_widgets import PlateMapWidget
+
+    db = write_cellprofiler_sqlite(
+        tmp_path / "cpa.db", images=3, cells=4, layout="single object table"
+    )
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "ALTER TABLE Per_Image RENAME COLUMN Image_Metadata_Well TO Image_Pos"
+        )
+        conn.execute(
+            "ALTER TABLE Per_Image RENAME COLUMN Image_Metadata_Plate TO Image_Barcode"
+        )
+    props = tmp_path / "exp.properties"
+    props.write_text(
+        "db_type = sqlite\ndb_sqlite_file = cpa.db\n"
+        "image_table = Per_Image\nobject_table = Per_Object\n"
+        "image_id = ImageNumber\nobject_id = ObjectNumber\n"
+        "plate_id = Image_Barcode\nwell_id = Image_Pos\n"
+    )
+    viewer = make_napari_viewer()
+    viewer.open(str(props), plugin="arrowscope")
+    plate = PlateMapWidget(viewer)
+    summary = plate.refresh()
+    assert summary is not None
+    assert summary.column("Metadata_Well").to_pylist() == ["A01", "A02", "A03"]
+    assert summary.column("n_cells").to_pylist() == [4, 4, 4]

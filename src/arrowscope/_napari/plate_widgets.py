@@ -132,7 +132,7 @@ class PlateMapWidget(_SessionWidget):
         assert self.session is not None
         pt = self.session.profiles
         try:
-            self.plate_col, self.well_col = plate_columns(pt.columns)
+            self.plate_col, self.well_col = pt.plate_keys or plate_columns(pt.columns)
         except ArrowscopeError as exc:
             self.empty_state(
                 "No plate map for this table: it names no well for its cells "
@@ -142,7 +142,13 @@ class PlateMapWidget(_SessionWidget):
             return
         self._shown()
         keys = [c for c in (self.plate_col, self.well_col) if c]
-        self._cells = pt.read(keys)
+        # read under the names the plate code knows (a CPA properties file may
+        # name its plate and well columns otherwise)
+        self._cells = pt.read(keys).rename_columns(
+            ["Metadata_Plate" if c == self.plate_col else "Metadata_Well" for c in keys]
+        )
+        self.plate_col = "Metadata_Plate" if self.plate_col else None
+        self.well_col = "Metadata_Well"
         self._index = PlateIndex(self._cells)  # group codes, once per table
         for box in (self.plate, self.value):
             box.blockSignals(True)

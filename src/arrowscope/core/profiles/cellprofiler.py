@@ -210,10 +210,14 @@ class SqliteStore(Store):
         image_table: str | None = None,
         object_table: str | None = None,
         group_rows: int | None = None,
+        keep: Sequence[str] = (),
     ) -> None:
         super().__init__(str(path))
         self.path = Path(path)
         self._local = threading.local()
+        #: image-table columns kept beside the link columns (a CPA properties
+        #: file's plate and well columns, whatever their names)
+        self.keep = set(keep)
         names = [
             r[0]
             for r in self._query(
@@ -346,7 +350,8 @@ class SqliteStore(Store):
             **{
                 n: n
                 for n, _ in image_cols
-                if n.startswith("Image_") and _IMAGE_LINKS.match(n[len("Image_") :])
+                if n in self.keep
+                or (n.startswith("Image_") and _IMAGE_LINKS.match(n[len("Image_") :]))
             },
         }
         self._sources["Image"] = image_map
@@ -543,6 +548,7 @@ def open_output(path: Path) -> CellProfilerOutput | None:
             db,
             image_table=props.get("image_table"),
             object_table=props.get("object_table"),
+            keep=props.named_columns,
         )
         return CellProfilerOutput(store, db, props)
     if path.is_file() and path.suffix.lower() in SQLITE_SUFFIXES and is_sqlite(path):

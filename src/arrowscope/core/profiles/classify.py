@@ -807,6 +807,8 @@ def write_class_summary(
 
     names = pt.columns
     groups = list(by or [])
+    if not groups and pt.plate_keys is not None:  # a properties file's plate/well
+        groups = [c for c in pt.plate_keys if c]
     if not groups:
         groups = [
             c

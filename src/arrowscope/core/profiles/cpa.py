@@ -92,6 +92,24 @@ class Properties:
         return path if path.is_absolute() else self.path.parent / path
 
     @property
+    def named_columns(self) -> list[str]:
+        """Every column the properties name (kept whatever its name)."""
+        single = ("plate_id", "well_id", "cell_x_loc", "cell_y_loc")
+        out = [v for k in single if (v := self.get(k))]
+        for k in ("image_file_cols", "image_path_cols"):
+            out += _list(self.get(k))
+        return out
+
+    def plate_keys(self, columns: list[str]) -> tuple[str | None, str] | None:
+        """The plate and well columns ``plate_id`` and ``well_id`` name (None
+        when the properties name no well column the table has)."""
+        well = self.get("well_id")
+        if well is None or well not in columns:
+            return None
+        plate = self.get("plate_id")
+        return (plate if plate in columns else None), well
+
+    @property
     def object_key(self) -> list[str]:
         """The table's columns that key an object: table, image and object ids."""
         ids = [self.get("table_id"), self.get("image_id") or "ImageNumber"]

@@ -246,6 +246,7 @@ def open_profiles(
             pt.classifier_ignore = props.ignore
             pt.training_set = props.training_set
             pt.properties = props.path
+            pt.plate_keys = props.plate_keys(pt.columns)
     else:
         pt = ProfileTable(path, keys)
     pt.links, problems = build_links(

@@ -116,6 +116,9 @@ class ProfileTable:
         self.classifier_ignore: list[str] = []
         self.training_set: Path | None = None
         self.properties: Path | None = None
+        #: the plate and well columns when the properties name them
+        #: (``plate_id``, ``well_id``); else the plate map finds them by name
+        self.plate_keys: tuple[str | None, str] | None = None
         self._key_table: pa.Table | None = None
         self._fovs: list[FieldOfView] | None = None
         self._fov_of_row: np.ndarray | None = None
