@@ -253,3 +253,16 @@ def test_cpa_training_sets_save_and_load(panel, tmp_path):
     assert widget.load_training_set(saved) == 3
     assert np.flatnonzero(session.bin_of == "positive").tolist() == [3, 9]
     assert np.flatnonzero(session.bin_of == "negative").tolist() == [4]
+
+
+def test_the_verdicts_by_eye_are_one_set_of_classes(panel, qtbot):
+    viewer, widget, _ = panel
+    session = widget.session
+    order = np.argsort(_area(widget))
+    session.mark(order[-6:].tolist(), "reject")
+    session.mark(order[:6].tolist(), "keep")
+    widget.classes_from.setCurrentIndex(widget.classes_from.findData("verdicts"))
+    train(qtbot, widget)
+    assert widget.trained.classes == ["keep", "reject"]
+    assert widget.trained.training.num_rows == 12
+    assert not (session.bin_of != None).any()  # noqa: E711 - the bins untouched

@@ -114,6 +114,10 @@ class ClassifierWidget(_SessionWidget):
         self.model = QComboBox()
         for key, name in MODELS.items():
             self.model.addItem(name, key)
+        #: what the model learns from: the bins, or the verdicts by eye
+        self.classes_from = QComboBox()
+        self.classes_from.addItem("the bins", "bins")
+        self.classes_from.addItem("verdicts by eye (keep/reject/unsure)", "verdicts")
         self.train_b = QPushButton("Train")
         self.train_b.clicked.connect(lambda: self.train())
         self.report = QLabel("Put a few cells in each bin, then train.")
@@ -157,6 +161,9 @@ class ClassifierWidget(_SessionWidget):
         form.addRow("from", _row(self.fetch_pool, fetch_b))
         lay.addLayout(form)
         lay.addWidget(self.gallery)
+        form_train = QFormLayout()
+        form_train.addRow("Learn from", self.classes_from)
+        lay.addLayout(form_train)
         lay.addWidget(_row(self.model, self.train_b))
         lay.addWidget(self.report)
         lay.addWidget(_row(self.out_edit, self.score_b, self.stop_b))
@@ -455,10 +462,14 @@ class ClassifierWidget(_SessionWidget):
 
         if self.session is None:
             return None
-        labels = self.session.labels()
+        try:
+            labels = self.session.labels(self.classes_from.currentData())
+        except ArrowscopeError as exc:
+            notify(str(exc), "error")
+            return None
         classes = set(labels.column("Metadata_class").to_pylist())
         if len(classes) < 2:
-            notify("Put cells in at least two bins before training.", "warning")
+            notify("Put cells in at least two classes before training.", "warning")
             return None
         pt, model, cache = (
             self.session.profiles,

@@ -331,14 +331,21 @@ class QCSession:
         self.put_in_bin(self.selected, name)
         return self.step(+1)
 
-    def labels(self) -> pa.Table:
-        """The binned cells as a labels table: key columns + Metadata_class."""
+    def labels(self, source: str = "bins") -> pa.Table:
+        """The binned cells (``source="bins"``), or the cells judged by eye
+        (``"verdicts"``: keep / reject / unsure), as a labels table: key
+        columns + Metadata_class."""
+        from ..core.errors import ArrowscopeError
         from ..core.profiles.cpa import CLASS_COLUMN
 
-        bins = self.open_bins()
-        table = bins.table
+        store = self.open_bins() if source == "bins" else self.marks
+        if store is None:
+            raise ArrowscopeError(
+                getattr(self, "marks_problem", "no verdicts for this table")
+            )
+        table = store.table
         return table.rename_columns(
-            [CLASS_COLUMN if c == bins.column else c for c in table.column_names]
+            [CLASS_COLUMN if c == store.column else c for c in table.column_names]
         )
 
     def judge_current(self, verdict: str | None) -> int | None:
