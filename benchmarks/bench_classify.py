@@ -151,14 +151,9 @@ def jump_child(path: str, labels: str, truth: str, out: str) -> None:
     import numpy as np
     import pyarrow.parquet as pq
 
-    from arrowscope.core.profiles.classify import (
-        PREDICTED,
-        RowCache,
-        cross_validate,
-        score_all,
-        train_table,
-    )
+    from arrowscope.core.profiles.classify import cross_validate, train_table
     from arrowscope.core.profiles.resolve import open_profiles
+    from arrowscope.core.profiles.scoring import PREDICTED, RowCache, score_all
 
     result: dict[str, Any] = {}
     t0 = time.perf_counter()

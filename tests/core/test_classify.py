@@ -175,7 +175,7 @@ def test_the_classify_command(screen, tmp_path, caplog):
 
 
 def test_per_group_counts_shares_and_enrichment(screen, tmp_path):
-    from arrowscope.core.profiles.classify import class_summary
+    from arrowscope.core.profiles.scoring import class_summary
 
     path, table, truth = screen
     picks = _picks(truth, 30, 30)
@@ -328,20 +328,20 @@ def test_a_model_uses_the_features_that_separate_the_bins(screen, tmp_path):
 
 
 def test_the_row_cache_reads_only_rows_it_has_not_seen(screen, monkeypatch):
-    import arrowscope.core.profiles.classify as classify
+    import arrowscope.core.profiles.scoring as scoring
     from arrowscope.core.profiles.resolve import open_profiles
 
     path, table, _ = screen
     source = open_profiles(path)._file.source
-    cache = classify.RowCache(source)
+    cache = scoring.RowCache(source)
     asked = []
-    real = classify.take_rows
+    real = scoring.take_rows
 
     def counting(src, rows, columns):
         asked.append(sorted(rows.tolist()))
         return real(src, rows, columns)
 
-    monkeypatch.setattr(classify, "take_rows", counting)
+    monkeypatch.setattr(scoring, "take_rows", counting)
     cols = ["Nuclei_AreaShape_Area", "Cells_Texture_Noise_1"]
     got = cache.get(np.array([500, 3, 1999]), cols)
     assert got.equals(table.select(cols).take(pa.array([500, 3, 1999])))

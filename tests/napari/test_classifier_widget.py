@@ -18,7 +18,7 @@ from arrowscope._napari.classifier_widget import ClassifierWidget  # noqa: E402
 from arrowscope._napari.plate_widgets import PlateMapWidget  # noqa: E402
 from arrowscope._napari.session import session_for  # noqa: E402
 from arrowscope._napari.workers import is_done  # noqa: E402
-from arrowscope.core.profiles.classify import PREDICTED  # noqa: E402
+from arrowscope.core.profiles.scoring import PREDICTED  # noqa: E402
 from arrowscope.core.profiles.synthetic import write_demo_plate  # noqa: E402
 
 
@@ -173,26 +173,26 @@ def test_train_fetch_by_class_and_uncertainty(panel, qtbot):
 def test_score_all_with_progress_cancel_and_the_plate_map(
     panel, qtbot, tmp_path, monkeypatch
 ):
-    import arrowscope.core.profiles.classify as classify
+    import arrowscope.core.profiles.scoring as scoring
 
     viewer, widget, files = panel
     _bin_extremes(widget)
     train(qtbot, widget)
     out = tmp_path / "scores.parquet"
     # Cancel pressed while the second row group is scored: nothing is written
-    real = classify.score_group
+    real = scoring.score_group
 
     def slow_user(store, group, trained, keys):
         if group == 1:
             widget.cancel()
         return real(store, group, trained, keys)
 
-    monkeypatch.setattr(classify, "score_group", slow_user)
+    monkeypatch.setattr(scoring, "score_group", slow_user)
     wait(qtbot, widget.score_all(out))
     assert not out.exists()
     assert widget.progress[0] < widget.progress[1]  # stopped part way
     assert widget.score_b.isEnabled() and not widget.stop_b.isEnabled()
-    monkeypatch.setattr(classify, "score_group", real)
+    monkeypatch.setattr(scoring, "score_group", real)
     wait(qtbot, widget.score_all(out))
     scores = pq.read_table(out)
     pt = widget.session.profiles

@@ -368,7 +368,7 @@ class ClassifierWidget(_SessionWidget):
 
     def fetch(self) -> Any:
         """Fill the gallery with N cells (in a worker), not ones already binned."""
-        from ..core.profiles.classify import fetch_rows
+        from ..core.profiles.scoring import fetch_rows
 
         if self.session is None:
             notify("Open a profile table first (Profiles panel).", "warning")
@@ -447,7 +447,7 @@ class ClassifierWidget(_SessionWidget):
 
     # ---- train
     def _cache(self) -> Any:
-        from ..core.profiles.classify import RowCache
+        from ..core.profiles.scoring import RowCache
 
         if self._rows is None:
             assert self.session is not None
@@ -550,7 +550,7 @@ class ClassifierWidget(_SessionWidget):
         ``overwrite=True``); never the table or its images."""
         from ..core.images.atomic import check_output
         from ..core.profiles.batch import annotation_keys
-        from ..core.profiles.classify import score_all
+        from ..core.profiles.scoring import score_all
         from .export_widget import _Progress, confirm_replace
 
         if self.session is None or self.trained is None:
@@ -603,7 +603,7 @@ class ClassifierWidget(_SessionWidget):
         enrichment over the plate, from the last Score all; CSV or Parquet."""
         from ..core.images.atomic import check_output
         from ..core.images.parquet import read_parquet
-        from ..core.profiles.classify import PREDICTED, write_class_summary
+        from ..core.profiles.scoring import PREDICTED, write_class_summary
 
         if self.session is None or self.scores_path is None or self.trained is None:
             notify("Score all first.", "warning")
@@ -648,7 +648,7 @@ class ClassifierWidget(_SessionWidget):
 
     def _scored(self, path: Path) -> None:
         from ..core.images.parquet import read_parquet
-        from ..core.profiles.classify import PREDICTED
+        from ..core.profiles.scoring import PREDICTED
 
         assert self.session is not None
         self.scores_path = path

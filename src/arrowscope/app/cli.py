@@ -817,8 +817,8 @@ def _classify(args: argparse.Namespace) -> int:
 def _class_summary(args: argparse.Namespace, trained: Any) -> None:
     """Per-group class counts, shares and enrichment, beside the scores."""
     from ..core.images.parquet import read_parquet
-    from ..core.profiles.classify import PREDICTED, write_class_summary
     from ..core.profiles.resolve import open_profiles
+    from ..core.profiles.scoring import PREDICTED, write_class_summary
 
     pt = open_profiles(args.table, table=args.warehouse_table)
     scores = read_parquet(args.out, columns=[PREDICTED])

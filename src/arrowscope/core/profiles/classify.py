@@ -27,9 +27,25 @@ import pyarrow as pa
 
 from ..errors import ArrowscopeError, SchemaError
 from .cpa import CLASS_COLUMN
+from .scoring import PREDICTED, PROB_PREFIX, score_all, take_rows
 
-PREDICTED = "Metadata_predicted_class"
-PROB_PREFIX = "Metadata_p_"
+__all__ = [
+    "CLASS_COLUMN",
+    "MAX_FEATURES",
+    "MODELS",
+    "PREDICTED",
+    "PROB_PREFIX",
+    "TrainedModel",
+    "classify_table",
+    "cross_validate",
+    "feature_columns",
+    "load_model",
+    "match_labels",
+    "read_labels",
+    "train",
+    "train_table",
+]
+
 Model = Literal["gbt", "rf"]
 MODELS: dict[str, str] = {"gbt": "gradient boosting", "rf": "random forest"}
 FORMAT = "arrowscope.classifier/1"
@@ -423,206 +439,6 @@ def load_model(path: str | Path) -> TrainedModel:
     )
 
 
-def score_schema(
-    schema: pa.Schema, keys: Sequence[str], classes: Sequence[str]
-) -> pa.Schema:
-    """The scores' columns: the keys, the predicted class, p per class."""
-    return pa.schema(
-        [
-            *(schema.field(k) for k in keys),
-            pa.field(PREDICTED, pa.string()),
-            *(pa.field(f"{PROB_PREFIX}{c}", pa.float64()) for c in classes),
-        ]
-    )
-
-
-def score_group(
-    store: Any, group: int, trained: TrainedModel, keys: Sequence[str]
-) -> pa.Table:
-    """The scores of one row group (run here, or on a dask worker)."""
-    part = store.read_group(group, [*keys, *trained.features])
-    best, proba = trained.predict(part)
-    cols = [part.column(k) for k in keys]
-    cols.append(pa.array(list(best), pa.string()))
-    cols += [pa.array(proba[:, i]) for i in range(len(trained.classes))]
-    schema = score_schema(part.schema, keys, trained.classes)
-    return pa.Table.from_arrays(cols, schema=schema.remove_metadata())
-
-
-def score_all(
-    source: Any,
-    trained: TrainedModel,
-    out: str | Path,
-    *,
-    keys: Sequence[str],
-    progress: Callable[[int, int], None] | None = None,
-    cancel: Any = None,
-    client: Any = None,
-) -> Path:
-    """Score every row of ``source`` (a TableFile's store) row group by row
-    group into ``out``: keys, ``Metadata_predicted_class`` and one
-    ``Metadata_p_<class>`` per class. Memory stays near one row group (with
-    ``client``, a dask cluster scores a few groups per worker at a time and
-    they are written in order); the file is written atomically (a cancel
-    leaves no file)."""
-    from ..images.atomic import atomic_target
-    from ..images.parquet import parquet_writer
-
-    store = source.store
-    groups = source.num_groups
-    schema = score_schema(source.schema, keys, trained.classes).remove_metadata()
-    parts = (
-        _scored_on(client, store, groups, trained, keys)
-        if client is not None
-        else (score_group(store, g, trained, keys) for g in range(groups))
-    )
-    with (
-        atomic_target(Path(out)) as tmp,
-        parquet_writer(tmp, schema, compression="zstd") as writer,
-    ):
-        for g in range(groups):
-            if cancel is not None and cancel.is_set():
-                _cancel(parts)
-                raise ArrowscopeError(
-                    "scoring cancelled; nothing was written", path=out
-                )
-            writer.write_table(next(parts))
-            if progress is not None:
-                progress(g + 1, groups)
-    return Path(out)
-
-
-def _scored_on(
-    client: Any, store: Any, groups: int, trained: TrainedModel, keys: Sequence[str]
-) -> Any:
-    """Scores of each group in order, computed on a dask cluster: a window of
-    two groups per worker in flight, so the client holds a few groups only."""
-    from collections import deque
-
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
-    window = 2 * workers
-    [store_f, model_f] = client.scatter([store, trained], broadcast=True)
-    pending: deque[Any] = deque()
-    submitted = 0
-    try:
-        for _ in range(groups):
-            while submitted < groups and len(pending) < window:
-                pending.append(
-                    client.submit(
-                        score_group, store_f, submitted, model_f, list(keys), pure=False
-                    )
-                )
-                submitted += 1
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
-
-
-def _cancel(parts: Any) -> None:
-    close = getattr(parts, "close", None)
-    if close is not None:
-        close()  # a generator's finally cancels what is in flight
-
-
-#: how cells are fetched into the gallery (CellProfiler Analyst's fetch)
-FETCH_HOW = ("random", "class", "uncertain")
-
-
-def fetch_rows(
-    source: Any,
-    n: int,
-    how: str = "random",
-    *,
-    trained: TrainedModel | None = None,
-    cls: str | None = None,
-    pool: np.ndarray | None = None,
-    exclude: np.ndarray | None = None,
-    look_at: int = 2000,
-    seed: int | None = None,
-) -> np.ndarray:
-    """``n`` table rows to look at next: at random; predicted as ``cls``; or
-    those the model is least sure of (active learning). ``pool``: a boolean
-    mask of the rows to fetch from (a well, field, filter or gate);
-    ``exclude``: rows not to fetch again (already binned).
-
-    Predictions are made a row group at a time, in random group order, and
-    stop as soon as ``n`` cells of the class are found (or, for uncertainty,
-    after ``look_at`` rows, at least 20 per cell asked): a fetch never reads
-    the whole table when it need not.
-    """
-    if how not in FETCH_HOW:
-        raise ValueError(f"how must be one of {FETCH_HOW}, not {how!r}")
-    rng = np.random.default_rng(seed)
-    allowed = np.ones(source.num_rows, bool) if pool is None else np.asarray(pool, bool)
-    if exclude is not None:
-        allowed &= ~np.asarray(exclude, bool)
-    if how == "random":
-        rows = np.flatnonzero(allowed)
-        return rng.permutation(rows)[:n].astype(np.int64)
-    if trained is None:
-        raise ArrowscopeError(
-            "fetching by class or by uncertainty needs a trained model",
-            hint="train on the binned cells first",
-        )
-    if how == "class" and cls not in trained.classes:
-        raise ArrowscopeError(
-            f"the model knows no class {cls!r} (classes: {trained.classes})"
-        )
-    starts = np.concatenate([[0], np.cumsum(source.store.group_rows)]).astype(np.int64)
-    found: list[np.ndarray] = []
-    scores: list[np.ndarray] = []
-    seen = 0
-    budget = max(look_at, 20 * n)
-    for g in rng.permutation(source.num_groups):
-        lo, hi = int(starts[g]), int(starts[g + 1])
-        mine = np.flatnonzero(allowed[lo:hi])
-        if not len(mine):
-            continue
-        part = source.store.read_group(int(g), list(trained.features))
-        part = part.take(pa.array(mine))
-        best, proba = trained.predict(part)
-        if how == "class":
-            hit = mine[best == cls] + lo
-            found.append(rng.permutation(hit))
-            if sum(len(f) for f in found) >= n:
-                break
-        else:
-            found.append(mine + lo)
-            scores.append(1.0 - proba.max(axis=1))
-            seen += len(mine)
-            if seen >= budget:
-                break
-    if not found:
-        return np.empty(0, np.int64)
-    rows = np.concatenate(found)
-    if how == "class":
-        return rows[:n].astype(np.int64)
-    order = np.argsort(-np.concatenate(scores), kind="stable")
-    return rows[order[:n]].astype(np.int64)
-
-
-def take_rows(source: Any, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
-    """``columns`` of ``rows`` (in that order), read one row group at a time:
-    a few hundred labelled cells of a million-row table never load it whole."""
-    order = np.argsort(rows, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(source.store.group_rows)])
-    parts, placed = [], []
-    for g in range(source.num_groups):
-        lo, hi = int(starts[g]), int(starts[g + 1])
-        mine = order[(rows[order] >= lo) & (rows[order] < hi)]
-        if len(mine):
-            part = source.store.read_group(g, list(columns))
-            parts.append(part.take(pa.array(rows[mine] - lo)))
-            placed.append(mine)
-    if not parts:
-        return pa.table({c: pa.array([], source.schema.field(c).type) for c in columns})
-    table = pa.concat_tables(parts)
-    back = np.empty(len(rows), np.int64)
-    back[np.concatenate(placed)] = np.arange(len(rows))
-    return table.take(pa.array(back))
-
-
 def classify_table(
     location: Any,
     labels: str | Path | pa.Table | None,
@@ -733,113 +549,3 @@ def train_table(
         folds=folds,
         max_features=max_features,
     )
-
-
-class RowCache:
-    """Columns of rows already read (training cells, the gallery, the cells in
-    view), kept as Arrow so a retrain or a refresh reads only rows it has not
-    seen: a row group of a 2,000-feature table is hundreds of megabytes to
-    decode. At most ``limit`` rows are kept (the oldest go first)."""
-
-    def __init__(self, source: Any, limit: int = 20_000) -> None:
-        self.source = source
-        self.limit = limit
-        self.columns: list[str] = []
-        self._table: pa.Table | None = None
-        self._where: dict[int, int] = {}
-
-    def get(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
-        """``columns`` of ``rows`` (in that order), reading only what is new."""
-        rows = np.asarray(rows, np.int64)
-        if not set(columns) <= set(self.columns):  # new columns: start again
-            self.columns = list(dict.fromkeys([*self.columns, *columns]))
-            self._table, self._where = None, {}
-        new = [r for r in dict.fromkeys(rows.tolist()) if r not in self._where]
-        if new:
-            fresh = take_rows(self.source, np.asarray(new, np.int64), self.columns)
-            base = 0 if self._table is None else self._table.num_rows
-            self._table = (
-                fresh if self._table is None else pa.concat_tables([self._table, fresh])
-            )
-            self._where.update({r: base + i for i, r in enumerate(new)})
-            if len(self._where) > self.limit:
-                self._trim()
-        assert self._table is not None
-        at = pa.array([self._where[int(r)] for r in rows], pa.int64())
-        return self._table.select(list(columns)).take(at)
-
-    def _trim(self) -> None:
-        assert self._table is not None
-        keep = list(self._where.items())[-self.limit // 2 :]
-        self._table = self._table.take(pa.array([i for _, i in keep], pa.int64()))
-        self._where = {r: i for i, (r, _) in enumerate(keep)}
-
-
-def class_summary(
-    scores: pa.Table, classes: Sequence[str], by: Sequence[str]
-) -> pa.Table:
-    """Per group (``by``: image, well or plate columns) the number of cells,
-    the count and share of each class, and its enrichment: the group's share
-    over the share among all cells of the same plate (or of the table)."""
-    from .keys import group_codes
-
-    missing = [c for c in by if c not in scores.column_names]
-    if missing:
-        raise SchemaError("no such column to summarise by", column=missing[0])
-    predicted = np.asarray(scores.column(PREDICTED).to_pylist(), object)
-    codes, groups = group_codes(scores, list(by))
-    plate = next((c for c in by if "plate" in c.lower()), None)
-    plate_codes = (
-        group_codes(scores, [plate])[0] if plate else np.zeros(len(codes), np.int64)
-    )
-    out: dict[str, Any] = {c: [g[i] for g in groups] for i, c in enumerate(by)}
-    n = np.bincount(codes, minlength=len(groups))
-    out["cells"] = n
-    group_plate = np.zeros(len(groups), np.int64)
-    group_plate[codes] = plate_codes
-    plate_n = np.bincount(plate_codes)
-    for cls in classes:
-        hit = predicted == cls
-        count = np.bincount(codes, weights=hit, minlength=len(groups)).astype(np.int64)
-        share = count / np.maximum(n, 1)
-        plate_share = np.bincount(plate_codes, weights=hit) / np.maximum(plate_n, 1)
-        base = plate_share[group_plate]
-        out[f"{cls}_cells"] = count
-        out[f"{cls}_share"] = share
-        out[f"{cls}_enrichment"] = np.divide(
-            share, base, out=np.full(len(groups), np.nan), where=base > 0
-        )
-    return pa.table(out)
-
-
-def write_class_summary(
-    pt: Any,
-    scores: pa.Table,
-    classes: Sequence[str],
-    out: str | Path,
-    by: Sequence[str] | None = None,
-) -> tuple[Path, list[str]]:
-    """:func:`class_summary` of a scored table, written to ``out`` (Parquet,
-    CSV or TSV by suffix, atomically). ``by``: default plate and well, else
-    the image key. The scores are in the table's row order."""
-    from .keys import _find
-    from .qc import _write_table
-
-    names = pt.columns
-    groups = list(by or [])
-    if not groups and pt.plate_keys is not None:  # a properties file's plate/well
-        groups = [c for c in pt.plate_keys if c]
-    if not groups:
-        groups = [
-            c
-            for c in (
-                _find(names, "Metadata_Plate", "Image_Metadata_Plate"),
-                _find(names, "Metadata_Well", "Image_Metadata_Well"),
-            )
-            if c
-        ]
-        if len(groups) < 2:  # no wells: per image
-            groups += [c for c in pt.keys.image if c not in groups]
-    table = pt.read(groups).append_column(PREDICTED, scores.column(PREDICTED))
-    summary = class_summary(table, classes, groups)
-    return _write_table(summary, Path(out)), groups
