@@ -87,49 +87,13 @@ def child(which: str, location: str, out: str) -> None:
 
 
 def _cytotable(source: str, out: str) -> dict[str, Any]:
-    """CytoTable 1.2.6's cellprofiler_csv conversion (the reader connection
-    is given DuckDB's built-in CSV reader: its own installs an extension)."""
-    import logging
-
-    import cytotable
-    import cytotable.utils
-    import duckdb
-    from parsl.config import Config
-    from parsl.executors import ThreadPoolExecutor
-
-    class Connection:
-        def __init__(self) -> None:
-            self.conn = duckdb.connect()
-
-        def execute(self, *args: Any, **kwargs: Any) -> Connection:
-            self.conn.execute(*args, **kwargs)
-            return self
-
-        def fetch_arrow_table(self) -> Any:
-            return self.conn.to_arrow_table()
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.conn, name)
-
-        def __enter__(self) -> Connection:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            self.conn.close()
-
-    cytotable.utils._duckdb_reader = Connection
-    logging.disable(logging.CRITICAL)
-    cytotable.convert(
-        source_path=source,
-        source_datatype="csv",
-        dest_path=out,
-        dest_datatype="parquet",
-        preset="cellprofiler_csv",
-        parsl_config=Config(executors=[ThreadPoolExecutor(max_threads=2)]),
-    )
+    """CytoTable 1.2.6's cellprofiler_csv conversion (the tests' runner)."""
     import pyarrow.parquet as pq
 
-    meta = pq.read_metadata(out)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.cytotable_csv import cytotable_csv
+
+    meta = pq.read_metadata(cytotable_csv(source, out))
     return {"rows": meta.num_rows, "columns": meta.num_columns}
 
 

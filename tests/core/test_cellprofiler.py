@@ -293,61 +293,13 @@ def test_the_nf1_database(nf1_sqlite):
     assert len(pt.fields_of_view) == len(images)
 
 
-def _cytotable_csv(source, dest):
-    """CytoTable 1.2.6's cellprofiler_csv conversion, run here. Its reader
-    installs DuckDB's sqlite extension even for CSV (offline that fails) and
-    calls DuckDB 1.x's fetch_arrow_table; the connection below gives it the
-    same SQL engine without either."""
-    pytest.importorskip("cytotable")
-    import cytotable
-    import cytotable.utils
-    import duckdb
-    from parsl.config import Config
-    from parsl.executors import ThreadPoolExecutor
-
-    class Connection:
-        def __init__(self):
-            self.conn = duckdb.connect()
-
-        def execute(self, *args, **kwargs):
-            self.conn.execute(*args, **kwargs)
-            return self
-
-        def fetch_arrow_table(self):
-            return self.conn.to_arrow_table()
-
-        def __getattr__(self, name):
-            return getattr(self.conn, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.conn.close()
-
-    import logging
-
-    original = cytotable.utils._duckdb_reader
-    cytotable.utils._duckdb_reader = Connection
-    logging.disable(logging.CRITICAL)  # one of parsl's log calls is malformed
-    try:
-        return cytotable.convert(
-            source_path=str(source),
-            source_datatype="csv",
-            dest_path=str(dest),
-            dest_datatype="parquet",
-            preset="cellprofiler_csv",
-            parsl_config=Config(executors=[ThreadPoolExecutor(max_threads=2)]),
-        )
-    finally:
-        cytotable.utils._duckdb_reader = original
-        logging.disable(logging.NOTSET)
-
-
 def test_the_examplehuman_csv_folder_matches_cytotable(examplehuman_csv, tmp_path):
     folder = tmp_path / "examplehuman"
     shutil.copytree(examplehuman_csv, folder)
-    reference = pq.read_table(_cytotable_csv(folder, tmp_path / "cytotable.parquet"))
+    pytest.importorskip("cytotable")
+    from tests.cytotable_csv import cytotable_csv
+
+    reference = pq.read_table(cytotable_csv(folder, tmp_path / "cytotable.parquet"))
     pt = arrowscope.open_profiles(folder)
     ours = pt.read(pt.columns)
     assert ours.num_rows == reference.num_rows == 289
