@@ -15,9 +15,9 @@ import pytest
 import arrowscope
 from arrowscope.core.errors import NotOmeArrowError
 from arrowscope.core.images.omezarr import OmeZarrPlate, open_ome_zarr
-from tests.zarrs import upload_tree, write_image, write_plate
 
 pytest.importorskip("zarr")
+from tests.zarrs import upload_tree, write_image, write_plate  # noqa: E402
 
 SHAPE = (1, 2, 1, 64, 96)
 
