@@ -149,7 +149,7 @@ def test_an_internal_error_is_one_line(tmp_path, monkeypatch, capsys):
     def boom(*args, **kwargs):
         raise RuntimeError("something broke")
 
-    monkeypatch.setattr("arrowscope.app.cli._info", boom)
+    monkeypatch.setattr("arrowscope.app.info.info", boom)
     monkeypatch.delenv("ARROWSCOPE_DEBUG", raising=False)
     assert main(["info", str(tmp_path)]) == 1
     err = capsys.readouterr().err

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import arrowscope
-from arrowscope.app.cli import describe
+from arrowscope.app.info import describe
 
 
 def _planar_composite(tmp_path):

@@ -219,6 +219,7 @@ def test_score_all_with_progress_cancel_and_the_plate_map(
     plate.value.setCurrentText("class:big")
     summary = plate.refresh()
     assert summary is not None
+    assert not plate.stat.isEnabled()  # a share has no statistic to choose
     wells = pt.read(["Metadata_Well"]).column(0)
     for well, share in zip(
         summary.column("Metadata_Well").to_pylist(),
@@ -227,6 +228,9 @@ def test_score_all_with_progress_cancel_and_the_plate_map(
     ):
         mine = np.asarray(pc.equal(wells, well).to_numpy(zero_copy_only=False))
         assert share == pytest.approx(big[mine].mean())
+    plate.value.setCurrentText("Nuclei_AreaShape_Area")
+    plate.refresh()
+    assert plate.stat.isEnabled()
 
 
 def test_cpa_training_sets_save_and_load(panel, tmp_path):

@@ -202,6 +202,10 @@ class PlateMapWidget(_SessionWidget):
             self.value.setCurrentText("count")
             self.value.blockSignals(False)
             value = "count"
+        # a statistic is for a feature; counts and shares have none
+        feature = value in self.session.profiles.columns
+        self.stat.setEnabled(feature)
+        self.stat.setToolTip("" if feature else "counts and shares have no statistic")
         try:
             self.summary = plate_summary(
                 self._table_for(value),
