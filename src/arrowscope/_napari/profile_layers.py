@@ -106,7 +106,9 @@ def _channel_colormap(pt: ProfileTable, channel: str, i: int, n: int) -> str:
 def profile_layers(pt: ProfileTable) -> list[LayerData]:
     """Channel images, masks and the cells Points layer of ``pt``."""
     layers: list[LayerData] = []
-    common = {"axis_labels": ("image", "y", "x")}
+    # the stacks keep their own planes (a thread-safe cache): napari's dask
+    # cache is a global callback that concurrent reads of one plane corrupt
+    common = {"axis_labels": ("image", "y", "x"), "cache": False}
     channels = pt.channel_names if pt.plane_shape() is not None else []
     available = [
         ch

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ArrowscopeError
+from ..images.cache import ByteLRU
 from .keys import COMPARTMENTS, KeyRoles, _find, detect_keys, group_codes
 from .links import IMAGES_METADATA_KEY, FieldOfView, Link
 from .links.files import is_binary, label_binary, plane_shape, read_plane
@@ -56,6 +57,10 @@ __all__ = [
     "not_a_table_error",
     "read_profile_table",
 ]
+
+
+#: fields of view's planes already read (the viewer steps back and forth)
+PLANE_CACHE = ByteLRU(256 * 2**20)
 
 
 @dataclass
@@ -481,8 +486,11 @@ class ProfileTable:
             )
 
         fovs = self.fields_of_view
+        # Named, not tokenized: hashing a field's linked images pickles them
+        # (1.7 s for ten fields of a warehouse), for a key nobody shares.
+        name = f"arrowscope-plane-{uuid.uuid4().hex}"
 
-        def load(i: int) -> np.ndarray:
+        def read(i: int) -> np.ndarray:
             got = plane(fovs[i])
             out = np.zeros(shape, dtype)
             if got is not None:
@@ -490,9 +498,12 @@ class ProfileTable:
                 out[:h, :w] = got[:h, :w]
             return out
 
-        # Named, not tokenized: hashing a field's linked images pickles them
-        # (1.7 s for ten fields of a warehouse), for a key nobody shares.
-        name = f"arrowscope-plane-{uuid.uuid4().hex}"
+        def load(i: int) -> np.ndarray:
+            # planes are kept here (thread-safe, bounded by bytes), not by
+            # napari's dask cache: that one is a global dask callback whose
+            # timing table two threads computing one plane at once corrupt
+            return PLANE_CACHE.get_or_load((name, i), lambda: read(i))
+
         planes = [
             da.from_delayed(
                 dask.delayed(load, pure=False)(i, dask_key_name=(name, i)),
