@@ -55,7 +55,12 @@ def cytotable_csv(source: str | Path, dest: str | Path) -> str:
                 dest_path=str(dest),
                 dest_datatype="parquet",
                 preset="cellprofiler_csv",
-                parsl_config=Config(executors=[ThreadPoolExecutor(max_threads=2)]),
+                # parsl keeps its run logs beside the output, not in the
+                # working directory (a checkout)
+                parsl_config=Config(
+                    executors=[ThreadPoolExecutor(max_threads=2)],
+                    run_dir=str(Path(dest).parent / "parsl-runinfo"),
+                ),
             )
         )
     finally:
