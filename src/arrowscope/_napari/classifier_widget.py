@@ -362,9 +362,12 @@ class ClassifierWidget(_SessionWidget):
         if choice == POOLS[1]:
             return self.session.visible.copy()
         if choice == POOLS[2]:
-            fov = round(self.viewer.dims.point[0]) if self.viewer.dims.ndim else 0
-            return self.session.profiles.fov_of_row == fov
+            return self.session.profiles.fov_of_row == self._field_in_view()
         return None
+
+    def _field_in_view(self) -> int:
+        """The field of view on the canvas (the stacks' first axis)."""
+        return round(self.viewer.dims.point[0]) if self.viewer.dims.ndim > 2 else 0
 
     def fetch(self) -> Any:
         """Fill the gallery with N cells (in a worker), not ones already binned."""
@@ -497,8 +500,7 @@ class ClassifierWidget(_SessionWidget):
         pt = self.session.profiles
         if not len(pt.fields_of_view):
             return []
-        fov = round(self.viewer.dims.point[0]) if self.viewer.dims.ndim > 2 else 0
-        return np.flatnonzero(pt.fov_of_row == fov).tolist()
+        return np.flatnonzero(pt.fov_of_row == self._field_in_view()).tolist()
 
     def _trained(self, out: tuple[Any, dict[int, tuple[str, float]]]) -> None:
         from ..core.profiles.classify import cross_validate

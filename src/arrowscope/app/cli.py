@@ -373,11 +373,7 @@ def _convert(args: argparse.Namespace) -> int:
     args.dst.mkdir(parents=True, exist_ok=True)
     from ..core.profiles.batch import convert_many
 
-    client = None
-    if args.scheduler or args.workers:
-        from ..core.profiles.batch import connect
-
-        client = connect(args.scheduler, args.workers)
+    client = _client(args)
     bar = _ProgressLine("convert")
     try:
         failures = convert_many(
@@ -450,6 +446,15 @@ def _base_name(path: Path) -> str:
     return path.stem
 
 
+def _client(args: argparse.Namespace) -> Any:
+    """The dask client ``--scheduler``/``--workers`` ask for, or None."""
+    if not (args.scheduler or args.workers):
+        return None
+    from ..core.profiles.batch import connect
+
+    return connect(args.scheduler, args.workers)
+
+
 def _close(client: Any, *, own: bool) -> None:
     if client is None:
         return
@@ -462,7 +467,7 @@ def _close(client: Any, *, own: bool) -> None:
 def _qc(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
-    from ..core.profiles.batch import connect, run_qc
+    from ..core.profiles.batch import run_qc
     from ..core.profiles.qc import missing_summary, write_annotations, write_cleaned
     from ..core.profiles.warehouse import open_warehouse, warehouse_root
 
@@ -489,9 +494,7 @@ def _qc(args: argparse.Namespace) -> int:
         and warehouse.check_quality_control(args.into_warehouse, args.overwrite)
     ):
         logger.info("replacing quality_control.%s in %s", args.into_warehouse, root)
-    client = None
-    if args.scheduler or args.workers:
-        client = connect(args.scheduler, args.workers)
+    client = _client(args)
     bar = _ProgressLine("qc")
     try:
         qc_args = (conditions, args.method, args.group_by, args.nan_policy)
@@ -555,11 +558,7 @@ def _classify(args: argparse.Namespace) -> int:
             raise UsageError("--into-warehouse needs a warehouse root as TABLE")
         warehouse = open_warehouse(root)
         warehouse.check_quality_control(args.into_warehouse, args.overwrite)
-    client = None
-    if args.scheduler or args.workers:
-        from ..core.profiles.batch import connect
-
-        client = connect(args.scheduler, args.workers)
+    client = _client(args)
     bar = _ProgressLine("classify")
     try:
         trained = classify_table(

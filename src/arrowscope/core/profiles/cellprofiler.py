@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 
 from ..errors import CorruptFileError, SchemaError
 from ..images.stores import MemoryStore, Store
+from .cpa import output_column
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
@@ -224,6 +225,7 @@ class SqliteStore(Store):
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
             )
         ]
+        self._names = set(names)
         self.image_table = image_table or _pick(names, "Per_Image", self.path)
         prefix = (
             self.image_table[: -len("Per_Image")]
@@ -334,9 +336,7 @@ class SqliteStore(Store):
                 )
             mapping: dict[str, str] = {}
             for name, dtype in cols:
-                out = IMAGE_NUMBER if name == "ImageNumber" else name
-                if comp == "Object" and name == "ObjectNumber":
-                    out = "Metadata_ObjectNumber"
+                out = output_column(name)  # ImageNumber → Metadata_ImageNumber…
                 mapping[out] = name
                 fields.setdefault(out, pa.field(out, dtype))
             self._sources[comp] = mapping
@@ -377,7 +377,7 @@ class SqliteStore(Store):
             "joined": {c: list(v) for c, v in self.join.parents.items()},
             "left_out": self.join.left_out,
         }
-        names = {r[0] for r in self._query("SELECT name FROM sqlite_master")}
+        names = self._names
         experiment = f"{self.prefix}Per_Experiment"  # versions, run time
         cols = (
             [n for n, t in self._columns(experiment) if t != pa.binary()]

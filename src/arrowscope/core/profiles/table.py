@@ -128,6 +128,7 @@ class ProfileTable:
         self._fovs: list[FieldOfView] | None = None
         self._fov_of_row: np.ndarray | None = None
         self._plane_shape: tuple[Any, tuple[int, int] | None] | None = None
+        self._stacks_name = ""
         #: problems found on opening (kept when the links are rebuilt)
         self._open_problems: list[str] = list(self.problems)
 
@@ -234,6 +235,9 @@ class ProfileTable:
         )
 
     def _build_fovs(self) -> None:
+        # a new build names new plane stacks (their cached planes were the
+        # old links' images)
+        self._stacks_name = f"arrowscope-plane-{uuid.uuid4().hex}"
         kt = self.key_table
         n = kt.num_rows
         self.problems = list(self._open_problems)
@@ -450,13 +454,17 @@ class ProfileTable:
         Missing images are blank planes (and listed in :attr:`problems`).
         """
         return self._stack(
-            lambda fov: self._channel_plane(fov, channel), self._channel_dtype(channel)
+            f"channel:{channel}",
+            lambda fov: self._channel_plane(fov, channel),
+            self._channel_dtype(channel),
         )
 
     def mask_stack(self, compartment: str) -> Any:
         """A lazy (F, Y, X) int32 label stack of ``compartment`` masks."""
         return self._stack(
-            lambda fov: self._mask_plane(fov, compartment), np.dtype(np.int32)
+            f"mask:{compartment}",
+            lambda fov: self._mask_plane(fov, compartment),
+            np.dtype(np.int32),
         )
 
     def _channel_dtype(self, channel: str) -> np.dtype[Any]:
@@ -471,7 +479,10 @@ class ProfileTable:
         return np.dtype(np.uint16)
 
     def _stack(
-        self, plane: Callable[[FieldOfView], np.ndarray | None], dtype: np.dtype[Any]
+        self,
+        what: str,
+        plane: Callable[[FieldOfView], np.ndarray | None],
+        dtype: np.dtype[Any],
     ) -> Any:
         import dask
         import dask.array as da
@@ -487,8 +498,10 @@ class ProfileTable:
 
         fovs = self.fields_of_view
         # Named, not tokenized: hashing a field's linked images pickles them
-        # (1.7 s for ten fields of a warehouse), for a key nobody shares.
-        name = f"arrowscope-plane-{uuid.uuid4().hex}"
+        # (1.7 s for ten fields of a warehouse). One name per build of the
+        # fields and channel: the gallery's crops and the classifier reuse the
+        # planes the viewer has read, from the plane cache.
+        name = f"{self._stacks_name}-{what}"
 
         def read(i: int) -> np.ndarray:
             got = plane(fovs[i])
