@@ -26,6 +26,17 @@ def _location(text: str) -> Any:
     return Path(text.removeprefix("file://"))
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (``--workers``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="arrowscope", description="OME-Arrow / OME-Parquet images in napari."
@@ -56,7 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     view = sub.add_parser("view", help="open files and folders in napari")
     view.add_argument("paths", nargs="*", type=_location)
     view.add_argument(
-        "--profiles", type=Path, help="a profile table to browse with its images"
+        "--profiles",
+        type=_location,
+        help="a profile table (file, folder, CellProfiler output, URI) to browse "
+        "with its images",
     )
     _link_arguments(view)
     view.add_argument(
@@ -89,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     conv_where = conv.add_mutually_exclusive_group()
     conv_where.add_argument("--scheduler", help="dask.distributed scheduler address")
     conv_where.add_argument(
-        "--workers", type=int, help="convert on a local dask cluster of N workers"
+        "--workers", type=_positive, help="convert on a local dask cluster of N workers"
     )
     conv.add_argument("--layout", choices=["auto", "nested", "chunked"], default="auto")
     conv.add_argument(
@@ -105,7 +119,11 @@ def _parser() -> argparse.ArgumentParser:
         "qc", help="flag outlier cells (coSMicQC-compatible) and export the flags"
     )
     qc.add_argument(
-        "tables", nargs="+", type=Path, help="profile tables, or one warehouse root"
+        "tables",
+        nargs="+",
+        type=_location,
+        help="profile tables, or one warehouse root, CellProfiler database, CSV "
+        "folder, properties file or table URI",
     )
     qc.add_argument(
         "--conditions",
@@ -135,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     where = qc.add_mutually_exclusive_group()
     where.add_argument("--scheduler", help="dask.distributed scheduler address")
     where.add_argument(
-        "--workers", type=int, help="run on a local dask cluster of N workers"
+        "--workers", type=_positive, help="run on a local dask cluster of N workers"
     )
 
     cls = sub.add_parser(
@@ -181,7 +199,7 @@ def _parser() -> argparse.ArgumentParser:
     cls_where = cls.add_mutually_exclusive_group()
     cls_where.add_argument("--scheduler", help="dask.distributed scheduler address")
     cls_where.add_argument(
-        "--workers", type=int, help="score on a local dask cluster of N workers"
+        "--workers", type=_positive, help="score on a local dask cluster of N workers"
     )
 
     info = sub.add_parser("info", help="describe what a file holds")
@@ -395,20 +413,11 @@ def _convert(args: argparse.Namespace) -> int:
 
 def check_outputs(targets: list[Path], inputs: list[Any], overwrite: bool) -> None:
     """The write policy for one command, checked before any work is done: no
-    output onto an input, no existing output replaced without ``--overwrite``
-    (and each one replaced is named)."""
-    from ..core.errors import WriteError
-    from ..core.images.atomic import check_output
+    output onto an input, no two outputs one file, no existing output replaced
+    without ``--overwrite`` (and each one replaced is named)."""
+    from ..core.images.atomic import check_outputs as check
 
-    existing = [t for t in targets if check_output(t, inputs=inputs, overwrite=True)]
-    if existing and not overwrite:
-        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise WriteError(
-            f"exists{more}; nothing was written",
-            path=existing[0],
-            hint="pass --overwrite to replace it",
-        )
-    for target in existing:
+    for target in check(targets, inputs, overwrite=overwrite):
         logger.info("replacing %s", target)
 
 
@@ -467,14 +476,16 @@ def _close(client: Any, *, own: bool) -> None:
 def _qc(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
-    from ..core.profiles.batch import run_qc
+    from ..core.profiles.batch import qc_table, run_qc
     from ..core.profiles.qc import missing_summary, write_annotations, write_cleaned
     from ..core.profiles.warehouse import open_warehouse, warehouse_root
 
     conditions = args.conditions
     if conditions != "cosmicqc":
         conditions = Path(conditions)
-    root = warehouse_root(args.tables[0]) if len(args.tables) == 1 else None
+    tables = list(args.tables)
+    local = all(isinstance(t, Path) for t in tables)
+    root = warehouse_root(tables[0]) if len(tables) == 1 and local else None
     if args.out is None and args.into_warehouse is None:
         raise UsageError("give --out FILE, or --into-warehouse NAME for a warehouse")
     if args.into_warehouse is not None and root is None:
@@ -483,8 +494,12 @@ def _qc(args: argparse.Namespace) -> int:
         raise UsageError(
             "--cleaned is for profile files; filter a warehouse by its QC table"
         )
+    pt = _front_door(tables) if root is None else None
     outputs = [p for p in (args.out, args.cleaned) if p is not None]
-    check_outputs(outputs, list(args.tables), args.overwrite)
+    inputs = pt.inputs if pt is not None else list(tables)
+    if isinstance(conditions, Path):
+        inputs.append(conditions)
+    check_outputs(outputs, inputs, args.overwrite)
     warehouse = open_warehouse(root) if root is not None else None
     if args.table is not None and warehouse is None:
         raise UsageError("--table chooses a table of a warehouse root")
@@ -502,8 +517,10 @@ def _qc(args: argparse.Namespace) -> int:
             keys, result = warehouse.run_qc(
                 *qc_args, client=client, progress=bar, table=args.table
             )
+        elif pt is not None:
+            keys, result = qc_table(pt, *qc_args, roles=pt.keys, name=tables[0])
         else:
-            keys, result = run_qc(args.tables, *qc_args, client=client, progress=bar)
+            keys, result = run_qc(tables, *qc_args, client=client, progress=bar)
     finally:
         _close(client, own=not args.scheduler)
     bar.done()
@@ -524,13 +541,15 @@ def _qc(args: argparse.Namespace) -> int:
         logger.info("wrote %s", args.out)
     if args.cleaned:
         keep = ~result.mask()
-        if len(args.tables) == 1:
-            write_cleaned(args.tables[0], args.cleaned, keep)
+        if pt is not None:
+            write_cleaned(pt.read(pt.columns), args.cleaned, keep)
+        elif len(tables) == 1:
+            write_cleaned(tables[0], args.cleaned, keep)
         else:
             from ..core.profiles.table import read_profile_table
 
             table = pa.concat_tables(
-                [read_profile_table(p) for p in args.tables],
+                [read_profile_table(p) for p in tables],
                 promote_options="permissive",
             )
             write_cleaned(table, args.cleaned, keep)
@@ -539,16 +558,27 @@ def _qc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _front_door(tables: list[Any]) -> Any:
+    """The one table of a ``qc`` run that only ``open_profiles`` opens (a
+    CellProfiler database, CSV folder or properties file, a table in a bucket),
+    opened; None for plain local table files (read a row group at a time)."""
+    from ..core.profiles.resolve import is_cellprofiler_output, open_profiles
+
+    special = [t for t in tables if isinstance(t, str) or is_cellprofiler_output(t)]
+    if not special:
+        return None
+    if len(tables) > 1:
+        raise UsageError(
+            f"{special[0]} is checked on its own: give one CellProfiler output or "
+            "table URI per qc run"
+        )
+    return open_profiles(tables[0])
+
+
 def _classify(args: argparse.Namespace) -> int:
     from ..core.profiles.classify import MODELS, classify_table
 
-    outputs = [
-        args.out,
-        *([args.save_model] if args.save_model else []),
-        *([args.summary] if args.summary else []),
-    ]
-    inputs = [p for p in (args.table, args.labels) if p is not None]
-    check_outputs(outputs, inputs, args.overwrite)
+    also = [p for p in (args.save_model, args.summary) if p is not None]
     warehouse = None
     if args.into_warehouse is not None:
         from ..core.profiles.warehouse import open_warehouse, warehouse_root
@@ -558,6 +588,12 @@ def _classify(args: argparse.Namespace) -> int:
             raise UsageError("--into-warehouse needs a warehouse root as TABLE")
         warehouse = open_warehouse(root)
         warehouse.check_quality_control(args.into_warehouse, args.overwrite)
+    def before_training(pt: Any) -> None:
+        if args.summary:
+            from ..core.profiles.scoring import summary_groups
+
+            summary_groups(pt, args.by)
+
     client = _client(args)
     bar = _ProgressLine("classify")
     try:
@@ -570,6 +606,9 @@ def _classify(args: argparse.Namespace) -> int:
             table=args.warehouse_table,
             progress=bar,
             client=client,
+            overwrite=args.overwrite,
+            also_writes=also,
+            before_training=before_training,
         )
     finally:
         _close(client, own=not args.scheduler)

@@ -24,6 +24,7 @@ import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import ArrowscopeError, WriteError
 
@@ -94,6 +95,43 @@ def check_output(
     if not overwrite:
         raise WriteError("exists; nothing was written", path=out, hint=hint)
     return True
+
+
+def check_outputs(
+    targets: Iterable[str | os.PathLike[str]],
+    inputs: Iterable[Any] = (),
+    *,
+    overwrite: bool = False,
+    hint: str = "pass --overwrite to replace it",
+) -> list[Path]:
+    """The write policy for all the outputs of one command or call, checked
+    before any work: no output onto or into an input (whatever ``overwrite``
+    says), no two outputs one file (by any name), no existing output replaced
+    without ``overwrite``. Returns the outputs that will be replaced."""
+    outs = [Path(t) for t in targets]
+    inputs = list(inputs)
+    for i, a in enumerate(outs):
+        for b in outs[i + 1 :]:
+            if _same(a, b):
+                raise WriteError(
+                    f"is given as two outputs of this command (also as {b}); "
+                    "one would overwrite the other, and nothing was written",
+                    path=a,
+                    hint="give each output its own name",
+                )
+    existing = [t for t in outs if check_output(t, inputs=inputs, overwrite=True)]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise WriteError(f"exists{more}; nothing was written", path=existing[0], hint=hint)
+    return existing
+
+
+def _same(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    with contextlib.suppress(OSError):
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    return False
 
 
 def _journal(target: Path) -> Path:

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow.fs as pafs
 
-from ..errors import CorruptFileError, NotOmeArrowError, UnsupportedError
+from ..errors import (
+    ArrowscopeError,
+    CorruptFileError,
+    NotOmeArrowError,
+    UnsupportedError,
+)
+from .locations import LocationError, posix_relative
 from .metadata import Channel, ImageMeta
 
 if TYPE_CHECKING:  # image.py imports dask: only when an image is opened
@@ -71,8 +77,15 @@ def _store_class() -> type:
         def __hash__(self) -> int:
             return hash((id(self.fs), self.root))
 
+        def _path(self, key: str) -> str:
+            """The store's ``key`` under its root; a key leaving the root (a
+            ``..`` from a plate's or a dataset's path) is refused."""
+            if not key:
+                return self.root
+            return f"{self.root}/{posix_relative(key)}"
+
         def _read(self, key: str, byte_range: Any) -> bytes | None:
-            path = f"{self.root}/{key}" if key else self.root
+            path = self._path(key)
             try:
                 handle = self.fs.open_input_file(path)
             except FileNotFoundError:
@@ -106,7 +119,7 @@ def _store_class() -> type:
             return [await self.get(k, prototype, r) for k, r in key_ranges]
 
         async def exists(self, key: str) -> bool:
-            info = await asyncio.to_thread(self.fs.get_file_info, f"{self.root}/{key}")
+            info = await asyncio.to_thread(self.fs.get_file_info, self._path(key))
             return bool(info.type != pafs.FileType.NotFound)
 
         async def set(self, key: str, value: Any) -> None:
@@ -120,7 +133,7 @@ def _store_class() -> type:
                 yield key
 
         async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
-            base = f"{self.root}/{prefix}".rstrip("/")
+            base = self._path(prefix.strip("/"))
             selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
             infos = await asyncio.to_thread(self.fs.get_file_info, selector)
             for info in infos:
@@ -128,7 +141,7 @@ def _store_class() -> type:
                     yield info.path[len(self.root) + 1 :]
 
         async def list_dir(self, prefix: str) -> AsyncIterator[str]:
-            base = f"{self.root}/{prefix}".rstrip("/")
+            base = self._path(prefix.strip("/"))
             selector = pafs.FileSelector(base, allow_not_found=True)
             infos = await asyncio.to_thread(self.fs.get_file_info, selector)
             for info in infos:
@@ -199,18 +212,48 @@ def _channels(ome: dict[str, Any], count: int) -> tuple[Channel, ...]:
     return tuple(out)
 
 
-class _ZarrPixels:
-    """Reads TCZYX regions from a zarr array whose axes are ``axes``."""
+#: the most one read of an OME-Zarr region may allocate (a plane of a
+#: 46,000 x 46,000 uint16 image); a larger declared plane is refused
+READ_BUDGET = 4 << 30
 
-    def __init__(self, array: Any, axes: list[str]) -> None:
+
+class _ZarrPixels:
+    """Reads TCZYX regions from a zarr array whose axes are ``axes``; a
+    region's size is checked against :data:`READ_BUDGET` before anything is
+    allocated, and a broken chunk is an error naming the image."""
+
+    def __init__(self, array: Any, axes: list[str], where: str) -> None:
         self.array = array
         self.axes = axes
+        self.where = where
         self._lock = threading.Lock()
 
     def read(self, region: Region) -> np.ndarray:
         by_axis = dict(zip(DIMS, region, strict=True))
         index = tuple(slice(*by_axis[a]) for a in self.axes)
-        data = np.asarray(self.array[index])
+        count = 1
+        for a, b in region:
+            count *= max(0, int(b) - int(a))
+        need = count * self.array.dtype.itemsize
+        if need > READ_BUDGET:
+            raise CorruptFileError(
+                f"a read of {'x'.join(str(b - a) for a, b in region)} pixels "
+                f"({need / 2**30:.1f} GiB) is more than arrowscope reads at once "
+                f"({READ_BUDGET / 2**30:.0f} GiB); nothing was allocated",
+                path=self.where,
+                hint="is the declared shape right? convert the image with "
+                "smaller chunks or planes",
+            )
+        try:
+            data = np.asarray(self.array[index])
+        except ArrowscopeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - codecs raise zlib.error, ValueError…
+            raise CorruptFileError(
+                f"a chunk cannot be read ({type(exc).__name__}: {exc})",
+                path=self.where,
+                hint="the file may be truncated or corrupt",
+            ) from exc
         for k, axis in enumerate(DIMS):  # insert the axes the array lacks
             if axis not in self.axes:
                 data = np.expand_dims(data, k)
@@ -226,13 +269,28 @@ def open_ome_zarr(
     """An OME-Zarr image (NGFF 0.4 or 0.5) as a lazy :class:`OMEImage`.
 
     Reads the group and array metadata only; its reduced resolutions become
-    ``levels``. A plate or a folder of images is refused with what to do.
+    ``levels``. A plate or a folder of images is refused with what to do;
+    metadata of the wrong shape is an error naming the image.
     ``shown``: the location to name in errors (a URI, not a bucket key).
     """
+    where = shown or str(location)
+    try:
+        return _open_ome_zarr(location, filesystem, where)
+    except ArrowscopeError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise CorruptFileError(
+            f"its OME-Zarr metadata is malformed ({type(exc).__name__}: {exc})",
+            path=where,
+        ) from exc
+
+
+def _open_ome_zarr(
+    location: str | Path, filesystem: pafs.FileSystem | None, where: str
+) -> OMEImage:
     from .image import OMEImage
 
     store = zarr_store(location, filesystem)
-    where = shown or str(location)
     group, ome = _attributes(where, store)
     if "plate" in ome:
         raise NotOmeArrowError(
@@ -251,13 +309,7 @@ def open_ome_zarr(
     datasets = multiscale.get("datasets") or []
     images: list[OMEImage] = []
     for dataset in datasets:
-        try:
-            array = group[str(dataset["path"])]
-        except KeyError as exc:
-            raise CorruptFileError(
-                f"names resolution level {dataset.get('path')!r}, which is missing",
-                path=where,
-            ) from exc
+        array = _level(group, dataset, where)
         axes = _axes(multiscale, array.ndim)
         unknown = [a for a in axes if a not in DIMS]
         if unknown or len(axes) != array.ndim:
@@ -290,7 +342,7 @@ def open_ome_zarr(
         images.append(
             OMEImage(
                 meta,
-                _ZarrPixels(array, axes),
+                _ZarrPixels(array, axes, where),
                 chunk_zyx=(
                     int(chunks.get("z", 1)),
                     int(chunks.get("y", shape[3])),
@@ -303,6 +355,51 @@ def open_ome_zarr(
         raise CorruptFileError("its multiscales list no datasets", path=where)
     images[0].levels = images[1:]
     return images[0]
+
+
+def _level(group: Any, dataset: Any, where: str) -> Any:
+    """A resolution level's array, its metadata checked: a path inside the
+    image, a numeric dtype, whole non-negative sizes."""
+    try:
+        path = posix_relative(str(dataset["path"]))
+    except (LocationError, KeyError, TypeError) as exc:
+        raise CorruptFileError(
+            f"names a resolution level that is not inside the image ({exc})",
+            path=where,
+        ) from exc
+    try:
+        array = group[path]
+    except KeyError as exc:
+        raise CorruptFileError(
+            f"names resolution level {path!r}, which is missing", path=where
+        ) from exc
+    except ArrowscopeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zarr raises many kinds for bad metadata
+        raise CorruptFileError(
+            f"resolution level {path!r} has unreadable array metadata "
+            f"({type(exc).__name__}: {exc})",
+            path=where,
+        ) from exc
+    try:
+        dtype = np.dtype(array.dtype)
+        shape = tuple(int(n) for n in array.shape)
+    except Exception as exc:  # noqa: BLE001 - a dtype numpy cannot name
+        raise UnsupportedError(
+            f"resolution level {path!r} has an unusable dtype or shape ({exc})",
+            path=where,
+        ) from exc
+    if dtype.kind not in "biuf":
+        raise UnsupportedError(
+            f"resolution level {path!r} stores {dtype} values, not numbers",
+            path=where,
+            hint="arrowscope shows bool, integer and float images",
+        )
+    if any(n < 0 for n in shape):
+        raise CorruptFileError(
+            f"resolution level {path!r} declares a negative size {shape}", path=where
+        )
+    return array
 
 
 def _leaf(location: str | Path) -> str:
@@ -333,8 +430,14 @@ class OmeZarrPlate:
         self.name = plate.get("name")
         #: well path ("A/1") by its normalized name (row letter, column number)
         self.wells: dict[tuple[str, int], str] = {}
+        #: well paths the plate lists that leave it (``..``, absolute, URIs)
+        self.refused: list[str] = []
         for well in plate.get("wells", []):
-            path = str(well["path"])
+            try:
+                path = posix_relative(str(well["path"]))
+            except (LocationError, KeyError, TypeError) as exc:
+                self.refused.append(f"well {well!r}: {exc}")
+                continue
             row, _, column = path.partition("/")
             key = _well_key(row, column)
             if key is not None:
@@ -355,9 +458,18 @@ class OmeZarrPlate:
                 loc = _join(self.location, well_path)
                 _, ome = _attributes(loc, _sub_store(self._store, well_path))
                 images = (ome.get("well") or {}).get("images") or []
-                self._fields[well_path] = [
-                    f"{well_path}/{image['path']}" for image in images
-                ]
+                fields = []
+                for image in images:
+                    try:
+                        field = posix_relative(str(image["path"]))
+                    except (LocationError, KeyError, TypeError) as exc:
+                        raise CorruptFileError(
+                            f"well {well_path} lists a field outside the plate "
+                            f"({exc}); nothing of it was read",
+                            path=self.location,
+                        ) from exc
+                    fields.append(f"{well_path}/{field}")
+                self._fields[well_path] = fields
             return self._fields[well_path]
 
     def field_location(self, field_path: str) -> str:

@@ -205,6 +205,29 @@ def _flags(
     return table.select(keys), result
 
 
+def qc_table(
+    source: Any,
+    conditions: Any = "cosmicqc",
+    method: Method = "zscore",
+    group_by: Sequence[str] = (),
+    nan_policy: NanPolicy = "omit",
+    *,
+    roles: Any = None,
+    name: str | Path | None = None,
+) -> tuple[pa.Table, QCResult]:
+    """QC in this process over one opened table (a ``ProfileTable``, a
+    ``TableFile``, anything with ``schema`` and ``read(columns)``): a
+    CellProfiler database, CSV folder or properties file, a table in a bucket,
+    an Iceberg table. Only the key, feature and group columns are read."""
+    conds = load_conditions(conditions, method)
+    keys = annotation_keys(source.schema, roles)
+    features = list(dict.fromkeys(f for c in conds for f in c.features))
+    check_qc_columns(source.schema.names, features, group_by, path=name)
+    table = source.read(list(dict.fromkeys([*keys, *features, *group_by])))
+    result = compute_flags(table, conds, method, list(group_by) or None, nan_policy)
+    return table.select(keys), result
+
+
 def run_qc(
     paths: Sequence[str | Path],
     conditions: Any = "cosmicqc",

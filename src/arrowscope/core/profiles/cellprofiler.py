@@ -523,6 +523,9 @@ class CellProfilerOutput:
     #: a file in the folder its images are looked up from (table_path of links)
     beside: Path
     properties: Any = None  # cpa.Properties
+    #: every file and folder opening it reads (never a write target): the
+    #: database, the CSV folder, the properties file and its training set
+    inputs: list[Path] = field(default_factory=list)
 
     @property
     def notes(self) -> list[str]:
@@ -550,13 +553,14 @@ def open_output(path: Path) -> CellProfilerOutput | None:
             object_table=props.get("object_table"),
             keep=props.named_columns,
         )
-        return CellProfilerOutput(store, db, props)
+        read = [path, db, *([props.training_set] if props.training_set else [])]
+        return CellProfilerOutput(store, db, props, read)
     if path.is_file() and path.suffix.lower() in SQLITE_SUFFIXES and is_sqlite(path):
-        return CellProfilerOutput(SqliteStore(path), path)
+        return CellProfilerOutput(SqliteStore(path), path, inputs=[path])
     if path.is_dir() and is_csv_export(path):
         image = image_csv(path)
         assert image is not None
-        return CellProfilerOutput(read_csv_export(path), image)
+        return CellProfilerOutput(read_csv_export(path), image, inputs=[path])
     return None
 
 

@@ -16,6 +16,7 @@ library versions) and :func:`load_model` retrains it, identically.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -451,6 +452,9 @@ def classify_table(
     progress: Callable[[int, int], None] | None = None,
     cancel: Any = None,
     client: Any = None,
+    overwrite: bool = True,
+    also_writes: Sequence[str | Path] = (),
+    before_training: Callable[[Any], None] | None = None,
     **options: Any,
 ) -> TrainedModel:
     """The ``arrowscope classify`` job: open ``location`` (anything
@@ -461,11 +465,24 @@ def classify_table(
     ``labels``: a labels table or file, a CPA training set, or None for the
     training set a CPA properties file names. The properties'
     ``classifier_ignore_columns`` are ignored as well as ``ignore``.
+
+    ``out`` (and ``also_writes``, the caller's other outputs) is never one of
+    the files the job reads — the table, a CellProfiler database, a CSV
+    folder, a properties file, its training set, the labels, a warehouse —
+    whatever ``overwrite`` says, and never replaced when ``overwrite=False``;
+    checked before any work. ``before_training(pt)``: the caller's own checks
+    on the opened table, run before training.
     """
+    from ..images.atomic import check_outputs
     from .batch import annotation_keys
     from .resolve import open_profiles
 
     pt = open_profiles(location, **options)
+    read = [*pt.inputs, *([labels] if isinstance(labels, (str, Path)) else [])]
+    for target in check_outputs([out, *also_writes], read, overwrite=overwrite):
+        logging.getLogger("arrowscope").info("replacing %s", target)
+    if before_training is not None:
+        before_training(pt)
     source = pt._file.source
     keys = annotation_keys(pt.schema, pt.keys)
     if labels is None:

@@ -67,7 +67,7 @@ def resolve(location: str | Path, *, remote_schema: bool = True) -> Resolved | N
             return Resolved("image table", text) if ours else None
         return _by_schema(text, name)  # one footer read
     path = Path(text)
-    if _is_cellprofiler(path):
+    if is_cellprofiler_output(path):
         return Resolved("profile table", path)
     if path.name in _REGISTRIES:
         from .warehouse import warehouse_root
@@ -96,7 +96,7 @@ def resolve(location: str | Path, *, remote_schema: bool = True) -> Resolved | N
     return found
 
 
-def _is_cellprofiler(path: Path) -> bool:
+def is_cellprofiler_output(path: Path) -> bool:
     """CellProfiler's SQLite database, its CSV export folder, or a CPA
     properties file: profile tables, by their header or their files."""
     from .cellprofiler import SQLITE_SUFFIXES, is_csv_export, is_sqlite
@@ -238,6 +238,7 @@ def open_profiles(
         output = open_output(Path(path))
     if output is not None:  # CellProfiler's own SQLite, CSV folder, properties
         pt = ProfileTable(output.store, keys)
+        pt.source_inputs = list(output.inputs)
         props = output.properties
         if props is not None:
             if keys is None:

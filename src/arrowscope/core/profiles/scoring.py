@@ -307,11 +307,34 @@ def write_class_summary(
     """:func:`class_summary` of a scored table, written to ``out`` (Parquet,
     CSV or TSV by suffix, atomically). ``by``: default plate and well, else
     the image key. The scores are in the table's row order."""
-    from .keys import _find
     from .qc import _write_table
+
+    groups = summary_groups(pt, by)
+    table = pt.read(groups).append_column(PREDICTED, scores.column(PREDICTED))
+    summary = class_summary(table, classes, groups)
+    return _write_table(summary, Path(out)), groups
+
+
+def summary_groups(pt: Any, by: Sequence[str] | None = None) -> list[str]:
+    """The columns a class summary groups by: ``by`` (each checked against the
+    table, before any work), else the properties' plate and well, else the
+    table's plate and well, else its image key."""
+    import difflib
+
+    from .keys import _find
 
     names = pt.columns
     groups = list(by or [])
+    for c in groups:
+        if c not in names:
+            close = difflib.get_close_matches(c, names, n=3)
+            raise SchemaError(
+                "no such column to summarise by",
+                column=c,
+                hint=f"did you mean {', '.join(close)}?"
+                if close
+                else "give plate, well or image key columns of the table",
+            )
     if not groups and pt.plate_keys is not None:  # a properties file's plate/well
         groups = [c for c in pt.plate_keys if c]
     if not groups:
@@ -325,6 +348,4 @@ def write_class_summary(
         ]
         if len(groups) < 2:  # no wells: per image
             groups += [c for c in pt.keys.image if c not in groups]
-    table = pt.read(groups).append_column(PREDICTED, scores.column(PREDICTED))
-    summary = class_summary(table, classes, groups)
-    return _write_table(summary, Path(out)), groups
+    return groups

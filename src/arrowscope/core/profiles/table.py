@@ -24,6 +24,7 @@ Images are found three ways:
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,9 @@ class ProfileTable:
         self.classifier_ignore: list[str] = []
         self.training_set: Path | None = None
         self.properties: Path | None = None
+        #: files the table was read from beside ``path`` (a CellProfiler
+        #: database, CSV folder, properties file and its training set)
+        self.source_inputs: list[Path] = []
         #: the plate and well columns when the properties name them
         #: (``plate_id``, ``well_id``); else the plate map finds them by name
         self.plate_keys: tuple[str | None, str] | None = None
@@ -140,7 +144,13 @@ class ProfileTable:
     @property
     def inputs(self) -> list[Path]:
         """The local files and folders this table reads: never write onto them."""
-        found: list[Any] = [self.path, getattr(self.warehouse, "root", None)]
+        found: list[Any] = [
+            self.path,
+            getattr(self.warehouse, "root", None),
+            *self.source_inputs,
+            self.properties,
+            self.training_set,
+        ]
         for link in self.links:
             found += link.inputs()
         return list(dict.fromkeys(p for p in found if isinstance(p, Path)))
@@ -441,7 +451,10 @@ class ProfileTable:
         for fov in fovs:
             for p in [*fov.channels.values(), *fov.masks.values()]:
                 if p is not None:
-                    return plane_shape(p)[0]
+                    try:
+                        return plane_shape(p)[0]
+                    except ArrowscopeError as exc:  # another field may do
+                        self.note_problem(f"field {fov.label}: {exc}")
             for link in self.links:
                 shape = link.plane_shape(fov)
                 if shape is not None:
@@ -489,9 +502,18 @@ class ProfileTable:
 
         shape = self.plane_shape()
         if shape is None:
+            refused = [p for p in self.problems if p.startswith("not followed: ")]
+            if refused:
+                more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+                raise ArrowscopeError(
+                    "no image or mask of any field of view was read: the links "
+                    f"were refused, {refused[0].removeprefix('not followed: ')}"
+                    f"{more}",
+                    path=self.uri or self.path,
+                )
             raise ArrowscopeError(
                 "no image or mask of any field of view was found",
-                path=self.path,
+                path=self.uri or self.path,
                 hint="give the folder holding the images: --images FOLDER on the "
                 "command line, image_root= in Python",
             )
@@ -503,8 +525,18 @@ class ProfileTable:
         # planes the viewer has read, from the plane cache.
         name = f"{self._stacks_name}-{what}"
 
+        warned: set[str] = set()
+
         def read(i: int) -> np.ndarray:
-            got = plane(fovs[i])
+            try:
+                got = plane(fovs[i])
+            except ArrowscopeError as exc:  # blank, said once per image
+                if str(exc) not in warned:
+                    warned.add(str(exc))
+                    warnings.warn(
+                        f"{exc} (field {fovs[i].label} shown blank)", stacklevel=2
+                    )
+                got = None
             out = np.zeros(shape, dtype)
             if got is not None:
                 h, w = min(shape[0], got.shape[0]), min(shape[1], got.shape[1])

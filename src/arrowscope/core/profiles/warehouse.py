@@ -350,8 +350,7 @@ class Warehouse:
         """QC over the profiles: ``(key columns, QCResult)``, as
         :func:`~arrowscope.core.profiles.batch.run_qc` on the table's data
         files (on a dask cluster with ``client``)."""
-        from .batch import annotation_keys, run_qc
-        from .qc import check_qc_columns, compute_flags, load_conditions
+        from .batch import qc_table, run_qc
 
         source = self.table(table or "profiles").source()
         if isinstance(source, list):
@@ -369,14 +368,9 @@ class Warehouse:
         # columns QC needs, in one process
         from .source import TableFile
 
-        src = TableFile(source)
-        conds = load_conditions(conditions, method)
-        keys = annotation_keys(src.schema)
-        features = [f for c in conds for f in c.features]
-        check_qc_columns(src.schema.names, features, group_by, path=self.root)
-        table = src.read(list(dict.fromkeys([*keys, *features, *group_by])))
-        result = compute_flags(table, conds, method, list(group_by) or None, nan_policy)
-        return table.select(keys), result
+        return qc_table(
+            TableFile(source), conditions, method, group_by, nan_policy, name=self.root
+        )
 
     # ---- writing back
     def write_quality_control(

@@ -140,13 +140,17 @@ def build_links(
 def _linked(
     path: Path | None, uri: str | None, relative: str
 ) -> tuple[Path | str, bool]:
-    """Where an image link points, and whether that stays in the table's folder."""
+    """Where an image link points, and whether that stays in the table's folder
+    (normalised first: ``..``, ``%2e%2e`` and back slashes cannot leave it)."""
+    from ...images.locations import LocationError, parse
+
     if uri is not None:
-        base, _, query = uri.partition("?")
-        parts = [p for p in relative.split("/") if p not in ("", ".")]
-        inside = ".." not in parts and not relative.startswith("/")
-        target = base.rsplit("/", 1)[0] + "/" + "/".join(parts)
-        return (f"{target}?{query}" if query else target), inside
+        folder = parse(uri).parent
+        try:
+            target = folder.join(relative)
+        except LocationError:
+            return f"{uri.split('?', 1)[0].rsplit('/', 1)[0]}/{relative}", False
+        return target.uri, target.within(folder)
     assert path is not None
     linked = path.parent / relative
     return linked, linked.resolve().is_relative_to(path.parent.resolve())

@@ -12,9 +12,10 @@ import numpy as np
 import pyarrow as pa
 
 from ...errors import ArrowscopeError
+from ...images.locations import LocationError, parse, parse_table_value, within_any
 from ...images.stores import is_uri
 from .base import FieldOfView, Link, LinkedRows
-from .files import RemoteFile, RemoteRoots
+from .files import RemoteFile, RemoteRoots, not_followed
 
 
 def asset_image(path: Path) -> Any:
@@ -115,24 +116,20 @@ class ImageAssetsLink(Link):
     ) -> RemoteFile | None:
         found = remote.file(uri)
         if found is None:
-            problems.append(
-                f"not followed: image asset {uri} lies outside the image roots "
-                f"(field {fov.label}); pass image_root= (a URI) or "
-                "allow_outside_roots=True to allow it"
-            )
+            where = remote.refused.pop() if remote.refused else uri
+            problems.append(not_followed(f"image asset {where}", fov.label))
         return found
 
     def _path(self, uri: str, fov: FieldOfView, problems: list[str]) -> Path | None:
-        path = Path(uri.removeprefix("file://"))
-        if not path.is_absolute() and self.roots:
-            path = self.roots[0] / path
-        inside = any(path.resolve().is_relative_to(r.resolve()) for r in self.roots)
-        if not inside and not self.allow_outside:
-            problems.append(
-                f"not followed: image asset {uri} lies outside the warehouse and "
-                f"image roots (field {fov.label}); pass image_root= or "
-                "allow_outside_roots=True to allow it"
-            )
+        try:
+            folder = parse(self.roots[0]) if self.roots else None
+            path = parse_table_value(uri, folder).path
+        except LocationError as exc:
+            problems.append(f"image asset of field {fov.label}: {exc}")
+            return None
+        roots = [parse(r) for r in self.roots]
+        if within_any(parse(path), roots) is None and not self.allow_outside:
+            problems.append(not_followed(f"image asset {uri}", fov.label))
             return None
         if not path.exists():
             problems.append(f"image asset not found: {uri} (field {fov.label})")

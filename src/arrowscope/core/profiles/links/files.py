@@ -21,13 +21,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 
 from ...errors import ArrowscopeError, CorruptFileError
+from ...images.locations import (
+    Location,
+    LocationError,
+    parse,
+    parse_table_value,
+    within_any,
+)
 from ...images.omezarr import is_zarr_name
 from ..keys import IMAGE_SUFFIXES, KeyRoles
 from .base import FieldOfView, Link, LinkedRows, leaf_name
@@ -365,63 +371,54 @@ class _Blocks(io.RawIOBase):
         super().close()
 
 
-def _base(uri: str) -> tuple[str, str]:
-    """``(scheme://bucket/prefix/, query)`` of a location."""
-    base, _, query = uri.partition("?")
-    return base, query
-
-
 class RemoteRoots:
     """Where remote files may be read from, and how to connect to each: the
-    table's own folder and the image roots given as URIs. A location under
-    none of them is refused (unless ``allow_outside``); one filesystem per
+    table's own folder (and, in object storage, its bucket on the same
+    endpoint) and the image roots given as URIs. Every location is normalised
+    (:mod:`~arrowscope.core.images.locations`) and compared with the roots by
+    path segments; what is fetched is the normalised location, never the raw
+    text. A location under none of them is refused (unless ``allow_outside``,
+    and then only on a root's own scheme and endpoint); one filesystem per
     root, and one listing per root when bare names must be matched."""
 
     def __init__(self, roots: Iterable[str], *, allow_outside: bool = False) -> None:
-        self.roots = [r for r in roots if r]
+        self.roots: list[Location] = []
+        for r in roots:
+            if r:
+                try:
+                    self.roots.append(parse(r))
+                except LocationError:
+                    continue  # a root that cannot be normalised admits nothing
         self.allow_outside = allow_outside
+        #: locations named by the table and not followed, each with the reason
         self.refused: list[str] = []
-        self._fs: dict[str, tuple[Any, str]] = {}
-        self._listing: dict[str, dict[str, str]] = {}
+        self._fs: dict[Location, Any] = {}
+        self._listing: dict[Location, dict[str, Location]] = {}
         self._lock = threading.Lock()
 
-    def _connect(self, root: str) -> tuple[Any, str]:
+    def _connect(self, root: Location) -> Any:
         from ...images.stores import resolve
 
         with self._lock:
             if root not in self._fs:
-                fs, path = resolve(root)
-                self._fs[root] = (fs, path.rstrip("/"))
+                self._fs[root] = resolve(root.uri)[0]
             return self._fs[root]
 
-    def _root_of(self, location: str) -> str | None:
-        for root in self.roots:
-            base = _base(root)[0].rstrip("/") + "/"
-            if location.startswith(base):
-                return root
-        return None
-
-    def file(self, location: str) -> RemoteFile | None:
+    def file(self, location: str | Location) -> RemoteFile | None:
         """The remote file at ``location`` (a full URI), if it may be read."""
-        root = self._root_of(location)
+        try:
+            loc = parse(location)
+        except LocationError as exc:
+            self.refused.append(f"{location} ({exc})")
+            return None
+        root = within_any(loc, self.roots)
         if root is None:
-            same = [
-                r for r in self.roots if r.split("://")[0] == location.split("://")[0]
-            ]
+            same = [r for r in self.roots if r.scheme == loc.scheme]
             if not self.allow_outside or not same:
-                self.refused.append(location)
+                self.refused.append(str(loc))
                 return None
-            root = same[0]
-        fs, root_path = self._connect(root)
-        base = _base(root)[0].rstrip("/") + "/"
-        rest = location[len(base) :] if location.startswith(base) else None
-        if rest is None:  # outside, allowed: the location's own bucket and key
-            parsed = urlparse(location)
-            web = parsed.scheme in ("http", "https")
-            key = location if web else f"{parsed.netloc}{parsed.path}"
-        else:
-            key = f"{root_path}/{rest}"
-        return RemoteFile(location, fs, key)
+            root = same[0]  # allowed: read on a root's own connection
+        return RemoteFile(loc.uri.split("?", 1)[0], self._connect(root), loc.key)
 
     def find(self, name: str) -> RemoteFile | None:
         """A file named ``name`` (its last part) under a root: one listing per
@@ -433,28 +430,58 @@ class RemoteRoots:
                 return self.file(names[leaf])
         return None
 
-    def _list(self, root: str) -> dict[str, str]:
+    def _list(self, root: Location) -> dict[str, Location]:
         import pyarrow.fs as pafs
 
         with self._lock:
             cached = self._listing.get(root)
         if cached is not None:
             return cached
-        fs, root_path = self._connect(root)
-        base = _base(root)[0].rstrip("/")
-        found: dict[str, str] = {}
-        try:
-            infos = fs.get_file_info(pafs.FileSelector(root_path, recursive=True))
-        except (OSError, pa.ArrowInvalid):
-            infos = []
-        for info in infos:
-            if info.type == pafs.FileType.File:
-                found.setdefault(
-                    info.base_name, f"{base}/{info.path[len(root_path) :].lstrip('/')}"
-                )
+        fs = self._connect(root)
+        found: dict[str, Location] = {}
+        if not root.is_web:  # a web server cannot be listed
+            key = root.key
+            try:
+                infos = fs.get_file_info(pafs.FileSelector(key, recursive=True))
+            except (OSError, pa.ArrowInvalid):
+                infos = []
+            for info in infos:
+                if info.type == pafs.FileType.File:
+                    rest = info.path[len(key) :].lstrip("/")
+                    try:
+                        found.setdefault(info.base_name, root.join(rest))
+                    except LocationError:
+                        continue
         with self._lock:
             self._listing[root] = found
         return found
+
+
+def remote_roots(image_root: str | None, table_uri: str | None) -> list[str]:
+    """The remote roots of a table's links: the image root given, and the
+    table's own folder; in object storage, the table's whole bucket on the same
+    endpoint and connection (the Cell Painting Gallery keeps profiles and
+    images side by side: ``…/workspace/profiles/`` beside ``…/images/``).
+    Another bucket or host is followed only when given as a root."""
+    roots = [image_root] if image_root else []
+    if table_uri:
+        try:
+            table = parse(table_uri)
+        except LocationError:
+            return roots
+        home = table.parent if table.is_web else table.top
+        roots.append(home.uri)
+    return roots
+
+
+def not_followed(where: Any, field: str) -> str:
+    """The problem reported for a link that leaves the roots: where it
+    pointed, and the two ways to allow it."""
+    return (
+        f"not followed: {where} lies outside the image roots (field {field}); "
+        "give its folder or bucket as a root (--images on the command line, "
+        "image_root= in Python) or pass allow_outside_roots=True to follow it"
+    )
 
 
 def _is_remote(text: str | None) -> bool:
@@ -550,12 +577,7 @@ class FileColumnsLink(Link):
         return roots
 
     def _remote_roots(self) -> list[str]:
-        roots = [self.remote_root] if self.remote_root else []
-        if self.table_uri:
-            base, _, query = self.table_uri.partition("?")
-            folder = base.rsplit("/", 1)[0] + "/"
-            roots.append(f"{folder}?{query}" if query else folder)
-        return roots
+        return remote_roots(self.remote_root, self.table_uri)
 
     def attach(self, fovs: list[FieldOfView], rows: LinkedRows) -> list[str]:
         problems: list[str] = []
@@ -570,7 +592,12 @@ class FileColumnsLink(Link):
             if _is_remote(name):  # Image_URL_<ch>: the full location
                 return remote.file(str(name))
             if _is_remote(folder):
-                return remote.file(f"{str(folder).rstrip('/')}/{name}")
+                try:
+                    where = parse(str(folder)).join(str(name))
+                except LocationError as exc:
+                    remote.refused.append(f"{folder} + {name} ({exc})")
+                    return None
+                return remote.file(where)
             if self.remote_root is not None:
                 return remote.find(name)
             return files.resolve(name, folder)
@@ -611,10 +638,7 @@ class FileColumnsLink(Link):
             if not fov.masks and names and not self.images_elsewhere:
                 problems.append(f"no masks found for field {fov.label}")
             for path in [*files.refused, *remote.refused]:
-                problems.append(
-                    f"not followed: {path} lies outside the image root(s) "
-                    f"(field {fov.label}); pass allow_outside_roots=True to allow it"
-                )
+                problems.append(not_followed(path, fov.label))
             files.refused.clear()
             remote.refused.clear()
         if missing and self.image_root is None and self.remote_root is None:
