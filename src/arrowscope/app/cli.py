@@ -588,6 +588,7 @@ def _classify(args: argparse.Namespace) -> int:
             raise UsageError("--into-warehouse needs a warehouse root as TABLE")
         warehouse = open_warehouse(root)
         warehouse.check_quality_control(args.into_warehouse, args.overwrite)
+
     def before_training(pt: Any) -> None:
         if args.summary:
             from ..core.profiles.scoring import summary_groups

@@ -122,7 +122,9 @@ def check_outputs(
     existing = [t for t in outs if check_output(t, inputs=inputs, overwrite=True)]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise WriteError(f"exists{more}; nothing was written", path=existing[0], hint=hint)
+        raise WriteError(
+            f"exists{more}; nothing was written", path=existing[0], hint=hint
+        )
     return existing
 
 

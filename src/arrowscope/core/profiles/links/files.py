@@ -31,7 +31,6 @@ from ...images.locations import (
     Location,
     LocationError,
     parse,
-    parse_table_value,
     within_any,
 )
 from ...images.omezarr import is_zarr_name
