@@ -246,3 +246,74 @@ def counted(monkeypatch):
             return sum(c.requests for c in counters)
 
     return Totals()
+
+
+# -- a request-logging proxy on loopback, in front of the moto server ----------
+class _ProxyHandler(__import__("http.server").server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def _forward(self):
+        import http.client
+
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        self.server.requests.append((self.command, self.path))
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.target, timeout=30)
+        headers = {
+            k: v for k, v in self.headers.items() if k.lower() not in ("connection",)
+        }
+        conn.request(self.command, self.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        self.send_response(resp.status, resp.reason)
+        skip = ("transfer-encoding", "connection", "content-length")
+        for k, v in resp.getheaders():
+            if k.lower() not in skip:
+                self.send_header(k, v)
+        if self.command == "HEAD":
+            self.send_header("Content-Length", resp.getheader("Content-Length", "0"))
+        else:
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
+
+
+@pytest.fixture(scope="module")
+def logged_s3(s3):
+    """``(port, requests)``: a proxy on 127.0.0.1 in front of the moto server
+    that logs every request's method and raw path as the server receives it
+    (S3 path-style ``/bucket/key`` and plain HTTP ``GET /bucket/key``)."""
+    import http.server
+    import threading
+
+    _, target = s3
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ProxyHandler)
+    server.daemon_threads = True
+    server.target = target
+    server.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], server.requests
+    server.shutdown()
+    server.server_close()
+
+
+def reached(requests, outside) -> list[str]:
+    """The logged request paths that reach ``outside`` (a path prefix such as
+    ``/evil``), after decoding and collapsing dot segments as a server does."""
+    import posixpath
+    from urllib.parse import unquote
+
+    hits = []
+    for _, raw in requests:
+        path = posixpath.normpath(unquote(unquote(raw.split("?", 1)[0])))
+        if path == outside or path.startswith(outside.rstrip("/") + "/"):
+            hits.append(raw)
+    return hits

@@ -266,3 +266,37 @@ def posix_relative(text: str) -> str:
     if not parts:
         raise LocationError(f"is empty: {raw!r}")
     return str(PurePosixPath(*parts))
+
+
+# ---- what is at a local path ----------------------------------------------------
+def special_kind(path: str | os.PathLike[str]) -> str | None:
+    """``"named pipe"``, ``"socket"``, ``"device"`` when ``path`` is one of
+    those (opening or reading it could wait forever), else None (a regular
+    file, a folder, or nothing there)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "named pipe"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "device"
+
+
+def check_regular(path: str | os.PathLike[str]) -> None:
+    """Refuse a named pipe, socket or device before anything opens it."""
+    from ..errors import CorruptFileError
+
+    kind = special_kind(path)
+    if kind is not None:
+        raise CorruptFileError(
+            f"is a {kind}, not a file: arrowscope reads regular files and "
+            "folders only (reading it could wait forever); nothing was opened",
+            path=path,
+            hint="copy the data into a file and open that",
+        )

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from ..errors import AccessError, CorruptFileError, SchemaError, UnsupportedError
+from .locations import check_regular, special_kind
 from .parquet import parquet_file
 
 PARQUET_MAGIC = b"PAR1"
@@ -131,6 +132,7 @@ def sniff(
     """
     try:
         if fs is None:
+            check_regular(path)
             if os.path.isdir(path):
                 lance = os.path.isdir(os.path.join(path, LANCE_VERSIONS))
                 return "lance" if lance else None
@@ -642,6 +644,13 @@ def describe_foreign(path: Path) -> tuple[str, str | None]:
     convert = _CONVERT_HINT.format(name=name, stem=stem)
     if not os.path.lexists(path):
         return "no such file or folder", None
+    kind = special_kind(path)
+    if kind is not None:
+        return (
+            f"is a {kind}, not a file (reading it could wait forever); "
+            "nothing was opened",
+            "copy the data into a file and open that",
+        )
     if path.is_dir():
         if (
             (path / ".zattrs").exists()

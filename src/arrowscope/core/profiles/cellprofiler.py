@@ -25,6 +25,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import CorruptFileError, SchemaError
+from ..images.locations import check_regular, special_kind
 from ..images.stores import MemoryStore, Store
 from .cpa import output_column
 
@@ -52,11 +54,15 @@ _BASES = ("Cytoplasm", "Cells", "Nuclei")
 #: rows per group read at once (whole images: a group may be larger), and
 #: the values a group holds at most (wide tables read fewer rows a group)
 GROUP_ROWS = 20_000
+#: the longest one query of a database may run before it is stopped
+QUERY_SECONDS = 120.0
 GROUP_VALUES = 4_000_000
 
 
 def is_sqlite(path: Path) -> bool:
     """Whether ``path`` is an SQLite database (by its header, not its name)."""
+    if special_kind(path) is not None:  # a pipe named *.sqlite: never opened
+        return False
     try:
         with open(path, "rb") as fh:
             return fh.read(16) == SQLITE_MAGIC
@@ -70,6 +76,7 @@ def image_csv(folder: Path) -> Path | None:
         found = sorted(folder.glob("*Image.csv"))
     except OSError:
         return None
+    found = [p for p in found if special_kind(p) is None]
     exact = folder / "Image.csv"
     return exact if exact in found else (found[0] if found else None)
 
@@ -86,6 +93,8 @@ def _object_csvs(folder: Path) -> dict[str, Path]:
     """Object CSVs by object name: a header with ImageNumber and ObjectNumber."""
     found: dict[str, Path] = {}
     for path in sorted(folder.glob("*.csv")):
+        if special_kind(path) is not None:
+            continue
         try:
             with open(path, encoding="utf-8", errors="replace") as fh:
                 header = fh.readline().strip().split(",")
@@ -219,13 +228,13 @@ class SqliteStore(Store):
         #: image-table columns kept beside the link columns (a CPA properties
         #: file's plate and well columns, whatever their names)
         self.keep = set(keep)
-        names = [
-            r[0]
-            for r in self._query(
-                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
-            )
-        ]
+        listed = self._query(
+            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"
+        )
+        names = [r[0] for r in listed]
         self._names = set(names)
+        #: views are read through sqlite3 only, whose queries have a time limit
+        self._views = {r[0] for r in listed if r[1] == "view"}
         self.image_table = image_table or _pick(names, "Per_Image", self.path)
         prefix = (
             self.image_table[: -len("Per_Image")]
@@ -301,14 +310,32 @@ class SqliteStore(Store):
         return conn
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        conn = self._connection()
+        deadline = time.monotonic() + QUERY_SECONDS
+        # SQLite calls this every 100,000 steps: past the limit it interrupts
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, 100_000)
         try:
-            return self._connection().execute(sql, params).fetchall()
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "interrupted" not in str(exc):
+                raise CorruptFileError(
+                    f"cannot read the SQLite database: {exc}", path=self.path
+                ) from exc
+            raise CorruptFileError(
+                f"a query ran longer than {QUERY_SECONDS:g} s and was stopped "
+                "(a view or table that never finishes?)",
+                path=self.path,
+                hint="check the database's views (sqlite3 DB '.schema'), or "
+                "export the tables to Parquet with CytoTable",
+            ) from exc
         except sqlite3.DatabaseError as exc:
             raise CorruptFileError(
                 f"cannot read the SQLite database: {exc}",
                 path=self.path,
                 hint="is it complete? CellProfiler may still be writing it",
             ) from exc
+        finally:
+            conn.set_progress_handler(None, 0)
 
     def _columns(self, table: str) -> list[tuple[str, pa.DataType]]:
         rows = self._query(f"PRAGMA table_info({_quote(table)})")
@@ -466,7 +493,8 @@ class SqliteStore(Store):
         not fit its inferred or the declared types (text in a number column,
         a column whose first values are integers and later ones not): the
         sqlite3 path reads those and names what is wrong."""
-        conn = self._adbc()
+        used = {self.image_table, *self.tables.values()}
+        conn = None if used & self._views else self._adbc()
         if conn is None:
             return None
         try:
@@ -542,6 +570,7 @@ def open_output(path: Path) -> CellProfilerOutput | None:
     if is_properties(path):
         props = read_properties(path)
         db = props.database
+        check_regular(db)
         if not is_sqlite(db):
             raise CorruptFileError(
                 f"is not an SQLite database (named by db_sqlite_file in {path.name})",

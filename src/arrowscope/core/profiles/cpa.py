@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import CorruptFileError, SchemaError, UnsupportedError
+from ..images.locations import check_regular, special_kind
 from .keys import KeyRoles
 
 CLASS_COLUMN = "Metadata_class"
@@ -163,6 +164,7 @@ class Properties:
 def read_properties(path: str | Path) -> Properties:
     """Read a properties file (``key = value``; ``#`` comments)."""
     path = Path(path)
+    check_regular(path)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -189,6 +191,8 @@ def is_training_set(path: Path) -> bool:
     """Whether ``path`` is a CPA training set (text: comments, a ``label`` line)."""
     if path.suffix.lower() in (".parquet", ".csv", ".tsv", ".arrow", ".feather"):
         return False
+    if special_kind(path) is not None:
+        return False
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             for line in fh:
@@ -204,6 +208,7 @@ def read_training_set(path: str | Path, key: list[str]) -> pa.Table:
     key the properties give, e.g. Metadata_ImageNumber, Metadata_ObjectNumber)
     and ``Metadata_class``."""
     path = Path(path)
+    check_regular(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:

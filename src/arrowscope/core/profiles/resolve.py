@@ -55,6 +55,7 @@ def resolve(location: str | Path, *, remote_schema: bool = True) -> Resolved | N
     reader asked about every dropped path must. A folder that exists but
     cannot be entered raises :class:`~arrowscope.core.errors.AccessError`.
     """
+    from ..images.locations import check_regular
     from ..images.stores import is_uri
 
     text = str(location)
@@ -67,6 +68,7 @@ def resolve(location: str | Path, *, remote_schema: bool = True) -> Resolved | N
             return Resolved("image table", text) if ours else None
         return _by_schema(text, name)  # one footer read
     path = Path(text)
+    check_regular(path)  # a pipe or device is refused before any open
     if is_cellprofiler_output(path):
         return Resolved("profile table", path)
     if path.name in _REGISTRIES:
@@ -233,8 +235,10 @@ def open_profiles(
 
     output = None
     if isinstance(path, (str, os.PathLike)) and not is_uri(path):
+        from ..images.locations import check_regular
         from .cellprofiler import open_output
 
+        check_regular(path)
         output = open_output(Path(path))
     if output is not None:  # CellProfiler's own SQLite, CSV folder, properties
         pt = ProfileTable(output.store, keys)

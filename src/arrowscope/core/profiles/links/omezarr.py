@@ -155,7 +155,10 @@ class ZarrPlateLink(Link):
         sites = table.column(site_col).to_pylist() if site_col else [None] * len(fovs)
         numbers = [int(s) for s in sites if s is not None]
         base = 0 if numbers and min(numbers) == 0 else 1
-        problems: list[str] = []
+        problems: list[str] = [
+            f"not followed: the plate {table_name(self.location)} lists {why}"
+            for why in plate.refused
+        ]
         for fov, well, site in zip(fovs, wells, sites, strict=True):
             path = plate.well_path(str(well)) if well is not None else None
             if path is None:
