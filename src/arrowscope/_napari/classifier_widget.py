@@ -340,15 +340,22 @@ class ClassifierWidget(_SessionWidget):
         failure: str,
         *,
         level: str = "error",
+        failed: Any = None,
         **options: Any,
     ) -> Any:
         """Run ``job`` in a worker; ``done(result)`` on the GUI thread, or a
-        notification starting with ``failure``."""
+        notification starting with ``failure`` (and ``failed(exc)``)."""
+
+        def on_failure(exc: Exception) -> None:
+            notify(f"{failure}: {exc}", level)
+            if failed is not None:
+                failed(exc)
+
         worker = make_worker(
             job,
             receiver=self,
             done=done,
-            failed=lambda exc: notify(f"{failure}: {exc}", level),
+            failed=on_failure,
             **options,
         )
         self._worker = worker
@@ -512,12 +519,16 @@ class ClassifierWidget(_SessionWidget):
         self.report.setText(describe_model(trained, self._in_view()))
         self._refresh_bins()
         self._validation = self._run(
-            lambda: cross_validate(trained), self._validated, "Cross-validation failed"
+            lambda: cross_validate(trained),
+            self._validated,
+            "Cross-validation failed",
+            failed=lambda exc: self._validated(trained, f"failed: {exc}"),
         )
 
-    def _validated(self, trained: Any) -> None:
+    def _validated(self, trained: Any, failure: str | None = None) -> None:
         if trained is self.trained:  # not retrained meanwhile
-            self.report.setText(describe_model(trained, self._in_view()))
+            text = describe_model(trained, self._in_view(), validated=failure or True)
+            self.report.setText(text)
 
     def _in_view(self) -> dict[str, int]:
         """Predicted cells of each class in the field on the canvas."""
@@ -687,9 +698,12 @@ def _summary_target(scores: Path) -> Path:
     return scores.with_name(scores.name.split(".")[0] + ".summary.csv")
 
 
-def describe_model(trained: Any, in_view: dict[str, int] | None = None) -> str:
+def describe_model(
+    trained: Any, in_view: dict[str, int] | None = None, validated: Any = False
+) -> str:
     """Accuracy, confusion matrix, top features and the field in view, as rich
-    text."""
+    text. ``validated``: False while cross-validation runs, True once done, or
+    the text of its failure."""
     lines = [f"<b>{html.escape(MODELS.get(trained.model, trained.model))}</b>"]
     n = trained.training.num_rows
     used = f"{len(trained.features)} of {len(trained.candidates or trained.features)}"
@@ -698,8 +712,20 @@ def describe_model(trained: Any, in_view: dict[str, int] | None = None) -> str:
             f"cross-validated accuracy {trained.cv_accuracy:.1%} ({n} cells, "
             f"{used} features)"
         )
+    elif validated is True:
+        lines.append(
+            f"trained on {n} cells, {used} features; not cross-validated "
+            "(each class needs at least two cells)"
+        )
+    elif validated:
+        lines.append(
+            f"trained on {n} cells, {used} features; cross-validation "
+            f"{html.escape(str(validated))}"
+        )
     else:
         lines.append(f"trained on {n} cells, {used} features; cross-validating…")
+    for note in getattr(trained, "notes", []):
+        lines.append(f"<i>{html.escape(note)}</i>")
     if trained.confusion:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in trained.classes)
         body = "".join(

@@ -362,7 +362,7 @@ def _convert(args: argparse.Namespace) -> int:
 
         output = open_output(args.src)
         if output is not None:  # CellProfiler's SQLite / CSV folder / properties
-            check_outputs([args.dst], [args.src, output.beside], args.overwrite)
+            check_outputs([args.dst], [args.src, *output.inputs], args.overwrite)
             bar = _ProgressLine("convert")
             write_profile_table(output, args.dst, compression=compression, progress=bar)
             bar.done()
@@ -427,10 +427,13 @@ def _expand_inputs(src: Path) -> list[Path]:
         import glob
 
         return sorted(Path(p) for p in glob.glob(text))
+    from ..core.images.omezarr import is_zarr_folder
+
     if (
         src.is_dir()
         and not (src / "images.parquet").exists()
         and not src.name.lower().endswith(".zarr")
+        and not is_zarr_folder(src)
     ):
         return sorted(
             p for p in src.iterdir() if p.is_file() and not p.name.startswith(".")
@@ -634,6 +637,8 @@ def _classify(args: argparse.Namespace) -> int:
         ", ".join(f"{c}: {n}" for c, n in sorted(counts.items())),
         len(trained.features),
     )
+    for note in trained.notes:
+        logger.warning("%s", note)
     if trained.cv_accuracy is not None:
         logger.info("cross-validated accuracy: %.3f", trained.cv_accuracy)
     top = list(trained.importances)[:5]

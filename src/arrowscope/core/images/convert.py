@@ -96,6 +96,12 @@ def to_ome_parquet(
     RGB(A) samples become channels R, G, B (A); channels without names in the
     file are called C0…Cn.
     """
+    from .omezarr import is_zarr_folder, open_ome_zarr
+
+    if is_zarr_folder(src):  # read by arrowscope: any name, plates refused
+        return write_ome_parquet(
+            dst, open_ome_zarr(src), layout=layout, compression=compression
+        )
     image = _bioimage(src)
     data, names, colors = _channels(image)
     pps = image.physical_pixel_sizes

@@ -641,7 +641,7 @@ _CONVERT_HINT = "convert it first: arrowscope convert {name} {stem}.ome.parquet"
 def describe_foreign(path: Path) -> tuple[str, str | None]:
     """What a path that is not a Parquet/IPC table is, and what to do about it."""
     name, stem = path.name, path.name.split(".")[0] or "image"
-    convert = _CONVERT_HINT.format(name=name, stem=stem)
+    convert = _CONVERT_HINT.format(name=str(path), stem=stem)
     if not os.path.lexists(path):
         return "no such file or folder", None
     kind = special_kind(path)
@@ -652,12 +652,21 @@ def describe_foreign(path: Path) -> tuple[str, str | None]:
             "copy the data into a file and open that",
         )
     if path.is_dir():
-        if (
-            (path / ".zattrs").exists()
-            or (path / "zarr.json").exists()
-            or (path / ".zgroup").exists()
-        ):
-            return "is a Zarr folder, not an OME-Arrow table", convert
+        from .omezarr import hcs_plate_field, is_zarr_folder
+
+        field = hcs_plate_field(path)
+        if field is not None:
+            well = field.replace("/", "")
+            return (
+                "is an OME-Zarr HCS plate, not an OME-Arrow table",
+                f"open it as the images of a profile table (arrowscope view "
+                f"--profiles TABLE --image-table {path}), or convert one field: "
+                f"arrowscope convert {path}/{field} {well}.ome.parquet",
+            )
+        if is_zarr_folder(path):
+            return "is a Zarr folder, not an OME-Arrow table", _CONVERT_HINT.format(
+                name=str(path), stem=stem if path.name != stem else path.name
+            )
         return (
             "is a folder, not an OME-Arrow chunk dataset "
             "(it has no images.parquet and chunks.parquet)",
@@ -676,7 +685,9 @@ def describe_foreign(path: Path) -> tuple[str, str | None]:
     if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         return "is a TIFF file, not an OME-Arrow table", convert
     if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "is a PNG image, not an OME-Arrow table", convert
+        return "is a PNG image, not an OME-Arrow table", _CONVERT_HINT.format(
+            name=str(path), stem=stem
+        )
     if name.lower().endswith((".csv", ".tsv", ".csv.gz")):
         return "is a CSV/TSV table, not an OME-Arrow table", None
     return (

@@ -89,6 +89,15 @@ def is_csv_export(folder: Path) -> bool:
     return bool(_object_csvs(folder))
 
 
+def _csv_header(path: Path) -> list[str]:
+    """A CSV file's column names (a UTF-8 byte-order mark, quotes and Windows
+    line ends as CellProfiler on Windows writes them)."""
+    import csv
+
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        return next(csv.reader(fh), [])
+
+
 def _object_csvs(folder: Path) -> dict[str, Path]:
     """Object CSVs by object name: a header with ImageNumber and ObjectNumber."""
     found: dict[str, Path] = {}
@@ -96,8 +105,7 @@ def _object_csvs(folder: Path) -> dict[str, Path]:
         if special_kind(path) is not None:
             continue
         try:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                header = fh.readline().strip().split(",")
+            header = _csv_header(path)
         except OSError:
             continue
         if "ImageNumber" in header and "ObjectNumber" in header:
@@ -682,9 +690,36 @@ def read_csv_export(folder: Path) -> Store:
     import pyarrow.csv as pcsv
 
     def read(path: Path, group: str) -> pa.Table:
+        check_regular(path)
+        header = _csv_header(path)
+        doubled = sorted({c for c in header if header.count(c) > 1})
+        if doubled:
+            raise SchemaError(
+                "names a column twice in its header",
+                path=path,
+                column=doubled[0],
+                hint="CellProfiler writes each measurement once; was the file "
+                "edited or two exports pasted together?",
+            )
+        ids = {c: pa.int64() for c in ("ImageNumber", "ObjectNumber") if c in header}
         try:
-            table = pcsv.read_csv(path)
-        except (pa.ArrowInvalid, OSError) as exc:
+            table = pcsv.read_csv(
+                path, convert_options=pcsv.ConvertOptions(column_types=ids)
+            )
+        except pa.ArrowInvalid as exc:
+            if "conversion error" in str(exc):  # text in a number column
+                at = re.search(r"column #(\d+)", str(exc))
+                column = header[int(at.group(1))] if at else None
+                value = re.search(r"invalid value (.*)$", str(exc))
+                raise SchemaError(
+                    "holds a value that is not a whole number"
+                    + (f": {value.group(1)}" if value else ""),
+                    path=path,
+                    column=column,
+                    hint="ImageNumber and ObjectNumber are whole numbers",
+                ) from exc
+            raise CorruptFileError(f"cannot parse the CSV: {exc}", path=path) from exc
+        except OSError as exc:
             raise CorruptFileError(f"cannot parse the CSV: {exc}", path=path) from exc
         return table.rename_columns(
             [cytotable_name(c, group) for c in table.column_names]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,8 @@ def read_labels(path: str | Path, key: Sequence[str] = ()) -> pa.Table:
                 path=path,
             )
         return read_training_set(path, list(key))
+    if Path(path).suffix.lower() in (".csv", ".tsv"):
+        return _text_labels(Path(path))
     table = TableFile(Path(path))
     if CLASS_COLUMN not in table.schema.names:
         raise SchemaError(
@@ -108,6 +111,61 @@ def read_labels(path: str | Path, key: Sequence[str] = ()) -> pa.Table:
             column=CLASS_COLUMN,
         )
     return table.read(table.schema.names)
+
+
+def _text_labels(path: Path) -> pa.Table:
+    """A CSV/TSV labels file with every column read as text: its key values
+    are matched in the table's own types, so ``001`` stays ``001`` for a text
+    key and is 1 for a number key (never guessed from the file)."""
+    import pyarrow.csv as pcsv
+
+    from ..images.locations import check_regular
+
+    check_regular(path)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    parse = pcsv.ParseOptions(delimiter=delimiter)
+    try:
+        with pcsv.open_csv(path, parse_options=parse) as reader:
+            names = reader.schema.names
+        table = pcsv.read_csv(
+            path,
+            parse_options=parse,
+            convert_options=pcsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SchemaError(f"cannot read the labels: {exc}", path=path) from exc
+    if CLASS_COLUMN not in table.column_names:
+        raise SchemaError(
+            f"no {CLASS_COLUMN} column: a labels table holds the profile table's "
+            f"key columns and {CLASS_COLUMN}",
+            path=path,
+            column=CLASS_COLUMN,
+        )
+    return table
+
+
+def _unmatched_columns(keys: pa.Table, labels: pa.Table) -> str:
+    """What to say of label columns that are not key columns of the table."""
+    import difflib
+
+    other = [
+        c
+        for c in labels.column_names
+        if c != CLASS_COLUMN and c not in keys.column_names
+    ]
+    if not other:
+        return ""
+    said = []
+    for c in other:
+        close = difflib.get_close_matches(c, keys.column_names, n=1)
+        said.append(f"{c!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (
+        f"; the labels' column(s) {', '.join(said)} are not key columns of the "
+        f"table, whose keys are {keys.column_names}"
+    )
 
 
 def match_labels(
@@ -163,29 +221,44 @@ def match_labels(
     many = found.column("__row_count").fill_null(0).to_numpy()
     first = found.column("__row_min").fill_null(-1).to_numpy()
     rows, classes = [], []
+    given: dict[int, tuple[int, str]] = {}  # table row -> (label row, class)
     for r, count, row in zip(
         label_rows.tolist(), many.tolist(), first.tolist(), strict=True
     ):
         cls = label_class[r]
-        if cls is None or str(cls) == "":
+        if cls is None or str(cls).strip() == "":
             continue
+        cls = str(cls).strip()  # "mitotic " is "mitotic"
         key = {c: labels.column(c)[r].as_py() for c in shared}
         if count > 1:
             raise SchemaError(
                 f"label row {r} names {key}, which several cells share: its cell "
-                "is ambiguous",
+                "is ambiguous" + _unmatched_columns(keys, labels),
                 path=path,
                 row=r,
                 hint="label by the full key (plate, image and object)",
             )
         if count == 0:
             raise SchemaError(
-                f"label row {r} names {key}, which is no cell of the table",
+                f"label row {r} names {key}, which is no cell of the table"
+                + _unmatched_columns(keys, labels),
                 path=path,
                 row=r,
             )
+        if int(row) in given:
+            before, other = given[int(row)]
+            if other != cls:
+                raise SchemaError(
+                    f"label rows {before} and {r} put the cell {key} in two "
+                    f"classes ({other!r} and {cls!r})",
+                    path=path,
+                    row=r,
+                    hint="keep one label per cell",
+                )
+            continue  # the same label twice counts once
+        given[int(row)] = (r, cls)
         rows.append(int(row))
-        classes.append(str(cls))
+        classes.append(cls)
     if len(set(classes)) < 2:
         raise ArrowscopeError(
             "training needs cells of at least two classes",
@@ -246,6 +319,9 @@ class TrainedModel:
     #: every feature it chose from (``features``: the ones it uses)
     candidates: list[str] = field(default_factory=list)
     max_features: int | None = MAX_FEATURES
+    #: what the user should know of the training (features left out, class
+    #: names that look like typos of others), each said once
+    notes: list[str] = field(default_factory=list)
 
     def predict(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """Predicted class and per-class probabilities of the rows of ``table``."""
@@ -310,8 +386,32 @@ def train(
     _sklearn()
     if not features:
         raise ArrowscopeError("no numeric feature columns to train on")
+    x = _matrix(picked.select(list(features)), features)
+    notes = _class_name_notes(classes)
+    # a feature with no value among the labelled cells (a tracking column
+    # empty in the first frame) or one value for all teaches nothing and
+    # breaks the binning of a small set: left out, and said once
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        empty = ~np.isfinite(x).any(axis=0)
+        flat = ~empty & (np.nanmax(x, axis=0) == np.nanmin(x, axis=0))
+    for what, mask in (("no value", empty), ("one value", flat)):
+        if mask.any():
+            left = [f for f, m in zip(features, mask, strict=True) if m]
+            notes.append(
+                f"left out {len(left)} feature(s) with {what} among the "
+                f"labelled cells: {', '.join(left[:5])}"
+                + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+            )
+    keep = ~(empty | flat)
+    if not keep.any():
+        raise ArrowscopeError(
+            "no feature has two different values among the labelled cells",
+            hint="label more cells, or other ones",
+        )
+    features = [f for f, k in zip(features, keep, strict=True) if k]
+    x = x[:, keep]
     picked = picked.select([*keys, *features])
-    x = _matrix(picked, features)
     names = sorted(set(classes.tolist()))
     k = max_features if max_features and len(features) > max_features else None
     chosen = _select(x, classes, k)
@@ -332,11 +432,40 @@ def train(
         trained.means = np.nan_to_num(np.nanmean(fit_x, axis=0))
     if model == "rf":
         fit_x = np.where(np.isnan(fit_x), trained.means, fit_x)
-    estimator.fit(fit_x, classes)
-    trained.importances = _importances(estimator, fit_x, classes, used, seed)
-    if folds:
-        cross_validate(trained, x, classes, k, folds)
+    trained.notes = notes
+    with warnings.catch_warnings():  # scikit-learn's advice is not the user's
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        estimator.fit(fit_x, classes)
+        trained.importances = _importances(estimator, fit_x, classes, used, seed)
+        if folds:
+            cross_validate(trained, x, classes, k, folds)
     return trained
+
+
+def _class_name_notes(classes: np.ndarray) -> list[str]:
+    """Class names of one or two cells that look like a typo of a larger
+    class's name (``mitotc`` beside ``mitotic``)."""
+    import difflib
+
+    counts: dict[str, int] = {}
+    for c in classes.tolist():
+        counts[c] = counts.get(c, 0) + 1
+    notes = []
+    for name, n in counts.items():
+        if n > 2:
+            continue
+        bigger = [c for c, m in counts.items() if m > n and c != name]
+        low = {c.lower(): c for c in bigger}
+        close = difflib.get_close_matches(name.lower(), list(low), n=1, cutoff=0.8)
+        if close:
+            other = low[close[0]]
+            notes.append(
+                f"class {name!r} ({n} cell{'s' if n > 1 else ''}) looks like a "
+                f"typo of {other!r} ({counts[other]} cells); trained as its "
+                "own class"
+            )
+    return notes
 
 
 def cross_validate(
@@ -376,7 +505,10 @@ def cross_validate(
                 np.where(np.isnan(tx), means, tx),
             )
         est = _estimator(trained.model, trained.seed, len(fit_rows))
-        guess[test_rows] = est.fit(fx, classes[fit_rows]).predict(tx)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            guess[test_rows] = est.fit(fx, classes[fit_rows]).predict(tx)
     trained.cv_accuracy = float((guess == classes).mean())
     trained.confusion = confusion_matrix(classes, guess, labels=names).tolist()
     return trained
