@@ -24,9 +24,12 @@ fi
 
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
+# an active virtual environment (one made by uv has no pip) is not where
+# uv is installed: use the interpreter it was made from
+PYTHON="$("$PYTHON" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')"
+export PATH="$HOME/.local/bin:$PATH"  # where 'pip install --user uv' puts uv
 if ! command -v uv >/dev/null; then
   "$PYTHON" -m pip install --quiet --user uv 2>/dev/null || "$PYTHON" -m pip install --quiet uv
-  export PATH="$HOME/.local/bin:$PATH"
 fi
 UV="$(command -v uv || echo "$PYTHON -m uv")"
 

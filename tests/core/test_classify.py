@@ -300,6 +300,20 @@ def test_scores_go_into_the_warehouse(tmp_path):
     assert stored.rows == 4
     assert main([*argv, "--overwrite"]) == 0  # replaced only when asked
     assert main([*argv[:-2], "--into-warehouse", "phenotypes"]) == 1
+    # reopened, the warehouse shows the scores beside the profiles, by key
+    pt = w.profiles()
+    assert not [p for p in pt.problems if "phenotypes" in p], pt.problems
+    scores = pq.read_table(out)
+    by_id = dict(
+        zip(
+            scores.column("Metadata_ObjectID").to_pylist(),
+            scores.column("Metadata_predicted_class").to_pylist(),
+            strict=True,
+        )
+    )
+    shown = pt.read(["Metadata_ObjectID", "Metadata_predicted_class"])
+    for oid, cls in zip(*(c.to_pylist() for c in shown.columns), strict=True):
+        assert by_id[oid] == cls
 
 
 def test_a_model_uses_the_features_that_separate_the_bins(screen, tmp_path):

@@ -100,11 +100,22 @@ def test_a_profile_table_in_a_bucket_opens_with_its_images(s3, s3_uri, tmp_path)
     uri = s3_uri("cells/bucketplate/profiles.parquet")
     reader = get_reader(uri)
     assert reader is not None
-    layers = {kw["name"]: (data, kind) for data, kw, kind in reader(uri)}
+    read = reader(uri)
+    layers = {kw["name"]: (data, kind) for data, kw, kind in read}
     data, kind = layers["DNA"]
     assert kind == "image" and data.shape == (2, 64, 64)
     np.testing.assert_array_equal(np.asarray(data[1]), planes[1])
     assert layers["cells"][1] == "points"
+    # the panels reopen the table from the layer: by its URI
+    (cells_kw,) = [kw for _, kw, _ in read if kw["name"] == "cells"]
+    assert cells_kw["metadata"]["arrowscope"]["profiles"] == uri
+    # qc takes the URI as open_profiles does (no slash dropped)
+    yml = tmp_path / "c.yml"
+    yml.write_text("thresholds:\n  far:\n    Nuclei_Location_Center_X: 1.5\n")
+    flags = tmp_path / "flags.parquet"
+    done = run_cli("qc", uri, "--conditions", yml, "--out", flags)
+    assert done.returncode == 0, done.stderr
+    assert pq.read_table(flags).num_rows == 2
     png = tmp_path / "bucket.png"
     done = run_cli("view", uri, "--screenshot", png)  # a fresh napari, as users run it
     assert done.returncode == 0, done.stderr

@@ -51,7 +51,8 @@ def profile_meta(pt: ProfileTable, role: str, **extra: Any) -> dict[str, Any]:
         NAMESPACE: {
             "role": role,
             # what the user opened: a CPA properties file reopens with its keys
-            "profiles": None if pt.path is None else str(pt.properties or pt.path),
+            # (a table in a bucket by its URI)
+            "profiles": _reopen_location(pt),
             # how to reopen it with its links (image folder, image table…)
             "image_root": pt.options().get("image_root"),
             "images": pt.options().get("images"),
@@ -62,6 +63,11 @@ def profile_meta(pt: ProfileTable, role: str, **extra: Any) -> dict[str, Any]:
             **extra,
         }
     }
+
+
+def _reopen_location(pt: ProfileTable) -> str | None:
+    where = pt.properties or pt.path or pt.uri
+    return None if where is None else str(where)
 
 
 def cell_points(pt: ProfileTable) -> tuple[np.ndarray, np.ndarray]:

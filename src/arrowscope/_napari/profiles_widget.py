@@ -276,6 +276,7 @@ class ProfilesWidget(QWidget):
             else:
                 getattr(self.viewer, f"add_{kind}")(data, **kwargs)
         self.attach(session_for(self.viewer, points, pt))
+        first_field(self.viewer)
         for problem in pt.problems[:5]:
             notify(problem, "warning")
         if len(pt.problems) > 5:
@@ -387,7 +388,8 @@ class ProfilesWidget(QWidget):
         pt = self.session.profiles
         fovs = len(pt.fields_of_view)
         placed = len(self.session.point_rows)
-        text = f"{pt.num_rows:,} cells · {fovs} fields of view · {placed:,} placed"
+        fields = "field of view" if fovs == 1 else "fields of view"
+        text = f"{pt.num_rows:,} cells · {fovs} {fields} · {placed:,} placed"
         if not pt.channel_names and not pt.mask_names:
             text += (
                 "<br>this table names no images (no image or mask columns, no "
@@ -496,3 +498,9 @@ def _row(*widgets: QWidget) -> QWidget:
     for w in widgets:
         lay.addWidget(w)
     return box
+
+
+def first_field(viewer: Any) -> None:
+    """Show the first field of view (napari opens a stack at its middle)."""
+    if viewer.dims.ndim >= 3:
+        viewer.dims.set_current_step(0, 0)

@@ -65,6 +65,12 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
                 layers += profile_layers(pt)
                 for problem in pt.problems[:3]:
                     _notify(f"{p}: {problem}", "warning")
+                if len(pt.problems) > 3:
+                    _notify(
+                        f"{p}: … and {len(pt.problems) - 3} more problems (all of "
+                        f"them: the Profiles panel, or arrowscope info {p})",
+                        "warning",
+                    )
                 continue
             src = open_source(p)
             problems: list[ArrowscopeError] = []

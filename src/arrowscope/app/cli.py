@@ -26,6 +26,25 @@ def _location(text: str) -> Any:
     return Path(text.removeprefix("file://"))
 
 
+#: the extra that installs a module a command may need
+_EXTRAS = {
+    "napari": "app",
+    "qtpy": "app",
+    "magicgui": "app",
+    "superqt": "app",
+    "vispy": "app",
+    "sklearn": "classify",
+    "bioio": "io",
+    "zarr": "io",
+    "pyiceberg": "iceberg",
+    "lance": "lance",
+    "vortex": "vortex",
+    "distributed": "distributed",
+    "fsspec": "http",
+    "aiohttp": "http",
+}
+
+
 def _positive(text: str) -> int:
     """A whole number of at least 1 (``--workers``)."""
     try:
@@ -297,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "info":
             from .info import info
 
+            _check_link_roots(link_options(args))
             return info(
                 args.path, as_json=args.json, table=args.table, **link_options(args)
             )
@@ -326,6 +346,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         logger.error("arrowscope: interrupted")
         return 130
+    except ModuleNotFoundError as exc:  # an extra that is not installed
+        extra = _EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        logger.error(
+            "arrowscope %s: needs %s, which is not installed (pip install "
+            "'arrowscope[%s]')",
+            args.command,
+            exc.name,
+            extra,
+        )
+        return 1
     except OSError as exc:  # a full disk, a vanished file: one line, not a trace
         where = f"{exc.filename}: " if exc.filename else ""
         logger.error("arrowscope: %s%s", where, exc.strerror or exc)
@@ -561,6 +593,20 @@ def _qc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_link_roots(links: dict[str, Any]) -> None:
+    """Local folders and files given as links exist (named if not)."""
+    from ..core.errors import CorruptFileError
+
+    for option, what in (
+        ("image_root", "no such image folder (--images)"),
+        ("images", "no such image table or plate (--image-table)"),
+        ("load_data", "no such LoadData file (--load-data)"),
+    ):
+        where = links.get(option)
+        if isinstance(where, Path) and not where.exists():
+            raise CorruptFileError(what, path=where)
+
+
 def _front_door(tables: list[Any]) -> Any:
     """The one table of a ``qc`` run that only ``open_profiles`` opens (a
     CellProfiler database, CSV folder or properties file, a table in a bucket),
@@ -734,9 +780,7 @@ def _view(
             raise CorruptFileError(
                 "is an empty file", path=p, hint="was it still being written?"
             )
-    images = links.get("image_root")
-    if isinstance(images, Path) and not images.is_dir():
-        raise CorruptFileError("no such image folder", path=images)
+    _check_link_roots(links)
     if screenshot is not None:
         local = [v for v in links.values() if isinstance(v, Path)]
         inputs = [p for p in (*paths, profiles, *local) if p is not None]

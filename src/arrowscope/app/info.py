@@ -168,7 +168,7 @@ def info(path: Path, *, as_json: bool, table: str | None = None, **links: Any) -
                 for k, c in contract.items()
             )
         )
-        lines += [f"  problem: {p}" for p in prof["problems"][:10]]
+        lines += _problems(prof["problems"])
         sys.stdout.write("\n".join(lines) + "\n")
         return 0
     if facts["layout"] == "profile-table":
@@ -183,7 +183,7 @@ def info(path: Path, *, as_json: bool, table: str | None = None, **links: Any) -
             f"channels: {facts['channels']}, "
             f"masks: {facts['masks']}",
         ]
-        lines += [f"  problem: {p}" for p in facts["problems"][:10]]
+        lines += _problems(facts["problems"])
         sys.stdout.write("\n".join(lines) + "\n")
         return 0
     what = "images" if facts["layout"] == "typed-chunk-dataset" else "rows"
@@ -215,3 +215,14 @@ def info(path: Path, *, as_json: bool, table: str | None = None, **links: Any) -
         )
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
+
+
+def _problems(problems: list[str], shown: int = 10) -> list[str]:
+    """The first ``shown`` problems, and how many more there are and where."""
+    lines = [f"  problem: {p}" for p in problems[:shown]]
+    if len(problems) > shown:
+        lines.append(
+            f"  … and {len(problems) - shown} more problems (all of them: "
+            "arrowscope info --json)"
+        )
+    return lines

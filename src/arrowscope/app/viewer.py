@@ -210,6 +210,9 @@ def _dock_widgets(
             profiles, table=table, **(links or {})
         )
         _wait(lambda: is_done(worker))
+    from .._napari.profiles_widget import first_field
+
+    first_field(viewer)
     return docked
 
 

@@ -212,7 +212,7 @@ class TableSource:
             raise
         except PermissionError as exc:
             raise denied(self.path) from exc
-        except (pa.ArrowInvalid, pa.ArrowIndexError, pa.ArrowIOError, OSError) as exc:
+        except (pa.ArrowException, OSError) as exc:
             # a corrupt IPC record batch shows as offsets out of range
             raise CorruptFileError(
                 f"{what}: {exc}",

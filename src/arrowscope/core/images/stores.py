@@ -615,7 +615,7 @@ def open_store(
                     "Vortex files are read from local paths only", path=location
                 )
             return VortexStore(path, location)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:  # IndexError too: bad offsets
         if isinstance(exc, PermissionError):
             raise denied(location) from exc
         raise CorruptFileError(

@@ -649,23 +649,34 @@ def _export_profiles(
 
 
 def _join_flags(pt: Any, qc: WarehouseTable) -> None:
-    """Add a QC table's flag columns to the profiles, matched by object id
-    (or, without one, by the keys both share), never by position."""
+    """Add a QC table's flag columns (or a classifier's scores: predicted
+    class and probabilities) to the profiles, matched by object id (or,
+    without one, by the keys both share), never by position."""
     from .qc import flag_columns
 
     schema = _schema(qc)
     flags = flag_columns(schema.names)
+    scores = [
+        c
+        for c in schema.names
+        if c == "Metadata_predicted_class" or c.startswith("Metadata_p_")
+    ]
     keys = (
         ["Metadata_ObjectID"]
         if "Metadata_ObjectID" in schema.names and "Metadata_ObjectID" in pt.columns
         else [c for c in pt.keys.columns() if c in schema.names]
     )
-    if not keys or not flags:
+    if not keys:
         pt.note_problem(
             f"QC table {qc.identifier} shares no key with the profiles; not shown"
         )
         return
-    stored = qc.read([*keys, *flags])
+    if not flags and not scores:
+        pt.note_problem(
+            f"QC table {qc.identifier} holds no flag or class columns; not shown"
+        )
+        return
+    stored = qc.read([*keys, *flags, *scores])
     mine = pt.read(keys)
     stored = stored.append_column("__qc_row", pa.array(np.arange(stored.num_rows)))
     mine = mine.append_column("__row", pa.array(np.arange(mine.num_rows)))
@@ -686,10 +697,12 @@ def _join_flags(pt: Any, qc: WarehouseTable) -> None:
             f"QC table {qc.identifier}: {missing} profile row(s) have no flags"
         )
     extra = {}
-    for c in flags:
+    for c in [*flags, *scores]:
         name = c if c not in pt.columns else f"{qc.name}:{c}"
         extra[name] = joined.column(c).combine_chunks()
     pt.add_columns(extra)
+    if not flags:  # a classifier's scores: columns to browse, not flags
+        return
     stored = pa.table({c: joined.column(c).fill_null(False) for c in flags})
     if pt.stored_flags is None:
         pt.stored_flags = stored
