@@ -31,26 +31,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import CorruptFileError, SchemaError
 from ..images.locations import check_regular, special_kind
 from ..images.stores import MemoryStore, Store
+from .cp_join import (
+    _BASES,
+    _IMAGE_LINKS,
+    IMAGE_NUMBER,
+    cytotable_name,
+    join_tables,
+    plan_join,
+)
 from .cpa import output_column
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 #: schema metadata key: where the table came from (layout, tables, versions)
 SOURCE_METADATA_KEY = b"arrowscope.cellprofiler"
-IMAGE_NUMBER = "Metadata_ImageNumber"
-#: the image columns that come along: how rows find their images and wells
-_IMAGE_LINKS = re.compile(
-    r"^(FileName|PathName|URL|ObjectsFileName|ObjectsPathName|Metadata)_"
-)
-#: CytoTable joins rows of the first compartment present to the others
-_BASES = ("Cytoplasm", "Cells", "Nuclei")
 #: rows per group read at once (whole images: a group may be larger), and
 #: the values a group holds at most (wide tables read fewer rows a group)
 GROUP_ROWS = 20_000
@@ -111,91 +110,6 @@ def _object_csvs(folder: Path) -> dict[str, Path]:
         if "ImageNumber" in header and "ObjectNumber" in header:
             found[path.stem] = path
     return found
-
-
-# -- the join, the same for both layouts ----------------------------------------
-@dataclass
-class Join:
-    """How compartment tables become one row per object of ``base``."""
-
-    base: str
-    #: compartment → (the base's parent column, the compartment's object column)
-    parents: dict[str, tuple[str, str]] = field(default_factory=dict)
-    #: compartments that could not be joined, with why
-    left_out: dict[str, str] = field(default_factory=dict)
-
-
-def plan_join(columns: dict[str, list[str]], object_column: dict[str, str]) -> Join:
-    """Pick the base compartment and the parent links (CytoTable's joins).
-
-    ``columns``: each compartment's (output-named) columns; ``object_column``:
-    each compartment's object number column (output-named).
-    """
-    base = next((b for b in _BASES if b in columns), next(iter(columns)))
-    join = Join(base)
-    for comp in columns:
-        if comp == base:
-            continue
-        parent = next(
-            (
-                c
-                for c in columns[base]
-                if c.endswith(f"{base}_Parent_{comp}")  # Metadata_… in CSV exports
-            ),
-            None,
-        )
-        if parent is None or comp not in object_column:
-            join.left_out[comp] = (
-                f"no {base}_Parent_{comp} column links its objects to {base} rows"
-            )
-            continue
-        join.parents[comp] = (parent, object_column[comp])
-    return join
-
-
-def join_tables(
-    image: pa.Table, parts: dict[str, pa.Table], join: Join, schema: pa.Schema
-) -> pa.Table:
-    """One row per base object, in (image, object) order: its parents' columns
-    (left joins: a missing parent leaves nulls) and its image's columns."""
-    base = parts[join.base]
-    order = "__arrowscope_row"
-    out = base.append_column(order, pa.array(np.arange(base.num_rows), pa.int64()))
-    for comp, (parent, obj) in join.parents.items():
-        right = parts[comp]
-        right = right.append_column("__key", right.column(obj))
-        # the parent's own object number is the join (CytoTable drops it)
-        taken = set(out.column_names)
-        right = right.select(
-            [c for c in right.column_names if c == IMAGE_NUMBER or c not in taken]
-        )
-        right = right.rename_columns(
-            ["__image" if c == IMAGE_NUMBER else c for c in right.column_names]
-        )
-        out = out.join(
-            right,
-            keys=[IMAGE_NUMBER, parent],
-            right_keys=["__image", "__key"],
-            join_type="left outer",
-            use_threads=False,
-        )
-    if image.num_rows:
-        image = image.rename_columns(
-            ["__image" if c == IMAGE_NUMBER else c for c in image.column_names]
-        )
-        out = out.join(
-            image,
-            keys=[IMAGE_NUMBER],
-            right_keys=["__image"],
-            join_type="left outer",
-            use_threads=False,
-        )
-    out = out.take(pc.sort_indices(out.column(order)))
-    have = set(out.column_names)
-    missing = [f for f in schema if f.name not in have]
-    for f in missing:  # an image table without rows for these images
-        out = out.append_column(f, pa.nulls(out.num_rows, f.type))
-    return out.select(schema.names).cast(schema)
 
 
 # -- SQLite ----------------------------------------------------------------------
@@ -654,37 +568,6 @@ def _fails(value: Any, dtype: pa.DataType) -> bool:
 
 
 # -- CSV folders -------------------------------------------------------------------
-#: CytoTable's cellprofiler_csv identifying columns
-_CSV_IDENTIFYING = (
-    "ImageNumber",
-    "ObjectNumber",
-    "Metadata_Well",
-    "Metadata_Plate",
-    "Parent_Cells",
-    "Parent_Nuclei",
-)
-
-
-def cytotable_name(column: str, group: str) -> str:
-    """A CSV column renamed as CytoTable's ``cellprofiler_csv`` preset renames
-    it (``group``: ``Image`` or the compartment)."""
-    ident = column in _CSV_IDENTIFYING
-    if not ident and not column.startswith(group):
-        return f"{group}_{column}"
-    if ident and column.startswith(group):
-        return f"Metadata_{column}"
-    if (
-        ident
-        and not column.startswith("Metadata_")
-        and "Image" not in column
-        and not any(k in column for k in ("ObjectNumber", "TableNumber"))
-    ):
-        return f"Metadata_{group}_{column}"
-    if ident and not column.startswith("Metadata_"):
-        return f"Metadata_{column}"
-    return column
-
-
 def read_csv_export(folder: Path) -> Store:
     """A CSV export folder as one profile table (read whole: CSV has no index)."""
     import pyarrow.csv as pcsv
@@ -721,6 +604,12 @@ def read_csv_export(folder: Path) -> Store:
             raise CorruptFileError(f"cannot parse the CSV: {exc}", path=path) from exc
         except OSError as exc:
             raise CorruptFileError(f"cannot parse the CSV: {exc}", path=path) from exc
+        # a column empty in every row has no type: text in the image table,
+        # a missing measurement in an object table
+        empty = pa.string() if group == "Image" else pa.float64()
+        for i, f in enumerate(table.schema):
+            if pa.types.is_null(f.type):
+                table = table.set_column(i, f.name, table.column(i).cast(empty))
         return table.rename_columns(
             [cytotable_name(c, group) for c in table.column_names]
         )

@@ -13,6 +13,7 @@ only when bare file names must be matched, once per root.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -31,6 +32,7 @@ from ...images.locations import (
     Location,
     LocationError,
     parse,
+    parse_table_value,
     within_any,
 )
 from ...images.omezarr import is_zarr_name
@@ -91,7 +93,10 @@ class FileIndex:
         named like ``name``'s last part anywhere under a root."""
         candidates = []
         if folder:
-            candidates.append(Path(folder.removeprefix("file:")) / name)
+            # file: URLs decoded, Windows separators as separators; a folder
+            # that cannot be normalised names nothing
+            with contextlib.suppress(LocationError, ValueError):
+                candidates.append(parse_table_value(folder).path / name)
         if Path(name).is_absolute():
             candidates.append(Path(name))
         candidates += [root / name for root in self.roots]
