@@ -235,9 +235,13 @@ def test_cells_layer_caches_its_extent(make_napari_viewer, shuffled_profiles):
     )
 
 
-def test_real_plate_marker_fits_the_cells_and_qc_panel_explains_itself(
+def test_real_plate_markers_never_cover_the_cell_being_judged(
     make_napari_viewer, qtbot
 ):
+    """Markers are sized from each cell's measured area: a small ring at a
+    plain cell's centre, a ring outside a selected cell; the QC panel says
+    what it will show."""
+    from arrowscope._napari.profile_layers import PLAIN_SIZE, SELECTED_SIZE
     from arrowscope._napari.qc_widgets import QCWidget
 
     path = shared_file(
@@ -245,12 +249,19 @@ def test_real_plate_marker_fits_the_cells_and_qc_panel_explains_itself(
     )
     viewer = make_napari_viewer()
     widget = open_widget(viewer, qtbot, path, image_root=path.parent / "Plate_2_images")
-    pt = widget.session.profiles
-    boxes = pt.bboxes()
-    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    size = float(np.median(viewer.layers["cells"].size))
-    assert size == pytest.approx(max(12.0, 1.2 * float(np.median(sides))))
-    assert size > 12  # a cell-sized ring, not a 12-pixel dot on a 1224-pixel field
+    session = widget.session
+    pt = session.profiles
+    area = pt.read(["Nuclei_AreaShape_Area"]).column(0).to_numpy()
+    diameter = 2 * np.sqrt(area / np.pi)[session.point_rows]
+    cells = viewer.layers["cells"]
+    np.testing.assert_allclose(cells.size, PLAIN_SIZE * diameter)
+    assert (cells.size < diameter).all()  # inside its own nucleus: a small ring
+    row = int(session.point_rows[3])
+    session.select_rows([row])
+    assert cells.size[3] == pytest.approx(SELECTED_SIZE * diameter[3])
+    assert cells.size[3] > diameter[3]  # outside the nucleus being judged
+    session.select_rows([], move=False)
+    assert cells.size[3] == pytest.approx(PLAIN_SIZE * diameter[3])
     qc = QCWidget(viewer)
     texts = [t.get_text() for t in qc.axes.texts]
     assert any("Run the conditions" in t for t in texts), texts

@@ -47,12 +47,14 @@ from .qc_widgets import (
     _as_int,
     _has_modifiers,
     _SessionWidget,
-    channel_colors,
+    auto_contrast_box,
+    cell_caption,
     key_code,
     render_thumbnails,
     row_of,
     select_next,
     thumbnail_item,
+    tile_scaling,
 )
 from .session import BIN_KEYS
 from .workers import make_worker, start
@@ -99,6 +101,7 @@ class ClassifierWidget(_SessionWidget):
         self.fetch_pool.addItems(POOLS)
         fetch_b = QPushButton("Fetch")
         fetch_b.clicked.connect(lambda: self.fetch())
+        self.auto_contrast = auto_contrast_box()
         self.gallery = QListWidget()
         self.gallery.setViewMode(QListView.ViewMode.IconMode)
         self.gallery.setIconSize(QSize(self.ICON, self.ICON))
@@ -160,6 +163,7 @@ class ClassifierWidget(_SessionWidget):
         form.addRow("Fetch", _row(self.fetch_n, self.fetch_how))
         form.addRow("from", _row(self.fetch_pool, fetch_b))
         lay.addLayout(form)
+        lay.addWidget(self.auto_contrast)
         lay.addWidget(self.gallery)
         form_train = QFormLayout()
         form_train.addRow("Learn from", self.classes_from)
@@ -388,13 +392,14 @@ class ClassifierWidget(_SessionWidget):
         source = pt._file.source
         n, pool = self.fetch_n.value(), self._pool()
         exclude = self.session.bin_of != None  # noqa: E711 - numpy, elementwise
-        trained, colors = self.trained, channel_colors(self.viewer)
+        trained = self.trained
+        colors, limits = tile_scaling(self.viewer, self.auto_contrast)
 
         def job() -> tuple[list[int], Any]:
             rows = fetch_rows(
                 source, n, how, trained=trained, cls=cls, pool=pool, exclude=exclude
             ).tolist()
-            return rows, render_thumbnails(pt, rows, colors)
+            return rows, render_thumbnails(pt, rows, colors, limits)
 
         return self._run(job, self._fetched, "Could not fetch cells")
 
@@ -411,12 +416,13 @@ class ClassifierWidget(_SessionWidget):
         self._predict_gallery()
 
     def _caption(self, row: int) -> str:
-        text = f"row {row}"
+        text = cell_caption(self.session.profiles, row) if self.session else f"{row}"
         if self.session is not None and self.session.bin_of[row] is not None:
             text += f" · {self.session.bin_of[row]}"
         if row in self.predictions:
             cls, p = self.predictions[row]
-            text += f"\n→ {cls} {p:.0%}"
+            # never "100 %" for 0.9998: the digits that tell cells apart
+            text += f"\n→ {cls} {p:.0%}" if p < 0.995 else f"\n→ {cls} {p:.2%}"
         return text
 
     def _recaption(self) -> None:
@@ -487,9 +493,12 @@ class ClassifierWidget(_SessionWidget):
             self._cache(),
         )
         rows = np.asarray([*self.gallery_rows, *self._rows_in_view()], np.int64)
+        order = self.classes  # the confusion matrix in the bins' order
 
         def job() -> tuple[Any, dict[int, tuple[str, float]]]:
-            trained = train_table(pt, labels, model=model, folds=0, cache=cache)
+            trained = train_table(
+                pt, labels, model=model, folds=0, cache=cache, order=order
+            )
             return trained, _predict(trained, cache, rows)
 
         self.train_b.setEnabled(False)

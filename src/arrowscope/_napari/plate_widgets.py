@@ -41,20 +41,24 @@ from ..core.profiles.plate import (
     plate_summary,
 )
 from ..core.profiles.qc import FLAG_PREFIX, FLAG_SUFFIX, SCORE_PREFIX, flag_columns
+from .plots import FONT, make_canvas, style_axes, style_colorbar
 from .profiles_widget import _row, notify
-from .qc_widgets import _SessionWidget
+from .qc_widgets import (
+    _SessionWidget,
+    auto_contrast_box,
+    cell_caption,
+    render_thumbnails,
+    tile_scaling,
+)
 
 REFRESH_MS = 50
+#: the scatter's hover: the tile's size, and the pause before it is drawn
+HOVER_TILE = 96
+HOVER_MS = 120
 
 
-def _canvas(height: int) -> tuple[Any, Any, Any]:
-    from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(4, 3), tight_layout=True)
-    canvas = FigureCanvasQTAgg(figure)
-    canvas.setMinimumHeight(height)
-    return figure, canvas, figure.add_subplot(111)
+def _canvas(height: int, viewer: Any = None) -> tuple[Any, Any, Any]:
+    return make_canvas(height, viewer)
 
 
 def numeric_columns(schema: pa.Schema) -> list[str]:
@@ -88,7 +92,7 @@ class PlateMapWidget(_SessionWidget):
         save.clicked.connect(self._save_dialog)
         clear = QPushButton("All wells")
         clear.clicked.connect(lambda: self.pick_well(None))
-        self.figure, self.canvas, self.axes = _canvas(260)
+        self.figure, self.canvas, self.axes = _canvas(260, napari_viewer)
         self.canvas.mpl_connect("motion_notify_event", self._hover)
         self.canvas.mpl_connect("button_press_event", self._click)
         form = QFormLayout()
@@ -238,6 +242,7 @@ class PlateMapWidget(_SessionWidget):
         nr, nc = FORMATS[wells]
         self.figure.clear()
         self.axes = self.figure.add_subplot(111)
+        style_axes(self.axes, self.viewer)
         # a well without cells is missing, not zero: its own colour
         cmap = colormaps["viridis"].with_extremes(bad="#3a3a3a")
         masked = np.ma.masked_invalid(values)
@@ -247,18 +252,27 @@ class PlateMapWidget(_SessionWidget):
             self.axes.scatter(
                 missing[:, 1], missing[:, 0], marker="x", s=8, c="#8a8a8a"
             )
-        self.axes.set_xticks(range(nc), [str(i + 1) for i in range(nc)], fontsize=6)
-        self.axes.set_yticks(
-            range(nr),
-            [chr(65 + i) if i < 26 else "A" + chr(39 + i) for i in range(nr)],
-            fontsize=6,
+        # readable labels: every column of a 96-well plate, every 2nd or
+        # 4th of the larger ones
+        step_c, step_r = max(1, nc // 12), max(1, nr // 8)
+        self.axes.set_xticks(
+            range(0, nc, step_c), [str(i + 1) for i in range(0, nc, step_c)]
         )
+        self.axes.set_yticks(
+            range(0, nr, step_r),
+            [
+                chr(65 + i) if i < 26 else "A" + chr(39 + i)
+                for i in range(0, nr, step_r)
+            ],
+        )
+        self.axes.tick_params(labelsize=FONT)
         title = value if value != "count" else "cells per well"
         if value in self.session.profiles.columns:  # type: ignore[union-attr]
             title = f"{self.stat.currentText()} of {value}"
-        self.axes.set_title(f"{self.plate.currentText()}: {title}", fontsize=8)
+        self.axes.set_title(f"{self.plate.currentText()}: {title}")
+        style_axes(self.axes, self.viewer)
         bar = self.figure.colorbar(self._image, ax=self.axes, shrink=0.8)
-        bar.ax.tick_params(labelsize=6)
+        style_colorbar(bar, title, self.viewer)
         if self.picked:
             r, c = _well_rc(self.picked)
             self.axes.add_patch(_box(c - 0.5, r - 0.5))
@@ -393,7 +407,19 @@ class ScatterWidget(_SessionWidget):
         next_b.clicked.connect(lambda: self.step(+1))
         clear = QPushButton("Clear gate")
         clear.clicked.connect(self.clear_gate)
-        self.figure, self.canvas, self.axes = _canvas(300)
+        self.figure, self.canvas, self.axes = _canvas(300, napari_viewer)
+        # the cell behind the point under the cursor: its tile and its name
+        self.hover_tile = QLabel()
+        self.hover_tile.setFixedSize(HOVER_TILE, HOVER_TILE)
+        self.hover_text = QLabel("Hover a point to see its cell; click to go to it.")
+        self.hover_text.setWordWrap(True)
+        self.auto_contrast = auto_contrast_box()
+        self._hover_at: tuple[float, float] | None = None
+        self._hover_row: int | None = None
+        self._hover_worker: Any = None
+        self.hover_timer = QTimer(self, singleShot=True, interval=HOVER_MS)
+        self.hover_timer.timeout.connect(self._show_hovered)
+        self.canvas.mpl_connect("motion_notify_event", self._hover)
         form = QFormLayout()
         form.addRow("X", self.x)
         form.addRow("Y", self.y)
@@ -401,6 +427,7 @@ class ScatterWidget(_SessionWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.canvas)
+        lay.addWidget(_row(self.hover_tile, self.hover_text))
         lay.addWidget(self.info)
         lay.addWidget(_row(clear, keep))
         lay.addWidget(_row(prev_b, next_b))
@@ -486,31 +513,106 @@ class ScatterWidget(_SessionWidget):
         counts = self._density.counts(self.session.visible)
         self.figure.clear()
         self.axes = self.figure.add_subplot(111)
+        style_axes(self.axes, self.viewer)
         if counts.any():
-            # empty bins are background; darker is denser (log counts), so a
+            # empty bins are background; brighter is denser (log counts), so a
             # lone outlier bin stays visible next to the crowd
             self.axes.imshow(
                 np.ma.masked_equal(np.log1p(counts.T), 0),
                 origin="lower",
                 extent=self._density.extent,
                 aspect="auto",
-                cmap="Greys",
+                cmap="magma",
                 vmin=-0.5,
                 interpolation="nearest",
             )
-        self.axes.set_xlabel(self.x.currentText(), fontsize=7)
-        self.axes.set_ylabel(self.y.currentText(), fontsize=7)
-        self.axes.tick_params(labelsize=6)
+        self.axes.set_xlabel(self.x.currentText(), fontsize=FONT)
+        self.axes.set_ylabel(self.y.currentText(), fontsize=FONT)
         self._selected_artist = None
         self._draw_selected(idle=False)
         if self.gate:
             from matplotlib.patches import Polygon
 
             self.axes.add_patch(
-                Polygon(self.gate, closed=True, fill=False, edgecolor="#1f77b4", lw=1.2)
+                Polygon(self.gate, closed=True, fill=False, edgecolor="#4cc9f0", lw=1.5)
             )
         self._set_tool(self.tool.currentText())
+        self._fit_axes()
         self.canvas.draw_idle()
+
+    def _fit_axes(self) -> None:
+        """The axes span the data (the density's extent), whatever the
+        selectors and selected points would add to matplotlib's autoscale."""
+        if self._density is None:
+            return
+        x0, x1, y0, y1 = self._density.extent
+        mx, my = 0.02 * (x1 - x0), 0.02 * (y1 - y0)
+        self.axes.set_autoscale_on(False)
+        self.axes.set_xlim(x0 - mx, x1 + mx)
+        self.axes.set_ylim(y0 - my, y1 + my)
+
+    # ---- the cell behind a point
+    def row_at(self, x: float, y: float) -> int | None:
+        """The shown cell nearest (x, y) in screen terms, within a few bins."""
+        if self.session is None or self._density is None:
+            return None
+        xs, ys = self.column(self.x.currentText()), self.column(self.y.currentText())
+        x0, x1, y0, y1 = self._density.extent
+        sx, sy = (x1 - x0) or 1.0, (y1 - y0) or 1.0
+        ok = self.session.visible & np.isfinite(xs) & np.isfinite(ys)
+        with np.errstate(invalid="ignore"):
+            d = ((xs - x) / sx) ** 2 + ((ys - y) / sy) ** 2
+        d = np.where(ok, d, np.inf)
+        best = int(np.argmin(d)) if d.size else -1
+        if best < 0 or not np.isfinite(d[best]) or d[best] > (3.0 / self.BINS) ** 2:
+            return None
+        return best
+
+    def _hover(self, event: Any) -> None:
+        if event.inaxes is not self.axes or event.xdata is None:
+            return
+        self._hover_at = (float(event.xdata), float(event.ydata))
+        self.hover_timer.start()
+
+    def _show_hovered(self) -> None:
+        from .workers import make_worker, start
+
+        if self._hover_at is None or self.session is None:
+            return
+        row = self.row_at(*self._hover_at)
+        if row is None or row == self._hover_row:
+            return
+        self._hover_row = row
+        pt = self.session.profiles
+        x, y = self.column(self.x.currentText()), self.column(self.y.currentText())
+        self.hover_text.setText(
+            f"{cell_caption(pt, row)}\n{self.x.currentText()} = {x[row]:.4g}\n"
+            f"{self.y.currentText()} = {y[row]:.4g}"
+        )
+        colors, limits = tile_scaling(self.viewer, self.auto_contrast)
+        worker = make_worker(
+            lambda: render_thumbnails(pt, [row], colors, limits),
+            receiver=self,
+            done=self._hovered_tile,
+            failed=lambda exc: self.hover_tile.clear(),
+        )
+        self._hover_worker = worker
+        start(worker)
+
+    def _hovered_tile(self, thumbs: list[tuple[int, Any]]) -> None:
+        from qtpy.QtGui import QImage, QPixmap
+
+        ((row, rgb),) = thumbs
+        if row != self._hover_row:
+            return
+        if rgb is None:
+            self.hover_tile.setText("no image")
+            return
+        h, w, _ = rgb.shape
+        image = QImage(rgb.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888)
+        self.hover_tile.setPixmap(
+            QPixmap.fromImage(image).scaled(HOVER_TILE, HOVER_TILE)
+        )
 
     def _draw_selected(self, idle: bool = True) -> None:
         if self.session is None or not self.x.currentText():
@@ -525,8 +627,9 @@ class ScatterWidget(_SessionWidget):
         if rows.size:
             x, y = self.column(self.x.currentText()), self.column(self.y.currentText())
             self._selected_artist = self.axes.scatter(
-                x[rows], y[rows], s=6, c="#ff7f0e", linewidths=0
+                x[rows], y[rows], s=16, c="#4cc9f0", linewidths=0
             )
+            self._fit_axes()
         if idle:
             self.canvas.draw_idle()
 
@@ -545,6 +648,11 @@ class ScatterWidget(_SessionWidget):
     def _rectangle_done(self, press: Any, release: Any) -> None:
         x0, x1 = sorted((press.xdata, release.xdata))
         y0, y1 = sorted((press.ydata, release.ydata))
+        if x0 == x1 or y0 == y1:  # a click, not a gate: go to that cell
+            row = self.row_at(press.xdata, press.ydata)
+            if row is not None and self.session is not None:
+                self.session.select_rows([row])
+            return
         self.set_gate([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
 
     def _lasso_done(self, vertices: Any) -> None:

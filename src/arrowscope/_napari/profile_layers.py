@@ -22,8 +22,18 @@ MANUAL_COLOR = "#ffb000"
 HIDDEN_COLOR = "#00000000"
 #: outline widths, as a share of the marker: thin for a plain cell, so the
 #: image under it stays readable; wider only for cells that need attention
-THIN_BORDER = 0.05
-EMPHASIS_BORDER = 0.14
+THIN_BORDER = 0.1
+EMPHASIS_BORDER = 0.05
+SELECTED_BORDER = 0.035
+#: marker diameters, as a share of each cell's own diameter (from its
+#: measured area): a plain cell gets a small ring at its centre, a cell that
+#: needs attention a ring just outside it, the selected cell a wider one, so
+#: no ring lies over the interior of the cell being judged
+PLAIN_SIZE = 0.3
+EMPHASIS_SIZE = 1.35
+SELECTED_SIZE = 1.8
+#: a ring never shrinks below this many screen pixels (zoomed out)
+MIN_SCREEN_PX = 5
 #: ring colours of the verdicts by eye
 MARK_COLORS = {"keep": "#4cff4c", "reject": "#ff4cff", "unsure": "#ffffff"}
 CELLS_ROLE = "cells"
@@ -80,22 +90,32 @@ def cell_points(pt: ProfileTable) -> tuple[np.ndarray, np.ndarray]:
     return coords, rows
 
 
-MIN_MARKER_PX = 12
+def cell_diameters(pt: ProfileTable) -> np.ndarray:
+    """Each row's cell diameter in pixels, the same whatever the source: from
+    the compartment's measured area (``<Compartment>_AreaShape_Area``, the
+    diameter of a disc of that area), else its bounding box, else a share of
+    the field; a row without a measure gets the median of the others."""
+    from ..core.profiles.keys import _find
 
-
-def marker_size(pt: ProfileTable) -> float:
-    """A ring about as wide as a cell: the median bounding box, else a share
-    of the field (a fixed 12 px ring is a dot on a 1000-pixel field)."""
-    boxes = pt.bboxes() if pt.keys.bbox else None
-    if boxes is not None and len(boxes):
-        sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-        sides = sides[np.isfinite(sides) & (sides > 0)]
-        if sides.size:
-            return float(max(MIN_MARKER_PX, 1.2 * np.median(sides)))
-    shape = pt.plane_shape()
-    if shape is not None:
-        return float(max(MIN_MARKER_PX, 0.03 * max(shape)))
-    return float(MIN_MARKER_PX)
+    n = pt.num_rows
+    comp = pt.keys.compartment or "Nuclei"
+    area = _find(pt.columns, f"{comp}_AreaShape_Area")
+    found = np.full(n, np.nan)
+    if area is not None:
+        values = pt.read([area]).column(0).to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            found = 2.0 * np.sqrt(np.asarray(values, np.float64) / np.pi)
+    elif pt.keys.bbox:
+        boxes = pt.bboxes()
+        if boxes is not None:
+            found = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    good = np.isfinite(found) & (found > 0)
+    if good.any():
+        fill = float(np.median(found[good]))
+    else:
+        shape = pt.plane_shape()
+        fill = 0.03 * max(shape) if shape is not None else 12.0
+    return np.where(good, found, fill)
 
 
 def _channel_colormap(pt: ProfileTable, channel: str, i: int, n: int) -> str:
@@ -163,7 +183,10 @@ def profile_layers(pt: ProfileTable) -> list[LayerData]:
             {
                 **common,
                 "name": "cells",
-                "size": marker_size(pt),
+                # a small ring at each cell's centre (rings of cells that need
+                # attention are drawn outside the cell by the session)
+                "size": PLAIN_SIZE * cell_diameters(pt)[rows],
+                "canvas_size_limits": (MIN_SCREEN_PX, 100_000),
                 # hollow markers: a cell's pixels are never covered
                 "symbol": "disc",
                 "face_color": HIDDEN_COLOR,

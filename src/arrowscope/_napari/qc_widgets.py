@@ -576,6 +576,8 @@ class OutlierGalleryWidget(_SessionWidget):
         self.which = QComboBox()
         self.which.addItems(["flagged cells", "all shown cells"])
         self.which.currentTextChanged.connect(self.refresh)
+        self.auto_contrast = auto_contrast_box()
+        self.auto_contrast.toggled.connect(lambda _: self.show_page(self.page))
         self.list = QListWidget()
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setIconSize(QSize(self.ICON, self.ICON))
@@ -603,7 +605,7 @@ class OutlierGalleryWidget(_SessionWidget):
         self.agreement = QLabel("")
         self.agreement.setWordWrap(True)
         lay = QVBoxLayout(self)
-        lay.addWidget(self.which)
+        lay.addWidget(_row(self.which, self.auto_contrast))
         lay.addWidget(self.list)
         lay.addWidget(_row(prev_b, self.label, next_b))
         lay.addWidget(flag)
@@ -662,11 +664,11 @@ class OutlierGalleryWidget(_SessionWidget):
         self.page = max(0, min(page, pages - 1))
         chunk = self.rows[self.page * self.PAGE : (self.page + 1) * self.PAGE].tolist()
         self.label.setText(f"page {self.page + 1}/{pages} · {len(self.rows)} cells")
-        colors = channel_colors(self.viewer)
+        colors, limits = tile_scaling(self.viewer, self.auto_contrast)
         pt = self.session.profiles
 
         worker = make_worker(
-            lambda: render_thumbnails(pt, chunk, colors),
+            lambda: render_thumbnails(pt, chunk, colors, limits),
             receiver=self,
             done=self._show,
             failed=lambda exc: notify(f"Could not draw crops: {exc}", "error"),
@@ -679,8 +681,9 @@ class OutlierGalleryWidget(_SessionWidget):
         self.list.clear()
         manual = self.session.manual if self.session is not None else None
         verdicts = self.session.verdicts if self.session is not None else None
+        pt = self.session.profiles if self.session is not None else None
         for row, rgb in thumbs:
-            caption = self._caption(row, manual, verdicts)
+            caption = self._caption(row, manual, verdicts, pt)
             self.list.addItem(thumbnail_item(row, rgb, caption, self.ICON))
 
     def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt's name
@@ -694,8 +697,9 @@ class OutlierGalleryWidget(_SessionWidget):
         return bool(super().eventFilter(obj, event))
 
     @staticmethod
-    def _caption(row: int, manual: Any, verdicts: Any) -> str:
-        text = f"row {row}" + (" ⚑" if manual is not None and manual[row] else "")
+    def _caption(row: int, manual: Any, verdicts: Any, pt: Any = None) -> str:
+        where = cell_caption(pt, row) if pt is not None else f"row {row}"
+        text = where + (" ⚑" if manual is not None and manual[row] else "")
         if verdicts is not None and verdicts[row] is not None:
             text += f" · {verdicts[row]}"
         return text
@@ -720,7 +724,9 @@ class OutlierGalleryWidget(_SessionWidget):
         session = self.session
         for i in items:
             row = int(i.data(Qt.ItemDataRole.UserRole))
-            i.setText(self._caption(row, session.manual, session.verdicts))
+            i.setText(
+                self._caption(row, session.manual, session.verdicts, session.profiles)
+            )
         nxt = select_next(self.list, items)  # the next cell at once
         if nxt is not None:
             session.select_rows([row_of(nxt)])
@@ -767,18 +773,97 @@ def channel_colors(viewer: Any) -> dict[str, tuple[float, float, float]]:
     return out
 
 
+def auto_contrast_box() -> QCheckBox:
+    """The choice of stretching each tile on its own (off: every tile shares
+    the layers' contrast limits, so tiles compare)."""
+    box = QCheckBox("auto-contrast each tile")
+    box.setToolTip(
+        "off: every tile uses the channel layers' contrast limits (a dim cell "
+        "looks dim; adjust them in the layer controls); on: each tile is "
+        "stretched to its own 1-99.5 percentiles (tiles no longer compare)"
+    )
+    return box
+
+
+def tile_scaling(
+    viewer: Any, auto: QCheckBox
+) -> tuple[dict[str, tuple[float, float, float]], Any]:
+    """The tiles' colours, and their shared scaling (None: each tile its own)."""
+    return channel_colors(viewer), None if auto.isChecked() else channel_limits(viewer)
+
+
+def channel_limits(viewer: Any) -> dict[str, tuple[float, float]]:
+    """The shown channel layers' contrast limits, by channel: the one scaling
+    every tile shares, so that tiles compare with each other and the canvas."""
+    out = {}
+    for layer in viewer.layers:
+        meta = layer.metadata.get(NAMESPACE, {})
+        if meta.get("role") == "channel" and layer.visible:
+            lo, hi = (float(v) for v in layer.contrast_limits)
+            out[meta["channel"]] = (lo, hi)
+    return out
+
+
 def render_thumbnails(
-    pt: Any, rows: list[int], colors: dict[str, tuple[float, float, float]]
+    pt: Any,
+    rows: list[int],
+    colors: dict[str, tuple[float, float, float]],
+    limits: dict[str, tuple[float, float]] | None = None,
 ) -> list[tuple[int, np.ndarray | None]]:
-    """Each row's crop as an RGB composite (None where it has none); run in a
-    worker."""
+    """Each row's crop as an RGB composite (None where it has none), scaled
+    by ``limits`` (each channel's shared contrast limits; None: each tile
+    stretched on its own); run in a worker."""
     from ..core.profiles.crops import iter_cell_crops
 
     crops = iter_cell_crops(pt, rows, channels=list(colors))
     return [
-        (row, None if crop is None else composite(crop, colors))
+        (row, None if crop is None else composite(crop, colors, limits))
         for row, crop in zip(rows, crops, strict=True)
     ]
+
+
+_CAPTIONS: Any = None
+
+
+def cell_caption(pt: Any, row: int) -> str:
+    """Where a cell is, as a biologist names it: plate, well, site and
+    object number (``P1 · B03 · s2 · #14``); the image key where there are
+    no wells. The columns are read once per table."""
+    import weakref
+
+    from ..core.profiles.keys import _find
+
+    global _CAPTIONS
+    if _CAPTIONS is None:
+        _CAPTIONS = weakref.WeakKeyDictionary()
+    table = _CAPTIONS.get(pt)
+    if table is None:
+        names = pt.columns
+        plate = _find(names, "Metadata_Plate", "Image_Metadata_Plate")
+        well = _find(names, "Metadata_Well", "Image_Metadata_Well")
+        site = _find(names, "Metadata_Site", "Image_Metadata_Site", "Metadata_Field")
+        obj = pt.keys.object
+        where = [c for c in (plate, well, site) if c]
+        if well is None:  # no wells: the image key names the field
+            where = [c for c in [*([plate] if plate else []), *pt.keys.image] if c]
+        cols = list(dict.fromkeys([*where, *([obj] if obj else [])]))
+        read = pt.key_table if set(cols) <= set(pt.key_table.column_names) else None
+        values = (read if read is not None else pt.read(cols)).select(cols)
+        table = (cols, site, obj, {c: values.column(c) for c in cols})
+        _CAPTIONS[pt] = table
+    cols, site, obj, values = table
+    parts = []
+    for c in cols:
+        v = values[c][row].as_py()
+        if v is None:
+            continue
+        if c == obj:
+            parts.append(f"#{v}")
+        elif c == site:
+            parts.append(f"s{v}")
+        else:
+            parts.append(str(v))
+    return " · ".join(parts) or f"row {row}"
 
 
 def thumbnail_item(
@@ -797,15 +882,24 @@ def thumbnail_item(
     return item
 
 
-def composite(crop: Any, colors: dict[str, tuple[float, float, float]]) -> np.ndarray:
-    """An 8-bit RGB composite of a crop's channels, with the cell outlined in white."""
+def composite(
+    crop: Any,
+    colors: dict[str, tuple[float, float, float]],
+    limits: dict[str, tuple[float, float]] | None = None,
+) -> np.ndarray:
+    """An 8-bit RGB composite of a crop's channels, with the cell outlined in
+    white. Each channel is scaled by its ``limits`` (shared by every tile: a
+    dim cell looks dim); without them, by the tile's own percentiles."""
     shape = (
         next(iter(crop.channels.values())).shape if crop.channels else crop.mask.shape
     )
     rgb = np.zeros((*shape, 3), np.float32)
     for ch, data in crop.channels.items():
         d = data.astype(np.float32)
-        lo, hi = np.percentile(d, [1, 99.5])
+        if limits is not None and ch in limits:
+            lo, hi = limits[ch]
+        else:
+            lo, hi = np.percentile(d, [1, 99.5])
         norm = np.clip((d - lo) / max(hi - lo, 1e-6), 0, 1)
         rgb += norm[..., None] * np.asarray(colors.get(ch, (1, 1, 1)), np.float32)
     if crop.mask is not None:

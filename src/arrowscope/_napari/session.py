@@ -27,11 +27,16 @@ from .profile_layers import (
     CELLS_HELP,
     CELLS_ROLE,
     EMPHASIS_BORDER,
+    EMPHASIS_SIZE,
     HIDDEN_COLOR,
     MANUAL_COLOR,
     MARK_COLORS,
     OUTLIER_COLOR,
+    PLAIN_SIZE,
+    SELECTED_BORDER,
+    SELECTED_SIZE,
     THIN_BORDER,
+    cell_diameters,
     cell_points,
 )
 
@@ -65,6 +70,8 @@ class QCSession:
         )
         self.row_to_point = np.full(profiles.num_rows, -1, np.int64)
         self.row_to_point[self.point_rows] = np.arange(len(self.point_rows))
+        #: each point's cell diameter: markers are sized from the cell itself
+        self.diameters = cell_diameters(profiles)[self.point_rows]
         n = profiles.num_rows
         stored = profiles.stored_flags  # flags written back into a warehouse
         self.flags: pa.Table | None = None
@@ -114,6 +121,7 @@ class QCSession:
         try:
             pts = [int(self.row_to_point[r]) for r in rows if self.row_to_point[r] >= 0]
             self.points.selected_data = set(pts)
+            self._resize()
         finally:
             self._syncing = False
         if move and rows:
@@ -141,6 +149,7 @@ class QCSession:
         pts = sorted(self.points.selected_data)
         rows = [int(self.point_rows[p]) for p in pts if p < len(self.point_rows)]
         self.selected = rows
+        self._resize()
         self.selection_changed.emit(rows)
 
     def row_at(
@@ -415,8 +424,26 @@ class QCSession:
                 judged |= hit
         emphasis = auto[rows] | self.manual[rows] | judged
         self.points.border_color = list(colors)
-        self.points.border_width = np.where(emphasis, EMPHASIS_BORDER, THIN_BORDER)
+        self._emphasis = emphasis
+        self._resize()
         self.points.shown = self.visible[rows]
+
+    def _resize(self) -> None:
+        """Marker sizes: a small ring at a plain cell's centre, a ring just
+        outside a cell that needs attention, a wider one outside the selected
+        cell: never a ring over the interior of the cell being judged."""
+        emphasis = getattr(self, "_emphasis", None)
+        factor = np.full(len(self.point_rows), PLAIN_SIZE)
+        border = np.full(len(self.point_rows), THIN_BORDER)
+        if emphasis is not None and len(emphasis) == len(factor):
+            factor[emphasis] = EMPHASIS_SIZE
+            border[emphasis] = EMPHASIS_BORDER
+        chosen = self.row_to_point[np.asarray(self.selected, np.int64)]
+        chosen = chosen[chosen >= 0]
+        factor[chosen] = SELECTED_SIZE
+        border[chosen] = SELECTED_BORDER  # the same line width on a wider ring
+        self.points.size = factor * self.diameters
+        self.points.border_width = border
 
 
 def _unwrapped(obj: Any) -> Any:

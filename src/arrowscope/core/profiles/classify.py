@@ -67,12 +67,33 @@ def _sklearn() -> Any:
     return sklearn
 
 
+#: columns that say where a cell is or how it was counted, not what it looks
+#: like: left out of the features by default (regular expressions on the
+#: whole name; ``bookkeeping=True`` keeps them). A model that learns from a
+#: cell's position learns the plate layout, not the phenotype.
+BOOKKEEPING = (
+    r".*_Location_.*",  # centres and centres of mass
+    r".*_AreaShape_BoundingBox.*",  # the box: position and extent in the field
+    r".*_AreaShape_Center_[XYZ]",
+    r".*_Parent_.*",  # the number of the parent object
+    r".*_Number_Object_Number",
+    r".*(ObjectNumber|ImageNumber|TableNumber)",
+)
+
+
 def feature_columns(
-    schema: pa.Schema, keys: Sequence[str] = (), ignore: Sequence[str] = ()
+    schema: pa.Schema,
+    keys: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    *,
+    bookkeeping: bool = False,
 ) -> list[str]:
     """Numeric feature columns: not metadata, not keys, not ignored (a CPA
-    properties file's ``classifier_ignore_columns`` are regular expressions)."""
-    patterns = [re.compile(p) for p in ignore]
+    properties file's ``classifier_ignore_columns`` are regular expressions),
+    and not positions or bookkeeping (:data:`BOOKKEEPING`) unless
+    ``bookkeeping=True``."""
+    rules = [*ignore, *([] if bookkeeping else BOOKKEEPING)]
+    patterns = [re.compile(p) for p in rules]
     out = []
     for f in schema:
         numeric = pa.types.is_floating(f.type) or pa.types.is_integer(f.type)
@@ -373,10 +394,12 @@ def train(
     seed: int = 0,
     folds: int = 5,
     max_features: int | None = MAX_FEATURES,
+    order: Sequence[str] | None = None,
 ) -> TrainedModel:
     """Train on the labelled rows ``picked`` (keys and features) of classes
-    ``classes``; cross-validated accuracy and confusion matrix where every
-    class has at least two cells (``folds=0``: none, the quick retrain).
+    ``classes`` (listed in ``order``, the bins' order, else sorted);
+    cross-validated accuracy and confusion matrix where every class has at
+    least two cells (``folds=0``: none, the quick retrain).
 
     With more than ``max_features`` candidate features, the model uses the
     ``max_features`` that best separate the classes on the training cells
@@ -412,7 +435,9 @@ def train(
     features = [f for f, k in zip(features, keep, strict=True) if k]
     x = x[:, keep]
     picked = picked.select([*keys, *features])
-    names = sorted(set(classes.tolist()))
+    present = set(classes.tolist())
+    names = [c for c in (order or []) if c in present]
+    names += sorted(present - set(names))
     k = max_features if max_features and len(features) > max_features else None
     chosen = _select(x, classes, k)
     used = [features[i] for i in chosen]
@@ -569,6 +594,7 @@ def load_model(path: str | Path) -> TrainedModel:
         model=payload["model"],
         seed=payload["seed"],
         max_features=payload.get("max_features", MAX_FEATURES),
+        order=payload.get("classes"),
     )
 
 
@@ -663,10 +689,14 @@ def train_table(
     folds: int = 5,
     max_features: int | None = MAX_FEATURES,
     cache: Any = None,
+    order: Sequence[str] | None = None,
+    bookkeeping: bool = False,
 ) -> TrainedModel:
     """Train on the rows of profile table ``pt`` that ``labels`` names by key
     (the labels' key columns and ``Metadata_class``): only those rows' key and
-    feature columns are read, a row group at a time."""
+    feature columns are read, a row group at a time. ``order``: the classes'
+    order (the bins'); ``bookkeeping=True`` keeps positions and object
+    numbers among the features (:data:`BOOKKEEPING`)."""
     from .batch import annotation_keys
 
     keys = annotation_keys(pt.schema, pt.keys)
@@ -676,7 +706,11 @@ def train_table(
     )
     rows, classes = match_labels(key_table, labels, path=path)
     ignore = [*ignore, *pt.classifier_ignore]
-    chosen = list(features) if features else feature_columns(pt.schema, keys, ignore)
+    chosen = (
+        list(features)
+        if features
+        else feature_columns(pt.schema, keys, ignore, bookkeeping=bookkeeping)
+    )
     missing = [f for f in chosen if f not in pt.columns]
     if missing:
         raise SchemaError(
@@ -697,4 +731,5 @@ def train_table(
         seed=seed,
         folds=folds,
         max_features=max_features,
+        order=order,
     )
