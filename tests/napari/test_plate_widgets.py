@@ -326,3 +326,82 @@ def test_the_app_gives_the_canvas_room(plate, qtbot):
     header = table.horizontalHeader()
     shown = sum(header.sectionSize(i) for i in range(3))
     assert header.sectionSize(2) > 0 and shown <= table.viewport().width() + 1
+
+
+def test_scatter_axes_fit_the_data_after_a_selection_and_a_gate(
+    make_napari_viewer, qtbot, tmp_path
+):
+    """An intensity in 0.056–0.131 fills the axes (matplotlib's selectors and
+    the selected points must not stretch them to 0–1); the plot is in the
+    viewer's theme with readable fonts; hovering a point names its cell."""
+    from arrowscope._napari.plots import FONT
+
+    rng = np.random.default_rng(3)
+    n = 400
+    path = tmp_path / "cells.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "Metadata_Plate": ["P"] * n,
+                "Metadata_Well": ["B03"] * n,
+                "Metadata_Site": np.arange(n) // 100 + 1,
+                "Metadata_ImageNumber": np.arange(n) // 100 + 1,
+                "Nuclei_Number_Object_Number": np.arange(n) % 100 + 1,
+                "Nuclei_Location_Center_X": rng.uniform(5, 90, n),
+                "Nuclei_Location_Center_Y": rng.uniform(5, 90, n),
+                "Nuclei_Intensity_Mean_DNA": rng.uniform(0.056, 0.131, n),
+                "Nuclei_AreaShape_Area": rng.uniform(100, 400, n),
+            }
+        ),
+        path,
+    )
+    from arrowscope._napari.profiles_widget import ProfilesWidget
+
+    viewer = make_napari_viewer()
+    wait(qtbot, ProfilesWidget(viewer).open(path))
+    widget = ScatterWidget(viewer)
+    widget.x.setCurrentText("Nuclei_AreaShape_Area")
+    widget.y.setCurrentText("Nuclei_Intensity_Mean_DNA")
+    table = pq.read_table(path)
+    y = table.column("Nuclei_Intensity_Mean_DNA").to_numpy()
+    x = table.column("Nuclei_AreaShape_Area").to_numpy()
+
+    def fits():
+        for (lo, hi), v in ((widget.axes.get_xlim(), x), (widget.axes.get_ylim(), y)):
+            span = v.max() - v.min()
+            assert lo <= v.min() and hi >= v.max()
+            assert hi - lo <= 1.5 * span, (lo, hi, v.min(), v.max())
+
+    fits()
+    session_for(viewer).select_rows([5])
+    fits()
+    press = type("E", (), {"xdata": 150.0, "ydata": 0.07})()
+    release = type("E", (), {"xdata": 300.0, "ydata": 0.1})()
+    widget._rectangle_done(press, release)
+    fits()
+    assert widget.axes.xaxis.label.get_fontsize() >= FONT
+    assert min(t.get_fontsize() for t in widget.axes.get_xticklabels()) >= FONT
+    assert widget.figure.get_facecolor()[:3] != (1.0, 1.0, 1.0)  # not white
+    # the point under the cursor is the nearest cell; a click goes to it
+    row = widget.row_at(float(x[7]), float(y[7]))
+    assert row == 7
+    widget._hover_at = (float(x[7]), float(y[7]))
+    widget._show_hovered()
+    assert "B03" in widget.hover_text.text() and "#8" in widget.hover_text.text()
+    click = type("E", (), {"xdata": float(x[9]), "ydata": float(y[9])})()
+    widget._rectangle_done(click, click)
+    assert session_for(viewer).selected == [9]
+
+
+def test_a_two_sided_rule_draws_both_lines(plate, qtbot):
+    viewer, _, _ = plate
+    qc = QCWidget(viewer)
+    wait(qtbot, qc.run())
+    feature = "Nuclei_AreaShape_Area"
+    qc.feature.setCurrentText(feature)
+    for r in range(qc.table.rowCount()):
+        if qc.table.item(r, 1) and qc.table.item(r, 1).text().strip() == feature:
+            qc.table.item(r, 2).setText("abs>= 2")
+    qc._draw()
+    xs = sorted(line.get_xdata()[0] for line, _ in qc._lines)
+    assert -2.0 in xs and 2.0 in xs

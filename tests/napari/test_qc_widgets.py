@@ -292,3 +292,24 @@ def test_export_panel_follows_the_write_policy(workspace, qtbot, tmp_path, monke
     monkeypatch.setattr(export_widget, "confirm_replace", lambda *a: True)
     wait(qtbot, export.export_qc("annotations", out))
     assert "Metadata_ImageNumber" in pq.read_schema(out).names
+
+
+def test_tiles_share_each_channels_scaling():
+    """Two cells, one ten times brighter than the other: with the layers'
+    shared contrast limits the dim tile looks dim (mean < 0.5x the bright
+    one); stretched tile by tile, the two would look alike."""
+    from types import SimpleNamespace
+
+    from arrowscope._napari.qc_widgets import composite
+
+    yy, xx = np.mgrid[:32, :32]
+    disc = ((yy - 16) ** 2 + (xx - 16) ** 2 < 100).astype(np.float32)
+    noise = np.random.default_rng(0).normal(0, 2, (32, 32)).astype(np.float32)
+    dim = SimpleNamespace(channels={"PH3": 100 * disc + 10 + noise}, mask=None)
+    bright = SimpleNamespace(channels={"PH3": 1000 * disc + 10 + noise}, mask=None)
+    colors = {"PH3": (0.0, 1.0, 0.0)}
+    limits = {"PH3": (0.0, 1000.0)}
+    shared = [composite(c, colors, limits)[..., 1].mean() for c in (dim, bright)]
+    assert shared[0] < 0.5 * shared[1]
+    own = [composite(c, colors)[..., 1].mean() for c in (dim, bright)]
+    assert own[0] > 0.8 * own[1]  # what per-tile stretching did: alike

@@ -272,13 +272,9 @@ class QCWidget(_SessionWidget):
         self.timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.timer.timeout.connect(self.run)
 
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-        from matplotlib.figure import Figure
+        from .plots import make_canvas
 
-        self.figure = Figure(figsize=(3, 2), tight_layout=True)
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(160)
-        self.axes = self.figure.add_subplot(111)
+        self.figure, self.canvas, self.axes = make_canvas(160, napari_viewer)
         self._lines: list[tuple[Any, int]] = []  # (matplotlib line, table row)
         self._dragging: tuple[Any, int] | None = None
         self.canvas.mpl_connect("button_press_event", self._press)
@@ -456,8 +452,11 @@ class QCWidget(_SessionWidget):
 
     # ---- histogram with draggable thresholds
     def _draw(self, *_: Any) -> None:
+        from .plots import style_axes
+
         feature = self.feature.currentText()
         self.axes.clear()
+        style_axes(self.axes, self.viewer)
         self._lines = []
         scores = self._scores.get(feature)
         if scores is None:
@@ -470,7 +469,7 @@ class QCWidget(_SessionWidget):
                 ha="center",
                 va="center",
                 wrap=True,
-                fontsize=8,
+                fontsize=9,
                 color="#95a5a6",
                 transform=self.axes.transAxes,
             )
@@ -479,8 +478,7 @@ class QCWidget(_SessionWidget):
         self.axes.set_axis_on()
         finite = scores[np.isfinite(scores)]
         self.axes.hist(finite, bins=60, color="#7f8c8d")
-        self.axes.set_xlabel(f"{self.method.currentText()} of {feature}", fontsize=7)
-        self.axes.tick_params(labelsize=7)
+        self.axes.set_xlabel(f"{self.method.currentText()} of {feature}")
         for r in range(self.table.rowCount()):
             if (
                 self.table.item(r, 1)
@@ -491,14 +489,17 @@ class QCWidget(_SessionWidget):
                     self.method.currentText(),
                 )[0].clauses[0]
                 x = clause.threshold
-                line = self.axes.axvline(x, color="#e74c3c", lw=2, picker=5)
-                self._lines.append((line, r))
+                # a two-sided rule (|score| >= t) has two lines, -t and t;
+                # dragging either moves both
+                for at in (-x, x) if clause.op.startswith("abs") else (x,):
+                    line = self.axes.axvline(at, color="#e74c3c", lw=2, picker=5)
+                    self._lines.append((line, r))
                 n = int(clause.apply(scores).sum())
                 self.axes.text(
                     x,
                     self.axes.get_ylim()[1] * 0.9,
                     f" {n} ({100 * n / max(1, scores.size):.1f}%)",
-                    fontsize=7,
+                    fontsize=9,
                     color="#e74c3c",
                 )
         self.canvas.draw_idle()
@@ -524,7 +525,11 @@ class QCWidget(_SessionWidget):
             return
         line, r = self._dragging
         self._dragging = None
-        self.set_threshold(r, float(line.get_xdata()[0]))
+        value = float(line.get_xdata()[0])
+        old = self.table.item(r, 2).text().strip()
+        if old.startswith("abs"):  # the line's distance from 0 is the threshold
+            value = abs(value)
+        self.set_threshold(r, value)
 
     def set_threshold(self, table_row: int, value: float) -> None:
         """Move one clause's threshold (keeping its operator) and re-run, debounced."""
