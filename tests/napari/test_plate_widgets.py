@@ -309,18 +309,35 @@ def test_plate_map_without_wells_shows_an_empty_state(
 
 
 def test_the_app_gives_the_canvas_room(plate, qtbot):
-    from arrowscope.app.viewer import _dock_widgets
+    from qtpy.QtWidgets import QTabBar
+
+    from arrowscope.app.viewer import TAB_TITLES, WINDOW, _dock_widgets
 
     viewer, _, _ = plate
     window = viewer.window._qt_window
-    window.resize(1600, 1000)
+    window.resize(*WINDOW)  # a 1920 x 1080 screen
     window.show()  # laid out as on a screen (Xvfb)
     qtbot.waitExposed(window)
     docked = _dock_widgets(viewer, None, None)
     qtbot.wait(300)
     canvas = viewer.window._qt_viewer.canvas.native
     assert canvas.width() >= 0.48 * window.width(), canvas.width()
-    assert canvas.height() >= 0.5 * window.height(), canvas.height()
+    assert canvas.height() >= 0.45 * window.height(), canvas.height()
+    # no panel title elided: every tab as wide as its whole title
+    titles = set(TAB_TITLES.values())
+    seen = set()
+    for bar in window.findChildren(QTabBar):
+        for i in range(bar.count()):
+            text = bar.tabText(i)
+            if text in titles:
+                seen.add(text)
+                need = bar.fontMetrics().horizontalAdvance(text)
+                assert bar.tabRect(i).width() >= need, (text, bar.tabRect(i))
+    assert seen == titles
+    # the profile table shows at least eight rows
+    view = docked["Profiles"].view
+    rows = view.viewport().height() / view.verticalHeader().defaultSectionSize()
+    assert rows >= 8, rows
     # the QC table shows its threshold column whole
     table = docked["Quality control"].table
     header = table.horizontalHeader()
@@ -405,3 +422,42 @@ def test_a_two_sided_rule_draws_both_lines(plate, qtbot):
     qc._draw()
     xs = sorted(line.get_xdata()[0] for line, _ in qc._lines)
     assert -2.0 in xs and 2.0 in xs
+
+
+def test_a_properties_file_opens_on_the_classifier_and_no_images_are_explained(
+    make_napari_viewer, qtbot, tmp_path
+):
+    """For a CellProfiler Analyst properties file the Classifier is the panel
+    in front; a table whose images are nowhere says so on the canvas itself,
+    and the field slider starts at the first field."""
+    from qtpy.QtWidgets import QTabBar
+
+    from arrowscope.app.viewer import WINDOW, _dock_widgets
+    from arrowscope.core.profiles.synthetic import write_cellprofiler_sqlite
+
+    write_cellprofiler_sqlite(
+        tmp_path / "cpa.db", images=3, cells=4, layout="single object table"
+    )
+    props = tmp_path / "example.properties"
+    props.write_text(
+        "db_type = sqlite\ndb_sqlite_file = cpa.db\nimage_table = Per_Image\n"
+        "object_table = Per_Object\nimage_id = ImageNumber\nobject_id = ObjectNumber\n"
+    )
+    viewer = make_napari_viewer()
+    window = viewer.window._qt_window
+    window.resize(*WINDOW)
+    window.show()
+    qtbot.waitExposed(window)
+    _dock_widgets(viewer, props, None)
+    qtbot.wait(200)
+    fronts = [
+        bar.tabText(bar.currentIndex())
+        for bar in window.findChildren(QTabBar)
+        if bar.count() > 3
+    ]
+    assert "Classifier" in fronts, fronts
+    overlay = viewer.text_overlay
+    said = overlay.text.replace("\n", " ")
+    assert overlay.visible and "No image of this table could be read" in said
+    assert "A01_s1_DNA.tif" in said and "--images FOLDER" in said
+    assert viewer.dims.current_step[0] == 0

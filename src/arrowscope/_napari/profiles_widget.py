@@ -110,6 +110,8 @@ class ProfilesWidget(QWidget):
         self.view.horizontalHeader().setDefaultSectionSize(
             190
         )  # long CellProfiler names
+        # each column as wide as its (long CellProfiler) name: headers whole
+        self.model.modelReset.connect(self._fit_headers)
         self.view.selectionModel().selectionChanged.connect(
             self._table_selection_changed
         )
@@ -267,6 +269,13 @@ class ProfilesWidget(QWidget):
         start(worker)
         return worker
 
+    def _fit_headers(self) -> None:
+        header = self.view.horizontalHeader()
+        metrics = header.fontMetrics()
+        for i in range(self.model.columnCount()):
+            name = str(self.model.headerData(i, Qt.Orientation.Horizontal))
+            header.resizeSection(i, min(420, metrics.horizontalAdvance(name) + 28))
+
     def _opened(self, result: tuple[ProfileTable, list[Any]]) -> None:
         pt, layers = result
         points = None
@@ -277,6 +286,7 @@ class ProfilesWidget(QWidget):
                 getattr(self.viewer, f"add_{kind}")(data, **kwargs)
         self.attach(session_for(self.viewer, points, pt))
         first_field(self.viewer)
+        explain_missing_images(self.viewer, pt, shown=[k for _, _, k in layers])
         for problem in pt.problems[:5]:
             notify(problem, "warning")
         if len(pt.problems) > 5:
@@ -504,3 +514,40 @@ def first_field(viewer: Any) -> None:
     """Show the first field of view (napari opens a stack at its middle)."""
     if viewer.dims.ndim >= 3:
         viewer.dims.set_current_step(0, 0)
+
+
+def explain_missing_images(viewer: Any, pt: ProfileTable, shown: list[str]) -> None:
+    """Say on the canvas itself why no image is shown (a table that names no
+    images, links that were refused or point nowhere), not only in a line of
+    this panel."""
+    overlay = viewer.text_overlay
+    if "image" in shown or "labels" in shown:
+        overlay.visible = False
+        return
+    if not pt.channel_names and not pt.mask_names:
+        why = (
+            "This table names no images (no image or mask columns, no linked "
+            "image table): its cells are listed in the Profiles panel, placed "
+            "by their centres. Give the images with --images / --image-table, "
+            "or in the Profiles panel's image folder."
+        )
+    else:
+        refused = [p for p in pt.problems if p.startswith("not followed: ")]
+        first = refused[0] if refused else (pt.problems[0] if pt.problems else "")
+        why = (
+            f"No image of this table could be read ({len(pt.problems)} "
+            f"problems; the first: {first}). "
+            + (
+                ""
+                if refused
+                else "Give the folder that holds the images: --images FOLDER, "
+                "or the Profiles panel's image folder."
+            )
+        )
+    import textwrap
+
+    overlay.text = "\n".join(textwrap.wrap(why, 72))
+    overlay.visible = True
+    overlay.font_size = 12
+    overlay.color = "#f0f1f2"
+    overlay.position = "top_center"

@@ -33,7 +33,8 @@ def _display(headless: bool) -> Iterator[None]:
     while Path(f"/tmp/.X{number}-lock").exists():
         number += 1
     proc = subprocess.Popen(
-        [xvfb, f":{number}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        [xvfb, f":{number}", "-screen", "0", f"{WINDOW[0]}x{WINDOW[1]}x24"]
+        + ["-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -60,6 +61,18 @@ WIDGETS = (
     "Plate map",
     "Classifier",
 )
+#: the tab titles of the docked panels: short enough that none is elided
+TAB_TITLES = {
+    "Quality control": "QC",
+    "Filter cells": "Filter",
+    "Outlier gallery": "Gallery",
+    "Scatter and gates": "Scatter",
+    "Export": "Export",
+    "Plate map": "Plate",
+    "Classifier": "Classifier",
+}
+#: the window a headless render (and a first window without a screen size) gets
+WINDOW = (1920, 1080)
 
 
 def show(
@@ -95,6 +108,10 @@ def show(
         from .._napari.preferences import ensure_reader_preferences
 
         viewer = napari.Viewer(show=not headless, title="arrowscope")
+        if not headless:  # the first window fills the screen: room for the canvas
+            viewer.window._qt_window.showMaximized()
+        else:
+            viewer.window._qt_window.resize(*WINDOW)
         ensure_reader_preferences()
         try:
             per_path = [len(_open(viewer, p)) for p in paths]
@@ -107,7 +124,7 @@ def show(
             _demo_qc(viewer, docked)
         if headless:
             assert screenshot is not None
-            viewer.window._qt_window.resize(1600, 1000)
+            viewer.window._qt_window.resize(*WINDOW)
             _settle(viewer)
             viewer.screenshot(str(screenshot), canvas_only=False, flash=False)
             logger.info("screenshot written to %s", screenshot)
@@ -201,19 +218,36 @@ def _dock_widgets(
             window.remove_dock_widget(dock)
             dock = window.add_dock_widget(widget, name="Profiles", area="bottom")
             bottom = dock
+        else:
+            dock.setWindowTitle(TAB_TITLES.get(name, name))
         docked[name] = widget
         docks[name] = dock
     _give_the_canvas_room(window, docks["Quality control"], bottom)
+    _tabs_never_elided(window)
     _raise_dock(viewer, "Quality control")
     if profiles is not None:
         worker = docked["Profiles"].open(  # type: ignore[attr-defined]
             profiles, table=table, **(links or {})
         )
         _wait(lambda: is_done(worker))
+    session = getattr(docked.get("Classifier"), "session", None)
+    if session is not None and session.profiles.properties is not None:
+        # a CellProfiler Analyst properties file: the classifier is why you came
+        _raise_dock(viewer, "Classifier")
     from .._napari.profiles_widget import first_field
 
     first_field(viewer)
     return docked
+
+
+def _tabs_never_elided(window: Any) -> None:
+    """The docks' tab bars show whole titles (scroll buttons if need be)."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QTabBar
+
+    for bar in window._qt_window.findChildren(QTabBar):
+        bar.setElideMode(Qt.TextElideMode.ElideNone)
+        bar.setUsesScrollButtons(True)
 
 
 def _give_the_canvas_room(window: Any, right: Any, bottom: Any) -> None:
@@ -225,7 +259,7 @@ def _give_the_canvas_room(window: Any, right: Any, bottom: Any) -> None:
     qt_window = window._qt_window
     qt_window.resizeDocks([right], [420], Qt.Orientation.Horizontal)
     if bottom is not None:
-        qt_window.resizeDocks([bottom], [220], Qt.Orientation.Vertical)
+        qt_window.resizeDocks([bottom], [400], Qt.Orientation.Vertical)
 
 
 def _demo_qc(viewer: object, docked: dict[str, object]) -> None:
