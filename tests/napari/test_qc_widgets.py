@@ -313,3 +313,38 @@ def test_tiles_share_each_channels_scaling():
     assert shared[0] < 0.5 * shared[1]
     own = [composite(c, colors)[..., 1].mean() for c in (dim, bright)]
     assert own[0] > 0.8 * own[1]  # what per-tile stretching did: alike
+
+
+def test_export_uses_the_key_roles_the_user_edited(workspace, qtbot, tmp_path):
+    """Key roles edited in the Profiles panel (here the field named by plate,
+    well and site rather than image number) are the keys every export
+    carries — never the ones detected from the file."""
+    from arrowscope._napari.profiles_widget import ProfilesWidget
+
+    viewer, files = workspace
+    profiles = ProfilesWidget(viewer)
+    wait(
+        qtbot,
+        profiles.open(
+            files["profiles"],
+            image_key=["Metadata_Plate", "Metadata_Well", "Metadata_Site"],
+        ),
+    )
+    edited = ["Metadata_Plate", "Metadata_Well", "Metadata_Site"]
+    qtbot.waitUntil(
+        lambda: (
+            profiles.session is not None
+            and profiles.session.profiles.keys.image == edited
+        ),
+        timeout=10_000,
+    )
+    session = profiles.session
+    qc = QCWidget(viewer)
+    assert qc.session is session  # the newest table's session
+    wait(qtbot, qc.run())
+    export = ExportWidget(viewer)
+    assert session_for(viewer) is session  # what the Export panel exports
+    wait(qtbot, export.export_qc("annotations", tmp_path / "flags.parquet"))
+    names = pq.read_schema(tmp_path / "flags.parquet").names
+    assert {"Metadata_Well", "Metadata_Site"} <= set(names), names
+    assert "Metadata_ImageNumber" not in names

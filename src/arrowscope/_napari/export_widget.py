@@ -246,10 +246,13 @@ class ExportWidget(Container):
             if kind == "annotations":
                 marks = session.marks if session.marks and len(session.marks) else None
                 return write_annotations(
-                    path, pt.read(annotation_keys(pt.schema)), flags, marks=marks
+                    path,
+                    pt.read(annotation_keys(pt.schema, pt.keys)),
+                    flags,
+                    marks=marks,
                 )
             if kind == "warehouse":
-                keys = pt.read(annotation_keys(pt.schema))
+                keys = pt.read(annotation_keys(pt.schema, pt.keys))
                 report = {"conditions": session.conditions_report}
                 table = flags
                 if session.marks is not None and len(session.marks):

@@ -135,7 +135,8 @@ def profile_layers(pt: ProfileTable) -> list[LayerData]:
     # the stacks keep their own planes (a thread-safe cache): napari's dask
     # cache is a global callback that concurrent reads of one plane corrupt
     common = {"axis_labels": ("image", "y", "x"), "cache": False}
-    channels = pt.channel_names if pt.plane_shape() is not None else []
+    shown = pt.plane_shape() is not None  # some field's image or mask was found
+    channels = pt.channel_names if shown else []
     available = [
         ch
         for ch in channels
@@ -160,7 +161,7 @@ def profile_layers(pt: ProfileTable) -> list[LayerData]:
                 "image",
             )
         )
-    for name in pt.mask_names:
+    for name in pt.mask_names if shown else []:
         layers.append(
             (
                 pt.mask_stack(name),
