@@ -270,3 +270,54 @@ def test_the_verdicts_by_eye_are_one_set_of_classes(panel, qtbot):
     assert widget.trained.classes == ["keep", "reject"]
     assert widget.trained.training.num_rows == 12
     assert not (session.bin_of != None).any()  # noqa: E711 - the bins untouched
+
+
+def test_a_bin_is_a_panel_of_its_cells(panel, qtbot):
+    """Choosing a bin shows its cells' tiles, captioned by plate, well, site
+    and object; a number key moves the selected tiles to another bin,
+    Backspace takes them out, and a drop on a bin's name moves them there."""
+    from qtpy.QtCore import QMimeData, QPoint
+    from qtpy.QtGui import QDropEvent
+
+    viewer, widget, files = panel
+    session = widget.session
+    order = _bin_extremes(widget, k=4)
+    widget.bin_list.setCurrentRow(widget.classes.index("big"))
+    wait(qtbot, widget._bin_worker)
+    assert widget.bin_tiles.count() == 4
+    assert "big" in widget.bin_title.text() and "4 cells" in widget.bin_title.text()
+    rows = {
+        int(widget.bin_tiles.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(4)
+    }
+    assert rows == set(order[-4:].tolist())
+    caption = widget.bin_tiles.item(0).text()
+    assert "SYNTH" in caption and "#" in caption  # plate … object, not "row N"
+    # a key moves the selected tile to the bin of that number
+    item = widget.bin_tiles.item(0)
+    moved = int(item.data(Qt.ItemDataRole.UserRole))
+    item.setSelected(True)
+    small = widget.classes.index("small")
+    qtbot.keyClick(widget.bin_tiles, getattr(Qt.Key, f"Key_{small + 1}"))
+    assert session.bin_of[moved] == "small"
+    wait(qtbot, widget._bin_worker)
+    assert widget.bin_tiles.count() == 3
+    # Backspace takes one out of every bin
+    widget.bin_tiles.item(0).setSelected(True)
+    out = int(widget.bin_tiles.item(0).data(Qt.ItemDataRole.UserRole))
+    qtbot.keyClick(widget.bin_tiles, Qt.Key.Key_Backspace)
+    assert session.bin_of[out] is None
+    wait(qtbot, widget._bin_worker)
+    # a drop of a selected tile on the "small" bin's name moves it there
+    widget.bin_tiles.item(0).setSelected(True)
+    dropped = int(widget.bin_tiles.item(0).data(Qt.ItemDataRole.UserRole))
+    target = widget.bin_list.visualItemRect(widget.bin_list.item(small)).center()
+    event = QDropEvent(
+        QPoint(target).toPointF() if hasattr(QPoint, "toPointF") else target,
+        Qt.DropAction.MoveAction,
+        QMimeData(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    event.source = lambda: widget.bin_tiles  # what Qt reports for a drag
+    widget.eventFilter(widget.bin_list.viewport(), event)
+    assert session.bin_of[dropped] == "small"

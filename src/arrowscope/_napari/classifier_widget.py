@@ -67,6 +67,9 @@ class ClassifierWidget(_SessionWidget):
     """Bins, fetch, train, score all (see the module docstring)."""
 
     ICON = 96
+    BIN_ICON = 56
+    #: tiles a bin's panel shows at most (the rest are counted)
+    BIN_SHOWN = 60
 
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__(napari_viewer)
@@ -92,8 +95,35 @@ class ClassifierWidget(_SessionWidget):
         load_b, save_b = QPushButton("Load training set…"), QPushButton("Save…")
         load_b.clicked.connect(lambda: self.load_training_set())
         save_b.clicked.connect(lambda: self.save_training_set())
-        self.keys_on = QCheckBox("Number keys put cells in bins (canvas and gallery)")
+        self.keys_on = QCheckBox("On the canvas too, number keys put cells in bins")
+        self.keys_on.setToolTip(
+            "In this panel's galleries the number keys always mean bins. On the "
+            "canvas they judge (1 keep, 2 reject, 3 unsure) unless this is ticked."
+        )
         self.keys_on.toggled.connect(self._keys_toggled)
+        # the chosen bin as a panel of its cells' tiles: number keys (or a drag
+        # onto a bin's name) move them, Backspace takes them out
+        self.bin_tiles = QListWidget()
+        self.bin_tiles.setViewMode(QListView.ViewMode.IconMode)
+        self.bin_tiles.setIconSize(QSize(self.BIN_ICON, self.BIN_ICON))
+        self.bin_tiles.setGridSize(QSize(self.BIN_ICON + 24, self.BIN_ICON + 40))
+        self.bin_tiles.setMinimumHeight(self.BIN_ICON + 48)
+        self.bin_tiles.setWordWrap(True)
+        self.bin_tiles.setResizeMode(QListView.ResizeMode.Adjust)
+        self.bin_tiles.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.bin_tiles.setDragEnabled(True)
+        self.bin_tiles.itemClicked.connect(self._clicked)
+        self.bin_tiles.installEventFilter(self)
+        self.bin_list.currentRowChanged.connect(lambda _: self.show_bin())
+        self.bin_list.setAcceptDrops(True)
+        self.bin_list.viewport().installEventFilter(self)
+        self.bin_title = QLabel("")
+        self.keys_hint = QLabel(
+            "In the galleries: 1–9 put the selected cells in that bin · "
+            "⌫ takes them out · drag tiles onto a bin's name"
+        )
+        self.keys_hint.setWordWrap(True)
+        self._bin_worker: Any = None
         # fetch
         self.fetch_n = QSpinBox(minimum=1, maximum=500, value=20)
         self.fetch_how = QComboBox()
@@ -110,6 +140,7 @@ class ClassifierWidget(_SessionWidget):
         self.gallery.setWordWrap(True)
         self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
         self.gallery.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.gallery.setDragEnabled(True)
         self.gallery.itemClicked.connect(self._clicked)
         self.gallery.installEventFilter(self)
         self._bin_keys = {key_code(k): pos for k, pos in BIN_KEYS.items()}
@@ -158,6 +189,9 @@ class ClassifierWidget(_SessionWidget):
         lay.addWidget(self.bin_list)
         lay.addWidget(_row(add_b, rename_b, remove_b))
         lay.addWidget(_row(load_b, save_b))
+        lay.addWidget(self.bin_title)
+        lay.addWidget(self.bin_tiles)
+        lay.addWidget(self.keys_hint)
         lay.addWidget(self.keys_on)
         form = QFormLayout()
         form.addRow("Fetch", _row(self.fetch_n, self.fetch_how))
@@ -202,10 +236,16 @@ class ClassifierWidget(_SessionWidget):
         if self.session is None or self.session.bins is None:
             return
         counts = {c: int((self.session.bin_of == c).sum()) for c in self.classes}
+        chosen = self.bin_list.currentRow()
+        self.bin_list.blockSignals(True)
         self.bin_list.clear()
         for k, name in enumerate(self.classes):
             self.bin_list.addItem(f"{k + 1}  {name}  ({counts[name]} cells)")
             self.bin_list.item(k).setForeground(_qcolor(BIN_COLORS[k % 9]))
+        self.bin_list.blockSignals(False)
+        if self.classes:  # the same bin stays chosen, its tiles redrawn
+            self.bin_list.setCurrentRow(min(max(chosen, 0), len(self.classes) - 1))
+            self.show_bin()
         current = self.fetch_how.currentText()
         self.fetch_how.blockSignals(True)
         self.fetch_how.clear()
@@ -433,19 +473,66 @@ class ClassifierWidget(_SessionWidget):
     def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt's name
         from qtpy.QtCore import QEvent
 
-        if obj is self.gallery and event.type() == QEvent.Type.KeyPress:
+        galleries = (self.gallery, self.bin_tiles)
+        if obj in galleries and event.type() == QEvent.Type.KeyPress:
             key = _as_int(event.key())
             if key in self._bin_keys and not _has_modifiers(event):
-                self.bin_selected(self._bin_keys[key])
+                self.bin_selected(self._bin_keys[key], gallery=obj)
+                return True
+        if obj is self.bin_list.viewport():
+            dragging = (QEvent.Type.DragEnter, QEvent.Type.DragMove)
+            if event.type() in dragging and event.source() in galleries:
+                event.acceptProposedAction()
+                return True
+            if event.type() == QEvent.Type.Drop and event.source() in galleries:
+                target = self.bin_list.indexAt(_point(event)).row()
+                if target >= 0:
+                    self.bin_selected(target, gallery=event.source())
+                event.acceptProposedAction()
                 return True
         return bool(super().eventFilter(obj, event))
 
-    def bin_selected(self, position: int | None) -> list[int]:
-        """Put the gallery's selected cells in the bin at ``position`` (None:
-        out of their bin), then select the next one."""
+    def show_bin(self) -> Any:
+        """The chosen bin's cells as tiles (in a worker), with the bin's name
+        and count."""
+        from .qc_widgets import render_thumbnails, tile_scaling
+
+        k = self.bin_list.currentRow()
+        if self.session is None or not 0 <= k < len(self.classes):
+            self.bin_tiles.clear()
+            self.bin_title.setText("")
+            return None
+        name = self.classes[k]
+        rows = np.flatnonzero(self.session.bin_of == name)
+        more = (
+            f", the first {self.BIN_SHOWN} shown" if len(rows) > self.BIN_SHOWN else ""
+        )
+        self.bin_title.setText(f"<b>{html.escape(name)}</b>: {len(rows)} cells{more}")
+        chosen = rows[: self.BIN_SHOWN].tolist()
+        pt = self.session.profiles
+        colors, limits = tile_scaling(self.viewer, self.auto_contrast)
+
+        def fill(thumbs: list[tuple[int, Any]]) -> None:
+            self.bin_tiles.clear()
+            for row, rgb in thumbs:
+                caption = cell_caption(pt, row)
+                self.bin_tiles.addItem(thumbnail_item(row, rgb, caption, self.BIN_ICON))
+
+        self._bin_worker = self._run(
+            lambda: render_thumbnails(pt, chosen, colors, limits),
+            fill,
+            "Could not draw the bin's cells",
+        )
+        return self._bin_worker
+
+    def bin_selected(self, position: int | None, gallery: Any = None) -> list[int]:
+        """Put the selected cells of ``gallery`` (the fetched cells, or the
+        chosen bin's) in the bin at ``position`` (None: out of their bin),
+        then select the next one."""
         if self.session is None:
             return []
-        items = self.gallery.selectedItems()
+        gallery = self.gallery if gallery is None else gallery
+        items = gallery.selectedItems()
         rows = [row_of(i) for i in items]
         classes = self.classes
         if not rows or (position is not None and position >= len(classes)):
@@ -458,7 +545,10 @@ class ClassifierWidget(_SessionWidget):
             notify(str(exc), "error")
             return []
         self._recaption()
-        select_next(self.gallery, items)
+        if gallery is self.bin_tiles:  # they left this bin: redraw it
+            self.show_bin()
+        else:
+            select_next(gallery, items)
         return rows
 
     # ---- train
@@ -705,6 +795,12 @@ def _predict(
 
 def _summary_target(scores: Path) -> Path:
     return scores.with_name(scores.name.split(".")[0] + ".summary.csv")
+
+
+def _point(event: Any) -> Any:
+    """A drop event's position (Qt 6: ``position()``, Qt 5: ``pos()``)."""
+    at = event.position() if hasattr(event, "position") else event.pos()
+    return at.toPoint() if hasattr(at, "toPoint") else at
 
 
 def describe_model(
