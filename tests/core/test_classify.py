@@ -383,3 +383,40 @@ def test_scores_are_annotation_columns_pycytominer_reads(screen, tmp_path):
     )
     assert PREDICTED in normalized.columns
     assert normalized[PREDICTED].tolist() == merged[PREDICTED].tolist()
+
+
+def test_least_certain_cells_come_with_real_probabilities(tmp_path):
+    """24 well-separated judged cells: a lone boosted model says ~100 % for
+    every cell; the committee of refits finds the cells between the classes
+    and says how unsure it is of them (< 90 %), as an active learner needs."""
+    from arrowscope.core.images.sources import TableSource
+    from arrowscope.core.profiles.classify import train
+    from arrowscope.core.profiles.scoring import fetch_rows
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    y = rng.integers(0, 2, n)
+    signal = y * 3 + rng.normal(0, 1, n)
+    table = pa.table(
+        {
+            "k": np.arange(n),
+            "Nuclei_Intensity_Signal": signal,
+            **{f"Nuclei_Texture_{i}": rng.normal(0, 1, n) for i in range(5)},
+        }
+    )
+    path = tmp_path / "cells.parquet"
+    pq.write_table(table, path, row_group_size=5000)
+    low = rng.choice(np.flatnonzero((y == 0) & (signal < -0.5)), 12, replace=False)
+    high = rng.choice(np.flatnonzero((y == 1) & (signal > 3.5)), 12, replace=False)
+    picked = np.concatenate([low, high])
+    classes = np.where(y[picked] == 1, "pos", "neg").astype(object)
+    features = [c for c in table.column_names if c != "k"]
+    trained = train(table.take(picked), classes, keys=["k"], features=features)
+    _, lone = trained.predict(table)
+    assert np.median(lone.max(axis=1)) > 0.95  # the lone model: sure of all
+    source = TableSource(str(path))
+    rows = fetch_rows(source, 10, "uncertain", trained=trained, seed=1, look_at=n)
+    sure = trained.committee_proba(table.take(rows)).max(axis=1)
+    assert (sure < 0.9).all(), sure
+    gap = signal[rows]
+    assert ((gap > signal[low].max()) & (gap < signal[high].min())).all()

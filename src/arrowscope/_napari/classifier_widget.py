@@ -783,12 +783,18 @@ def _rows_of(pt: Any, labels: Any, key: list[str]) -> np.ndarray:
 def _predict(
     trained: Any, cache: Any, rows: np.ndarray
 ) -> dict[int, tuple[str, float]]:
-    """Each row's predicted class and its probability (features from the cache)."""
+    """Each row's predicted class, and how sure the model is of it: the
+    class's probability averaged over the model and its refits on resampled
+    training cells (a lone model on a few cells says ~100 % for every cell;
+    features from the cache)."""
     if not len(rows):
         return {}
-    best, proba = trained.predict(cache.get(rows, trained.features))
+    table = cache.get(rows, trained.features)
+    best, _ = trained.predict(table)
+    proba = trained.committee_proba(table)
+    column = {c: j for j, c in enumerate(trained.classes)}
     return {
-        int(r): (str(b), float(p.max()))
+        int(r): (str(b), float(p[column[b]]))
         for r, b, p in zip(rows, best, proba, strict=True)
     }
 

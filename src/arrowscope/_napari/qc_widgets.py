@@ -854,6 +854,11 @@ def cell_caption(pt: Any, row: int) -> str:
         cols = list(dict.fromkeys([*where, *([obj] if obj else [])]))
         read = pt.key_table if set(cols) <= set(pt.key_table.column_names) else None
         values = (read if read is not None else pt.read(cols)).select(cols)
+        if plate in cols and len(cols) > 1:  # one plate: its name says nothing
+            import pyarrow.compute as pc
+
+            if pc.count_distinct(values.column(plate)).as_py() <= 1:
+                cols.remove(plate)
         table = (cols, site, obj, {c: values.column(c) for c in cols})
         _CAPTIONS[pt] = table
     cols, site, obj, values = table

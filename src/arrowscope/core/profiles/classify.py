@@ -54,6 +54,8 @@ FORMAT = "arrowscope.classifier/1"
 #: features a model uses at most: the ones that separate the bins best
 #: (ANOVA F on the training cells). Scoring reads only these columns.
 MAX_FEATURES = 200
+#: refits on resampled training cells that judge how sure the model is
+COMMITTEE = 6
 
 
 def _sklearn() -> Any:
@@ -343,6 +345,7 @@ class TrainedModel:
     #: what the user should know of the training (features left out, class
     #: names that look like typos of others), each said once
     notes: list[str] = field(default_factory=list)
+    _committee: list[Any] | None = field(default=None, repr=False)
 
     def predict(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """Predicted class and per-class probabilities of the rows of ``table``."""
@@ -357,9 +360,57 @@ class TrainedModel:
         return np.asarray(self.classes, object)[np.argmax(proba, axis=1)], proba
 
     def uncertainty(self, table: pa.Table) -> np.ndarray:
-        """1 - the top class's probability: what active learning fetches first."""
-        _, proba = self.predict(table)
-        return 1.0 - proba.max(axis=1)
+        """1 - the committee's top class probability: what active learning
+        fetches first (:meth:`committee_proba`)."""
+        return 1.0 - self.committee_proba(table).max(axis=1)
+
+    def committee_proba(self, table: pa.Table, members: int = COMMITTEE) -> np.ndarray:
+        """Per-class probabilities averaged over the model and ``members``
+        refits on bootstrap resamples of its training cells.
+
+        Trees trained on a few well-separated cells all split at the same
+        place, so every cell gets ~100 %: useless for "which cells is the model
+        least sure of". Refits on resampled training sets split at different
+        places within the gap between the classes: cells there get split
+        votes, cells far from it keep near-certain ones (query by committee).
+        The refits are made once per model, on first use."""
+        x = _matrix(table, self.features)
+        if not len(x):
+            return np.empty((0, len(self.classes)))
+        if self.model == "rf":
+            x = np.where(np.isnan(x), self.means, x)
+        total = np.zeros((len(x), len(self.classes)))
+        for estimator in [self.estimator, *self._refits(members)]:
+            proba = estimator.predict_proba(x)
+            known = list(estimator.classes_)
+            for j, c in enumerate(self.classes):
+                if c in known:
+                    total[:, j] += proba[:, known.index(c)]
+        return total / total.sum(axis=1, keepdims=True)
+
+    def _refits(self, members: int) -> list[Any]:
+        if self._committee is None:
+            y = np.asarray(self.training.column(CLASS_COLUMN).to_pylist(), object)
+            x = _matrix(self.training, self.features)
+            if self.model == "rf":
+                x = np.where(np.isnan(x), self.means, x)
+            rng = np.random.default_rng(self.seed)
+            fits = []
+            for m in range(members):
+                # a bootstrap of each class (every class stays in every refit)
+                picks = np.concatenate(
+                    [
+                        rng.choice(np.flatnonzero(y == c), (y == c).sum())
+                        for c in self.classes
+                    ]
+                )
+                estimator = _estimator(self.model, self.seed + 1 + m, len(picks))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    fits.append(estimator.fit(x[picks], y[picks]))
+            self._committee = fits
+        return self._committee
 
     def save(self, path: str | Path) -> Path:
         """What rebuilds the model (no pickle): JSON, written atomically."""

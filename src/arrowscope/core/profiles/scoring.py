@@ -178,15 +178,15 @@ def fetch_rows(
             continue
         part = source.store.read_group(int(g), list(trained.features))
         part = part.take(pa.array(mine))
-        best, proba = trained.predict(part)
         if how == "class":
+            best, _ = trained.predict(part)
             hit = mine[best == cls] + lo
             found.append(rng.permutation(hit))
             if sum(len(f) for f in found) >= n:
                 break
         else:
             found.append(mine + lo)
-            scores.append(1.0 - proba.max(axis=1))
+            scores.append(trained.uncertainty(part))
             seen += len(mine)
             if seen >= budget:
                 break
