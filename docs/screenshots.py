@@ -4,7 +4,12 @@ Run: python docs/screenshots.py [OUT_DIR]   (needs a display or Xvfb)
 Writes demo.png (the whole app), profiles.png, qc.png, filter.png, gallery.png,
 plate_map.png, scatter.png (with a gate), gallery_marks.png (verdicts by eye),
 classifier.png (bins, a fetch, a trained model) and plate_map_class.png (wells
-coloured by a predicted class's share).
+coloured by a predicted class's share) from the synthetic demo; and, when
+../shared/data is there, the same panels on real data: real_app.png (the
+ExampleHuman warehouse, QC run, a flagged cell selected), real_qc.png,
+real_gallery.png, real_scatter.png and real_classifier.png (PH3-bright cells
+against the others, trained and fetched), and real_no_images.png (the NF1
+CellProfiler database, whose images are elsewhere).
 """
 
 from __future__ import annotations
@@ -20,14 +25,20 @@ def main(out: Path) -> None:
 
     import napari
     from arrowscope._napari.workers import is_done
-    from arrowscope.app.viewer import _demo_qc, _dock_widgets, _settle, _wait
+    from arrowscope.app.viewer import (
+        WINDOW,
+        _demo_qc,
+        _dock_widgets,
+        _settle,
+        _wait,
+    )
     from arrowscope.core.profiles.synthetic import write_demo_plate
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         files = write_demo_plate(Path(tmp) / "demo", n_fields=12)
         viewer = napari.Viewer(title="arrowscope")
-        viewer.window._qt_window.resize(1600, 1000)
+        viewer.window._qt_window.resize(*WINDOW)
         viewer.open(str(files["profiles"]), plugin="arrowscope")
         docked = _dock_widgets(viewer, None, None)
         _demo_qc(viewer, docked)
@@ -89,6 +100,84 @@ def main(out: Path) -> None:
 
         wait_for_workers()
         viewer.close()
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if (shared / "examplehuman_warehouse").is_dir():
+        _real(shared, out)
+
+
+def _real(shared: Path, out: Path) -> None:
+    """The panels on real data: the ExampleHuman warehouse (three channels,
+    289 cells) and the NF1 CellProfiler database (no images here)."""
+    import numpy as np
+
+    import napari
+    from arrowscope._napari.workers import is_done, wait_for_workers
+    from arrowscope.app.viewer import WINDOW, _demo_qc, _dock_widgets, _settle, _wait
+
+    import shutil
+    import tempfile
+
+    # a copy: the bins and verdicts are saved beside the table they judge
+    tmp = Path(tempfile.mkdtemp())
+    warehouse = tmp / "examplehuman_warehouse"
+    shutil.copytree(shared / "examplehuman_warehouse", warehouse)
+    viewer = napari.Viewer(title="arrowscope")
+    viewer.window._qt_window.resize(*WINDOW)
+    docked = _dock_widgets(viewer, warehouse, None)
+    _demo_qc(viewer, docked)
+    _settle(viewer)
+    viewer.screenshot(str(out / "real_app.png"), canvas_only=False, flash=False)
+    docked["Quality control"].grab().save(str(out / "real_qc.png"))
+    window = viewer.window
+    window._dock_widgets["Outlier gallery (arrowscope)"].raise_()
+    gallery = docked["Outlier gallery"]
+    gallery.refresh()
+    _wait(lambda: gallery._worker is not None and is_done(gallery._worker))
+    _settle(viewer)
+    gallery.grab().save(str(out / "real_gallery.png"))
+    scatter = docked["Scatter and gates"]
+    window._dock_widgets["Scatter and gates (arrowscope)"].raise_()
+    scatter.x.setCurrentText("Nuclei_AreaShape_Area")
+    scatter.y.setCurrentText("Nuclei_Intensity_MeanIntensity_PH3")
+    _settle(viewer)
+    scatter.grab().save(str(out / "real_scatter.png"))
+    # the classifier: the brightest PH3 nuclei (mitotic) against ordinary ones
+    panel = docked["Classifier"]
+    window._dock_widgets["Classifier (arrowscope)"].raise_()
+    session = panel.session
+    ph3 = scatter.column("Nuclei_Intensity_MeanIntensity_PH3")
+    order = np.argsort(np.nan_to_num(ph3, nan=-1))
+    bins = session.open_bins()
+    bins.rename("positive", "mitotic")
+    bins.rename("negative", "interphase")
+    session.put_in_bin(order[-10:].tolist(), "mitotic")
+    session.put_in_bin(order[100:112].tolist(), "interphase")
+    trained = panel.train()
+    _wait(lambda: is_done(trained))
+    _wait(lambda: panel._validation is not None and is_done(panel._validation))
+    panel.fetch_how.setCurrentIndex(panel.fetch_how.findText("least certain"))
+    panel.fetch_n.setValue(8)
+    fetched = panel.fetch()
+    _wait(lambda: is_done(fetched))
+    _wait(lambda: set(panel.gallery_rows) <= set(panel.predictions))
+    _settle(viewer)
+    panel.content.grab().save(str(out / "real_classifier.png"))
+    wait_for_workers()
+    viewer.close()
+    nf1 = shared / "cellprofiler_sqlite_nf1" / "all_cellprofiler.sqlite"
+    if nf1.is_file():
+        shutil.copy(nf1, tmp / nf1.name)
+        nf1 = tmp / nf1.name
+        viewer = napari.Viewer(title="arrowscope")
+        viewer.window._qt_window.resize(*WINDOW)
+        _dock_widgets(viewer, nf1, None)
+        _settle(viewer)
+        viewer.screenshot(
+            str(out / "real_no_images.png"), canvas_only=False, flash=False
+        )
+        wait_for_workers()
+        viewer.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _classifier(viewer: object, docked: dict, out: Path, tmp: Path) -> None:

@@ -390,6 +390,8 @@ class ScatterWidget(_SessionWidget):
 
     BINS = 200
     MAX_SELECTED_DRAWN = 20_000
+    #: up to this many shown cells each is a point; more are density-shaded
+    MAX_POINTS = 20_000
 
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__(napari_viewer)
@@ -514,7 +516,14 @@ class ScatterWidget(_SessionWidget):
         self.figure.clear()
         self.axes = self.figure.add_subplot(111)
         style_axes(self.axes, self.viewer)
-        if counts.any():
+        shown = int(counts.sum())
+        if 0 < shown <= self.MAX_POINTS:  # few cells: each one a point
+            x, y = self.column(pair[0]), self.column(pair[1])
+            keep = self.session.visible & np.isfinite(x) & np.isfinite(y)
+            self.axes.scatter(
+                x[keep], y[keep], s=10, c="#b0b8c8", alpha=0.7, linewidths=0
+            )
+        elif counts.any():
             # empty bins are background; brighter is denser (log counts), so a
             # lone outlier bin stays visible next to the crowd
             self.axes.imshow(
