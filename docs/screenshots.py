@@ -108,14 +108,14 @@ def main(out: Path) -> None:
 def _real(shared: Path, out: Path) -> None:
     """The panels on real data: the ExampleHuman warehouse (three channels,
     289 cells) and the NF1 CellProfiler database (no images here)."""
+    import shutil
+    import tempfile
+
     import numpy as np
 
     import napari
     from arrowscope._napari.workers import is_done, wait_for_workers
     from arrowscope.app.viewer import WINDOW, _demo_qc, _dock_widgets, _settle, _wait
-
-    import shutil
-    import tempfile
 
     # a copy: the bins and verdicts are saved beside the table they judge
     tmp = Path(tempfile.mkdtemp())
