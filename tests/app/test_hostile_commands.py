@@ -229,3 +229,53 @@ def test_a_view_that_never_finishes_is_stopped(tmp_path, monkeypatch):
     conn.close()
     with pytest.raises(ArrowscopeError, match="longer than 1 s and was stopped"):
         arrowscope.open_profiles(db).key_table  # noqa: B018
+
+
+# ---- first use --------------------------------------------------------------------
+def test_a_missing_extra_is_named_with_its_install_line(tmp_path):
+    """A core-only install: `view` names the extra, not "internal error"."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['napari'] = None\n"
+        "from arrowscope.app.cli import main\n"
+        f"sys.exit(main(['view', {str(tmp_path)!r}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert "pip install 'arrowscope[app]'" in done.stderr, done.stderr
+    assert "internal error" not in done.stderr
+
+
+def test_info_says_how_many_problems_it_left_out(tmp_path, capsys):
+    rows = 15
+    table = tmp_path / "cells.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "Metadata_ImageNumber": list(range(1, rows + 1)),
+                "Nuclei_Number_Object_Number": [1] * rows,
+                "Nuclei_Location_Center_X": [1.0] * rows,
+                "Nuclei_Location_Center_Y": [1.0] * rows,
+                "Image_FileName_DNA": [f"missing_{i}.tif" for i in range(rows)],
+            }
+        ),
+        table,
+    )
+    assert main(["info", str(table)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("  problem: ") == 10
+    assert "… and" in out and "more problems" in out and "--json" in out
+
+
+def test_info_names_a_missing_image_root(tmp_path, caplog):
+    table = tmp_path / "cells.parquet"
+    pq.write_table(
+        pa.table({"Metadata_ImageNumber": [1], "Image_FileName_DNA": ["a.tif"]}), table
+    )
+    missing = tmp_path / "nowhere"
+    assert main(["info", str(table), "--images", str(missing)]) == 1
+    assert "no such image folder" in caplog.text and str(missing) in caplog.text
