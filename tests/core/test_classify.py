@@ -162,8 +162,11 @@ def test_the_classify_command(screen, tmp_path, caplog):
     pq.write_table(_labels(table, truth, picks), labels)
     out, model = tmp_path / "scores.parquet", tmp_path / "model.json"
     argv = ["classify", str(path), "--labels", str(labels), "--out", str(out)]
-    assert main([*argv, "--save-model", str(model)]) == 0
+    assert main([*argv, "--save-model", str(model), "--cv", "5"]) == 0
     assert "cross-validated accuracy" in caplog.text and model.exists()
+    caplog.clear()  # without --cv: one fit, no cross-validation
+    assert main([*argv, "--overwrite"]) == 0
+    assert "cross-validated accuracy" not in caplog.text
     assert pq.read_metadata(out).num_rows == table.num_rows
     # the write policy: existing output needs --overwrite, never onto an input
     before = out.read_bytes()
@@ -420,3 +423,10 @@ def test_least_certain_cells_come_with_real_probabilities(tmp_path):
     assert (sure < 0.9).all(), sure
     gap = signal[rows]
     assert ((gap > signal[low].max()) & (gap < signal[high].min())).all()
+
+
+def test_the_command_lines_models_are_the_classifiers():
+    from arrowscope.app.cli import _MODELS
+    from arrowscope.core.profiles.classify import MODELS
+
+    assert list(_MODELS) == list(MODELS)

@@ -26,6 +26,10 @@ def _location(text: str) -> Any:
     return Path(text.removeprefix("file://"))
 
 
+#: the classifier's models, by name (as ``core.profiles.classify.MODELS``,
+#: which imports nothing heavy but is not imported for ``--help``)
+_MODELS = ("gbt", "rf")
+
 #: the extra that installs a module a command may need
 _EXTRAS = {
     "napari": "app",
@@ -191,7 +195,14 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, required=True, help="scores: keys, class, p per class"
     )
     cls.add_argument("--features", nargs="+", metavar="COL", help="default: numeric")
-    cls.add_argument("--model", choices=["gbt", "rf"], default="gbt")
+    cls.add_argument("--model", choices=list(_MODELS), default="gbt")
+    cls.add_argument(
+        "--cv",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also cross-validate the model K-fold (default: no, one fit only)",
+    )
     cls.add_argument(
         "--save-model", type=Path, help="also write what rebuilds the model (JSON)"
     )
@@ -657,6 +668,7 @@ def _classify(args: argparse.Namespace) -> int:
             progress=bar,
             client=client,
             overwrite=args.overwrite,
+            folds=args.cv,
             also_writes=also,
             before_training=before_training,
         )

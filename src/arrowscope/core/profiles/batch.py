@@ -10,7 +10,9 @@ Only the needed columns are ever read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -346,6 +348,49 @@ def _merge_reports(
     }
     out["partitions"] = len(reports)
     return out
+
+
+def usable_cores() -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup
+    CPU quota (a container's ``--cpus``), at least 1. ``os.cpu_count()`` says
+    how many the machine has, which is not what a process on a shared or
+    limited machine gets."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    for path, parse in (
+        ("/sys/fs/cgroup/cpu.max", lambda t: t.split()),  # cgroup v2
+        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", lambda t: [t.strip(), None]),
+    ):
+        try:
+            with open(path) as fh:
+                quota, period = parse(fh.read())
+        except (OSError, ValueError):
+            continue
+        if quota in ("max", "-1"):
+            break
+        if period is None:
+            try:
+                with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as fh:
+                    period = fh.read().strip()
+            except OSError:
+                break
+        with contextlib.suppress(ValueError, ZeroDivisionError):
+            cores = min(cores, max(1, int(int(quota) / int(period))))
+        break
+    return max(1, cores)
+
+
+def one_level(threads: int | None = None) -> Any:
+    """A context in which the native thread pools (OpenMP of gradient
+    boosting, BLAS) use at most ``threads`` (default: the cores this process
+    may use): one level of parallelism at a time, so a busy machine slows a
+    fit in proportion to its share, not several-fold from threads spinning
+    against each other. Inside a dask task the caller passes 1."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads or usable_cores())
 
 
 def connect(scheduler: str | None = None, workers: int | None = None) -> Any:

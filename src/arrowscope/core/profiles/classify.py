@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import ArrowscopeError, SchemaError
+from .batch import one_level
 from .cpa import CLASS_COLUMN
 from .scoring import PREDICTED, PROB_PREFIX, score_all, take_rows
 
@@ -310,7 +311,11 @@ def _estimator(model: str, seed: int, n: int = 1000) -> Any:
     if model == "rf":
         from sklearn.ensemble import RandomForestClassifier
 
-        return RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=2)
+        from .batch import usable_cores
+
+        return RandomForestClassifier(
+            n_estimators=200, random_state=seed, n_jobs=usable_cores()
+        )
     raise ArrowscopeError(f"unknown model {model!r}", hint="gbt or rf")
 
 
@@ -405,7 +410,7 @@ class TrainedModel:
                     ]
                 )
                 estimator = _estimator(self.model, self.seed + 1 + m, len(picks))
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), one_level():
                     warnings.simplefilter("ignore", UserWarning)
                     warnings.simplefilter("ignore", RuntimeWarning)
                     fits.append(estimator.fit(x[picks], y[picks]))
@@ -509,7 +514,7 @@ def train(
     if model == "rf":
         fit_x = np.where(np.isnan(fit_x), trained.means, fit_x)
     trained.notes = notes
-    with warnings.catch_warnings():  # scikit-learn's advice is not the user's
+    with warnings.catch_warnings(), one_level():  # sklearn's advice is not ours
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         estimator.fit(fit_x, classes)
@@ -581,7 +586,7 @@ def cross_validate(
                 np.where(np.isnan(tx), means, tx),
             )
         est = _estimator(trained.model, trained.seed, len(fit_rows))
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), one_level():
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
             guess[test_rows] = est.fit(fx, classes[fit_rows]).predict(tx)
@@ -658,6 +663,7 @@ def classify_table(
     model: str = "gbt",
     ignore: Sequence[str] = (),
     seed: int = 0,
+    folds: int = 5,
     progress: Callable[[int, int], None] | None = None,
     cancel: Any = None,
     client: Any = None,
@@ -672,7 +678,8 @@ def classify_table(
     model (accuracy, confusion, importances).
 
     ``labels``: a labels table or file, a CPA training set, or None for the
-    training set a CPA properties file names. The properties'
+    training set a CPA properties file names. ``folds``: the cross-validation
+    of the model (0: none, one fit only). The properties'
     ``classifier_ignore_columns`` are ignored as well as ``ignore``.
 
     ``out`` (and ``also_writes``, the caller's other outputs) is never one of
@@ -715,6 +722,7 @@ def classify_table(
         ignore=ignore,
         seed=seed,
         path=path,
+        folds=folds,
     )
     score_all(
         source,

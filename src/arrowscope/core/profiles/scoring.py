@@ -35,10 +35,20 @@ def score_schema(
     )
 
 
-def score_group(store: Any, group: int, trained: Any, keys: Sequence[str]) -> pa.Table:
-    """The scores of one row group (run here, or on a dask worker)."""
+def score_group(
+    store: Any,
+    group: int,
+    trained: Any,
+    keys: Sequence[str],
+    threads: int | None = None,
+) -> pa.Table:
+    """The scores of one row group (run here, or on a dask worker, where
+    ``threads=1``: dask is the one level of parallelism there)."""
+    from .batch import one_level
+
     part = store.read_group(group, [*keys, *trained.features])
-    best, proba = trained.predict(part)
+    with one_level(threads):
+        best, proba = trained.predict(part)
     cols = [part.column(k) for k in keys]
     cols.append(pa.array(list(best), pa.string()))
     cols += [pa.array(proba[:, i]) for i in range(len(trained.classes))]
@@ -106,7 +116,13 @@ def _scored_on(
             while submitted < groups and len(pending) < window:
                 pending.append(
                     client.submit(
-                        score_group, store_f, submitted, model_f, list(keys), pure=False
+                        score_group,
+                        store_f,
+                        submitted,
+                        model_f,
+                        list(keys),
+                        1,
+                        pure=False,
                     )
                 )
                 submitted += 1
