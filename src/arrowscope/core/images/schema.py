@@ -131,7 +131,6 @@ META_FIELDS = (
     "chunk_grid",
 )
 #: Per-chunk position fields (everything but the payload).
-CHUNK_POSITION_FIELDS = tuple(name for name, _ in _CHUNK_POSITION)
 
 
 def is_ome_arrow_type(dtype: pa.DataType) -> bool:

@@ -26,7 +26,6 @@ from .cache import ROW_GROUP_CACHE
 from .stores import Store, denied, is_uri, open_store, resolve, sniff
 
 PathLike = str | os.PathLike[str]
-IPC_SUFFIXES = (".arrow", ".feather", ".ipc", ".arrows")
 
 
 def sniff_format(path: PathLike) -> str | None:

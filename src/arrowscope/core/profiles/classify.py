@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -49,7 +49,6 @@ __all__ = [
     "train_table",
 ]
 
-Model = Literal["gbt", "rf"]
 MODELS: dict[str, str] = {"gbt": "gradient boosting", "rf": "random forest"}
 FORMAT = "arrowscope.classifier/1"
 #: features a model uses at most: the ones that separate the bins best

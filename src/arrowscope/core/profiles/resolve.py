@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
+from .iceberg import REGISTRY
 from .keys import KeyRoles
+from .warehouse import MANIFEST
 
 if TYPE_CHECKING:  # the table is opened lazily: resolve() reads no rows
     from .table import ProfileTable
@@ -37,7 +39,9 @@ Kind = Literal["warehouse", "chunk dataset", "image table", "profile table"]
 SUFFIXES = (".parquet", ".arrow", ".feather", ".ipc", ".csv", ".tsv", ".vortex")
 #: ours by name: a broken one is still ours, so its problem gets reported
 OWN_SUFFIXES = (".ome.parquet", ".ome.arrow")
-_REGISTRIES = ("catalog.json", "warehouse_manifest.json")
+#: the files that name a warehouse (an Iceberg registry, an iceberg-bioimage
+#: manifest): opening one opens its warehouse
+_REGISTRIES = (REGISTRY, MANIFEST)
 
 
 @dataclass(frozen=True)

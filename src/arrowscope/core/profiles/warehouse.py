@@ -40,6 +40,7 @@ from ..errors import (
     UnsupportedError,
     WriteError,
 )
+from .iceberg import REGISTRY
 
 #: Table name (CytoTable) or manifest role (iceberg-bioimage) → workspace role.
 ROLES = {
@@ -74,7 +75,6 @@ JOIN_CONTRACT = {
         ("Metadata_Site", "Image_Metadata_Site", "Metadata_site_id"),
     ),
 }
-_PARQUET_TABLES = ("joined_profiles", "image_crops", "source_images")
 
 
 @dataclass(frozen=True)
@@ -124,9 +124,9 @@ class Warehouse:
 
     def _load(self) -> None:
         """Find the layout and list its tables (again after a write)."""
-        if (self.base / "catalog.json").is_file():
+        if (self.base / REGISTRY).is_file():
             self.layout = "iceberg"
-            self.registry = self.base / "catalog.json"
+            self.registry = self.base / REGISTRY
             self.tables = self._iceberg_tables()
         elif (self.root / MANIFEST).is_file():
             self.layout = "manifest"
@@ -730,7 +730,7 @@ def is_warehouse(path: str | Path) -> bool:
 
 def _has_warehouse_layout(root: Path) -> bool:
     base = _base(root)
-    if (base / "catalog.json").is_file() or (root / MANIFEST).is_file():
+    if (base / REGISTRY).is_file() or (root / MANIFEST).is_file():
         return True
     if base.is_dir() and any(
         (table / "data").is_dir()
@@ -749,7 +749,7 @@ def warehouse_root(path: str | Path) -> Path | None:
     """The warehouse root a path names: the root itself, or its registry
     (``catalog.json``) or manifest file."""
     p = Path(path)
-    if p.is_file() and p.name == "catalog.json":
+    if p.is_file() and p.name == REGISTRY:
         root = p.parent.parent if p.parent.name == "warehouse" else p.parent
         return root if is_warehouse(root) else None
     if p.is_file() and p.name == MANIFEST:
