@@ -5,7 +5,13 @@ Classifier on a pandas table of every cell), each in a fresh child process, in
 one run: time, peak memory, accuracy on planted phenotypes.
 
     python benchmarks/bench_classify.py [--cells 200000] [--features 300]
+    python benchmarks/bench_classify.py --layouts [--cells 200000] [--features 300]
     python benchmarks/bench_classify.py --jump [--cells 1000000] [--features 2000]
+
+``--layouts``: the same planted plate written three ways — one row group of
+the whole table (what pandas writes), 50,000-row groups and 20,000-row groups
+(what converters write) — each classified by arrowscope and by pandas +
+scikit-learn in one run: memory must not depend on the file's layout.
 
 ``--jump``: a JUMP-sized plate (float32 features, 20,000-row groups): the
 first training, a retrain after one more binned cell with the predictions of
@@ -33,9 +39,12 @@ from _util import PeakRSS, emit, run_child  # noqa: E402
 KEYS = ["Metadata_Plate", "Metadata_ImageNumber", "Nuclei_Number_Object_Number"]
 
 
-def write(folder: Path, cells: int, features: int) -> tuple[Path, Path, Path]:
+def write(
+    folder: Path, cells: int, features: int, group_rows: int | None = 20_000
+) -> tuple[Path, Path, Path]:
     """The screen, written 20,000 rows at a time (a JUMP-sized plate does not
-    fit in memory whole); a planted phenotype moves five features."""
+    fit in memory whole) in row groups of ``group_rows`` (None: one group of
+    the whole table); a planted phenotype moves five features."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -45,6 +54,8 @@ def write(folder: Path, cells: int, features: int) -> tuple[Path, Path, Path]:
     path = folder / "screen.parquet"
     step = 20_000
     writer = None
+    if group_rows is None or group_rows > step:  # whole groups: in one write
+        step = cells if group_rows is None else group_rows
     for start in range(0, cells, step):
         n = min(step, cells - start)
         index = np.arange(start, start + n)
@@ -60,7 +71,7 @@ def write(folder: Path, cells: int, features: int) -> tuple[Path, Path, Path]:
         table = pa.table(cols)
         if writer is None:
             writer = pq.ParquetWriter(path, table.schema)
-        writer.write_table(table, row_group_size=step)
+        writer.write_table(table, row_group_size=group_rows or cells)
     assert writer is not None
     writer.close()
     picks = np.concatenate([np.flatnonzero(big)[:100], np.flatnonzero(~big)[:200]])
@@ -87,7 +98,7 @@ def child(which: str, path: str, labels: str, truth: str, out: str) -> None:
         if which == "arrowscope":
             from arrowscope.core.profiles.classify import classify_table
 
-            classify_table(path, labels, out)
+            classify_table(path, labels, out, folds=0)  # as `classify` (no --cv)
             import pyarrow.parquet as pq
 
             predicted = np.asarray(
@@ -253,11 +264,43 @@ def jump(cells: int, features: int) -> None:
     emit(figures)
 
 
+def layouts(cells: int, features: int) -> None:
+    figures: dict[str, Any] = {"cells": cells, "features": features, "labelled": 300}
+    for name, rows in (
+        ("one group", None),
+        ("50000-row groups", 50_000),
+        ("20000-row groups", 20_000),
+    ):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            path, labels, truth = write(folder, cells, features, rows)
+            got: dict[str, Any] = {}
+            for which in ("arrowscope", "pandas+sklearn"):
+                got[which] = run_child(
+                    __file__,
+                    [
+                        which,
+                        str(path),
+                        str(labels),
+                        str(truth),
+                        str(folder / "scores.parquet"),
+                    ],
+                    timeout_s=900,
+                )
+            a, p = got["arrowscope"], got["pandas+sklearn"]
+            if "seconds" in a and "seconds" in p:
+                got["time_ratio"] = round(a["seconds"] / p["seconds"], 2)
+                got["memory_ratio"] = round(a["peak_mib"] / max(p["peak_mib"], 1), 2)
+            figures[name] = got
+    emit(figures)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cells", type=int, default=None)
     parser.add_argument("--features", type=int, default=None)
     parser.add_argument("--jump", action="store_true")
+    parser.add_argument("--layouts", action="store_true")
     parser.add_argument("--child", nargs=5)
     args = parser.parse_args()
     if args.child:
@@ -271,6 +314,9 @@ def main() -> None:
         return
     if args.jump:
         jump(args.cells or 1_000_000, args.features or 2000)
+        return
+    if args.layouts:
+        layouts(args.cells or 200_000, args.features or 300)
         return
     args.cells = args.cells or 200_000
     args.features = args.features or 300
