@@ -274,25 +274,28 @@ def layouts(cells: int, features: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             path, labels, truth = write(folder, cells, features, rows)
-            got: dict[str, Any] = {}
-            for which in ("arrowscope", "pandas+sklearn"):
-                got[which] = run_child(
-                    __file__,
-                    [
-                        which,
-                        str(path),
-                        str(labels),
-                        str(truth),
-                        str(folder / "scores.parquet"),
-                    ],
-                    timeout_s=900,
-                )
-            a, p = got["arrowscope"], got["pandas+sklearn"]
-            if "seconds" in a and "seconds" in p:
-                got["time_ratio"] = round(a["seconds"] / p["seconds"], 2)
-                got["memory_ratio"] = round(a["peak_mib"] / max(p["peak_mib"], 1), 2)
-            figures[name] = got
+            figures[name] = _side_by_side(
+                folder, path, labels, truth, ["arrowscope", "pandas+sklearn"]
+            )
     emit(figures)
+
+
+def _side_by_side(
+    folder: Path, path: Path, labels: Path, truth: Path, peers: list[str]
+) -> dict[str, Any]:
+    """Each peer in a fresh child on the same files, and arrowscope's time and
+    memory as a share of pandas + scikit-learn's."""
+    got: dict[str, Any] = {}
+    for which in peers:
+        args = [which, str(path), str(labels), str(truth)]
+        got[which] = run_child(
+            __file__, [*args, str(folder / "scores.parquet")], timeout_s=900
+        )
+    a, p = got["arrowscope"], got["pandas+sklearn"]
+    if "seconds" in a and "seconds" in p:
+        got["time_ratio"] = round(a["seconds"] / p["seconds"], 2)
+        got["memory_ratio"] = round(a["peak_mib"] / max(p["peak_mib"], 1), 2)
+    return got
 
 
 def main() -> None:
@@ -323,7 +326,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         path, labels, truth = write(folder, args.cells, args.features)
-        figures = {"cells": args.cells, "features": args.features, "labelled": 300}
+        figures: dict[str, Any] = {
+            "cells": args.cells,
+            "features": args.features,
+            "labelled": 300,
+        }
         peers = ["arrowscope", "pandas+sklearn"]
         try:
             import napari_feature_classifier  # noqa: F401
@@ -331,21 +338,7 @@ def main() -> None:
             peers.append("napari-feature-classifier")
         except ImportError:
             figures["napari-feature-classifier"] = "not installed"
-        for which in peers:
-            figures[which] = run_child(
-                __file__,
-                [
-                    which,
-                    str(path),
-                    str(labels),
-                    str(truth),
-                    str(folder / "scores.parquet"),
-                ],
-                timeout_s=900,
-            )
-    a, p = figures["arrowscope"], figures["pandas+sklearn"]
-    figures["time_ratio"] = round(a["seconds"] / p["seconds"], 2)
-    figures["memory_ratio"] = round(a["peak_mib"] / max(p["peak_mib"], 1), 2)
+        figures.update(_side_by_side(folder, path, labels, truth, peers))
     emit(figures)
 
 

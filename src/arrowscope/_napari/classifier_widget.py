@@ -103,17 +103,7 @@ class ClassifierWidget(_SessionWidget):
         self.keys_on.toggled.connect(self._keys_toggled)
         # the chosen bin as a panel of its cells' tiles: number keys (or a drag
         # onto a bin's name) move them, Backspace takes them out
-        self.bin_tiles = QListWidget()
-        self.bin_tiles.setViewMode(QListView.ViewMode.IconMode)
-        self.bin_tiles.setIconSize(QSize(self.BIN_ICON, self.BIN_ICON))
-        self.bin_tiles.setGridSize(QSize(self.BIN_ICON + 24, self.BIN_ICON + 40))
-        self.bin_tiles.setMinimumHeight(self.BIN_ICON + 48)
-        self.bin_tiles.setWordWrap(True)
-        self.bin_tiles.setResizeMode(QListView.ResizeMode.Adjust)
-        self.bin_tiles.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
-        self.bin_tiles.setDragEnabled(True)
-        self.bin_tiles.itemClicked.connect(self._clicked)
-        self.bin_tiles.installEventFilter(self)
+        self.bin_tiles = self._tiles(self.BIN_ICON, (24, 40), rows=1)
         self.bin_list.currentRowChanged.connect(lambda _: self.show_bin())
         self.bin_list.setAcceptDrops(True)
         self.bin_list.viewport().installEventFilter(self)
@@ -132,17 +122,7 @@ class ClassifierWidget(_SessionWidget):
         fetch_b = QPushButton("Fetch")
         fetch_b.clicked.connect(lambda: self.fetch())
         self.auto_contrast = auto_contrast_box()
-        self.gallery = QListWidget()
-        self.gallery.setViewMode(QListView.ViewMode.IconMode)
-        self.gallery.setIconSize(QSize(self.ICON, self.ICON))
-        self.gallery.setGridSize(QSize(self.ICON + 28, self.ICON + 48))
-        self.gallery.setMinimumHeight(2 * (self.ICON + 48) + 8)  # two rows of tiles
-        self.gallery.setWordWrap(True)
-        self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
-        self.gallery.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
-        self.gallery.setDragEnabled(True)
-        self.gallery.itemClicked.connect(self._clicked)
-        self.gallery.installEventFilter(self)
+        self.gallery = self._tiles(self.ICON, (28, 48), rows=2)
         self._bin_keys = {key_code(k): pos for k, pos in BIN_KEYS.items()}
         # train
         self.model = QComboBox()
@@ -208,6 +188,22 @@ class ClassifierWidget(_SessionWidget):
         lay.addWidget(self.bar)
         lay.addWidget(self.summary_b)
         self._maybe_attach()
+
+    def _tiles(self, icon: int, margins: tuple[int, int], rows: int) -> QListWidget:
+        """A gallery of cell tiles: selectable, draggable onto a bin, clicked
+        to go to the cell, with the bin keys; ``rows`` rows tall at least."""
+        tiles = QListWidget()
+        tiles.setViewMode(QListView.ViewMode.IconMode)
+        tiles.setIconSize(QSize(icon, icon))
+        tiles.setGridSize(QSize(icon + margins[0], icon + margins[1]))
+        tiles.setMinimumHeight(rows * (icon + margins[1]) + 8)
+        tiles.setWordWrap(True)
+        tiles.setResizeMode(QListView.ResizeMode.Adjust)
+        tiles.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        tiles.setDragEnabled(True)
+        tiles.itemClicked.connect(self._clicked)
+        tiles.installEventFilter(self)
+        return tiles
 
     # ---- session
     def attached(self) -> None:
