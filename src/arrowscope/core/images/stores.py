@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 
@@ -261,7 +262,11 @@ class _FileStore(Store):
 
 #: Row groups larger than this (uncompressed) are read in pieces of about it.
 PIECE_BYTES = 64 * 2**20
-_CURSORS = 4  # open sequential readers kept per file
+_CURSORS = 2  # open sequential readers kept per file
+#: a wide table's huge row group is read this many columns at a time
+WIDE_COLUMNS = 16
+#: the read buffer of a piece's column streams (bytes)
+PIECE_BUFFER = 1 << 18
 
 
 class ParquetStore(_FileStore):
@@ -309,13 +314,40 @@ class ParquetStore(_FileStore):
         with self._lock:
             if per >= self.handle().metadata.row_group(rg).num_rows:
                 return self.handle().read_row_group(rg, columns=cols)
+            if cols is not None and len(cols) > WIDE_COLUMNS:
+                return self._wide_piece(rg, start, rows, cols)
             return self._piece(rg, start // per, per, cols)
+
+    def _wide_piece(self, rg: int, start: int, rows: int, cols: list[str]) -> pa.Table:
+        """Rows ``start:start + rows`` of many columns of a huge row group,
+        read :data:`WIDE_COLUMNS` columns at a time and copied out: memory is
+        one column batch of the group plus the piece, whatever the table's
+        width (pyarrow's batch reader holds the whole row group of every
+        column it reads)."""
+        index = pa.array(np.arange(start, start + rows, dtype=np.int64))
+        parts = []
+        for i in range(0, len(cols), WIDE_COLUMNS):
+            batch = self.handle().read_row_group(rg, columns=cols[i : i + WIDE_COLUMNS])
+            parts.append(batch.take(index))  # a copy: the batch can go
+            del batch
+        out = parts[0]
+        for part in parts[1:]:
+            for name, column in zip(part.column_names, part.columns, strict=True):
+                out = out.append_column(part.schema.field(name), column)
+        return out
 
     def _piece(self, rg: int, k: int, per: int, cols: list[str] | None) -> pa.Table:
         key = (rg, per, None if cols is None else tuple(cols))
         cursor = self._cursors.pop(key, None)
         if cursor is None or cursor[0] > k:
-            reader = parquet_file(self._input(), metadata=self.handle().metadata)
+            # a buffered stream: pages are read as they are decoded, so a
+            # piece costs its own bytes, not its whole row group's column chunks
+            reader = parquet_file(
+                self._input(),
+                metadata=self.handle().metadata,
+                buffer_size=PIECE_BUFFER,
+                pre_buffer=False,
+            )
             batches = reader.iter_batches(batch_size=per, row_groups=[rg], columns=cols)
             cursor = [0, batches]
         while cursor[0] < k:  # decode and drop what lies before: memory stays bounded
@@ -323,6 +355,9 @@ class ParquetStore(_FileStore):
             cursor[0] += 1
         batch = next(cursor[1])
         cursor[0] += 1
+        rows = self.handle().metadata.row_group(rg).num_rows
+        if cursor[0] * per >= rows:  # the row group's last piece: let it go
+            return pa.Table.from_batches([batch])
         self._cursors[key] = cursor
         while len(self._cursors) > _CURSORS:
             self._cursors.pop(next(iter(self._cursors)))

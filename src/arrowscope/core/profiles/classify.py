@@ -319,12 +319,13 @@ def _estimator(model: str, seed: int, n: int = 1000) -> Any:
 
 
 def _matrix(table: pa.Table, features: Sequence[str]) -> np.ndarray:
-    cols = [
-        table.column(f).cast(pa.float64()).to_numpy(zero_copy_only=False)
-        for f in features
-    ]
-    x = np.column_stack(cols) if cols else np.empty((table.num_rows, 0))
-    return np.where(np.isfinite(x), x, np.nan)  # inf is no measurement
+    """The features as one float64 matrix, filled a column at a time (one
+    copy of the data, not three); null and ±inf are NaN (no measurement)."""
+    x = np.empty((table.num_rows, len(features)))
+    for j, f in enumerate(features):
+        x[:, j] = table.column(f).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    x[~np.isfinite(x)] = np.nan
+    return x
 
 
 @dataclass

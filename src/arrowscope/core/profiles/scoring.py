@@ -19,6 +19,8 @@ import pyarrow as pa
 from ..errors import ArrowscopeError, SchemaError
 
 PREDICTED = "Metadata_predicted_class"
+#: the features' float64 matrix of one prediction, at most (about)
+SCORE_BYTES = 32 * 2**20
 PROB_PREFIX = "Metadata_p_"
 
 
@@ -47,11 +49,21 @@ def score_group(
     from .batch import one_level
 
     part = store.read_group(group, [*keys, *trained.features])
+    # predicted a slice at a time: the float64 matrix of a slice stays near
+    # SCORE_BYTES whatever the size of the file's row groups
+    step = max(256, SCORE_BYTES // (8 * max(1, len(trained.features))))
+    best_parts, proba_parts = [], []
     with one_level(threads):
-        best, proba = trained.predict(part)
+        for start in range(0, part.num_rows, step):
+            best, proba = trained.predict(part.slice(start, step))
+            best_parts.append(best)
+            proba_parts.append(proba)
+    n = len(trained.classes)
+    best = np.concatenate(best_parts) if best_parts else np.empty(0, object)
+    proba = np.concatenate(proba_parts) if proba_parts else np.empty((0, n))
     cols = [part.column(k) for k in keys]
     cols.append(pa.array(list(best), pa.string()))
-    cols += [pa.array(proba[:, i]) for i in range(len(trained.classes))]
+    cols += [pa.array(proba[:, i]) for i in range(n)]
     schema = score_schema(part.schema, keys, trained.classes)
     return pa.Table.from_arrays(cols, schema=schema.remove_metadata())
 
