@@ -321,3 +321,48 @@ def test_a_bin_is_a_panel_of_its_cells(panel, qtbot):
     event.source = lambda: widget.bin_tiles  # what Qt reports for a drag
     widget.eventFilter(widget.bin_list.viewport(), event)
     assert session.bin_of[dropped] == "small"
+
+
+def test_results_show_without_scrolling_and_the_feature_rule_is_editable(panel, qtbot):
+    """After Train the accuracy and the confusion matrix sit in the top of the
+    panel (within 600 px: a right dock at 1080 px); the rule of what is not a
+    feature is on screen and editing it changes what the model uses."""
+    viewer, widget, files = panel
+    _bin_extremes(widget)
+    train(qtbot, widget)
+    assert "accuracy" in widget.report.text()
+    top = widget.report.mapTo(widget.content, widget.report.rect().bottomLeft()).y()
+    assert top <= 600, top
+    rule = widget.not_features.text()
+    assert "Location" in rule and "BoundingBox" in rule
+    assert not [f for f in widget.trained.candidates if "_Location_" in f]
+    widget.not_features.setText("")  # positions allowed again
+    train(qtbot, widget)
+    assert [f for f in widget.trained.candidates if "_Location_" in f]
+    widget.not_features.setText("(")  # not a regular expression: said, no train
+    assert widget.train() is None
+
+
+def test_a_gate_goes_into_a_bin(panel, qtbot):
+    from arrowscope._napari.plate_widgets import ScatterWidget
+
+    viewer, widget, files = panel
+    scatter = ScatterWidget(viewer)
+    scatter.x.setCurrentText("Nuclei_AreaShape_Area")
+    scatter.y.setCurrentText("Nuclei_AreaShape_Eccentricity")
+    x = scatter.column("Nuclei_AreaShape_Area")
+    y = scatter.column("Nuclei_AreaShape_Eccentricity")
+    x0 = float(np.nanpercentile(x, 80))
+    gated = scatter.set_gate(
+        [
+            (x0, float(np.nanmin(y))),
+            (float(np.nanmax(x)), float(np.nanmin(y))),
+            (float(np.nanmax(x)), float(np.nanmax(y))),
+            (x0, float(np.nanmax(y))),
+        ]
+    )
+    assert gated.size
+    assert scatter.gate_to_bin("large") == gated.size
+    session = widget.session
+    assert "large" in session.open_bins().classes
+    assert all(session.bin_of[r] == "large" for r in gated.tolist())

@@ -348,3 +348,11 @@ def test_export_uses_the_key_roles_the_user_edited(workspace, qtbot, tmp_path):
     names = pq.read_schema(tmp_path / "flags.parquet").names
     assert {"Metadata_Well", "Metadata_Site"} <= set(names), names
     assert "Metadata_ImageNumber" not in names
+
+
+def test_a_cell_without_image_gets_a_tile_that_says_so(qtbot):
+    from arrowscope._napari.qc_widgets import thumbnail_item
+
+    item = thumbnail_item(3, None, "A01 · s1 · #4", 64)
+    assert not item.icon().isNull()
+    assert "could not be read" in item.toolTip()

@@ -40,7 +40,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.errors import ArrowscopeError
-from ..core.profiles.classify import MODELS
+from ..core.profiles.classify import BOOKKEEPING, MODELS
 from .profile_layers import BIN_COLORS
 from .profiles_widget import _row, notify
 from .qc_widgets import (
@@ -92,10 +92,12 @@ class ClassifierWidget(_SessionWidget):
         add_b.clicked.connect(lambda: self.add_bin())
         rename_b.clicked.connect(lambda: self.rename_bin())
         remove_b.clicked.connect(lambda: self.remove_bin())
-        load_b, save_b = QPushButton("Load training set…"), QPushButton("Save…")
+        load_b, save_b = QPushButton("Load set…"), QPushButton("Save set…")
+        load_b.setToolTip("Load a CellProfiler Analyst training set into the bins")
+        save_b.setToolTip("Save the bins as a CellProfiler Analyst training set")
         load_b.clicked.connect(lambda: self.load_training_set())
         save_b.clicked.connect(lambda: self.save_training_set())
-        self.keys_on = QCheckBox("On the canvas too, number keys put cells in bins")
+        self.keys_on = QCheckBox("keys bin on the canvas too")
         self.keys_on.setToolTip(
             "In this panel's galleries the number keys always mean bins. On the "
             "canvas they judge (1 keep, 2 reject, 3 unsure) unless this is ticked."
@@ -132,6 +134,16 @@ class ClassifierWidget(_SessionWidget):
         self.classes_from = QComboBox()
         self.classes_from.addItem("the bins", "bins")
         self.classes_from.addItem("verdicts by eye (keep/reject/unsure)", "verdicts")
+        #: what is never a feature: positions, boxes, parents, object numbers
+        #: (regular expressions on whole names, editable)
+        self.not_features = QLineEdit(", ".join(BOOKKEEPING))
+        self.not_features.setToolTip(
+            "Columns that are not features, as regular expressions on the whole "
+            "name, separated by commas. By default: where a cell is (location, "
+            "bounding box, centre) and how it was counted (parent and object "
+            "numbers) — a model that learns them learns the plate layout, not "
+            "the phenotype. Clear it to let the model use them."
+        )
         self.train_b = QPushButton("Train")
         self.train_b.clicked.connect(lambda: self.train())
         self.report = QLabel("Put a few cells in each bin, then train.")
@@ -165,25 +177,27 @@ class ClassifierWidget(_SessionWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
         lay = QVBoxLayout(self.content)
+        # what is judged after training comes first: the bins, Train and its
+        # results fit the top of the panel (no scrolling at 1080 px); the
+        # galleries follow
         lay.addWidget(QLabel("<b>Bins</b>"))
         lay.addWidget(self.bin_list)
-        lay.addWidget(_row(add_b, rename_b, remove_b))
-        lay.addWidget(_row(load_b, save_b))
-        lay.addWidget(self.bin_title)
-        lay.addWidget(self.bin_tiles)
-        lay.addWidget(self.keys_hint)
-        lay.addWidget(self.keys_on)
+        lay.addWidget(_row(add_b, rename_b, remove_b, load_b, save_b))
+        form_train = QFormLayout()
+        form_train.addRow("Learn from", self.classes_from)
+        form_train.addRow("Not features", self.not_features)
+        lay.addLayout(form_train)
+        lay.addWidget(_row(self.model, self.train_b))
+        lay.addWidget(self.report)
         form = QFormLayout()
         form.addRow("Fetch", _row(self.fetch_n, self.fetch_how))
         form.addRow("from", _row(self.fetch_pool, fetch_b))
         lay.addLayout(form)
-        lay.addWidget(self.auto_contrast)
+        lay.addWidget(_row(self.auto_contrast, self.keys_on))
         lay.addWidget(self.gallery)
-        form_train = QFormLayout()
-        form_train.addRow("Learn from", self.classes_from)
-        lay.addLayout(form_train)
-        lay.addWidget(_row(self.model, self.train_b))
-        lay.addWidget(self.report)
+        lay.addWidget(self.keys_hint)
+        lay.addWidget(self.bin_title)
+        lay.addWidget(self.bin_tiles)
         lay.addWidget(_row(self.out_edit, self.score_b, self.stop_b))
         lay.addWidget(self.bar)
         lay.addWidget(self.summary_b)
@@ -580,10 +594,29 @@ class ClassifierWidget(_SessionWidget):
         )
         rows = np.asarray([*self.gallery_rows, *self._rows_in_view()], np.int64)
         order = self.classes  # the confusion matrix in the bins' order
+        ignore = [p.strip() for p in self.not_features.text().split(",") if p.strip()]
+        try:
+            import re
+
+            for pattern in ignore:
+                re.compile(pattern)
+        except re.error as exc:
+            notify(
+                f"Not features: {pattern!r} is not a regular expression ({exc})",
+                "error",
+            )
+            return None
 
         def job() -> tuple[Any, dict[int, tuple[str, float]]]:
             trained = train_table(
-                pt, labels, model=model, folds=0, cache=cache, order=order
+                pt,
+                labels,
+                model=model,
+                folds=0,
+                cache=cache,
+                order=order,
+                ignore=ignore,
+                bookkeeping=True,  # the panel's own rule replaces the default
             )
             return trained, _predict(trained, cache, rows)
 

@@ -404,6 +404,9 @@ class ScatterWidget(_SessionWidget):
         self.info.setWordWrap(True)
         keep = QPushButton("Gate → filter")
         keep.clicked.connect(self.gate_to_filter)
+        to_bin = QPushButton("Gate → bin…")
+        to_bin.setToolTip("Put the gate's cells in one of the classifier's bins")
+        to_bin.clicked.connect(lambda: self.gate_to_bin())
         prev_b, next_b = QPushButton("◀ cell"), QPushButton("cell ▶")
         prev_b.clicked.connect(lambda: self.step(-1))
         next_b.clicked.connect(lambda: self.step(+1))
@@ -431,7 +434,7 @@ class ScatterWidget(_SessionWidget):
         lay.addWidget(self.canvas)
         lay.addWidget(_row(self.hover_tile, self.hover_text))
         lay.addWidget(self.info)
-        lay.addWidget(_row(clear, keep))
+        lay.addWidget(_row(clear, keep, to_bin))
         lay.addWidget(_row(prev_b, next_b))
         self.values: dict[str, np.ndarray] = {}
         self.gate: list[tuple[float, float]] | None = None
@@ -719,6 +722,23 @@ class ScatterWidget(_SessionWidget):
         x, y = self.x.currentText(), self.y.currentText()
         return [(x, ">=", xs[0]), (x, "<=", xs[1]), (y, ">=", ys[0]), (y, "<=", ys[1])]
 
+    def gate_to_bin(self, name: str | None = None) -> int:
+        """Put the gate's cells in the classifier's bin ``name`` (asked when
+        not given; a new name makes a new bin). Returns how many."""
+        if self.session is None or not self.gated.size:
+            notify("Draw a gate first.", "warning")
+            return 0
+        bins = self.session.open_bins()
+        if name is None:
+            name = _ask_bin(self, list(bins.classes))
+            if name is None:
+                return 0
+        if name not in bins.classes:
+            bins.add_class(name)
+        self.session.put_in_bin(self.gated.tolist(), name)
+        self.info.setText(f"{self.gated.size:,} cells put in the bin {name}")
+        return int(self.gated.size)
+
     def gate_to_filter(self) -> Any:
         """Make the gate a filter: the rectangle's clauses go to the Filter
         panel (a lasso keeps exactly its rows)."""
@@ -735,6 +755,13 @@ class ScatterWidget(_SessionWidget):
         keep[self.gated] = True
         self.session.set_visible(keep)
         return None
+
+
+def _ask_bin(parent: Any, classes: list[str]) -> str | None:
+    from qtpy.QtWidgets import QInputDialog
+
+    name, ok = QInputDialog.getItem(parent, "Gate → bin", "Bin:", classes, 0, True)
+    return name.strip() if ok and name.strip() else None
 
 
 def _filter_panel(viewer: Any) -> Any:

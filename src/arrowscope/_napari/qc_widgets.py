@@ -889,7 +889,23 @@ def thumbnail_item(
             size, size, Qt.AspectRatioMode.KeepAspectRatio
         )
         item.setIcon(QIcon(pixmap))
+    else:  # say so, rather than a blank the eye reads as a black cell
+        item.setIcon(QIcon(_no_image_tile(size)))
+        item.setToolTip("This cell's image could not be read (see the Profiles panel)")
     return item
+
+
+def _no_image_tile(size: int) -> QPixmap:
+    from qtpy.QtGui import QColor, QPainter
+
+    pixmap = QPixmap(size, size)
+    pixmap.fill(QColor("#2e333e"))
+    painter = QPainter(pixmap)
+    painter.setPen(QColor("#a0a8b8"))
+    painter.drawRect(0, 0, size - 1, size - 1)
+    painter.drawText(pixmap.rect(), _as_int(Qt.AlignmentFlag.AlignCenter), "no\nimage")
+    painter.end()
+    return pixmap
 
 
 def composite(
