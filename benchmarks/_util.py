@@ -112,3 +112,34 @@ def run_child(script: str, args: list[str], timeout_s: float) -> dict[str, Any]:
     if lines:
         return json.loads(lines[-1])
     return {"error": (stderr.strip().splitlines() or ["failed"])[-1][:300]}
+
+
+class Busy:
+    """Other work on the machine while the block runs: ``n`` processes that
+    spin on the CPU, each stopping by itself after ``limit_s`` at the latest
+    (and stopped when the block ends)."""
+
+    def __init__(self, n: int = 2, limit_s: float = 600.0) -> None:
+        self.n = n
+        self.limit_s = limit_s
+        self._procs: list[Any] = []
+
+    def __enter__(self) -> Busy:
+        import subprocess
+
+        spin = (
+            "import time\n"
+            f"end = time.monotonic() + {self.limit_s}\n"
+            "while time.monotonic() < end:\n"
+            "    sum(range(10000))\n"
+        )
+        self._procs = [
+            subprocess.Popen([sys.executable, "-c", spin]) for _ in range(self.n)
+        ]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self._procs:
+            proc.terminate()
+        for proc in self._procs:
+            proc.wait(timeout=30)

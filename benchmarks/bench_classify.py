@@ -8,6 +8,10 @@ one run: time, peak memory, accuracy on planted phenotypes.
     python benchmarks/bench_classify.py --layouts [--cells 200000] [--features 300]
     python benchmarks/bench_classify.py --jump [--cells 1000000] [--features 2000]
 
+``--busy``: the default run again while two other processes keep the cores
+busy (each child's time beside the quiet run's): a busy machine should slow a
+run in proportion to its share, not several-fold.
+
 ``--layouts``: the same planted plate written three ways — one row group of
 the whole table (what pandas writes), 50,000-row groups and 20,000-row groups
 (what converters write) — each classified by arrowscope and by pandas +
@@ -34,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import PeakRSS, emit, run_child  # noqa: E402
+from _util import Busy, PeakRSS, emit, run_child  # noqa: E402
 
 KEYS = ["Metadata_Plate", "Metadata_ImageNumber", "Nuclei_Number_Object_Number"]
 
@@ -304,6 +308,7 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=None)
     parser.add_argument("--jump", action="store_true")
     parser.add_argument("--layouts", action="store_true")
+    parser.add_argument("--busy", action="store_true")
     parser.add_argument("--child", nargs=5)
     args = parser.parse_args()
     if args.child:
@@ -339,6 +344,14 @@ def main() -> None:
         except ImportError:
             figures["napari-feature-classifier"] = "not installed"
         figures.update(_side_by_side(folder, path, labels, truth, peers))
+        if args.busy:
+            with Busy(2):
+                busy = _side_by_side(folder, path, labels, truth, peers[:2])
+            figures["busy (2 spinning processes)"] = busy
+            for which in peers[:2]:
+                quiet, loaded = figures[which], busy[which]
+                if "seconds" in quiet and "seconds" in loaded:
+                    loaded["slowdown"] = round(loaded["seconds"] / quiet["seconds"], 2)
     emit(figures)
 
 

@@ -153,7 +153,20 @@ def _parser() -> argparse.ArgumentParser:
         default="cosmicqc",
         help="'cosmicqc' (its defaults) or a coSMicQC thresholds YAML file",
     )
-    qc.add_argument("--method", choices=["zscore", "robust", "raw"], default="zscore")
+    qc.add_argument(
+        "--method",
+        choices=["zscore", "robust", "raw"],
+        help="how features are scored (default: zscore for cells, robust z "
+        "within each plate for --fields)",
+    )
+    qc.add_argument(
+        "--fields",
+        action="store_true",
+        help="judge whole fields of view (CellProfiler's image measures such as "
+        "ImageQuality_PowerLogLogSlope_<ch> and PercentMaximal_<ch>, and each "
+        "field's cell count) instead of cells; --out gets the flagged fields, "
+        "--cleaned the cells of the other fields",
+    )
     qc.add_argument("--table", help="a warehouse's profile table, when not the default")
     qc.add_argument("--group-by", nargs="+", default=[], metavar="COL")
     qc.add_argument(
@@ -526,6 +539,9 @@ def _qc(args: argparse.Namespace) -> int:
     from ..core.profiles.qc import missing_summary, write_annotations, write_cleaned
     from ..core.profiles.warehouse import open_warehouse, warehouse_root
 
+    if args.fields:
+        return _qc_fields(args)
+    args.method = args.method or "zscore"
     conditions = args.conditions
     if conditions != "cosmicqc":
         conditions = Path(conditions)
@@ -616,6 +632,51 @@ def _check_link_roots(links: dict[str, Any]) -> None:
         where = links.get(option)
         if isinstance(where, Path) and not where.exists():
             raise CorruptFileError(what, path=where)
+
+
+def _qc_fields(args: argparse.Namespace) -> int:
+    """``qc --fields``: flag whole fields, write their catalog and the cells
+    of the other fields."""
+    from ..core.profiles.fields import (
+        cells_of_flagged_fields,
+        field_catalog,
+        write_field_catalog,
+    )
+    from ..core.profiles.fields import field_qc as judge
+    from ..core.profiles.qc import write_cleaned
+    from ..core.profiles.resolve import open_profiles
+
+    if len(args.tables) != 1:
+        raise UsageError("--fields judges one table (or warehouse) at a time")
+    if args.out is None:
+        raise UsageError("give --out FILE for the flagged fields")
+    if args.into_warehouse is not None or args.group_by:
+        raise UsageError("--into-warehouse and --group-by are for cells")
+    conditions: Any = "presets" if args.conditions == "cosmicqc" else args.conditions
+    pt = open_profiles(args.tables[0])
+    inputs = list(pt.inputs)
+    if conditions != "presets":
+        conditions = Path(conditions)
+        inputs.append(conditions)
+    outputs = [p for p in (args.out, args.cleaned) if p is not None]
+    check_outputs(outputs, inputs, args.overwrite)
+    fields, result = judge(pt, conditions, args.method or "robust")
+    catalog = field_catalog(fields, result)
+    write_field_catalog(args.out, fields, result)
+    for name, facts in result.report["conditions"].items():
+        logger.info("%s: %d fields flagged", name, facts["flagged"])
+    logger.info(
+        "wrote %s (%d of %d fields flagged)",
+        args.out,
+        catalog.num_rows,
+        fields.num_rows,
+    )
+    if args.cleaned:
+        keep = ~cells_of_flagged_fields(pt, result)
+        write_cleaned(pt.read(pt.columns), args.cleaned, keep)
+        kept = int(keep.sum())
+        logger.info("wrote %s (%d of %d cells)", args.cleaned, kept, int(keep.size))
+    return 0
 
 
 def _front_door(tables: list[Any]) -> Any:
