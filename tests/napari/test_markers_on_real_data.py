@@ -15,10 +15,16 @@ from tests.conftest import shared_file
 
 
 @pytest.fixture
-def warehouse_viewer(make_napari_viewer, qtbot):
+def warehouse():
+    return shared_file("examplehuman_warehouse")  # skips where it is absent
+
+
+@pytest.fixture
+def warehouse_viewer(warehouse, make_napari_viewer, qtbot):
+    """(The data first: a skip before napari's viewer fixture is set up.)"""
     from arrowscope.app.viewer import WINDOW
 
-    root = shared_file("examplehuman_warehouse")
+    root = warehouse
     viewer = make_napari_viewer()
     window = viewer.window._qt_window
     window.resize(*WINDOW)
