@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -59,6 +60,14 @@ COMMITTEE = 6
 
 
 def _sklearn() -> Any:
+    # OpenMP threads that wait for work spin only briefly, then sleep: on a
+    # machine other work keeps busy, threads spinning for long take the cores
+    # from it and from each other (a fit several times slower than its
+    # share); never spinning costs the quiet machine a wake-up per parallel
+    # region. GNU libgomp (Linux wheels) and LLVM/Intel OpenMP (macOS), set
+    # before the runtime loads; a user's own setting is kept.
+    os.environ.setdefault("GOMP_SPINCOUNT", "20000")
+    os.environ.setdefault("KMP_BLOCKTIME", "1")
     try:
         import sklearn
     except ImportError as exc:  # pragma: no cover - the classify extra has it
