@@ -14,10 +14,13 @@ import pytest
 import arrowscope
 from arrowscope.core.profiles.fields import (
     CELLS,
+    cells_of_flagged,
     cells_of_flagged_fields,
     field_catalog,
     field_presets,
     field_qc,
+    level_qc,
+    level_report,
 )
 from tests.conftest import shared_file
 
@@ -83,7 +86,7 @@ def test_planted_fields_are_found_and_only_they(plates):
     found = {
         reason: image
         for reason, image in zip(
-            catalog.column("Metadata_field_qc_reason").to_pylist(),
+            catalog.column("Metadata_qc_reason").to_pylist(),
             catalog.column("Metadata_ImageNumber").to_pylist(),
             strict=True,
         )
@@ -103,22 +106,60 @@ def test_planted_fields_are_found_and_only_they(plates):
     assert sum(counts) == pt.num_rows
 
 
-def test_qc_fields_on_the_command_line(plates, tmp_path):
+def test_qc_level_field_on_the_command_line(plates, tmp_path):
     from arrowscope.app.cli import main
 
-    path, planted, _ = plates
+    path, planted, n_fields = plates
     out, cleaned = tmp_path / "fields.csv", tmp_path / "cleaned.parquet"
-    argv = ["qc", "--fields", str(path), "--out", str(out), "--cleaned", str(cleaned)]
-    assert main(argv) == 0
+    argv = ["qc", str(path), "--level", "field", "--out", str(out)]
+    assert main([*argv, "--cleaned", str(cleaned)]) == 0
     import pyarrow.csv as pcsv
 
-    catalog = pcsv.read_csv(out)
-    assert sorted(catalog.column("Metadata_ImageNumber").to_pylist()) == sorted(
+    report = pcsv.read_csv(out)  # every field, its measures, flags and reason
+    assert report.num_rows == n_fields
+    assert "Image_ImageQuality_PowerLogLogSlope_DNA" in report.column_names
+    flagged = report.filter(pa.compute.not_equal(report["Metadata_qc_reason"], ""))
+    assert sorted(flagged.column("Metadata_ImageNumber").to_pylist()) == sorted(
         planted.values()
     )
     kept = pq.read_table(cleaned, columns=["Metadata_ImageNumber"]).column(0)
     assert not set(kept.to_pylist()) & set(planted.values())
-    assert main([*argv[:3], "--out", str(path), "--overwrite"]) == 1  # an input
+    assert main([*argv[:4], "--out", str(path), "--overwrite"]) == 1  # an input
+
+
+def test_wells_are_judged_by_their_fields(plates, tmp_path):
+    """A well's cells are its fields' sum and its measures their medians:
+    the wells holding the planted fields are flagged for them, and a well
+    whose every field is blurred (P2 A02) for its blur — and no other well."""
+    path, planted, _ = plates
+    table = pq.read_table(path)
+    slope = "Image_ImageQuality_PowerLogLogSlope_DNA"
+    both = pa.compute.and_(
+        pa.compute.equal(table["Metadata_Plate"], "P2"),
+        pa.compute.equal(table["Metadata_Well"], "A02"),
+    )
+    values = np.where(both.to_numpy(zero_copy_only=False), -4.0, table[slope])
+    table = table.set_column(table.column_names.index(slope), slope, pa.array(values))
+    blurred = tmp_path / "wells.parquet"
+    pq.write_table(table, blurred)
+    pt = arrowscope.open_profiles(blurred)
+    wells, result = level_qc(pt, "well")
+    assert wells.num_rows == 48
+    assert sum(wells.column(CELLS).to_pylist()) == pt.num_rows
+    report = level_report(wells, result)
+    flagged = {
+        (r["Metadata_Plate"], r["Metadata_Well"]): r["Metadata_qc_reason"]
+        for r in report.filter(pa.array(result.mask())).to_pylist()
+    }
+    assert flagged == {
+        ("P1", "B03"): "blurry_DNA",
+        ("P2", "C04"): "saturated_DNA",
+        ("P1", "D06"): "few_cells",
+        ("P2", "A02"): "blurry_DNA",
+    }
+    out = cells_of_flagged(pt, wells, result)
+    left = pt.read(["Metadata_Plate", "Metadata_Well"]).filter(pa.array(out))
+    assert {tuple(r.values()) for r in left.to_pylist()} == set(flagged)
 
 
 def test_fields_of_the_nf1_cellprofiler_database():
@@ -134,5 +175,8 @@ def test_fields_of_the_nf1_cellprofiler_database():
     nuclei = fields.column("Image_Count_Nuclei").to_numpy()
     assert counted.sum() == pt.num_rows
     assert (counted <= nuclei).all()  # a cell per nucleus at most
-    catalog = field_catalog(fields, result)
-    assert catalog.num_rows == int(result.mask().sum())
+    assert field_catalog(fields, result).num_rows == int(result.mask().sum())
+    out = cells_of_flagged_fields(pt, result)
+    assert out.sum() == counted[result.mask()].sum()
+    wells, _ = level_qc(pt, "well")  # its 32 fields lie in fewer wells
+    assert 0 < wells.num_rows < 32

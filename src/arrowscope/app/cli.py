@@ -157,15 +157,17 @@ def _parser() -> argparse.ArgumentParser:
         "--method",
         choices=["zscore", "robust", "raw"],
         help="how features are scored (default: zscore for cells, robust z "
-        "within each plate for --fields)",
+        "within each plate for --level field or well)",
     )
     qc.add_argument(
-        "--fields",
-        action="store_true",
-        help="judge whole fields of view (CellProfiler's image measures such as "
-        "ImageQuality_PowerLogLogSlope_<ch> and PercentMaximal_<ch>, and each "
-        "field's cell count) instead of cells; --out gets the flagged fields, "
-        "--cleaned the cells of the other fields",
+        "--level",
+        choices=["cell", "field", "well"],
+        default="cell",
+        help="what is judged: cells (default), or whole fields of view or wells "
+        "by CellProfiler's image measures (ImageQuality_PowerLogLogSlope_<ch>, "
+        "PercentMaximal_<ch>, object counts) and their cell counts; --out gets "
+        "one row per field or well (measures, a flag per rule, the reason), "
+        "--cleaned the cells of the fields or wells kept",
     )
     qc.add_argument("--table", help="a warehouse's profile table, when not the default")
     qc.add_argument("--group-by", nargs="+", default=[], metavar="COL")
@@ -539,8 +541,8 @@ def _qc(args: argparse.Namespace) -> int:
     from ..core.profiles.qc import missing_summary, write_annotations, write_cleaned
     from ..core.profiles.warehouse import open_warehouse, warehouse_root
 
-    if args.fields:
-        return _qc_fields(args)
+    if args.level != "cell":
+        return _qc_level(args)
     args.method = args.method or "zscore"
     conditions = args.conditions
     if conditions != "cosmicqc":
@@ -634,22 +636,18 @@ def _check_link_roots(links: dict[str, Any]) -> None:
             raise CorruptFileError(what, path=where)
 
 
-def _qc_fields(args: argparse.Namespace) -> int:
-    """``qc --fields``: flag whole fields, write their catalog and the cells
-    of the other fields."""
-    from ..core.profiles.fields import (
-        cells_of_flagged_fields,
-        field_catalog,
-        write_field_catalog,
-    )
-    from ..core.profiles.fields import field_qc as judge
+def _qc_level(args: argparse.Namespace) -> int:
+    """``qc --level field|well``: judge whole fields or wells, write one row
+    per field or well, and the cells of those kept."""
+    from ..core.profiles.fields import cells_of_flagged, level_qc, write_report
     from ..core.profiles.qc import write_cleaned
     from ..core.profiles.resolve import open_profiles
 
+    level = args.level
     if len(args.tables) != 1:
-        raise UsageError("--fields judges one table (or warehouse) at a time")
+        raise UsageError(f"--level {level} judges one table (or warehouse) at a time")
     if args.out is None:
-        raise UsageError("give --out FILE for the flagged fields")
+        raise UsageError(f"give --out FILE for the {level}s")
     if args.into_warehouse is not None or args.group_by:
         raise UsageError("--into-warehouse and --group-by are for cells")
     conditions: Any = "presets" if args.conditions == "cosmicqc" else args.conditions
@@ -660,19 +658,19 @@ def _qc_fields(args: argparse.Namespace) -> int:
         inputs.append(conditions)
     outputs = [p for p in (args.out, args.cleaned) if p is not None]
     check_outputs(outputs, inputs, args.overwrite)
-    fields, result = judge(pt, conditions, args.method or "robust")
-    catalog = field_catalog(fields, result)
-    write_field_catalog(args.out, fields, result)
+    table, result = level_qc(pt, level, conditions, args.method or "robust")
+    write_report(args.out, table, result)
     for name, facts in result.report["conditions"].items():
-        logger.info("%s: %d fields flagged", name, facts["flagged"])
+        logger.info("%s: %d %ss flagged", name, facts["flagged"], level)
     logger.info(
-        "wrote %s (%d of %d fields flagged)",
+        "wrote %s (%d %ss, %d flagged)",
         args.out,
-        catalog.num_rows,
-        fields.num_rows,
+        table.num_rows,
+        level,
+        int(result.mask().sum()),
     )
     if args.cleaned:
-        keep = ~cells_of_flagged_fields(pt, result)
+        keep = ~cells_of_flagged(pt, table, result)
         write_cleaned(pt.read(pt.columns), args.cleaned, keep)
         kept = int(keep.sum())
         logger.info("wrote %s (%d of %d cells)", args.cleaned, kept, int(keep.size))

@@ -18,6 +18,7 @@ can read, and the cells of flagged fields to leave out.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ArrowscopeError
-from .keys import _find
+from .keys import _find, group_codes
 from .qc import QCResult, compute_flags
 
-#: the cells of a field, counted from the profile table
-CELLS = "Metadata_field_cells"
+#: the cells of a field (or well), counted from the profile table
+CELLS = "Metadata_cells"
 #: image-level measures kept for fields (after any ``Image_`` prefix)
 _MEASURES = re.compile(r"^(ImageQuality_|Count_|Intensity_|Threshold_)")
 
@@ -129,60 +130,155 @@ def field_presets(
     return out
 
 
-def field_qc(
+LEVELS = ("field", "well")
+
+
+def well_table(fields: pa.Table) -> pa.Table:
+    """One row per well (plate and well) from a field table: its fields, its
+    cells, and the median of each field measure."""
+    plate = _find(fields.column_names, "Metadata_Plate", "Image_Metadata_Plate")
+    well = _find(fields.column_names, "Metadata_Well", "Image_Metadata_Well")
+    if well is None:
+        raise ArrowscopeError(
+            "the table has no well column (Metadata_Well): wells cannot be judged",
+            column="Metadata_Well",
+            hint="judge fields instead (--level field)",
+        )
+    by = [c for c in (plate, well) if c]
+    measures = [
+        c
+        for c in fields.column_names
+        if c.startswith("Image_")
+        and not c.startswith("Image_Metadata_")
+        and _numeric(fields.schema.field(c).type)
+    ]
+    codes, groups = group_codes(fields, by)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+
+    def per_well(values: np.ndarray, how: Any) -> np.ndarray:
+        return np.array([how(v) for v in np.split(values[order], bounds)])
+
+    out: dict[str, Any] = {c: [g[i] for g in groups] for i, c in enumerate(by)}
+    cells = fields.column(CELLS).to_numpy(zero_copy_only=False)
+    out[CELLS] = per_well(cells, np.sum).astype(np.int64)
+    out[FIELDS] = per_well(np.ones(len(cells), np.int64), np.sum)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN well: NaN
+        for m in measures:  # the exact median of a well's fields (two or few)
+            values = fields.column(m).cast(pa.float64()).to_numpy(zero_copy_only=False)
+            out[m] = per_well(values, np.nanmedian)
+    return pa.table(out)
+
+
+#: a well's number of fields, in a well table
+FIELDS = "Metadata_well_fields"
+
+
+def level_table(pt: Any, level: str = "field") -> pa.Table:
+    """The fields (one row each, :func:`field_table`) or the wells
+    (:func:`well_table`) of profile table ``pt``."""
+    if level not in LEVELS:
+        raise ArrowscopeError(f"unknown level {level!r}", hint="field or well")
+    fields = field_table(pt)
+    return fields if level == "field" else well_table(fields)
+
+
+def level_qc(
     pt: Any,
+    level: str = "field",
     conditions: Any = "presets",
     method: Any = "robust",
     by_plate: bool = True,
 ) -> tuple[pa.Table, QCResult]:
-    """Judge every field of ``pt``: ``(field table, QCResult)``. Scores are
-    robust z within each plate by default (fields of one plate against each
-    other: plates differ in staining). ``conditions``: ``"presets"``
-    (:func:`field_presets` of the measures found), or the cell rules' forms."""
-    fields = field_table(pt)
+    """Judge every field (or well) of ``pt``: ``(its table, QCResult)``.
+    Scores are robust z within each plate by default (a plate's fields
+    against each other: plates differ in staining). ``conditions``:
+    ``"presets"`` (:func:`field_presets` of the measures found), or the cell
+    rules' forms (a dict, a coSMicQC YAML file) on these measures."""
+    table = level_table(pt, level)
     if isinstance(conditions, str) and conditions == "presets":
-        conditions = field_presets(fields.column_names)
+        conditions = field_presets(table.column_names)
     if isinstance(conditions, Mapping) and not conditions:
-        raise ArrowscopeError("no field conditions: the table has no field measures")
-    plate = _find(fields.column_names, "Metadata_Plate", "Image_Metadata_Plate")
+        raise ArrowscopeError(
+            f"no {level} conditions: the table has no {level} measures"
+        )
+    plate = _find(table.column_names, "Metadata_Plate", "Image_Metadata_Plate")
     group = [plate] if by_plate and plate else None
-    result = compute_flags(fields, conditions, method, group)
-    return fields, result
+    return table, compute_flags(table, conditions, method, group)
 
 
-def field_catalog(fields: pa.Table, result: QCResult) -> pa.Table:
-    """The flagged fields, by key, with the conditions that flagged them:
-    what the pipeline skips and the single-cell table leaves out."""
+def field_qc(
+    pt: Any, conditions: Any = "presets", method: Any = "robust", by_plate: bool = True
+) -> tuple[pa.Table, QCResult]:
+    """:func:`level_qc` of the fields."""
+    return level_qc(pt, "field", conditions, method, by_plate)
+
+
+def level_report(table: pa.Table, result: QCResult) -> pa.Table:
+    """Every field (or well): its keys (as pycytominer names them), its
+    measures, a flag per condition and the reason (the conditions that
+    flagged it, empty when none) — what the cell-level ``--out`` is for cells."""
     from .qc import FLAG_PREFIX, FLAG_SUFFIX
 
     flags = result.flags
     names = flags.column_names
-    mask = result.mask()
     said = {n: n.removeprefix(FLAG_PREFIX).removesuffix(FLAG_SUFFIX) for n in names}
+    hits = {n: flags.column(n).to_numpy(zero_copy_only=False) for n in names}
     reasons = [
-        ", ".join(said[n] for n in names if flags.column(n)[int(i)].as_py())
-        for i in np.flatnonzero(mask)
+        ", ".join(said[n] for n in names if hits[n][i]) for i in range(table.num_rows)
     ]
-    picked = pa.array(np.flatnonzero(mask), pa.int64())
     columns: dict[str, Any] = {}
-    for c in fields.column_names:  # keys as pycytominer names them
-        if c.startswith(("Metadata_", "Image_Metadata_")) and c != CELLS:
-            columns[c.removeprefix("Image_")] = fields.column(c).take(picked)
+    for c in table.column_names:
+        name = c.removeprefix("Image_") if c.startswith("Image_Metadata_") else c
+        columns[name] = table.column(c)
     for n in names:
-        columns[n] = flags.column(n).take(picked)
-    columns["Metadata_field_qc_reason"] = pa.array(reasons, pa.string())
+        columns[n] = flags.column(n)
+    columns["Metadata_qc_reason"] = pa.array(reasons, pa.string())
     return pa.table(columns)
 
 
-def cells_of_flagged_fields(pt: Any, result: QCResult) -> np.ndarray:
-    """A row mask of ``pt``: True for the cells of fields ``result`` flagged."""
+def field_catalog(table: pa.Table, result: QCResult) -> pa.Table:
+    """The flagged rows of :func:`level_report` only."""
+    report = level_report(table, result)
+    return report.filter(pa.array(result.mask()))
+
+
+def cells_of_flagged(pt: Any, table: pa.Table, result: QCResult) -> np.ndarray:
+    """A row mask of ``pt``: True for the cells of the fields (or wells) that
+    ``result`` flagged in ``table`` (matched by the fields' and wells' own
+    key values, never by position)."""
     flagged = result.mask()
     fov = pt.fov_of_row
-    return (fov >= 0) & flagged[np.clip(fov, 0, None)]
+    if table.num_rows == len(pt.fields_of_view) and FIELDS not in table.column_names:
+        per_field = flagged
+    else:  # wells: each field's well, by plate and well name
+        fields = field_table(pt)
+        keys = [
+            c
+            for c in (
+                _find(table.column_names, "Metadata_Plate", "Image_Metadata_Plate"),
+                _find(table.column_names, "Metadata_Well", "Image_Metadata_Well"),
+            )
+            if c
+        ]
+        bad = {
+            tuple(r.values())
+            for r in table.select(keys).filter(pa.array(flagged)).to_pylist()
+        }
+        per_field = np.array(
+            [tuple(r.values()) in bad for r in fields.select(keys).to_pylist()], bool
+        )
+    return (fov >= 0) & per_field[np.clip(fov, 0, None)]
 
 
-def write_field_catalog(path: str | Path, fields: pa.Table, result: QCResult) -> Path:
-    """Write :func:`field_catalog` (Parquet, CSV or TSV by suffix), atomically."""
+def cells_of_flagged_fields(pt: Any, result: QCResult) -> np.ndarray:
+    """:func:`cells_of_flagged` for a field-level result."""
+    return cells_of_flagged(pt, field_table(pt), result)
+
+
+def write_report(path: str | Path, table: pa.Table, result: QCResult) -> Path:
+    """Write :func:`level_report` (Parquet, CSV or TSV by suffix), atomically."""
     from .qc import _write_table
 
-    return _write_table(field_catalog(fields, result), Path(path))
+    return _write_table(level_report(table, result), Path(path))
