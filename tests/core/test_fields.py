@@ -180,3 +180,47 @@ def test_fields_of_the_nf1_cellprofiler_database():
     assert out.sum() == counted[result.mask()].sum()
     wells, _ = level_qc(pt, "well")  # its 32 fields lie in fewer wells
     assert 0 < wells.num_rows < 32
+
+
+def _plate_of(values):
+    wells = [f"{r}{c:02d}" for r in "ABCDEFGH" for c in range(1, 13)]
+    return pa.table(
+        {
+            "Metadata_Plate": ["P"] * 96,
+            "Metadata_Well": wells,
+            "Metadata_cells": [values(w) for w in wells],
+        }
+    )
+
+
+def test_position_effects_of_a_plate():
+    """Median polish finds a planted column gradient and edge effect, sized
+    in the plate's robust SDs; the map with the trends taken out is flat;
+    a plate without effects shows none."""
+    from arrowscope.core.profiles.fields import plate_effects
+
+    rng = np.random.default_rng(4)
+    noise = {f"{r}{c:02d}": rng.normal(0, 1) for r in "ABCDEFGH" for c in range(1, 13)}
+
+    def column(w):
+        return int(w[1:])
+
+    def edged(w):
+        outer = w[0] in "AH" or column(w) in (1, 12)
+        return 100 + noise[w] + 1.5 * column(w) - (12 if outer else 0)
+
+    effects = plate_effects(_plate_of(edged), "Metadata_cells")["P"]
+    assert effects["edge"] < -1.5  # outer wells lower, clearly
+    assert effects["column_range"] > effects["row_range"] - 0.5
+    col = effects["column_effect"]
+    assert col[10] - col[1] > 10  # the gradient, left to right (inner columns)
+    inner = [
+        v
+        for w, v in effects["residual"].items()
+        if w[0] not in "AH" and column(w) not in (1, 12)
+    ]
+    assert np.std(inner) < 2.0  # what is left is about the noise
+
+    flat = plate_effects(_plate_of(lambda w: 100 + noise[w]), "Metadata_cells")["P"]
+    assert abs(flat["edge"]) < 1.0
+    assert flat["row_range"] < 2.5 and flat["column_range"] < 2.5

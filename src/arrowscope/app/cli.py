@@ -669,6 +669,18 @@ def _qc_level(args: argparse.Namespace) -> int:
         level,
         int(result.mask().sum()),
     )
+    if level == "well":  # position effects of the cell count, plate by plate
+        from ..core.profiles.fields import CELLS, plate_effects
+
+        for plate, fx in plate_effects(table, CELLS).items():
+            logger.info(
+                "%scells per well: edge %+.1f SD, row trend %.1f SD, column "
+                "trend %.1f SD",
+                f"{plate}: " if plate else "",
+                fx["edge"],
+                fx["row_range"],
+                fx["column_range"],
+            )
     if args.cleaned:
         keep = ~cells_of_flagged(pt, table, result)
         write_cleaned(pt.read(pt.columns), args.cleaned, keep)

@@ -121,8 +121,13 @@ def field_presets(
         m = re.match(r"^(?:Image_)?ImageQuality_FocusScore_(.+)$", c)
         if m and f"blurry_{m.group(1)}" not in out:
             out[f"blurry_{m.group(1)}"] = {c: blur}
+        # MeasureImageQuality's PercentMaximal, else MeasureImageIntensity's
         m = re.match(r"^(?:Image_)?ImageQuality_PercentMaximal_(.+)$", c)
         if m:
+            out[f"saturated_{m.group(1)}"] = {c: bright}
+    for c in columns:
+        m = re.match(r"^(?:Image_)?Intensity_PercentMaximal_(.+)$", c)
+        if m and f"saturated_{m.group(1)}" not in out:
             out[f"saturated_{m.group(1)}"] = {c: bright}
     if CELLS in columns:
         out["few_cells"] = {CELLS: blur}
@@ -282,3 +287,73 @@ def write_report(path: str | Path, table: pa.Table, result: QCResult) -> Path:
     from .qc import _write_table
 
     return _write_table(level_report(table, result), Path(path))
+
+
+def plate_effects(
+    wells: pa.Table, value: str, *, sweeps: int = 10
+) -> dict[str, dict[str, Any]]:
+    """Position effects of a per-well ``value`` on each plate, by median
+    polish (Tukey's two-way fit, the B-score's first step): the row and
+    column effects, the edge effect (outer wells' median residual-free value
+    against the inner wells', in robust SDs of the plate), and the map with
+    row and column trends taken out (the residuals, by well).
+
+    ``wells``: one row per well (:func:`level_table` at ``"well"``, or any
+    table with a plate and a well column and ``value``)."""
+    from .plate import parse_wells
+
+    plate_col = _find(wells.column_names, "Metadata_Plate", "Image_Metadata_Plate")
+    well_col = _find(wells.column_names, "Metadata_Well", "Image_Metadata_Well")
+    if well_col is None or value not in wells.column_names:
+        missing = "Metadata_Well" if well_col is None else value
+        raise ArrowscopeError("no such column for position effects", column=missing)
+    plates = (
+        wells.column(plate_col).to_pylist() if plate_col else [None] * wells.num_rows
+    )
+    names = wells.column(well_col).to_pylist()
+    rows, cols = parse_wells(names)
+    x = wells.column(value).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    out: dict[str, dict[str, Any]] = {}
+    for plate in dict.fromkeys(plates):
+        mine = np.flatnonzero(
+            np.array([p == plate for p in plates]) & (rows >= 0) & np.isfinite(x)
+        )
+        if mine.size < 4:
+            continue
+        r, c = rows[mine], cols[mine] - 1
+        grid = np.full((r.max() + 1, c.max() + 1), np.nan)
+        grid[r, c] = x[mine]
+        residual = grid.copy()
+        row_effect = np.zeros(grid.shape[0])
+        col_effect = np.zeros(grid.shape[1])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # empty rows/columns
+            for _ in range(sweeps):
+                rm = np.nan_to_num(np.nanmedian(residual, axis=1))
+                residual -= rm[:, None]
+                row_effect += rm
+                cm = np.nan_to_num(np.nanmedian(residual, axis=0))
+                residual -= cm[None, :]
+                col_effect += cm
+        spread = 1.4826 * np.nanmedian(np.abs(grid - np.nanmedian(grid)))
+        spread = spread if spread > 0 else float(np.nanstd(grid)) or 1.0
+        filled = ~np.isnan(grid)
+        edge = np.zeros_like(filled)
+        edge[[0, -1], :] = True
+        edge[:, [0, -1]] = True
+        outer, inner = grid[edge & filled], grid[~edge & filled]
+        edge_size = (
+            float((np.median(outer) - np.median(inner)) / spread)
+            if outer.size and inner.size
+            else float("nan")
+        )
+        key = "" if plate is None else str(plate)
+        out[key] = {
+            "row_effect": row_effect,
+            "column_effect": col_effect,
+            "row_range": float(np.ptp(row_effect) / spread),
+            "column_range": float(np.ptp(col_effect) / spread),
+            "edge": edge_size,
+            "residual": {names[i]: float(residual[rows[i], cols[i] - 1]) for i in mine},
+        }
+    return out
