@@ -121,13 +121,10 @@ def field_presets(
         m = re.match(r"^(?:Image_)?ImageQuality_FocusScore_(.+)$", c)
         if m and f"blurry_{m.group(1)}" not in out:
             out[f"blurry_{m.group(1)}"] = {c: blur}
-        # MeasureImageQuality's PercentMaximal, else MeasureImageIntensity's
+        # MeasureImageQuality's PercentMaximal (MeasureImageIntensity's is
+        # near 0 on most fields: robust z of it flags noise, so it is no preset)
         m = re.match(r"^(?:Image_)?ImageQuality_PercentMaximal_(.+)$", c)
         if m:
-            out[f"saturated_{m.group(1)}"] = {c: bright}
-    for c in columns:
-        m = re.match(r"^(?:Image_)?Intensity_PercentMaximal_(.+)$", c)
-        if m and f"saturated_{m.group(1)}" not in out:
             out[f"saturated_{m.group(1)}"] = {c: bright}
     if CELLS in columns:
         out["few_cells"] = {CELLS: blur}
