@@ -293,3 +293,26 @@ def test_warehouse_root_opens_as_a_profile_workspace(monkeypatch):
     assert names[:3] == ["DNA", "PH3", "cellbody"] and names[-1] == "cells"
     data, kw, kind = layers[-1]
     assert kind == "points" and len(data) == 289
+
+
+def test_a_dropped_path_is_decided_once(tmp_path, monkeypatch):
+    """napari asks get_reader, then the reader reads: the front door decides
+    what the path is once, not again in the reader."""
+    import arrowscope.core.profiles.resolve as resolve_module
+    from arrowscope.core.profiles.synthetic import write_demo_plate
+
+    files = write_demo_plate(tmp_path / "demo", n_fields=1, size=(64, 64))
+    calls = []
+    real = resolve_module.resolve
+
+    def counting(location, **kwargs):
+        calls.append(str(location))
+        return real(location, **kwargs)
+
+    monkeypatch.setattr(resolve_module, "resolve", counting)
+    path = str(files["profiles"])
+    reader = get_reader(path)
+    assert reader is not None
+    layers = reader(path)
+    assert any(kind == "points" for _, _, kind in layers)
+    assert calls.count(path) == 1, calls

@@ -14,13 +14,27 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
-def _claims(location: str) -> bool:
-    """Whether a path or URI is arrowscope's: the one front door decides
-    (suffix and folder shape, then a footer or schema — a table URI costs one
-    footer read, made only when a URI is opened)."""
+#: what the front door decided of the paths napari asked about last: the
+#: reader that claimed them opens them without deciding again
+_DECIDED: dict[str, Any] = {}
+
+
+def _decide(location: str) -> Any:
+    """What a path or URI is (or None), decided once by the front door
+    (suffix and folder shape, then a footer or schema), for ``get_reader``
+    and the ``read_paths`` that follows it."""
     from ..core.profiles.resolve import resolve
 
-    return resolve(location) is not None
+    if location not in _DECIDED:
+        if len(_DECIDED) > 64:
+            _DECIDED.clear()
+        _DECIDED[location] = resolve(location)
+    return _DECIDED[location]
+
+
+def _claims(location: str) -> bool:
+    """Whether a path or URI is arrowscope's."""
+    return _decide(location) is not None
 
 
 def get_reader(path: str | list[str]) -> Callable[..., list[Any]] | None:
@@ -31,6 +45,8 @@ def get_reader(path: str | list[str]) -> Callable[..., list[Any]] | None:
     """
     try:
         paths = [path] if isinstance(path, str) else list(path)
+        for p in paths:  # a new question: decide afresh (the file may have changed)
+            _DECIDED.pop(str(p), None)
         if not paths or not all(_claims(str(p)) for p in paths):
             return None
     except Exception:  # noqa: BLE001 - the contract is "None or a reader"
@@ -56,7 +72,7 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
     layers: list[Any] = []
     for p in paths:
         try:
-            found = resolve(p)
+            found = _DECIDED.pop(str(p), None) or resolve(p)
             if found is not None and found.kind in ("profile table", "warehouse"):
                 from ..core.profiles.resolve import open_profiles
                 from .profile_layers import profile_layers

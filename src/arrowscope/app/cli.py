@@ -123,11 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         default=".ome.parquet",
         help="output suffix for batch conversion (.ome.parquet, .ome.tiff, .ome.zarr)",
     )
-    conv_where = conv.add_mutually_exclusive_group()
-    conv_where.add_argument("--scheduler", help="dask.distributed scheduler address")
-    conv_where.add_argument(
-        "--workers", type=_positive, help="convert on a local dask cluster of N workers"
-    )
+    _dask_arguments(conv, "convert")
     conv.add_argument("--layout", choices=["auto", "nested", "chunked"], default="auto")
     conv.add_argument(
         "--overwrite", action="store_true", help="replace outputs that exist"
@@ -188,11 +184,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace outputs (files, a warehouse QC table) that exist",
     )
-    where = qc.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", help="dask.distributed scheduler address")
-    where.add_argument(
-        "--workers", type=_positive, help="run on a local dask cluster of N workers"
-    )
+    _dask_arguments(qc, "run")
 
     cls = sub.add_parser(
         "classify",
@@ -241,11 +233,7 @@ def _parser() -> argparse.ArgumentParser:
     cls.add_argument(
         "--overwrite", action="store_true", help="replace outputs that exist"
     )
-    cls_where = cls.add_mutually_exclusive_group()
-    cls_where.add_argument("--scheduler", help="dask.distributed scheduler address")
-    cls_where.add_argument(
-        "--workers", type=_positive, help="score on a local dask cluster of N workers"
-    )
+    _dask_arguments(cls, "score")
 
     info = sub.add_parser("info", help="describe what a file holds")
     info.add_argument("path", type=_location, help="a file, folder or URI")
@@ -255,6 +243,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     _link_arguments(info)
     return p
+
+
+def _dask_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    """Where a command's batch work runs: a dask scheduler, or a local
+    cluster of N workers (one or the other)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", help="dask.distributed scheduler address")
+    where.add_argument(
+        "--workers", type=_positive, help=f"{verb} on a local dask cluster of N workers"
+    )
 
 
 def _link_arguments(parser: argparse.ArgumentParser) -> None:
