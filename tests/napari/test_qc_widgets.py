@@ -356,3 +356,18 @@ def test_a_cell_without_image_gets_a_tile_that_says_so(qtbot):
     item = thumbnail_item(3, None, "A01 · s1 · #4", 64)
     assert not item.icon().isNull()
     assert "could not be read" in item.toolTip()
+
+
+def test_a_tile_without_image_names_what_stands_out():
+    import pyarrow as pa
+
+    from arrowscope._napari.qc_widgets import top_scores
+
+    scores = pa.table(
+        {
+            "Metadata_qcscore_zscore_Nuclei_AreaShape_Area": [3.4, 0.1],
+            "Metadata_qcscore_zscore_Nuclei_AreaShape_Eccentricity": [-0.5, -2.0],
+        }
+    )
+    assert top_scores(scores, 0) == "Area +3.4 · Eccentricity -0.5"
+    assert top_scores(scores, 1, n=1) == "Eccentricity -2.0"

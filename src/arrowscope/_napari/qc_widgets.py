@@ -687,8 +687,11 @@ class OutlierGalleryWidget(_SessionWidget):
         manual = self.session.manual if self.session is not None else None
         verdicts = self.session.verdicts if self.session is not None else None
         pt = self.session.profiles if self.session is not None else None
+        scores = self.session.scores if self.session is not None else None
         for row, rgb in thumbs:
             caption = self._caption(row, manual, verdicts, pt)
+            if rgb is None and scores is not None:  # no image: say what stands out
+                caption += "\n" + top_scores(scores, row)
             self.list.addItem(thumbnail_item(row, rgb, caption, self.ICON))
 
     def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt's name
@@ -776,6 +779,21 @@ def channel_colors(viewer: Any) -> dict[str, tuple[float, float, float]]:
                 float(v) for v in layer.colormap.colors[-1][:3]
             )
     return out
+
+
+def top_scores(scores: Any, row: int, n: int = 2) -> str:
+    """The ``n`` QC scores of ``row`` farthest from 0 (``Area z=+3.4``): what
+    a tile without an image shows instead of pixels."""
+    from ..core.profiles.qc import SCORE_PREFIX
+
+    found = []
+    for name in scores.column_names:
+        value = scores.column(name)[row].as_py()
+        if value is not None and np.isfinite(value):
+            feature = name.removeprefix(SCORE_PREFIX).split("_", 1)[-1]
+            found.append((abs(value), feature.split("_")[-1], value))
+    found.sort(reverse=True)
+    return " · ".join(f"{f} {v:+.1f}" for _, f, v in found[:n])
 
 
 def auto_contrast_box() -> QCheckBox:
