@@ -224,3 +224,31 @@ def test_position_effects_of_a_plate():
     flat = plate_effects(_plate_of(lambda w: 100 + noise[w]), "Metadata_cells")["P"]
     assert abs(flat["edge"]) < 1.0
     assert flat["row_range"] < 2.5 and flat["column_range"] < 2.5
+
+
+def test_percent_replicating_of_planted_replicates():
+    """Ten perturbations with a profile of their own, three replicate wells
+    each, and five whose wells share nothing (each well its own profile): the
+    first replicate (above the null of non-replicate pairs), the others not."""
+    from arrowscope.core.profiles.fields import replicate_agreement
+
+    rng = np.random.default_rng(7)
+    features = [f"Cells_F{i}" for i in range(30)]
+    rows, names = [], []
+    for p in range(15):
+        effect = rng.normal(0, 3, len(features))
+        for _ in range(3):
+            if p >= 10:  # no shared profile: each well its own
+                effect = rng.normal(0, 3, len(features))
+            rows.append(effect + rng.normal(0, 1, len(features)))
+            names.append(f"drug{p}")
+    x = np.vstack(rows)
+    wells = pa.table(
+        {"Metadata_Perturbation": names, **{f: x[:, i] for i, f in enumerate(features)}}
+    )
+    got = replicate_agreement(wells, "Metadata_Perturbation", features)
+    assert got["perturbations"] == 15
+    per = got["per_perturbation"]
+    assert all(per[f"drug{p}"] > got["null_95"] for p in range(10))
+    assert sum(per[f"drug{p}"] > got["null_95"] for p in range(10, 15)) <= 1
+    assert 60 <= got["percent_replicating"] <= 75
