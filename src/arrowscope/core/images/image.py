@@ -15,13 +15,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import replace as _replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import dask.array as da
 import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
-from dask.base import tokenize
+
+if TYPE_CHECKING:  # dask is imported where an array is made, not at import
+    import dask.array as da
 
 from ..errors import (
     ArrowscopeError,
@@ -275,6 +276,9 @@ class OMEImage(_MetadataView):
         cannot be decoded as zeros, with one warning per image naming the
         file, column, row and problem, instead of raising in the viewer.
         """
+        import dask.array as da
+        from dask.base import tokenize
+
         if errors not in ("raise", "blank"):
             raise ValueError(f"errors must be 'raise' or 'blank', not {errors!r}")
         reader: PixelReader = (
@@ -733,6 +737,9 @@ class OMESource:
             (shape[1],) if rgb else (1,) * shape[1],
             *((n,) for n in shape[2:]),
         )
+        import dask.array as da
+        from dask.base import tokenize
+
         name = "arrowscope-stack-" + tokenize(
             str(self.path), column, getattr(self.table, "_token", None), len(metas)
         )
