@@ -252,3 +252,37 @@ def test_percent_replicating_of_planted_replicates():
     assert all(per[f"drug{p}"] > got["null_95"] for p in range(10))
     assert sum(per[f"drug{p}"] > got["null_95"] for p in range(10, 15)) <= 1
     assert 60 <= got["percent_replicating"] <= 75
+
+
+def test_field_flags_go_into_a_warehouse_and_come_back_on_its_cells(tmp_path):
+    """qc --level field --into-warehouse: each cell carries its field's flags
+    in quality_control.NAME, matched back to the profiles by the cells' own
+    keys when the warehouse is reopened."""
+    pytest.importorskip("pyiceberg")
+    from arrowscope.app.cli import main
+    from arrowscope.core.profiles.warehouse import open_warehouse
+    from tests import warehouses
+
+    root = tmp_path / "wh"
+    warehouses.data_files(root, np.random.default_rng(2))
+    warehouses.to_iceberg(root)
+    rules = tmp_path / "fields.yml"  # a field of two or more cells, raw count
+    rules.write_text("thresholds:\n  populated:\n    Metadata_cells: '>= 2'\n")
+    out = tmp_path / "fields.parquet"
+    argv = ["qc", str(root), "--level", "field", "--conditions", str(rules)]
+    argv += ["--method", "raw", "--out", str(out), "--into-warehouse", "fields"]
+    assert main(argv) == 0
+    report = pq.read_table(out)
+    assert report.column("Metadata_cqc_populated_is_outlier").to_pylist() == [
+        True,
+        True,
+    ]
+    pt = open_warehouse(root).profiles()
+    assert not [p for p in pt.problems if "fields" in p], pt.problems
+    stored = pt.stored_flags
+    assert stored is not None
+    assert (
+        stored.column("Metadata_cqc_populated_is_outlier").to_pylist()
+        == [True] * pt.num_rows
+    )
+    assert main(argv) == 1  # replaced only with --overwrite

@@ -646,8 +646,8 @@ def _qc_level(args: argparse.Namespace) -> int:
         raise UsageError(f"--level {level} judges one table (or warehouse) at a time")
     if args.out is None:
         raise UsageError(f"give --out FILE for the {level}s")
-    if args.into_warehouse is not None or args.group_by:
-        raise UsageError("--into-warehouse and --group-by are for cells")
+    if args.group_by:
+        raise UsageError("--group-by is for cells (fields are compared within plates)")
     conditions: Any = "presets" if args.conditions == "cosmicqc" else args.conditions
     pt = open_profiles(args.tables[0])
     inputs = list(pt.inputs)
@@ -656,6 +656,12 @@ def _qc_level(args: argparse.Namespace) -> int:
         inputs.append(conditions)
     outputs = [p for p in (args.out, args.cleaned) if p is not None]
     check_outputs(outputs, inputs, args.overwrite)
+    warehouse = pt.warehouse if args.into_warehouse is not None else None
+    if args.into_warehouse is not None:
+        if warehouse is None:
+            raise UsageError("--into-warehouse needs one warehouse root as input")
+        if warehouse.check_quality_control(args.into_warehouse, args.overwrite):
+            logger.info("replacing quality_control.%s", args.into_warehouse)
     table, result = level_qc(pt, level, conditions, args.method or "robust")
     write_report(args.out, table, result)
     for name, facts in result.report["conditions"].items():
@@ -667,6 +673,18 @@ def _qc_level(args: argparse.Namespace) -> int:
         level,
         int(result.mask().sum()),
     )
+    if warehouse is not None:  # each cell carries its field's (or well's) flags
+        from ..core.profiles.batch import annotation_keys
+        from ..core.profiles.fields import flags_of_cells
+
+        written = warehouse.write_quality_control(
+            args.into_warehouse,
+            pt.read(annotation_keys(pt.schema, pt.keys)),
+            flags_of_cells(pt, table, result),
+            report={**result.report, "level": level},
+            overwrite=args.overwrite,
+        )
+        logger.info("wrote %s into %s", written.identifier, warehouse.root)
     if level == "well":  # position effects of the cell count, plate by plate
         from ..core.profiles.fields import CELLS, plate_effects
 

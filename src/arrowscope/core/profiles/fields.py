@@ -274,6 +274,17 @@ def cells_of_flagged(pt: Any, table: pa.Table, result: QCResult) -> np.ndarray:
     return (fov >= 0) & per_field[np.clip(fov, 0, None)]
 
 
+def flags_of_cells(pt: Any, table: pa.Table, result: QCResult) -> pa.Table:
+    """Each cell of ``pt`` with its field's (or well's) flag columns: what
+    goes into a warehouse beside cell-level QC, joined to the profiles by the
+    cells' own keys when the warehouse is reopened."""
+    out = {}
+    for name in result.flags.column_names:
+        single = QCResult(result.flags.select([name]), result.scores)
+        out[name] = pa.array(cells_of_flagged(pt, table, single))
+    return pa.table(out)
+
+
 def cells_of_flagged_fields(pt: Any, result: QCResult) -> np.ndarray:
     """:func:`cells_of_flagged` for a field-level result."""
     return cells_of_flagged(pt, field_table(pt), result)
