@@ -71,10 +71,9 @@ def main(out: Path) -> None:
         _settle(viewer)
         plate.grab().save(str(out / "plate_map.png"))
 
-        scatter = docked["Scatter and gates"]
-        window._dock_widgets["Scatter and gates (arrowscope)"].raise_()
-        scatter.x.setCurrentText("Nuclei_AreaShape_Area")
-        scatter.y.setCurrentText("Nuclei_AreaShape_Eccentricity")
+        scatter = _scatter(
+            docked, "Nuclei_AreaShape_Area", "Nuclei_AreaShape_Eccentricity"
+        )
         x = scatter.column("Nuclei_AreaShape_Area")
         y = scatter.column("Nuclei_AreaShape_Eccentricity")
         x0, x1 = float(np.nanpercentile(x, 60)), float(np.nanmax(x))
@@ -103,6 +102,15 @@ def main(out: Path) -> None:
     shared = Path(__file__).resolve().parents[2] / "shared" / "data"
     if (shared / "examplehuman_warehouse").is_dir():
         _real(shared, out)
+
+
+def _scatter(docked: dict, x: str, y: str) -> object:
+    """The scatter panel in front, plotting ``y`` against ``x``."""
+    scatter = docked["Scatter and gates"]
+    scatter.viewer.window._dock_widgets["Scatter and gates (arrowscope)"].raise_()
+    scatter.x.setCurrentText(x)
+    scatter.y.setCurrentText(y)
+    return scatter
 
 
 def _real(shared: Path, out: Path) -> None:
@@ -135,10 +143,9 @@ def _real(shared: Path, out: Path) -> None:
     _wait(lambda: gallery._worker is not None and is_done(gallery._worker))
     _settle(viewer)
     gallery.grab().save(str(out / "real_gallery.png"))
-    scatter = docked["Scatter and gates"]
-    window._dock_widgets["Scatter and gates (arrowscope)"].raise_()
-    scatter.x.setCurrentText("Nuclei_AreaShape_Area")
-    scatter.y.setCurrentText("Nuclei_Intensity_MeanIntensity_PH3")
+    scatter = _scatter(
+        docked, "Nuclei_AreaShape_Area", "Nuclei_Intensity_MeanIntensity_PH3"
+    )
     _settle(viewer)
     scatter.grab().save(str(out / "real_scatter.png"))
     # the classifier: the brightest PH3 nuclei (mitotic) against ordinary ones

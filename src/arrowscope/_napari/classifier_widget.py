@@ -137,6 +137,7 @@ class ClassifierWidget(_SessionWidget):
         #: what is never a feature: positions, boxes, parents, object numbers
         #: (regular expressions on whole names, editable)
         self.not_features = QLineEdit(", ".join(BOOKKEEPING))
+        self.not_features.setCursorPosition(0)  # read from the start
         self.not_features.setToolTip(
             "Columns that are not features, as regular expressions on the whole "
             "name, separated by commas. By default: where a cell is (location, "

@@ -113,14 +113,6 @@ class Location:
         """The bucket (or host, or filesystem root) this location lies in."""
         return Location(self.scheme, self.host, (), self.query)
 
-    def same_origin(self, other: Location) -> bool:
-        """Same scheme, bucket or host, and endpoint."""
-        return (
-            self.scheme == other.scheme
-            and self.host == other.host
-            and self.endpoint == other.endpoint
-        )
-
     def within(self, root: Location) -> bool:
         """Whether this location is ``root`` or lies under it, segment by
         segment (``s3://b/ab`` is not under ``s3://b/a``). A location that names
@@ -147,9 +139,6 @@ class Location:
             _collapse([*self.parts, *_split(text)], relative),
             self.query,
         )
-
-    def relative_to(self, root: Location) -> str:
-        return "/".join(self.parts[len(root.parts) :])
 
 
 def _split(text: str) -> list[str]:

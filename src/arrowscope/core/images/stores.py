@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from ..errors import AccessError, CorruptFileError, SchemaError, UnsupportedError
-from .locations import check_regular, special_kind
+from .locations import check_regular, is_remote_text, special_kind
 from .parquet import parquet_file
 
 PARQUET_MAGIC = b"PAR1"
@@ -40,9 +40,7 @@ PathLike = str | os.PathLike[str]
 
 def is_uri(source: Any) -> bool:
     """Whether ``source`` is a URI of a remote filesystem (``s3://``, ``gs://``…)."""
-    if not isinstance(source, str) or "://" not in source:
-        return False
-    return urlparse(source).scheme not in ("", "file")
+    return is_remote_text(source)
 
 
 def resolve(

@@ -246,43 +246,52 @@ def field_catalog(table: pa.Table, result: QCResult) -> pa.Table:
     return report.filter(pa.array(result.mask()))
 
 
+def level_of_cells(pt: Any, table: pa.Table) -> np.ndarray:
+    """The row of ``table`` (a field or well table of ``pt``) each cell of
+    ``pt`` belongs to, -1 for none: fields by the profile table's own fields
+    of view, wells by the cell's plate and well names (never by position)."""
+    fov = pt.fov_of_row
+    if FIELDS not in table.column_names:  # a field table: one row per field
+        return np.where(fov >= 0, fov, -1).astype(np.int64)
+    keys = [
+        c
+        for c in (
+            _find(table.column_names, "Metadata_Plate", "Image_Metadata_Plate"),
+            _find(table.column_names, "Metadata_Well", "Image_Metadata_Well"),
+        )
+        if c
+    ]
+    index = {tuple(r.values()): i for i, r in enumerate(table.select(keys).to_pylist())}
+    # a field's well from its first cell: the cells' plate and well, read once
+    first = np.array([int(f.rows[0]) for f in pt.fields_of_view], np.int64)
+    wells = pt.read(keys).take(pa.array(first)).to_pylist()
+    per_field = np.array([index.get(tuple(r.values()), -1) for r in wells], np.int64)
+    return np.where(fov >= 0, per_field[np.clip(fov, 0, None)], -1)
+
+
+def _expand(flagged: np.ndarray, level: np.ndarray) -> np.ndarray:
+    return (level >= 0) & np.asarray(flagged, bool)[np.clip(level, 0, None)]
+
+
 def cells_of_flagged(pt: Any, table: pa.Table, result: QCResult) -> np.ndarray:
     """A row mask of ``pt``: True for the cells of the fields (or wells) that
-    ``result`` flagged in ``table`` (matched by the fields' and wells' own
-    key values, never by position)."""
-    flagged = result.mask()
-    fov = pt.fov_of_row
-    if table.num_rows == len(pt.fields_of_view) and FIELDS not in table.column_names:
-        per_field = flagged
-    else:  # wells: each field's well, by plate and well name
-        fields = field_table(pt)
-        keys = [
-            c
-            for c in (
-                _find(table.column_names, "Metadata_Plate", "Image_Metadata_Plate"),
-                _find(table.column_names, "Metadata_Well", "Image_Metadata_Well"),
-            )
-            if c
-        ]
-        bad = {
-            tuple(r.values())
-            for r in table.select(keys).filter(pa.array(flagged)).to_pylist()
-        }
-        per_field = np.array(
-            [tuple(r.values()) in bad for r in fields.select(keys).to_pylist()], bool
-        )
-    return (fov >= 0) & per_field[np.clip(fov, 0, None)]
+    ``result`` flagged in ``table``."""
+    return _expand(result.mask(), level_of_cells(pt, table))
 
 
 def flags_of_cells(pt: Any, table: pa.Table, result: QCResult) -> pa.Table:
     """Each cell of ``pt`` with its field's (or well's) flag columns: what
     goes into a warehouse beside cell-level QC, joined to the profiles by the
     cells' own keys when the warehouse is reopened."""
-    out = {}
-    for name in result.flags.column_names:
-        single = QCResult(result.flags.select([name]), result.scores)
-        out[name] = pa.array(cells_of_flagged(pt, table, single))
-    return pa.table(out)
+    level = level_of_cells(pt, table)  # once, for every flag column
+    return pa.table(
+        {
+            name: pa.array(_expand(column.to_numpy(zero_copy_only=False), level))
+            for name, column in zip(
+                result.flags.column_names, result.flags.columns, strict=True
+            )
+        }
+    )
 
 
 def cells_of_flagged_fields(pt: Any, result: QCResult) -> np.ndarray:
