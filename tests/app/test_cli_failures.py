@@ -130,7 +130,7 @@ def test_convert_rgb_tiff_keeps_all_samples(tmp_path, capfd):
     ("make", "expected"),
     [
         (lambda p: p.mkdir(), "is a folder"),
-        (lambda p: tifffile.imwrite(p, np.zeros((4, 4), np.uint8)), "is a TIFF file"),
+        (lambda p: tifffile.imwrite(p, np.zeros((4, 4), np.uint8)), "is a TIFF image"),
         (lambda p: p.write_bytes(b""), "is an empty file"),
         (lambda p: None, "no such file"),
     ],

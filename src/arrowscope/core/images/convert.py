@@ -14,21 +14,37 @@ from typing import Any
 
 from ..errors import UnsupportedError, WriteError
 from .atomic import atomic_target
+from .formats import (
+    IMAGE_FORMATS,
+    OME_TIFF,
+    TABLE_FORMATS,
+    TIFF,
+    WRITABLE,
+    ZARR,
+    by_name,
+    suffixes,
+)
 from .image import OMEImage, open_source
 from .writer import ImageToWrite, copy_table, image_to_write, write_ome_parquet
 
-OME_SUFFIXES = (".parquet", ".arrow", ".feather", ".lance")
+#: the tables convert writes (and the names of OME-Arrow tables it reads)
+OME_SUFFIXES = suffixes(WRITABLE)
+#: the image files convert writes, one per image
+TIFF_SUFFIXES = suffixes((OME_TIFF, TIFF))
+ZARR_SUFFIXES = ZARR.suffixes
 logger = logging.getLogger("arrowscope")
 
 
 def is_ome_arrow_path(path: Path | str) -> bool:
     """Whether a path or URI names an OME-Arrow table, dataset or Lance folder."""
     if isinstance(path, str):  # a URI
-        return path.split("?", 1)[0].rstrip("/").lower().endswith(OME_SUFFIXES)
+        return by_name(path, WRITABLE) is not None
+    from .dataset import is_chunk_dataset
+
     return (
         path.is_dir()
-        and ((path / "images.parquet").exists() or (path / "_versions").is_dir())
-        or path.name.lower().endswith(OME_SUFFIXES + (".vortex",))
+        and (is_chunk_dataset(path) or (path / "_versions").is_dir())
+        or by_name(path.name, TABLE_FORMATS) is not None
     )
 
 
@@ -47,16 +63,12 @@ def _bioimage(src: Path) -> Any:
         raise UnsupportedError(
             "reading other formats needs bioio", hint="pip install 'arrowscope[io]'"
         ) from exc
-    name = src.name.lower()
+    fmt = by_name(src.name, IMAGE_FORMATS)
     reader: Any = None
-    if name.endswith((".ome.tif", ".ome.tiff")):
-        import bioio_ome_tiff
+    if fmt in (OME_TIFF, TIFF):
+        import importlib
 
-        reader = bioio_ome_tiff.Reader
-    elif name.endswith((".tif", ".tiff")):
-        import bioio_tifffile
-
-        reader = bioio_tifffile.Reader
+        reader = importlib.import_module(fmt.module or "").Reader
     try:
         return BioImage(src, reader=reader) if reader else BioImage(src)
     except Exception as exc:  # bioio raises many types for unreadable input
@@ -118,10 +130,6 @@ def to_ome_parquet(
         layout=layout,
         compression=compression,
     )
-
-
-TIFF_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff")
-ZARR_SUFFIXES = (".ome.zarr", ".zarr")
 
 
 def export_image(image: OMEImage | ImageToWrite | Any, dst: Path) -> Path:
@@ -267,7 +275,7 @@ def convert(
 #: every suffix convert writes, as the user would type it
 TARGETS = (
     ".ome.parquet (or .parquet)",
-    ".arrow/.feather",
+    ".arrow/.feather/.ipc",
     ".lance",
     ".ome.tiff",
     ".ome.zarr",

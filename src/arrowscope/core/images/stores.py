@@ -28,13 +28,18 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from ..errors import AccessError, CorruptFileError, SchemaError, UnsupportedError
+from .formats import (
+    IMAGE_FORMATS,
+    LANCE,
+    TABLE_FORMATS,
+    TEXT_FORMATS,
+    by_magic,
+    by_name,
+)
 from .locations import check_regular, is_remote_text, special_kind
 from .parquet import parquet_file
 
-PARQUET_MAGIC = b"PAR1"
-ARROW_MAGIC = b"ARROW1"
-VORTEX_MAGIC = b"VTXF"
-LANCE_VERSIONS = "_versions"
+LANCE_VERSIONS = LANCE.folder or "_versions"
 PathLike = str | os.PathLike[str]
 
 
@@ -150,13 +155,8 @@ def sniff(
         raise denied(path) from exc
     except (OSError, pa.ArrowInvalid):
         return None
-    if head[:4] == PARQUET_MAGIC:
-        return "parquet"
-    if head[:6] == ARROW_MAGIC or head[:4] == b"\xff\xff\xff\xff":
-        return "ipc"
-    if head[:4] == VORTEX_MAGIC:
-        return "vortex"
-    return None
+    fmt = by_magic(head, TABLE_FORMATS)
+    return None if fmt is None else fmt.name
 
 
 def open_remote(fs: pafs.FileSystem, info: pafs.FileInfo) -> Any:
@@ -660,12 +660,10 @@ def open_store(
 
 
 def _by_suffix(path: str) -> str | None:
-    name = path.rstrip("/").lower()
-    if name.endswith(".parquet"):
-        return "parquet"
-    if name.endswith((".arrow", ".feather", ".ipc")):
-        return "ipc"
-    return None
+    """A remote file's format by its name, where the name says it for sure
+    (Parquet and IPC check their magic when they open)."""
+    fmt = by_name(path, TABLE_FORMATS)
+    return fmt.name if fmt is not None and fmt.magic and not fmt.extra else None
 
 
 _CONVERT_HINT = "convert it first: arrowscope convert {name} {stem}.ome.parquet"
@@ -715,13 +713,12 @@ def describe_foreign(path: Path) -> tuple[str, str | None]:
         return f"cannot be read: {exc.strerror or exc}", None
     if size == 0:
         return "is an empty file", "was it still being written?"
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "is a TIFF file, not an OME-Arrow table", convert
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "is a PNG image, not an OME-Arrow table", _CONVERT_HINT.format(
-            name=str(path), stem=stem
-        )
-    if name.lower().endswith((".csv", ".tsv", ".csv.gz")):
+    image = by_magic(head, IMAGE_FORMATS)
+    if image is not None:
+        title = "TIFF" if image.title.endswith("TIFF") else image.title
+        article = "an" if title[0] in "AEIOU" else "a"
+        return f"is {article} {title} image, not an OME-Arrow table", convert
+    if by_name(name, TEXT_FORMATS) is not None:
         return "is a CSV/TSV table, not an OME-Arrow table", None
     return (
         "is not a Parquet or Arrow IPC file (bad magic bytes)",

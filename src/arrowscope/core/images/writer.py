@@ -25,6 +25,7 @@ from ..errors import UnsupportedError
 from .atomic import atomic_target
 from .codec import encode_byte_record, encode_list_record, null_record
 from .dataset import PYRAMID_MIN_PX, pyramid_levels, write_chunk_dataset
+from .formats import IPC, LANCE, WRITABLE, by_name
 from .image import EXACT_METADATA_KEY, OMEImage, OMESource, open_source
 from .metadata import DIMS, Channel, ImageMeta, rgba_to_uint32
 from .parquet import parquet_writer
@@ -588,11 +589,12 @@ def copy_table(source: OMESource, dst: Path, *, compression: str | None) -> Path
             yield from table.read_whole_group(group).combine_chunks().to_batches()
 
     with atomic_target(dst) as tmp:
-        if name.endswith(".lance"):
+        fmt = by_name(name, WRITABLE)
+        if fmt is LANCE:
             lance = _lance()
             reader = pa.RecordBatchReader.from_batches(schema, batches())
             lance.write_dataset(reader, str(tmp), schema=schema)
-        elif name.endswith((".arrow", ".feather")):
+        elif fmt is IPC:
             options = pa.ipc.IpcWriteOptions(compression=compression)
             with (
                 pa.OSFile(str(tmp), "wb") as sink,

@@ -36,10 +36,9 @@ import pyarrow.compute as pc
 
 from ..errors import ArrowscopeError
 from ..images.cache import ByteLRU
+from ..images.masks import is_binary, label_binary
 from .keys import COMPARTMENTS, KeyRoles, _find, detect_keys, group_codes
 from .links import IMAGES_METADATA_KEY, FieldOfView, Link
-from .links.files import is_binary, label_binary, plane_shape, read_plane
-from .links.omezarr import ZarrChannel
 from .source import TableFile, is_text_table, not_a_table_error, read_profile_table
 
 __all__ = [
@@ -384,21 +383,7 @@ class ProfileTable:
         return None
 
     def _channel_image(self, fov: FieldOfView, channel: str) -> Any:
-        """The field's ``channel`` as a lazy image (opened, or read from its file)."""
-        from ..images.image import ArrayPixels, OMEImage
-        from ..images.metadata import ImageMeta
-
-        found = fov.channels.get(channel)
-        if isinstance(found, OMEImage):
-            return found
-        if isinstance(found, ZarrChannel):  # chunked, with its resolution levels
-            return found.image()
-        if found is not None:
-            (Y, X), dtype = plane_shape(found)
-            meta = ImageMeta(shape=(1, 1, 1, Y, X), dtype=dtype, name=channel)
-            return OMEImage(
-                meta, ArrayPixels(lambda: read_plane(found)[None, None, None])
-            )
+        """The field's ``channel`` as a lazy image, from the first link that has it."""
         for link in self.links:
             image = link.channel_image(fov, channel)
             if image is not None:
@@ -449,14 +434,12 @@ class ProfileTable:
 
     def _first_plane_shape(self, fovs: list[FieldOfView]) -> tuple[int, int] | None:
         for fov in fovs:
-            for p in [*fov.channels.values(), *fov.masks.values()]:
-                if p is not None:
-                    try:
-                        return plane_shape(p)[0]
-                    except ArrowscopeError as exc:  # another field may do
-                        self.note_problem(f"field {fov.label}: {exc}")
             for link in self.links:
-                shape = link.plane_shape(fov)
+                try:
+                    shape = link.plane_shape(fov)
+                except ArrowscopeError as exc:  # another field may do
+                    self.note_problem(f"field {fov.label}: {exc}")
+                    break
                 if shape is not None:
                     return shape
         return None
@@ -482,9 +465,10 @@ class ProfileTable:
 
     def _channel_dtype(self, channel: str) -> np.dtype[Any]:
         for fov in self.fields_of_view:
-            p = fov.channels.get(channel)
-            if p is not None:
-                return plane_shape(p)[1]
+            for link in self.links:
+                dtype = link.field_dtype(fov, channel)
+                if dtype is not None:
+                    return dtype
         for link in self.links:
             dtype = link.channel_dtype(channel)
             if dtype is not None:
@@ -560,24 +544,23 @@ class ProfileTable:
         return da.stack(planes) if planes else da.zeros((0, *shape), dtype)
 
     def _channel_plane(self, fov: FieldOfView, channel: str) -> np.ndarray | None:
-        p = fov.channels.get(channel)
-        if p is not None:
-            return read_plane(p)
         for link in self.links:
             plane = link.channel_plane(fov, channel)
             if plane is not None:
                 return plane
         return None
 
-    def _mask_plane(self, fov: FieldOfView, compartment: str) -> np.ndarray | None:
-        p = fov.masks.get(compartment)
-        if p is not None:
-            return label_binary(read_plane(p))
+    def _stored_mask(self, fov: FieldOfView, compartment: str) -> np.ndarray | None:
+        """The mask as stored (binary or labels), from the first link that has it."""
         for link in self.links:
             plane = link.mask_plane(fov, compartment)
             if plane is not None:
                 return plane
         return None
+
+    def _mask_plane(self, fov: FieldOfView, compartment: str) -> np.ndarray | None:
+        mask = self._stored_mask(fov, compartment)
+        return None if mask is None else label_binary(mask)
 
     # ---- link checks
     def link_report(
@@ -610,10 +593,7 @@ class ProfileTable:
             }
             mask = None
             if mask_name is not None:
-                p = fov.masks.get(mask_name)
-                mask = (
-                    read_plane(p) if p is not None else self._mask_plane(fov, mask_name)
-                )
+                mask = self._stored_mask(fov, mask_name)
             if mask is not None:
                 binary = is_binary(mask)
                 labels = label_binary(mask) if binary else mask.astype(np.int64)

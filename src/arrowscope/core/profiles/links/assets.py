@@ -14,7 +14,8 @@ import pyarrow as pa
 from ...errors import ArrowscopeError
 from ...images.locations import LocationError, parse, parse_table_value, within_any
 from ...images.stores import is_uri
-from .base import FieldOfView, Link, LinkedRows
+from .base import FieldOfView, LinkedRows
+from .entries import FieldEntries
 from .files import RemoteFile, RemoteRoots, not_followed
 
 
@@ -36,7 +37,7 @@ def asset_image(path: Path) -> Any:
     return OMEImage(meta, ArrayPixels(lambda: data.compute()))
 
 
-class ImageAssetsLink(Link):
+class ImageAssetsLink(FieldEntries):
     """Channels of each field from the image file its ``image_assets`` row names
     (matched by ``dataset_id``/``image_id`` as text)."""
 

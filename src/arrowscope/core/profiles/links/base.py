@@ -111,6 +111,10 @@ class Link:
     def channel_dtype(self, channel: str) -> np.dtype[Any] | None:
         return None
 
+    def field_dtype(self, fov: FieldOfView, channel: str) -> np.dtype[Any] | None:
+        """The dtype of ``channel`` in one field, when the link knows it there."""
+        return None
+
     def stored_crop(self, rows: LinkedRows, row: int, channel: str) -> Any:
         return None
 

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from ..keys import KeyRoles
 from .base import FieldOfView, Link, LinkedRows, table_name
+from .entries import FieldEntries
 
 #: CytoTable's label columns of ``source_images``, and the mask names they give.
 MASK_NAMES = {"ome_arrow_label": "label", "ome_arrow_mask": "mask"}
@@ -22,7 +23,7 @@ def _image_column(src: Any) -> str:
     return column or src.default_column()
 
 
-class SourceImagesLink(Link):
+class SourceImagesLink(FieldEntries):
     """Channels and labels of each field from CytoTable's ``source_images``
     (keys compared as text: CytoTable casts them)."""
 

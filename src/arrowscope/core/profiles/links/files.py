@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from ...errors import ArrowscopeError, CorruptFileError
+from ...errors import CorruptFileError
 from ...images.locations import (
     Location,
     LocationError,
@@ -37,8 +37,9 @@ from ...images.locations import (
 )
 from ...images.omezarr import is_zarr_name
 from ..keys import IMAGE_SUFFIXES, KeyRoles
-from .base import FieldOfView, Link, LinkedRows, leaf_name
-from .omezarr import ZarrChannel, zarr_channel
+from .base import FieldOfView, LinkedRows, leaf_name
+from .entries import FieldEntries
+from .omezarr import zarr_channel
 
 
 class FileIndex:
@@ -157,81 +158,6 @@ def stem(name: str) -> str:
         if base.lower().endswith(suf):
             return base[: -len(suf)]
     return Path(base).stem
-
-
-_BIOIO_LOCK = threading.Lock()
-
-
-def read_plane(path: Path | Any) -> np.ndarray:
-    """The first (Y, X) plane of an image file (via arrowscope, tifffile or bioio)
-    or of an opened :class:`~arrowscope.core.images.image.OMEImage`."""
-    from ...images.image import OMEImage, open_image
-
-    if isinstance(path, OMEImage):
-        return np.asarray(path.to_dask()[0, 0, 0])
-    if isinstance(path, (RemoteFile, ZarrChannel)):  # found, opened lazily
-        return path.read_plane()
-    name = path.name.lower()
-    if name.endswith((".parquet", ".arrow", ".feather")):
-        img = open_image(path)
-        return np.asarray(img.to_dask()[0, 0, 0])
-    if name.endswith((".tif", ".tiff")) and not name.endswith(
-        (".ome.tif", ".ome.tiff")
-    ):
-        import tifffile
-
-        try:
-            with tifffile.TiffFile(path) as tif:
-                return np.asarray(tif.pages[0].asarray())
-        except (OSError, ValueError, tifffile.TiffFileError) as exc:
-            raise CorruptFileError(f"cannot read the TIFF: {exc}", path=path) from exc
-    try:
-        from bioio import BioImage
-    except ImportError as exc:  # pragma: no cover - bioio is a core dependency
-        raise ArrowscopeError("reading image files needs bioio", path=path) from exc
-    try:
-        with _BIOIO_LOCK:  # bioio's plugin lookup is not thread-safe
-            img = BioImage(path)
-        data = img.get_image_data("YX", T=0, C=0, Z=0)
-    except Exception as exc:  # bioio raises many unrelated types for bad files
-        raise CorruptFileError(f"cannot read the image: {exc}", path=path) from exc
-    return np.asarray(data)
-
-
-def plane_shape(path: Any) -> tuple[tuple[int, int], np.dtype[Any]]:
-    """(Y, X) and dtype of an image file (or an opened image), from its header
-    where possible."""
-    from ...images.image import OMEImage
-
-    if isinstance(path, OMEImage):
-        return (int(path.shape[-2]), int(path.shape[-1])), path.dtype
-    if isinstance(path, (RemoteFile, ZarrChannel)):
-        return path.plane_shape()
-    name = path.name.lower()
-    if name.endswith((".tif", ".tiff")):
-        import tifffile
-
-        with tifffile.TiffFile(path) as tif:
-            page = tif.pages[0]
-            return (int(page.shape[-2]), int(page.shape[-1])), np.dtype(page.dtype)
-    plane = read_plane(path)
-    return plane.shape[-2:], plane.dtype  # type: ignore[return-value]
-
-
-def label_binary(mask: np.ndarray) -> np.ndarray:
-    """Label a binary mask by 8-connected components; label images pass through."""
-    values = np.unique(mask)
-    if values.size > 2 or (values.size == 2 and values[0] != 0):
-        return mask.astype(np.int32, copy=False)
-    from scipy import ndimage
-
-    labels, _ = ndimage.label(mask > 0, structure=np.ones((3, 3), bool))
-    return labels.astype(np.int32)
-
-
-def is_binary(mask: np.ndarray) -> bool:
-    values = np.unique(mask)
-    return values.size <= 2 and (values.size < 2 or values[0] == 0)
 
 
 # -- files in object storage ------------------------------------------------------
@@ -494,7 +420,7 @@ def _is_remote(text: str | None) -> bool:
     return bool(text) and is_uri(str(text))
 
 
-class FileColumnsLink(Link):
+class FileColumnsLink(FieldEntries):
     """Channel and mask files named by the table's CellProfiler columns."""
 
     kind = "files"

@@ -19,7 +19,8 @@ import numpy as np
 
 from ...errors import ArrowscopeError
 from ..keys import KeyRoles, _find
-from .base import FieldOfView, Link, LinkedRows, table_name
+from .base import FieldOfView, LinkedRows, table_name
+from .entries import FieldEntries
 
 _OPENED: dict[tuple[int, str], Any] = {}
 _OPENED_LOCK = threading.Lock()
@@ -94,7 +95,7 @@ def zarr_channel(found: Any, channel: str, position: int) -> ZarrChannel:
     return ZarrChannel(found.uri, found.fs, found.path, channel, position)
 
 
-class ZarrPlateLink(Link):
+class ZarrPlateLink(FieldEntries):
     """The fields of view of a profile table from an OME-Zarr HCS plate.
 
     Each field's well (``B03``, ``B3``, ``B/3``) names the plate's well; its

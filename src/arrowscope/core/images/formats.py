@@ -1,0 +1,197 @@
+"""Every storage format arrowscope reads or writes, spelled once.
+
+A :class:`Format` holds what tells it apart — its suffixes, its magic bytes,
+the entry that marks a folder of it — and what it needs (the extra, with the
+line that installs it). The store layer, ``convert``, the writers, the front
+door (:mod:`arrowscope.core.profiles.kinds`), the panels' file dialogs and
+napari's reader patterns all take their suffixes and magic from here.
+
+Deciding a format never tries readers in turn: a file is known by its magic
+bytes (or, remotely, by a name that says it), a folder by what it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Format:
+    """One storage format.
+
+    ``table``: read as a table by the store layer (``open_store``);
+    ``writes``: arrowscope writes OME-Arrow tables in it; ``image``: an image
+    file or folder that ``convert`` reads (through bioio or arrowscope's
+    OME-Zarr reader); ``folder``: the entry inside a folder of this format
+    (a Lance dataset's ``_versions``), None for files.
+    """
+
+    name: str
+    title: str
+    suffixes: tuple[str, ...]
+    magic: tuple[bytes, ...] = ()
+    folder: str | None = None
+    table: bool = False
+    writes: bool = False
+    image: bool = False
+    #: the optional extra that brings its reader, and the module it imports
+    extra: str | None = None
+    module: str | None = None
+
+    def named(self, name: str) -> bool:
+        """Whether a file or folder name (or URI path) carries a suffix of this
+        format (case-insensitive; a query string and a trailing slash ignored)."""
+        return _plain(name).endswith(self.suffixes)
+
+    def has_magic(self, head: bytes) -> bool:
+        return any(head.startswith(m) for m in self.magic)
+
+    @property
+    def install(self) -> str | None:
+        """The line that installs this format's reader, when it is an extra."""
+        return f"pip install 'arrowscope[{self.extra}]'" if self.extra else None
+
+    @property
+    def patterns(self) -> list[str]:
+        """Glob patterns of its names (a file dialog's filter, napari's reader)."""
+        return [f"*{s}" for s in self.suffixes]
+
+
+def _plain(name: str) -> str:
+    return name.split("?", 1)[0].split("#", 1)[0].rstrip("/").lower()
+
+
+PARQUET = Format(
+    "parquet",
+    "Parquet",
+    (".ome.parquet", ".parquet"),
+    magic=(b"PAR1",),
+    table=True,
+    writes=True,
+)
+IPC = Format(
+    "ipc",
+    "Arrow IPC",
+    (".ome.arrow", ".arrow", ".feather", ".ipc"),
+    # the file format's magic, or a stream's continuation marker
+    magic=(b"ARROW1", b"\xff\xff\xff\xff"),
+    table=True,
+    writes=True,
+)
+LANCE = Format(
+    "lance",
+    "Lance",
+    (".lance",),
+    folder="_versions",
+    table=True,
+    writes=True,
+    extra="lance",
+    module="lance",
+)
+VORTEX = Format(
+    "vortex",
+    "Vortex",
+    (".vortex",),
+    magic=(b"VTXF",),
+    table=True,
+    extra="vortex",
+    module="vortex",
+)
+CSV = Format("csv", "CSV", (".csv", ".csv.gz"))
+TSV = Format("tsv", "TSV", (".tsv", ".tsv.gz"))
+SQLITE = Format(
+    "sqlite", "SQLite", (".sqlite", ".sqlite3", ".db"), magic=(b"SQLite format 3\x00",)
+)
+OME_TIFF = Format(
+    "ome-tiff",
+    "OME-TIFF",
+    (".ome.tif", ".ome.tiff"),
+    magic=(b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
+    image=True,
+    extra="io",
+    module="bioio_ome_tiff",
+)
+TIFF = Format(
+    "tiff",
+    "TIFF",
+    (".tif", ".tiff"),
+    magic=OME_TIFF.magic,
+    image=True,
+    extra="io",
+    module="bioio_tifffile",
+)
+PNG = Format(
+    "png",
+    "PNG",
+    (".png",),
+    magic=(b"\x89PNG\r\n\x1a\n",),
+    image=True,
+    extra="io",
+    module="bioio_imageio",
+)
+ZARR = Format(
+    "zarr",
+    "OME-Zarr",
+    (".ome.zarr", ".zarr"),
+    folder=".zattrs",  # Zarr v2; v3 folders hold zarr.json
+    image=True,
+)
+
+#: in the order a name is matched (a longer suffix before its tail)
+FORMATS: tuple[Format, ...] = (
+    PARQUET,
+    IPC,
+    LANCE,
+    VORTEX,
+    CSV,
+    TSV,
+    SQLITE,
+    OME_TIFF,
+    TIFF,
+    PNG,
+    ZARR,
+)
+#: the store layer's formats (``open_store`` reads them)
+TABLE_FORMATS = tuple(f for f in FORMATS if f.table)
+#: the formats arrowscope writes an OME-Arrow table in (``copy_table``)
+WRITABLE = tuple(f for f in FORMATS if f.writes)
+#: image files and folders ``convert`` turns into OME-Parquet (and back)
+IMAGE_FORMATS = tuple(f for f in FORMATS if f.image)
+#: plain text tables (profile tables, LoadData files)
+TEXT_FORMATS = (CSV, TSV)
+
+
+def by_name(name: str, among: Iterable[Format] = FORMATS) -> Format | None:
+    """The format a name says (its longest matching suffix), or None."""
+    plain = _plain(name)
+    best: tuple[int, Format] | None = None
+    for fmt in among:
+        for suffix in fmt.suffixes:
+            if plain.endswith(suffix) and (best is None or len(suffix) > best[0]):
+                best = (len(suffix), fmt)
+    return None if best is None else best[1]
+
+
+def by_magic(head: bytes, among: Iterable[Format] = FORMATS) -> Format | None:
+    """The format whose magic bytes ``head`` starts with, or None."""
+    return next((f for f in among if f.has_magic(head)), None)
+
+
+def by_key(name: str) -> Format:
+    """A format by its short name (``"parquet"``, ``"lance"``…)."""
+    for fmt in FORMATS:
+        if fmt.name == name:
+            return fmt
+    raise KeyError(name)
+
+
+def suffixes(formats: Iterable[Format]) -> tuple[str, ...]:
+    """Every suffix of ``formats``, longest first (for ``str.endswith``)."""
+    found = {s for f in formats for s in f.suffixes}
+    return tuple(sorted(found, key=lambda s: (-len(s), s)))
+
+
+#: the suffix of OME-Arrow files by name: a broken one is still ours, so its
+#: problem gets reported rather than left to other readers
+OWN_SUFFIXES = (".ome.parquet", ".ome.arrow")
