@@ -20,7 +20,7 @@ from arrowscope.core.errors import (
     SchemaError,
     UnsupportedError,
 )
-from arrowscope.core.profiles.cellprofiler import SqliteStore, open_output
+from arrowscope.core.profiles.cellprofiler import SqliteStore, open_sqlite
 from arrowscope.core.profiles.cpa import read_training_set, write_training_set
 from arrowscope.core.profiles.resolve import resolve
 from arrowscope.core.profiles.synthetic import write_cellprofiler_sqlite
@@ -36,7 +36,7 @@ def test_one_table_per_object_joins_cytoplasm_to_its_parents(tmp_path):
     db = write_cellprofiler_sqlite(
         tmp_path / "plate.sqlite", images=3, cells=5, image_folder=tmp_path / "img"
     )
-    assert resolve(db).kind == "profile table"
+    assert resolve(db).kind.name == "CellProfiler SQLite"
     pt = arrowscope.open_profiles(db, image_root=tmp_path / "img")
     assert pt.num_rows == 15
     table = pt.read(
@@ -135,7 +135,7 @@ def test_a_single_object_table_with_a_properties_file(tmp_path):
         "classifier_ignore_columns = .*_Intensity_Feature[01]_DNA, ObjectNumber\n"
         "training_set = train.txt\n"
     )
-    assert resolve(props).kind == "profile table"
+    assert resolve(props).kind.name == "CellProfiler Analyst properties"
     pt = arrowscope.open_profiles(props, image_root=tmp_path / "images")
     assert pt.keys.image == ["Metadata_ImageNumber"]
     assert pt.keys.object == "Metadata_ObjectNumber"
@@ -255,7 +255,7 @@ def examplehuman_csv():
 
 
 def test_the_nf1_database(nf1_sqlite):
-    output = open_output(nf1_sqlite)
+    output = open_sqlite(nf1_sqlite)
     assert output.store.tables == {
         "Cells": "Per_Cells",
         "Cytoplasm": "Per_Cytoplasm",

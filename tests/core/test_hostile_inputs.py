@@ -78,7 +78,7 @@ def test_info_describes_a_csv_profile_table(tmp_path, capsys):
         "Nuclei_Location_Center_X,Nuclei_Location_Center_Y\n1,1,1.0,1.0\n2,1,2.0,2.0\n"
     )
     assert main(["info", str(path)]) == 0
-    assert "profile table, 2 rows, 4 columns" in capsys.readouterr().out
+    assert "profile table without images, 2 rows, 4 columns" in capsys.readouterr().out
 
 
 def test_an_unreadable_chunk_dataset_folder_says_permission_denied(shared_tmp):

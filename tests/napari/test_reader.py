@@ -298,7 +298,7 @@ def test_warehouse_root_opens_as_a_profile_workspace(monkeypatch):
 def test_a_dropped_path_is_decided_once(tmp_path, monkeypatch):
     """napari asks get_reader, then the reader reads: the front door decides
     what the path is once, not again in the reader."""
-    import arrowscope.core.profiles.resolve as resolve_module
+    import arrowscope.core.profiles.kinds as resolve_module
     from arrowscope.core.profiles.synthetic import write_demo_plate
 
     files = write_demo_plate(tmp_path / "demo", n_fields=1, size=(64, 64))

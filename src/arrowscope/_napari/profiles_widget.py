@@ -234,26 +234,14 @@ class ProfilesWidget(QWidget):
 
         def load() -> tuple[ProfileTable, list[Any]]:
             links = {"images": images, "load_data": load_data}
+            roles = {"image": image_key, "object": object_column, "center": center}
             pt = open_profiles(
                 path,
                 image_root,
                 table=table,
+                roles={k: v for k, v in roles.items() if v} or None,
                 **{k: v for k, v in links.items() if v is not None},
             )
-            if image_key:
-                pt.keys.image = image_key
-            if object_column:
-                comp = pt.keys.compartment or "Object"
-                pt.keys.objects[comp] = object_column
-                pt.keys.compartment = comp
-            if center:
-                missing = [c for c in center if c not in pt.columns]
-                if missing:
-                    raise ArrowscopeError("no such centre column", column=missing[0])
-                pt.keys.center = center
-                pt.keys.bbox = None  # the detected box belongs to the old centre
-            if image_key or object_column or center:
-                pt.invalidate()
             return pt, profile_layers(pt)
 
         worker = make_worker(

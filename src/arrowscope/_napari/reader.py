@@ -1,8 +1,10 @@
-"""npe2 reader: OME-Arrow files, tables and chunk datasets as dask-backed layers.
+"""npe2 reader: OME-Arrow files, tables and chunk datasets as dask-backed
+layers; profile tables, CellProfiler output and warehouses with their images.
 
-``get_reader`` is cheap and silent: it looks at the suffix, then at the Parquet
-footer / IPC schema only, and returns None for anything without an OME-Arrow
-column so that plain tables stay with other readers.
+``get_reader`` is cheap and silent: the front door decides what each path is
+(its suffix and folder shape, then a header, footer or schema) and the reader
+claims only the kinds it opens, so plain tables and images stay with other
+readers. ``read_paths`` opens what was decided, without deciding again.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def _decide(location: str) -> Any:
     """What a path or URI is (or None), decided once by the front door
     (suffix and folder shape, then a footer or schema), for ``get_reader``
     and the ``read_paths`` that follows it."""
-    from ..core.profiles.resolve import resolve
+    from ..core.profiles.kinds import resolve
 
     if location not in _DECIDED:
         if len(_DECIDED) > 64:
@@ -32,9 +34,20 @@ def _decide(location: str) -> Any:
     return _DECIDED[location]
 
 
+def hand_over(found: Any) -> None:
+    """A decision the front door made already (``arrowscope view``): napari's
+    ``get_reader`` and ``read_paths`` for that path take it as it is."""
+    _HANDED[str(found.given)] = found
+
+
+#: decisions handed over by the command line, taken by the next get_reader
+_HANDED: dict[str, Any] = {}
+
+
 def _claims(location: str) -> bool:
-    """Whether a path or URI is arrowscope's."""
-    return _decide(location) is not None
+    """Whether a path or URI is of a kind napari opens through arrowscope."""
+    found = _decide(location)
+    return found is not None and found.claimed
 
 
 def get_reader(path: str | list[str]) -> Callable[..., list[Any]] | None:
@@ -45,8 +58,12 @@ def get_reader(path: str | list[str]) -> Callable[..., list[Any]] | None:
     """
     try:
         paths = [path] if isinstance(path, str) else list(path)
-        for p in paths:  # a new question: decide afresh (the file may have changed)
+        for p in paths:  # a new question: decide afresh (the file may have
+            # changed), unless arrowscope's own front door just decided it
+            handed = _HANDED.pop(str(p), None)
             _DECIDED.pop(str(p), None)
+            if handed is not None:
+                _DECIDED[str(p)] = handed
         if not paths or not all(_claims(str(p)) for p in paths):
             return None
     except Exception:  # noqa: BLE001 - the contract is "None or a reader"
@@ -63,7 +80,7 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
     """
     from ..core.errors import ArrowscopeError
     from ..core.images.image import open_source
-    from ..core.profiles.resolve import resolve
+    from ..core.profiles.kinds import resolve
     from .layers import source_layers
     from .preferences import ensure_reader_preferences
 
@@ -72,12 +89,13 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
     layers: list[Any] = []
     for p in paths:
         try:
-            found = _DECIDED.pop(str(p), None) or resolve(p)
-            if found is not None and found.kind in ("profile table", "warehouse"):
-                from ..core.profiles.resolve import open_profiles
+            found = (
+                _DECIDED.pop(str(p), None) or _HANDED.pop(str(p), None) or resolve(p)
+            )
+            if found is not None and found.role in ("profiles", "warehouse"):
                 from .profile_layers import profile_layers
 
-                pt = open_profiles(found.location)
+                pt = found.open()
                 layers += profile_layers(pt)
                 for problem in pt.problems[:3]:
                     _notify(f"{p}: {problem}", "warning")
@@ -88,7 +106,7 @@ def read_paths(path: str | list[str], stack: bool = False) -> list[Any]:
                         "warning",
                     )
                 continue
-            src = open_source(p)
+            src = found.open() if found is not None else open_source(p)
             problems: list[ArrowscopeError] = []
             found = source_layers(src, problems)
             skipped = [*src.empty_columns, *(e.column for e in problems)]

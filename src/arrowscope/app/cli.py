@@ -413,11 +413,13 @@ def _convert(args: argparse.Namespace) -> int:
         )
     layout = {"chunked": "dataset"}.get(args.layout, args.layout)
     compression = None if args.compression == "none" else args.compression
-    if isinstance(args.src, Path):
-        from ..core.profiles.cellprofiler import open_output, write_profile_table
+    found = _decide(args.src)
+    if found is not None and found.kind.output is not None:
+        # CellProfiler's SQLite / CSV folder / properties: the joined table
+        from ..core.profiles.cellprofiler import write_profile_table
 
-        output = open_output(args.src)
-        if output is not None:  # CellProfiler's SQLite / CSV folder / properties
+        output = found.output()
+        if output is not None:
             check_outputs([args.dst], [args.src, *output.inputs], args.overwrite)
             bar = _ProgressLine("convert")
             write_profile_table(output, args.dst, compression=compression, progress=bar)
@@ -537,7 +539,7 @@ def _qc(args: argparse.Namespace) -> int:
 
     from ..core.profiles.batch import qc_table, run_qc
     from ..core.profiles.qc import missing_summary, write_annotations, write_cleaned
-    from ..core.profiles.warehouse import open_warehouse, warehouse_root
+    from ..core.profiles.warehouse import open_warehouse
 
     if args.level != "cell":
         return _qc_level(args)
@@ -546,8 +548,14 @@ def _qc(args: argparse.Namespace) -> int:
     if conditions != "cosmicqc":
         conditions = Path(conditions)
     tables = list(args.tables)
-    local = all(isinstance(t, Path) for t in tables)
-    root = warehouse_root(tables[0]) if len(tables) == 1 and local else None
+    decided = _decide_all(tables, "check")
+    root = (
+        Path(decided[0].source)
+        if len(tables) == 1
+        and decided[0] is not None
+        and decided[0].role == "warehouse"
+        else None
+    )
     if args.out is None and args.into_warehouse is None:
         raise UsageError("give --out FILE, or --into-warehouse NAME for a warehouse")
     if args.into_warehouse is not None and root is None:
@@ -556,7 +564,7 @@ def _qc(args: argparse.Namespace) -> int:
         raise UsageError(
             "--cleaned is for profile files; filter a warehouse by its QC table"
         )
-    pt = _front_door(tables) if root is None else None
+    pt = _front_door(tables, decided) if root is None else None
     outputs = [p for p in (args.out, args.cleaned) if p is not None]
     inputs = pt.inputs if pt is not None else list(tables)
     if isinstance(conditions, Path):
@@ -649,7 +657,8 @@ def _qc_level(args: argparse.Namespace) -> int:
     if args.group_by:
         raise UsageError("--group-by is for cells (fields are compared within plates)")
     conditions: Any = "presets" if args.conditions == "cosmicqc" else args.conditions
-    pt = open_profiles(args.tables[0])
+    found = _decide_all(args.tables[:1], "check")[0]
+    pt = open_profiles(found or args.tables[0])
     inputs = list(pt.inputs)
     if conditions != "presets":
         conditions = Path(conditions)
@@ -705,13 +714,37 @@ def _qc_level(args: argparse.Namespace) -> int:
     return 0
 
 
-def _front_door(tables: list[Any]) -> Any:
+def _decide(location: Any) -> Any:
+    """What a command's input is (:func:`~arrowscope.core.profiles.kinds.resolve`),
+    decided once for the whole command; None when no kind knows it."""
+    from ..core.profiles.kinds import resolve
+
+    if isinstance(location, Path) and not location.exists():
+        return None  # the command names it when it opens it
+    return resolve(location)
+
+
+def _decide_all(locations: list[Any], verb: str) -> list[Any]:
+    """Each input decided once; a kind the command does not take (an image
+    to convert first) is refused with what it is and what to do."""
+    decided = [_decide(t) for t in locations]
+    for found in decided:
+        if found is not None and found.role == "convert":
+            raise found.refusal(verb)
+    return decided
+
+
+def _front_door(tables: list[Any], decided: list[Any]) -> Any:
     """The one table of a ``qc`` run that only ``open_profiles`` opens (a
     CellProfiler database, CSV folder or properties file, a table in a bucket),
     opened; None for plain local table files (read a row group at a time)."""
-    from ..core.profiles.resolve import is_cellprofiler_output, open_profiles
+    from ..core.profiles.resolve import open_profiles
 
-    special = [t for t in tables if isinstance(t, str) or is_cellprofiler_output(t)]
+    special = [
+        t
+        for t, found in zip(tables, decided, strict=True)
+        if isinstance(t, str) or (found is not None and found.kind.output)
+    ]
     if not special:
         return None
     if len(tables) > 1:
@@ -719,21 +752,22 @@ def _front_door(tables: list[Any]) -> Any:
             f"{special[0]} is checked on its own: give one CellProfiler output or "
             "table URI per qc run"
         )
-    return open_profiles(tables[0])
+    return open_profiles(decided[0] or tables[0])
 
 
 def _classify(args: argparse.Namespace) -> int:
     from ..core.profiles.classify import MODELS, classify_table
+    from ..core.profiles.resolve import open_profiles
 
     also = [p for p in (args.save_model, args.summary) if p is not None]
-    warehouse = None
-    if args.into_warehouse is not None:
-        from ..core.profiles.warehouse import open_warehouse, warehouse_root
-
-        root = warehouse_root(args.table) if isinstance(args.table, Path) else None
-        if root is None:
-            raise UsageError("--into-warehouse needs a warehouse root as TABLE")
-        warehouse = open_warehouse(root)
+    found = _decide_all([args.table], "classify")[0]
+    if args.into_warehouse is not None and (found is None or found.role != "warehouse"):
+        raise UsageError("--into-warehouse needs a warehouse root as TABLE")
+    # opened once (metadata only): classify, the summary and the warehouse
+    # write all use this table
+    pt = open_profiles(found or args.table, table=args.warehouse_table)
+    warehouse = pt.warehouse if args.into_warehouse is not None else None
+    if warehouse is not None:
         warehouse.check_quality_control(args.into_warehouse, args.overwrite)
 
     def before_training(pt: Any) -> None:
@@ -746,12 +780,11 @@ def _classify(args: argparse.Namespace) -> int:
     bar = _ProgressLine("classify")
     try:
         trained = classify_table(
-            args.table,
+            pt,
             args.labels,
             args.out,
             features=args.features,
             model=args.model,
-            table=args.warehouse_table,
             progress=bar,
             client=client,
             overwrite=args.overwrite,
@@ -792,18 +825,16 @@ def _classify(args: argparse.Namespace) -> int:
         trained.save(args.save_model)
         logger.info("wrote %s", args.save_model)
     if args.summary:
-        _class_summary(args, trained)
+        _class_summary(args, trained, pt)
     logger.info("wrote %s", args.out)
     return 0
 
 
-def _class_summary(args: argparse.Namespace, trained: Any) -> None:
+def _class_summary(args: argparse.Namespace, trained: Any, pt: Any) -> None:
     """Per-group class counts, shares and enrichment, beside the scores."""
     from ..core.images.parquet import read_parquet
-    from ..core.profiles.resolve import open_profiles
     from ..core.profiles.scoring import PREDICTED, write_class_summary
 
-    pt = open_profiles(args.table, table=args.warehouse_table)
     scores = read_parquet(args.out, columns=[PREDICTED])
     path, by = write_class_summary(pt, scores, trained.classes, args.summary, args.by)
     logger.info("wrote %s (groups by %s)", path, by)

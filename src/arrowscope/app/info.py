@@ -16,21 +16,26 @@ def describe(path: Path, table: str | None = None, **links: Any) -> dict[str, An
     opened (several candidate tables, a missing file), the tables are still
     listed and the reason is given.
     """
-    from ..core.errors import ArrowscopeError, NotOmeArrowError
+    from ..core.errors import ArrowscopeError
     from ..core.images.image import open_source
-    from ..core.profiles.resolve import open_profiles, resolve
-    from ..core.profiles.table import detect_keys, is_text_table
+    from ..core.profiles.kinds import resolve
+    from ..core.profiles.table import detect_keys
     from ..core.profiles.warehouse import open_warehouse
 
-    # CSV holds no images: asked about explicitly, any CSV is a profile table
-    text = isinstance(path, Path) and is_text_table(path)
-    found = None if text else resolve(path)
-    if found is not None and found.kind == "warehouse":
-        root = Path(found.location)
+    found = resolve(path)
+    if found is None:  # no kind knows it: the store layer says what it is
+        open_source(path)
+        raise AssertionError("unreachable: open_source raises for unknown kinds")
+    kind = found.kind.name
+    if found.role == "convert":
+        raise found.refusal("view")
+    if found.role == "warehouse":
+        root = Path(found.source)
         w = open_warehouse(root)
         facts: dict[str, Any] = {
             "path": str(root),
             "layout": "warehouse",
+            "kind": kind,
             "store": w.layout,
             "tables": [
                 {
@@ -61,15 +66,15 @@ def describe(path: Path, table: str | None = None, **links: Any) -> dict[str, An
             "links": pt.link_report(),
             "profiles": pt.describe(),
         }
-    if text or (found is not None and found.kind == "profile table"):
-        pt = open_profiles(path, **links)  # images linked, not embedded
-        return {"path": str(path), "layout": "profile-table", **pt.describe()}
-    # an image table or chunk dataset; or not ours, and open_source says why
-    try:
-        src = open_source(path if found is None else found.location)
-    except NotOmeArrowError:  # a table of profiles that names no images
-        pt = open_profiles(path, **links)
-        return {"path": str(path), "layout": "profile-table", **pt.describe()}
+    if found.role == "profiles":
+        pt = found.open(**links)  # images linked, not embedded
+        return {
+            "path": str(path),
+            "layout": "profile-table",
+            "kind": kind,
+            **pt.describe(),
+        }
+    src = found.open()  # an image table or chunk dataset
     columns = []
     for column in src.image_columns:
         metas = src.metas(column)
@@ -97,6 +102,7 @@ def describe(path: Path, table: str | None = None, **links: Any) -> dict[str, An
     out: dict[str, Any] = {
         "path": str(path),
         "layout": "typed-chunk-dataset" if src.kind == "dataset" else src.kind,
+        "kind": kind,
         "rows": src.num_rows,
         "row_groups": src.table.num_groups if src.table is not None else None,
         "image_columns": columns,
@@ -174,7 +180,7 @@ def info(path: Path, *, as_json: bool, table: str | None = None, **links: Any) -
     if facts["layout"] == "profile-table":
         keys = facts["keys"]
         lines = [
-            f"{facts['path']}: profile table, {facts['rows']} rows, "
+            f"{facts['path']}: {facts['kind']}, {facts['rows']} rows, "
             f"{facts['columns']} columns",
             f"  image key: {', '.join(keys['image']) or '(none found)'}",
             f"  objects: {keys['objects'] or '(none found)'}",

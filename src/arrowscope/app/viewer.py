@@ -165,20 +165,25 @@ def _open(viewer: Any, path: Path) -> list[Any]:
     A file nobody reads is one line naming it (an ArrowscopeError), not
     napari's traceback.
     """
-    from .._napari.reader import get_reader
+    from .._napari.reader import hand_over, read_paths
     from ..core.errors import UnsupportedError
     from ..core.images.stores import is_uri
+    from ..core.profiles.kinds import resolve
 
-    reader = get_reader(str(path))
-    if reader is not None and is_uri(str(path)):
+    found = resolve(path)  # decided once: napari's reader takes this decision
+    if found is not None and found.claimed and is_uri(str(path)):
         # napari matches readers by file-name patterns, which a URI with a
         # query string does not meet: add what the reader returns directly.
+        hand_over(found)
         added: list[Any] = []
-        for data, kwargs, kind in (d for d in reader(str(path)) if d[0] is not None):
+        for data, kwargs, kind in (
+            d for d in read_paths(str(path)) if d[0] is not None
+        ):
             got = getattr(viewer, f"add_{kind}")(data, **kwargs)
             added += got if isinstance(got, list) else [got]
         return added
-    if reader is not None:
+    if found is not None and found.claimed:
+        hand_over(found)
         return viewer.open(str(path), plugin="arrowscope")
     try:
         return viewer.open(str(path))
@@ -187,7 +192,8 @@ def _open(viewer: Any, path: Path) -> list[Any]:
         raise UnsupportedError(
             f"neither arrowscope nor another napari reader opens it ({first})",
             path=path,
-            hint="OME-Parquet, OME-Arrow tables, chunk datasets and profile tables "
+            hint=(found.kind.hint if found is not None else None)
+            or "OME-Parquet, OME-Arrow tables, chunk datasets and profile tables "
             "open here; convert other images with 'arrowscope convert'",
         ) from exc
 

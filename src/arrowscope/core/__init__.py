@@ -39,6 +39,7 @@ _WHERE = {
     ),
     "profiles.table": ("KeyRoles", "ProfileTable"),
     "profiles.resolve": ("open_profiles", "open_location"),
+    "profiles.kinds": ("Kind", "Resolved", "kinds", "resolve"),
     "profiles.qc": ("label_outliers",),
     "profiles.warehouse": ("open_warehouse", "Warehouse"),
     "images.writer": ("write_ome_dataset", "write_ome_parquet", "write_ome_table"),

@@ -507,35 +507,42 @@ class CellProfilerOutput:
         return [*getattr(self.store, "notes", []), *notes]
 
 
-def open_output(path: Path) -> CellProfilerOutput | None:
-    """A CellProfiler SQLite database, CSV export folder or CPA properties
-    file, opened lazily; None when ``path`` is none of these."""
-    from .cpa import is_properties, read_properties
+def open_properties(path: Path) -> CellProfilerOutput:
+    """A CPA properties file's database, with what the properties say."""
+    from .cpa import read_properties
 
-    if is_properties(path):
-        props = read_properties(path)
-        db = props.database
-        check_regular(db)
-        if not is_sqlite(db):
-            raise CorruptFileError(
-                f"is not an SQLite database (named by db_sqlite_file in {path.name})",
-                path=db,
-            )
-        store = SqliteStore(
-            db,
-            image_table=props.get("image_table"),
-            object_table=props.get("object_table"),
-            keep=props.named_columns,
+    props = read_properties(path)
+    db = props.database
+    check_regular(db)
+    if not is_sqlite(db):
+        raise CorruptFileError(
+            f"is not an SQLite database (named by db_sqlite_file in {path.name})",
+            path=db,
         )
-        read = [path, db, *([props.training_set] if props.training_set else [])]
-        return CellProfilerOutput(store, db, props, read)
-    if path.is_file() and path.suffix.lower() in SQLITE_SUFFIXES and is_sqlite(path):
-        return CellProfilerOutput(SqliteStore(path), path, inputs=[path])
-    if path.is_dir() and is_csv_export(path):
-        image = image_csv(path)
-        assert image is not None
-        return CellProfilerOutput(read_csv_export(path), image, inputs=[path])
-    return None
+    store = SqliteStore(
+        db,
+        image_table=props.get("image_table"),
+        object_table=props.get("object_table"),
+        keep=props.named_columns,
+    )
+    read = [path, db, *([props.training_set] if props.training_set else [])]
+    return CellProfilerOutput(store, db, props, read)
+
+
+def open_sqlite(path: Path) -> CellProfilerOutput:
+    """An ExportToDatabase SQLite file, objects joined to their image rows."""
+    return CellProfilerOutput(SqliteStore(path), path, inputs=[path])
+
+
+def open_csv_folder(path: Path) -> CellProfilerOutput:
+    """An ExportToSpreadsheet folder, objects joined to their image rows."""
+    image = image_csv(path)
+    if image is None:
+        raise SchemaError(
+            "has no Image.csv: not a CellProfiler ExportToSpreadsheet folder",
+            path=path,
+        )
+    return CellProfilerOutput(read_csv_export(path), image, inputs=[path])
 
 
 def _pick(names: list[str], suffix: str, path: Path) -> str:

@@ -501,9 +501,9 @@ def classify_table(
     **options: Any,
 ) -> TrainedModel:
     """The ``arrowscope classify`` job: open ``location`` (anything
-    ``open_profiles`` opens), match the labels by key, train, score every row
-    into ``out`` (on a dask cluster with ``client``). Returns the trained
-    model (accuracy, confusion, importances).
+    ``open_profiles`` opens, or an opened table), match the labels by key,
+    train, score every row into ``out`` (on a dask cluster with ``client``).
+    Returns the trained model (accuracy, confusion, importances).
 
     ``labels``: a labels table or file, a CPA training set, or None for the
     training set a CPA properties file names. ``folds``: the cross-validation
@@ -520,8 +520,13 @@ def classify_table(
     from ..images.atomic import check_outputs
     from .batch import annotation_keys
     from .resolve import open_profiles
+    from .table import ProfileTable
 
-    pt = open_profiles(location, **options)
+    pt = (
+        location
+        if isinstance(location, ProfileTable) and not options
+        else open_profiles(location, **options)
+    )
     read = [*pt.inputs, *([labels] if isinstance(labels, (str, Path)) else [])]
     for target in check_outputs([out, *also_writes], read, overwrite=overwrite):
         logging.getLogger("arrowscope").info("replacing %s", target)

@@ -87,6 +87,38 @@ class KeyRoles:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def edited(
+        self,
+        columns: list[str],
+        *,
+        image: list[str] | None = None,
+        object: str | None = None,  # noqa: A002 - the role's name
+        center: tuple[str, str] | None = None,
+    ) -> KeyRoles:
+        """These roles with the image key, the object number column or the
+        centre columns replaced (a column the table lacks is named)."""
+        from ..errors import ArrowscopeError
+
+        named = [*(image or ()), *([object] if object else []), *(center or ())]
+        missing = [c for c in named if c not in columns]
+        if missing:
+            raise ArrowscopeError(
+                "no such column for a key role",
+                column=missing[0],
+                hint=f"columns: {', '.join(columns[:8])}…",
+            )
+        out = KeyRoles(**self.to_dict())
+        if image:
+            out.image = list(image)
+        if object:
+            comp = out.compartment or "Object"
+            out.objects = {**out.objects, comp: object}
+            out.compartment = comp
+        if center:
+            out.center = (center[0], center[1])
+            out.bbox = None  # the detected box belongs to the old centre
+        return out
+
     @property
     def has_image_links(self) -> bool:
         return bool(self.files or self.masks or self.ome)

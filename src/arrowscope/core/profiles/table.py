@@ -47,6 +47,7 @@ __all__ = [
     "CellLocation",
     "FieldOfView",
     "KeyRoles",
+    "Origin",
     "ProfileTable",
     "TableFile",
     "_find",
@@ -61,6 +62,24 @@ __all__ = [
 
 #: fields of view's planes already read (the viewer steps back and forth)
 PLANE_CACHE = ByteLRU(256 * 2**20)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What the kind that opened a table knows of it beyond its rows."""
+
+    #: a file in the folder its images are looked up from, when that is not
+    #: the table's own folder (CellProfiler's database or image CSV)
+    beside: Path | None = None
+    #: every other file and folder opening it read (never a write target)
+    inputs: tuple[Path, ...] = ()
+    #: what opening it found (shown first among the table's problems)
+    notes: tuple[str, ...] = ()
+    #: a CellProfiler Analyst properties file (``cpa.Properties``)
+    properties: Any = None
+    #: the warehouse it is a table of, and which table
+    warehouse: Any = None
+    warehouse_table: str | None = None
 
 
 @dataclass
@@ -86,9 +105,18 @@ class ProfileTable:
         path: str | Path | pa.Table | Sequence[Path] | Any,
         keys: KeyRoles | dict[str, Any] | None = None,
         *,
-        links: Sequence[Link] = (),
-        problems: Sequence[str] = (),
+        origin: Origin | None = None,
+        link_options: dict[str, Any] | None = None,
+        links: Sequence[Link] | None = None,
+        roles: dict[str, Any] | None = None,
     ) -> None:
+        """Open ``path`` (a file, URI, in-memory table, data files or a store)
+        with the key roles given (or detected, or named by a properties
+        file), ``roles`` edited over them, and its links built from
+        ``link_options`` (``open_profiles``' options) unless ``links`` are
+        given. ``origin``: what the kind that opened it knows beyond its rows.
+        """
+        origin = origin or Origin()
         self._file = TableFile(
             path
             if isinstance(path, (pa.Table, list, tuple))
@@ -103,30 +131,52 @@ class ProfileTable:
         self.schema = self._file.schema
         if isinstance(keys, dict):
             keys = KeyRoles(**keys)
-        self.keys: KeyRoles = keys or detect_keys(self.schema)
-        #: the ways from rows to images, asked in order
-        self.links: list[Link] = list(links)
-        self.problems: list[str] = list(problems)
+        props = origin.properties
+        detected = keys or detect_keys(self.schema)
+        if props is not None and keys is None:
+            detected = props.keys(detected, self.columns)
+        #: the key roles, decided once here (panels and commands read them)
+        self.keys: KeyRoles = (
+            detected.edited(self.columns, **roles) if roles else detected
+        )
         #: The warehouse this table was opened from (``open_warehouse``), if any,
         #: and which of its tables (``"profiles.joined_profiles"``).
-        self.warehouse: Any = None
-        self.warehouse_table: str | None = None
+        self.warehouse: Any = origin.warehouse
+        self.warehouse_table: str | None = origin.warehouse_table
         #: QC flags stored with the table (a warehouse's ``quality_control``
         #: tables), aligned to the rows by key: shown when the table is opened.
         self.stored_flags: pa.Table | None = None
         #: What a CellProfiler Analyst properties file says of the table: each
         #: channel's colour, the columns the classifier ignores (regular
         #: expressions), its training set, and the properties file itself.
-        self.channel_colors: dict[str, str] = {}
-        self.classifier_ignore: list[str] = []
-        self.training_set: Path | None = None
-        self.properties: Path | None = None
+        self.channel_colors: dict[str, str] = (
+            dict(props.channel_colors) if props else {}
+        )
+        self.classifier_ignore: list[str] = list(props.ignore) if props else []
+        self.training_set: Path | None = props.training_set if props else None
+        self.properties: Path | None = props.path if props else None
         #: files the table was read from beside ``path`` (a CellProfiler
         #: database, CSV folder, properties file and its training set)
-        self.source_inputs: list[Path] = []
+        self.source_inputs: list[Path] = list(origin.inputs)
         #: the plate and well columns when the properties name them
         #: (``plate_id``, ``well_id``); else the plate map finds them by name
-        self.plate_keys: tuple[str | None, str] | None = None
+        self.plate_keys: tuple[str | None, str] | None = (
+            props.plate_keys(self.columns) if props else None
+        )
+        found: list[str] = []
+        if links is None:
+            from .links import build_links
+
+            links, found = build_links(
+                self.keys,
+                table_path=origin.beside or self.path,
+                table_uri=self.uri,
+                metadata=self.metadata,
+                **(link_options or {}),
+            )
+        #: the ways from rows to images, asked in order
+        self.links: list[Link] = list(links)
+        self.problems: list[str] = [*origin.notes, *found]
         self._key_table: pa.Table | None = None
         self._fovs: list[FieldOfView] | None = None
         self._fov_of_row: np.ndarray | None = None
@@ -187,6 +237,23 @@ class ProfileTable:
         """A problem found by the caller that opened this table (a warehouse)."""
         self._open_problems.append(problem)
         self.problems.append(problem)
+
+    def add_stored_flags(self, flags: pa.Table) -> None:
+        """QC flags stored with the table (one boolean column per condition,
+        aligned to the rows): a row is flagged for a condition if any stored
+        table says so."""
+        if self.stored_flags is None:
+            self.stored_flags = flags
+            return
+        for c in flags.column_names:
+            names = self.stored_flags.column_names
+            if c in names:
+                merged = pc.or_(self.stored_flags.column(c), flags.column(c))
+                self.stored_flags = self.stored_flags.set_column(
+                    names.index(c), c, merged
+                )
+            else:
+                self.stored_flags = self.stored_flags.append_column(c, flags.column(c))
 
     def add_columns(self, columns: dict[str, pa.Array]) -> None:
         """Add columns aligned to the rows (flags joined by key, say)."""

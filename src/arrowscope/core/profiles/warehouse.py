@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import (
     ArrowscopeError,
@@ -292,8 +291,7 @@ class Warehouse:
         The warehouse builds the links (its image tables by role); ``options``
         are ``open_profiles``' (``image_root=``, ``keys=``, …).
         """
-        from .links import build_links
-        from .table import ProfileTable
+        from .table import Origin, ProfileTable
 
         prof = self.table(table or "profiles")
         for role, option in (
@@ -308,16 +306,15 @@ class Warehouse:
             options.setdefault("image_assets", assets.source())
             options.setdefault("asset_root", self.root)
         keys = options.pop("keys", None)
-        pt = ProfileTable(prof.source(), keys)
-        pt.links, problems = build_links(
-            pt.keys, table_path=pt.path, metadata=pt.metadata, **options
+        roles = options.pop("roles", None)
+        origin = Origin(
+            notes=tuple(self.problems),  # first: they explain missing images
+            warehouse=self,
+            warehouse_table=prof.identifier,
         )
-        for problem in problems:
-            pt.note_problem(problem)
-        pt.warehouse = self
-        pt.warehouse_table = prof.identifier
-        for problem in self.problems:  # first: they explain missing images
-            pt.note_problem(problem)
+        pt = ProfileTable(
+            prof.source(), keys, origin=origin, link_options=options, roles=roles
+        )
         for qc in self.quality_control:
             _join_flags(pt, qc)
         return pt
@@ -703,17 +700,7 @@ def _join_flags(pt: Any, qc: WarehouseTable) -> None:
     pt.add_columns(extra)
     if not flags:  # a classifier's scores: columns to browse, not flags
         return
-    stored = pa.table({c: joined.column(c).fill_null(False) for c in flags})
-    if pt.stored_flags is None:
-        pt.stored_flags = stored
-    else:  # several QC tables: a row is flagged for a condition if any says so
-        for c in stored.column_names:
-            if c in pt.stored_flags.column_names:
-                merged = pc.or_(pt.stored_flags.column(c), stored.column(c))
-                i = pt.stored_flags.column_names.index(c)
-                pt.stored_flags = pt.stored_flags.set_column(i, c, merged)
-            else:
-                pt.stored_flags = pt.stored_flags.append_column(c, stored.column(c))
+    pt.add_stored_flags(pa.table({c: joined.column(c).fill_null(False) for c in flags}))
 
 
 def is_warehouse(path: str | Path) -> bool:
@@ -729,9 +716,23 @@ def is_warehouse(path: str | Path) -> bool:
 
 
 def _has_warehouse_layout(root: Path) -> bool:
+    return layout_of(root) is not None
+
+
+#: the warehouse layouts, as :func:`layout_of` names them
+LAYOUTS = ("iceberg", "manifest", "data-files", "parquet")
+
+
+def layout_of(root: Path) -> str | None:
+    """Which layout a folder holds (``"iceberg"``: CytoTable's registry;
+    ``"manifest"``: iceberg-bioimage's; ``"data-files"``: Iceberg-style table
+    folders without a registry; ``"parquet"``: CytoTable's Parquet export),
+    from its listing only; None when it is no warehouse."""
     base = _base(root)
-    if (base / REGISTRY).is_file() or (root / MANIFEST).is_file():
-        return True
+    if (base / REGISTRY).is_file():
+        return "iceberg"
+    if (root / MANIFEST).is_file():
+        return "manifest"
     if base.is_dir() and any(
         (table / "data").is_dir()
         for namespace in base.iterdir()
@@ -739,10 +740,10 @@ def _has_warehouse_layout(root: Path) -> bool:
         for table in namespace.iterdir()
         if table.is_dir()
     ):
-        return True
-    return any(
-        (root / f"{t}.parquet").is_file() for t in ("image_crops", "source_images")
-    )
+        return "data-files"
+    if any((root / f"{t}.parquet").is_file() for t in ("image_crops", "source_images")):
+        return "parquet"
+    return None
 
 
 def warehouse_root(path: str | Path) -> Path | None:
