@@ -425,8 +425,17 @@ def test_least_certain_cells_come_with_real_probabilities(tmp_path):
     assert ((gap > signal[low].max()) & (gap < signal[high].min())).all()
 
 
-def test_the_command_lines_models_are_the_classifiers():
-    from arrowscope.app.cli import _MODELS
-    from arrowscope.core.profiles.classify import MODELS
+def test_the_command_lines_models_are_the_classifiers(capsys):
+    """One registry: the command line's choices are the trainer's models, and
+    each model's missing-value policy is what training and scoring apply."""
+    from arrowscope.app.cli import _parser
+    from arrowscope.core.profiles.models import MODELS, model
 
-    assert list(_MODELS) == list(MODELS)
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["classify", "t.parquet", "--out", "o", "--model", "x"])
+    assert "{" + ",".join(MODELS) + "}" in capsys.readouterr().err
+    x = np.array([[1.0, np.nan]])
+    assert np.isnan(model("gbt").fill(x, np.array([5.0, 7.0]))[0, 1])
+    assert model("rf").fill(x, np.array([5.0, 7.0]))[0, 1] == 7.0
+    with pytest.raises(ArrowscopeError, match="one of: gbt, rf"):
+        model("svm")

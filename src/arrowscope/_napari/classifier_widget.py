@@ -128,7 +128,7 @@ class ClassifierWidget(_SessionWidget):
         self._bin_keys = {key_code(k): pos for k, pos in BIN_KEYS.items()}
         # train
         self.model = QComboBox()
-        for key, name in MODELS.items():
+        for key, name in ((k, m.title) for k, m in MODELS.items()):
             self.model.addItem(name, key)
         #: what the model learns from: the bins, or the verdicts by eye
         self.classes_from = QComboBox()
@@ -845,7 +845,9 @@ def describe_model(
     """Accuracy, confusion matrix, top features and the field in view, as rich
     text. ``validated``: False while cross-validation runs, True once done, or
     the text of its failure."""
-    lines = [f"<b>{html.escape(MODELS.get(trained.model, trained.model))}</b>"]
+    known = MODELS.get(trained.model)
+    title = known.title if known is not None else trained.model
+    lines = [f"<b>{html.escape(title)}</b>"]
     n = trained.training.num_rows
     used = f"{len(trained.features)} of {len(trained.candidates or trained.features)}"
     if trained.cv_accuracy is not None:

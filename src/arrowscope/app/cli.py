@@ -11,10 +11,13 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..core.profiles.models import DEFAULT_MODEL, MODELS
 
 logger = logging.getLogger("arrowscope")
 
@@ -25,10 +28,6 @@ def _location(text: str) -> Any:
         return text
     return Path(text.removeprefix("file://"))
 
-
-#: the classifier's models, by name (as ``core.profiles.classify.MODELS``,
-#: which imports nothing heavy but is not imported for ``--help``)
-_MODELS = ("gbt", "rf")
 
 #: the extra that installs a module a command may need
 _EXTRAS = {
@@ -60,16 +59,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="arrowscope", description="OME-Arrow / OME-Parquet images in napari."
-    )
-    p.add_argument("--version", action="version", version=f"arrowscope {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    demo = sub.add_parser(
-        "demo", help="write a synthetic Cell Painting plate and open it"
-    )
+def _demo_arguments(demo: argparse.ArgumentParser) -> None:
     demo.add_argument(
         "--out",
         type=Path,
@@ -81,13 +71,10 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="render headless to this PNG instead of opening a window",
     )
-    demo.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="rewrite the demo files and the screenshot if they exist",
-    )
+    _overwrite_argument(demo, "rewrite the demo files and the screenshot if they exist")
 
-    view = sub.add_parser("view", help="open files and folders in napari")
+
+def _view_arguments(view: argparse.ArgumentParser) -> None:
     view.add_argument("paths", nargs="*", type=_location)
     view.add_argument(
         "--profiles",
@@ -96,17 +83,14 @@ def _parser() -> argparse.ArgumentParser:
         "with its images",
     )
     _link_arguments(view)
-    view.add_argument(
-        "--table", help="with --profiles ROOT: a warehouse's profile table"
-    )
+    _warehouse_table_argument(view, "with --profiles ROOT: a warehouse's profile table")
     view.add_argument("--screenshot", type=Path, help="render headless to this PNG")
-    view.add_argument(
-        "--overwrite", action="store_true", help="replace the screenshot if it exists"
-    )
+    _overwrite_argument(view, "replace the screenshot if it exists")
 
-    conv = sub.add_parser(
-        "convert", help="convert between OME-Parquet and OME-TIFF/TIFF/OME-Zarr"
-    )
+
+def _convert_arguments(conv: argparse.ArgumentParser) -> None:
+    from ..core.images.formats import CONVERT_TARGETS
+
     conv.add_argument(
         "src",
         type=_location,
@@ -115,8 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument(
         "dst",
         type=_location,
-        help="output file (.ome.parquet, .parquet, .arrow, .feather, .lance, "
-        ".ome.tiff, .ome.zarr); for several inputs a folder",
+        help=f"output file ({', '.join(CONVERT_TARGETS)}); for several inputs a folder",
     )
     conv.add_argument(
         "--to",
@@ -125,18 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     _dask_arguments(conv, "convert")
     conv.add_argument("--layout", choices=["auto", "nested", "chunked"], default="auto")
-    conv.add_argument(
-        "--overwrite", action="store_true", help="replace outputs that exist"
-    )
+    _overwrite_argument(conv, "replace outputs that exist")
     conv.add_argument(
         "--compression",
         default="zstd",
         help="Parquet compression (zstd, lz4, snappy, none)",
     )
 
-    qc = sub.add_parser(
-        "qc", help="flag outlier cells (coSMicQC-compatible) and export the flags"
-    )
+
+def _qc_arguments(qc: argparse.ArgumentParser) -> None:
     qc.add_argument(
         "tables",
         nargs="+",
@@ -165,31 +145,23 @@ def _parser() -> argparse.ArgumentParser:
         "one row per field or well (measures, a flag per rule, the reason), "
         "--cleaned the cells of the fields or wells kept",
     )
-    qc.add_argument("--table", help="a warehouse's profile table, when not the default")
+    _warehouse_table_argument(qc, "a warehouse's profile table, when not the default")
     qc.add_argument("--group-by", nargs="+", default=[], metavar="COL")
     qc.add_argument(
         "--nan-policy", choices=["omit", "propagate", "raise"], default="omit"
     )
     qc.add_argument("--out", type=Path, help="annotation file: keys + flags")
-    qc.add_argument(
-        "--into-warehouse",
-        metavar="NAME",
-        help="write the flags into the warehouse as table quality_control.NAME",
+    _into_warehouse_argument(
+        qc, "write the flags into the warehouse as table quality_control.NAME"
     )
     qc.add_argument(
         "--cleaned", type=Path, help="also write the table without flagged rows"
     )
-    qc.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace outputs (files, a warehouse QC table) that exist",
-    )
+    _overwrite_argument(qc, "replace outputs (files, a warehouse QC table) that exist")
     _dask_arguments(qc, "run")
 
-    cls = sub.add_parser(
-        "classify",
-        help="train a phenotype classifier on labelled cells and score every cell",
-    )
+
+def _classify_arguments(cls: argparse.ArgumentParser) -> None:
     cls.add_argument("table", type=_location, help="a profile table or warehouse root")
     cls.add_argument(
         "--labels",
@@ -202,7 +174,12 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, required=True, help="scores: keys, class, p per class"
     )
     cls.add_argument("--features", nargs="+", metavar="COL", help="default: numeric")
-    cls.add_argument("--model", choices=list(_MODELS), default="gbt")
+    cls.add_argument(
+        "--model",
+        choices=list(MODELS),
+        default=DEFAULT_MODEL,
+        help=", ".join(f"{k}: {m.title}" for k, m in MODELS.items()),
+    )
     cls.add_argument(
         "--cv",
         type=int,
@@ -213,7 +190,7 @@ def _parser() -> argparse.ArgumentParser:
     cls.add_argument(
         "--save-model", type=Path, help="also write what rebuilds the model (JSON)"
     )
-    cls.add_argument("--table", dest="warehouse_table", help="a warehouse's table")
+    _warehouse_table_argument(cls, "a warehouse's table", dest="warehouse_table")
     cls.add_argument(
         "--summary",
         type=Path,
@@ -225,24 +202,105 @@ def _parser() -> argparse.ArgumentParser:
         metavar="COL",
         help="the groups of --summary (default: plate and well, else image)",
     )
-    cls.add_argument(
-        "--into-warehouse",
-        metavar="NAME",
-        help="also write the scores into the warehouse as quality_control.NAME",
+    _into_warehouse_argument(
+        cls, "also write the scores into the warehouse as quality_control.NAME"
     )
-    cls.add_argument(
-        "--overwrite", action="store_true", help="replace outputs that exist"
-    )
+    _overwrite_argument(cls, "replace outputs that exist")
     _dask_arguments(cls, "score")
 
-    info = sub.add_parser("info", help="describe what a file holds")
+
+def _info_arguments(info: argparse.ArgumentParser) -> None:
     info.add_argument("path", type=_location, help="a file, folder or URI")
     info.add_argument("--json", action="store_true", help="print JSON")
-    info.add_argument(
-        "--table", help="a warehouse's profile table, when not the default"
-    )
+    _warehouse_table_argument(info, "a warehouse's profile table, when not the default")
     _link_arguments(info)
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from .info import info
+
+    _check_link_roots(link_options(args))
+    return info(args.path, as_json=args.json, table=args.table, **link_options(args))
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    return _demo(args.out, args.screenshot, overwrite=args.overwrite)
+
+
+def _run_view(args: argparse.Namespace) -> int:
+    return _view(
+        args.paths,
+        args.screenshot,
+        args.profiles,
+        overwrite=args.overwrite,
+        table=args.table,
+        links=link_options(args),
+    )
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command: its help line, its arguments and what runs it."""
+
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _commands() -> dict[str, Command]:
+    return {
+        "demo": Command(
+            "write a synthetic Cell Painting plate and open it",
+            _demo_arguments,
+            _run_demo,
+        ),
+        "view": Command("open files and folders in napari", _view_arguments, _run_view),
+        "convert": Command(
+            "convert between OME-Parquet and OME-TIFF/TIFF/OME-Zarr, or "
+            "CellProfiler output to one Parquet table",
+            _convert_arguments,
+            _convert,
+        ),
+        "qc": Command(
+            "flag outlier cells (coSMicQC-compatible), fields or wells and export "
+            "the flags",
+            _qc_arguments,
+            _qc,
+        ),
+        "classify": Command(
+            "train a phenotype classifier on labelled cells and score every cell",
+            _classify_arguments,
+            _classify,
+        ),
+        "info": Command("describe what a file holds", _info_arguments, _run_info),
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="arrowscope", description="OME-Arrow / OME-Parquet images in napari."
+    )
+    p.add_argument("--version", action="version", version=f"arrowscope {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, command in _commands().items():
+        command.arguments(sub.add_parser(name, help=command.help))
     return p
+
+
+def _overwrite_argument(parser: argparse.ArgumentParser, help: str) -> None:  # noqa: A002
+    parser.add_argument("--overwrite", action="store_true", help=help)
+
+
+def _warehouse_table_argument(
+    parser: argparse.ArgumentParser,
+    help: str,
+    dest: str = "table",  # noqa: A002
+) -> None:
+    parser.add_argument("--table", dest=dest, help=help)
+
+
+def _into_warehouse_argument(parser: argparse.ArgumentParser, help: str) -> None:  # noqa: A002
+    parser.add_argument("--into-warehouse", metavar="NAME", help=help)
 
 
 def _dask_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
@@ -337,30 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(noisy).setLevel(logging.ERROR)
         logging.getLogger("pyiceberg").setLevel(logging.WARNING)  # "Defaulting to…"
     try:
-        if args.command == "info":
-            from .info import info
-
-            _check_link_roots(link_options(args))
-            return info(
-                args.path, as_json=args.json, table=args.table, **link_options(args)
-            )
-        if args.command == "convert":
-            return _convert(args)
-        if args.command == "qc":
-            return _qc(args)
-        if args.command == "classify":
-            return _classify(args)
-        if args.command == "demo":
-            return _demo(args.out, args.screenshot, overwrite=args.overwrite)
-        if args.command == "view":
-            return _view(
-                args.paths,
-                args.screenshot,
-                args.profiles,
-                overwrite=args.overwrite,
-                table=args.table,
-                links=link_options(args),
-            )
+        return _commands()[args.command].run(args)
     except UsageError as exc:
         logger.error("arrowscope %s: %s", args.command, exc)
         return 2
@@ -395,7 +430,6 @@ def main(argv: list[str] | None = None) -> int:
             exc,
         )
         return 1
-    return 2  # pragma: no cover - argparse enforces a command
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -810,7 +844,7 @@ def _classify(args: argparse.Namespace) -> int:
     counts = Counter(trained.training.column("Metadata_class").to_pylist())
     logger.info(
         "trained %s on %d cells (%s), %d features",
-        MODELS[args.model],
+        MODELS[args.model].title,
         trained.training.num_rows,
         ", ".join(f"{c}: {n}" for c, n in sorted(counts.items())),
         len(trained.features),

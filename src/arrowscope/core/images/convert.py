@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import UnsupportedError, WriteError
 from .atomic import atomic_target
 from .formats import (
+    CONVERT_TARGETS,
     IMAGE_FORMATS,
     OME_TIFF,
     TABLE_FORMATS,
@@ -273,13 +274,7 @@ def convert(
 
 
 #: every suffix convert writes, as the user would type it
-TARGETS = (
-    ".ome.parquet (or .parquet)",
-    ".arrow/.feather/.ipc",
-    ".lance",
-    ".ome.tiff",
-    ".ome.zarr",
-)
+TARGETS = CONVERT_TARGETS
 
 
 def check_target(dst: Path) -> None:

@@ -195,3 +195,11 @@ def suffixes(formats: Iterable[Format]) -> tuple[str, ...]:
 #: the suffix of OME-Arrow files by name: a broken one is still ours, so its
 #: problem gets reported rather than left to other readers
 OWN_SUFFIXES = (".ome.parquet", ".ome.arrow")
+
+
+#: every output ``convert`` writes, as the user would type it
+CONVERT_TARGETS = (
+    *(" / ".join(f.suffixes) for f in WRITABLE),
+    *OME_TIFF.suffixes[-1:],
+    *ZARR.suffixes[:1],
+)

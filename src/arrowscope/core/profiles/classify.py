@@ -32,6 +32,8 @@ from ..errors import ArrowscopeError, SchemaError
 from .batch import one_level
 from .cpa import CLASS_COLUMN
 from .labels import match_labels, read_labels
+from .models import DEFAULT_MODEL, MODELS
+from .models import model as model_of
 from .scoring import PREDICTED, PROB_PREFIX, score_all, take_rows
 
 __all__ = [
@@ -51,7 +53,6 @@ __all__ = [
     "train_table",
 ]
 
-MODELS: dict[str, str] = {"gbt": "gradient boosting", "rf": "random forest"}
 FORMAT = "arrowscope.classifier/1"
 #: features a model uses at most: the ones that separate the bins best
 #: (ANOVA F on the training cells). Scoring reads only these columns.
@@ -119,31 +120,10 @@ def feature_columns(
     return out
 
 
-def _estimator(model: str, seed: int, n: int = 1000) -> Any:
-    """The model for ``n`` training cells. Gradient boosting's leaves hold
-    at least 20 cells by default: with the few dozen cells a user bins that
-    allows no split at all, so leaves shrink with the training set, and so do
-    the bins each feature is cut into."""
+def _estimator(key: str, seed: int, n: int = 1000) -> Any:
+    """The estimator of model ``key`` for ``n`` training cells."""
     _sklearn()
-    if model == "gbt":
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        leaf = max(2, min(20, n // 10))
-        # a few hundred cells cannot fill 255 bins a feature; 63 gives the same
-        # accuracy here in a fifth of the time (the panel retrains on every change)
-        bins = 63 if n < 5000 else 255
-        return HistGradientBoostingClassifier(
-            random_state=seed, min_samples_leaf=leaf, max_bins=bins
-        )
-    if model == "rf":
-        from sklearn.ensemble import RandomForestClassifier
-
-        from .batch import usable_cores
-
-        return RandomForestClassifier(
-            n_estimators=200, random_state=seed, n_jobs=usable_cores()
-        )
-    raise ArrowscopeError(f"unknown model {model!r}", hint="gbt or rf")
+    return model_of(key).build(seed, n)
 
 
 def _matrix(table: pa.Table, features: Sequence[str]) -> np.ndarray:
@@ -182,9 +162,7 @@ class TrainedModel:
 
     def predict(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """Predicted class and per-class probabilities of the rows of ``table``."""
-        x = _matrix(table, self.features)
-        if self.model == "rf":  # random forests take no NaN: the training mean
-            x = np.where(np.isnan(x), self.means, x)
+        x = model_of(self.model).fill(_matrix(table, self.features), self.means)
         proba = self.estimator.predict_proba(x) if len(x) else np.empty((0, 0))
         order = [list(self.estimator.classes_).index(c) for c in self.classes]
         if not len(x):
@@ -207,11 +185,9 @@ class TrainedModel:
         places within the gap between the classes: cells there get split
         votes, cells far from it keep near-certain ones (query by committee).
         The refits are made once per model, on first use."""
-        x = _matrix(table, self.features)
+        x = model_of(self.model).fill(_matrix(table, self.features), self.means)
         if not len(x):
             return np.empty((0, len(self.classes)))
-        if self.model == "rf":
-            x = np.where(np.isnan(x), self.means, x)
         total = np.zeros((len(x), len(self.classes)))
         for estimator in [self.estimator, *self._refits(members)]:
             proba = estimator.predict_proba(x)
@@ -225,8 +201,7 @@ class TrainedModel:
         if self._committee is None:
             y = np.asarray(self.training.column(CLASS_COLUMN).to_pylist(), object)
             x = _matrix(self.training, self.features)
-            if self.model == "rf":
-                x = np.where(np.isnan(x), self.means, x)
+            x = model_of(self.model).fill(x, self.means)
             rng = np.random.default_rng(self.seed)
             fits = []
             for m in range(members):
@@ -274,7 +249,7 @@ def train(
     *,
     keys: Sequence[str],
     features: Sequence[str],
-    model: str = "gbt",
+    model: str = DEFAULT_MODEL,
     seed: int = 0,
     folds: int = 5,
     max_features: int | None = MAX_FEATURES,
@@ -339,8 +314,7 @@ def train(
     trained.max_features = max_features
     with np.errstate(all="ignore"):  # an all-NaN feature has no mean: 0
         trained.means = np.nan_to_num(np.nanmean(fit_x, axis=0))
-    if model == "rf":
-        fit_x = np.where(np.isnan(fit_x), trained.means, fit_x)
+    fit_x = model_of(model).fill(fit_x, trained.means)
     trained.notes = notes
     with warnings.catch_warnings(), one_level():  # sklearn's advice is not ours
         warnings.simplefilter("ignore", UserWarning)
@@ -406,13 +380,10 @@ def cross_validate(
     for fit_rows, test_rows in splits.split(x, classes):
         chosen = _select(x[fit_rows], classes[fit_rows], k)
         fx, tx = x[np.ix_(fit_rows, chosen)], x[np.ix_(test_rows, chosen)]
-        if trained.model == "rf":
-            with np.errstate(all="ignore"):
-                means = np.nan_to_num(np.nanmean(fx, axis=0))
-            fx, tx = (
-                np.where(np.isnan(fx), means, fx),
-                np.where(np.isnan(tx), means, tx),
-            )
+        with np.errstate(all="ignore"):
+            means = np.nan_to_num(np.nanmean(fx, axis=0))
+        fill = model_of(trained.model).fill
+        fx, tx = fill(fx, means), fill(tx, means)
         est = _estimator(trained.model, trained.seed, len(fit_rows))
         with warnings.catch_warnings(), one_level():
             warnings.simplefilter("ignore", UserWarning)
@@ -488,7 +459,7 @@ def classify_table(
     out: str | Path,
     *,
     features: Sequence[str] | None = None,
-    model: str = "gbt",
+    model: str = DEFAULT_MODEL,
     ignore: Sequence[str] = (),
     seed: int = 0,
     folds: int = 5,
@@ -574,7 +545,7 @@ def train_table(
     labels: pa.Table,
     *,
     features: Sequence[str] | None = None,
-    model: str = "gbt",
+    model: str = DEFAULT_MODEL,
     ignore: Sequence[str] = (),
     seed: int = 0,
     path: Any = None,

@@ -10,8 +10,11 @@ Each kind reads one way a table names its images (see :class:`Link`):
   (OME-Zarr images named by file columns or assets open as :class:`ZarrChannel`).
 
 :func:`build_links` is the one place that picks kinds, from a table and the
-user's options (``open_profiles``); a warehouse builds its own. Adding a kind
-is a subclass of :class:`Link` and a line here.
+user's options (``open_profiles``); a warehouse passes its image tables as
+options. Adding a kind is a subclass of :class:`Link` and a line here; another
+package adds one through the ``arrowscope.links`` entry-point group: each
+entry point a callable ``(keys, *, table_path, table_uri, metadata, options)``
+returning a :class:`Link` for the table, or None when it has nothing to link.
 """
 
 from __future__ import annotations
@@ -65,9 +68,11 @@ def build_links(
     image_assets: Any = None,
     asset_root: str | Path | None = None,
     load_data: str | Path | None = None,
+    **extra: Any,
 ) -> tuple[list[Link], list[str]]:
     """The links a table's columns, its metadata and the user's options call
-    for, and the problems found choosing them."""
+    for, and the problems found choosing them. Options no built-in link takes
+    (``extra``) are for links other packages register."""
     from ...images.omezarr import is_zarr_name
     from ...images.stores import is_uri
 
@@ -134,7 +139,49 @@ def build_links(
         )
     if image_crops is not None:
         links.append(ImageCropsLink(image_crops))
+    links += _plugin_links(
+        keys,
+        problems,
+        table_path=table_path,
+        table_uri=table_uri,
+        metadata=metadata,
+        options={"image_root": image_root, "mask_root": mask_root, **extra},
+    )
     return links, problems
+
+
+#: the entry-point group other packages register link builders in
+LINKS_GROUP = "arrowscope.links"
+
+
+def _plugin_links(keys: KeyRoles, problems: list[str], **context: Any) -> list[Link]:
+    """The links other packages' builders make for this table (a builder
+    that fails is a problem of the table, never a failure to open it)."""
+    from importlib.metadata import entry_points
+
+    from ...errors import ArrowscopeError
+
+    registered = list(entry_points(group=LINKS_GROUP))
+    unknown = [k for k in context["options"] if k not in ("image_root", "mask_root")]
+    if unknown and not registered:  # a misspelt option is named, never ignored
+        raise ArrowscopeError(
+            f"no link takes the option {unknown[0]!r}",
+            hint="options: image_root, images, mask_root, load_data, "
+            "allow_outside_roots, source_images, image_crops, image_assets, "
+            "asset_root",
+        )
+    found: list[Link] = []
+    for ep in registered:
+        try:
+            link = ep.load()(keys, **context)
+        except Exception as exc:  # noqa: BLE001 - another package's bug
+            problems.append(f"the link {ep.name} ({ep.value}) failed: {exc}")
+            continue
+        if isinstance(link, Link):
+            found.append(link)
+        elif link is not None:
+            problems.append(f"the link {ep.name} ({ep.value}) returned no Link")
+    return found
 
 
 def _linked(
