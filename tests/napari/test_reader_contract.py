@@ -183,3 +183,22 @@ def test_unreadable_files_are_reported_as_such(shared_tmp, kind):
     assert note.startswith(f"error {path}: ")
     assert "permission denied" in note  # what is wrong, not only the name
     assert "permissions" in note or "read access" in note  # and what to do
+
+
+def test_napari_yaml_offers_the_reader_exactly_the_kinds_it_claims():
+    """napari.yaml's reader patterns are the registry's: a kind added to the
+    registry cannot be left out of napari's drop menu, nor a pattern linger
+    for a kind that is gone."""
+    from pathlib import Path
+
+    from npe2 import PluginManifest
+
+    import arrowscope
+    from arrowscope.core.profiles.kinds import reader_patterns
+
+    manifest = PluginManifest.from_file(
+        Path(arrowscope.__file__).parent / "napari.yaml"
+    )
+    (reader,) = manifest.contributions.readers
+    assert sorted(reader.filename_patterns) == reader_patterns()
+    assert reader.accepts_directories  # folder kinds: datasets, warehouses, CSV

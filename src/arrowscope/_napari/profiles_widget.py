@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.errors import ArrowscopeError
+from ..core.profiles.kinds import file_filter
 from ..core.profiles.resolve import open_profiles
 from ..core.profiles.table import ProfileTable
 from .layers import NAMESPACE
@@ -150,7 +151,7 @@ class ProfilesWidget(QWidget):
     # ---- opening
     def _browse_table(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open profile table", "", "Tables (*.parquet *.csv *.arrow *.feather)"
+            self, "Open profile table", "", file_filter("profiles", "warehouse")
         )
         if path:
             self.path_edit.setText(path)

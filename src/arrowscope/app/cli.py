@@ -448,6 +448,17 @@ def _convert(args: argparse.Namespace) -> int:
     layout = {"chunked": "dataset"}.get(args.layout, args.layout)
     compression = None if args.compression == "none" else args.compression
     found = _decide(args.src)
+    if (
+        found is not None
+        and found.role in ("profiles", "warehouse")
+        and not (found.kind.output)
+    ):
+        raise found.refusal(
+            "convert",
+            hint="convert writes images (OME-Parquet, OME-TIFF, OME-Zarr) and "
+            "joins CellProfiler output into one table; view, qc and classify "
+            "read this as it is",
+        )
     if found is not None and found.kind.output is not None:
         # CellProfiler's SQLite / CSV folder / properties: the joined table
         from ..core.profiles.cellprofiler import write_profile_table
@@ -760,11 +771,16 @@ def _decide(location: Any) -> Any:
 
 def _decide_all(locations: list[Any], verb: str) -> list[Any]:
     """Each input decided once; a kind the command does not take (an image
-    to convert first) is refused with what it is and what to do."""
+    to convert first, a dataset of images) is refused with what it is and
+    what to do."""
     decided = [_decide(t) for t in locations]
     for found in decided:
-        if found is not None and found.role == "convert":
-            raise found.refusal(verb)
+        if found is not None and not found.kind.rows:
+            raise found.refusal(
+                verb,
+                hint="open its images with 'arrowscope view'; qc and "
+                "classify read tables of measurements",
+            )
     return decided
 
 
@@ -795,6 +811,12 @@ def _classify(args: argparse.Namespace) -> int:
 
     also = [p for p in (args.save_model, args.summary) if p is not None]
     found = _decide_all([args.table], "classify")[0]
+    if found is not None and not found.kind.cells:
+        raise found.refusal(
+            "classify",
+            hint="classify judges cells: give the table of the cells' profiles "
+            "(qc --level field judges fields)",
+        )
     if args.into_warehouse is not None and (found is None or found.role != "warehouse"):
         raise UsageError("--into-warehouse needs a warehouse root as TABLE")
     # opened once (metadata only): classify, the summary and the warehouse

@@ -73,7 +73,10 @@ def _bioimage(src: Path) -> Any:
     try:
         return BioImage(src, reader=reader) if reader else BioImage(src)
     except Exception as exc:  # bioio raises many types for unreadable input
-        raise UnsupportedError(f"bioio cannot read this file: {exc}", path=src) from exc
+        first = str(exc).split(". ", 1)[0]  # not its list of plugins to install
+        raise UnsupportedError(
+            f"bioio cannot read this file: {first}", path=src
+        ) from exc
 
 
 def _channels(image: Any) -> tuple[Any, list[str], list[str] | None]:

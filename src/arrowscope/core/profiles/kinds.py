@@ -148,6 +148,11 @@ class Kind:
     folder: bool = False
     claimed: bool = True
     remote: bool = False
+    #: it holds rows of measurements (qc and classify read them)
+    rows: bool = True
+    #: its rows are cells (classify judges cells; a LoadData file's rows are
+    #: fields of view)
+    cells: bool = True
     #: what ``convert`` makes of it (None: it is not converted)
     converts_to: str | None = None
     #: what to do with it when it does not open here
@@ -209,20 +214,29 @@ class Resolved:
             raise TypeError(f"{self.kind.name} is not a CellProfiler output")
         return getattr(cellprofiler, self.kind.output)(Path(self.source))
 
-    def refusal(self, verb: str) -> Exception:
-        """The error for a kind that does not ``verb`` here (its says and hint)."""
+    def refusal(self, verb: str, hint: str | None = None) -> Exception:
+        """The error for a kind that does not ``verb`` here: what it is, and
+        what to do (``hint``, else the kind's own)."""
         from ..errors import NotOmeArrowError
 
+        hint = hint or self.kind.hint
         if self.kind.role == "convert":
-            from ..images.stores import describe_foreign
+            if isinstance(self.source, Path) and hint == _CONVERT:
+                stem = self.source.name.split(".")[0] or "image"
+                hint = _CONVERT.replace("IMAGE IMAGE", f"{self.source} {stem}")
+            elif isinstance(self.source, Path):
+                from ..images.stores import describe_foreign
 
-            if isinstance(self.source, Path):
-                what, hint = describe_foreign(self.source)
-                return NotOmeArrowError(what, path=self.source, hint=hint)
+                hint = describe_foreign(self.source)[1] or hint
+            return NotOmeArrowError(
+                f"is {self.kind.says}, not an OME-Arrow table",
+                path=self.source,
+                hint=hint,
+            )
         return NotOmeArrowError(
             f"is {self.kind.says}: arrowscope does not {verb} it",
             path=self.source,
-            hint=self.kind.hint,
+            hint=hint,
         )
 
 
@@ -468,6 +482,7 @@ BUILTIN: tuple[Kind, ...] = (
         "an OME-Arrow typed chunk dataset (images.parquet + chunks.parquet)",
         _chunk_dataset,
         folder=True,
+        rows=False,
         converts_to=".ome.parquet, .ome.tiff, .ome.zarr",
     ),
     Kind(
@@ -543,6 +558,7 @@ BUILTIN: tuple[Kind, ...] = (
         formats=(F.ZARR,),
         folder=True,
         hint=_PLATE_HINT,
+        rows=False,
     ),
     Kind(
         "OME-Zarr image",
@@ -553,6 +569,7 @@ BUILTIN: tuple[Kind, ...] = (
         folder=True,
         converts_to=".ome.parquet",
         hint=_CONVERT,
+        rows=False,
     ),
     Kind(
         "OME-Arrow image table",
@@ -573,12 +590,13 @@ BUILTIN: tuple[Kind, ...] = (
         opener=_open_table,
     ),
     Kind(
-        "CellProfiler LoadData file",
+        "CellProfiler LoadData / image CSV",
         "profiles",
-        "a CellProfiler LoadData CSV (one row per field, naming its image files)",
+        "a CellProfiler LoadData or Image.csv file (a row per field naming its images)",
         _load_data,
         formats=F.TEXT_FORMATS,
         opener=_open_table,
+        cells=False,
     ),
     Kind(
         "CSV profile table",
@@ -607,6 +625,7 @@ BUILTIN: tuple[Kind, ...] = (
         converts_to=".ome.parquet",
         hint=_CONVERT,
         extra="io",
+        rows=False,
     ),
     Kind(
         "TIFF image",
@@ -617,6 +636,7 @@ BUILTIN: tuple[Kind, ...] = (
         converts_to=".ome.parquet",
         hint=_CONVERT,
         extra="io",
+        rows=False,
     ),
     Kind(
         "PNG image",
@@ -627,6 +647,7 @@ BUILTIN: tuple[Kind, ...] = (
         converts_to=".ome.parquet",
         hint=_CONVERT,
         extra="io",
+        rows=False,
     ),
 )
 
@@ -674,6 +695,23 @@ def _plugin_kinds() -> list[Kind]:
                 logger.warning("arrowscope: entry point %s is not a Kind", ep.name)
         _PLUGINS = found
     return _PLUGINS
+
+
+def reader_patterns() -> list[str]:
+    """The file names napari's reader is offered: every pattern of a kind it
+    claims (napari.yaml lists exactly these; a test holds them equal)."""
+    found = {
+        p for k in BUILTIN if k.claimed and k.role != "convert" for p in k.patterns
+    }
+    return sorted(found)
+
+
+def file_filter(*roles: Role) -> str:
+    """A file dialog's filter for the kinds of ``roles`` (each kind's names),
+    then every file."""
+    chosen = [k for k in kinds() if k.role in roles and k.patterns]
+    patterns = list(dict.fromkeys(p for k in chosen for p in k.patterns))
+    return f"Tables and CellProfiler output ({' '.join(patterns)});;All files (*)"
 
 
 def resolve(
