@@ -220,7 +220,7 @@ def counted(monkeypatch):
     from tests.core.test_object_storage import Counting
 
     counters = []
-    real = stores.resolve
+    real = stores.filesystem_of
 
     def counting_resolve(source, filesystem=None):
         fs, path = real(source, filesystem)
@@ -230,7 +230,7 @@ def counted(monkeypatch):
         counters.append(counter)
         return pafs.PyFileSystem(counter), path
 
-    monkeypatch.setattr(stores, "resolve", counting_resolve)
+    monkeypatch.setattr(stores, "filesystem_of", counting_resolve)
 
     class Totals:
         def reset(self):

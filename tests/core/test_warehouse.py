@@ -64,7 +64,7 @@ def test_info_describes_a_warehouse(warehouse, capsys):
 
     assert main(["info", str(warehouse)]) == 0
     out = capsys.readouterr().out
-    assert "warehouse, 3 tables" in out
+    assert "warehouse, 3 tables (warehouse data files)" in out
     assert "profiles.joined_profiles: 289 rows (profiles)" in out
     assert "channels ['DNA', 'PH3', 'cellbody']" in out
 
@@ -158,7 +158,7 @@ def test_info_reports_joins_and_the_join_contract(warehouse, capsys):
 
     assert main(["info", str(warehouse)]) == 0
     out = capsys.readouterr().out
-    assert "data-files layout" in out
+    assert "(warehouse data files)" in out
     assert "objects by Metadata_ObjectID, channels by source_image_column" in out
     assert "image_id (required): Metadata_ImageNumber" in out
     assert "dataset_id (required): missing" in out

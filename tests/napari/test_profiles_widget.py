@@ -214,12 +214,12 @@ def test_key_roles_chosen_by_hand(make_napari_viewer, qtbot, shuffled_profiles):
 
 
 def test_cells_layer_caches_its_extent(make_napari_viewer, shuffled_profiles):
-    from arrowscope._napari.profile_layers import add_profile_layers
+    from arrowscope._napari.profile_layers import add_profile_layers, profile_layers
     from arrowscope.core.profiles.resolve import open_profiles
 
     path, table = shuffled_profiles
     viewer = make_napari_viewer()
-    points = add_profile_layers(viewer, open_profiles(path))
+    points = add_profile_layers(viewer, profile_layers(open_profiles(path)))
     first = points._extent_data
     # cached for this data array: computed once, and a copy is handed out
     assert points._arrowscope_extent[0] is points.data

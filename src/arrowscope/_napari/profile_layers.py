@@ -240,10 +240,11 @@ def cell_points_layer(data: Any, **kwargs: Any) -> Any:
     return CellPoints(data, **kwargs)
 
 
-def add_profile_layers(viewer: Any, pt: ProfileTable) -> Any:
-    """Add ``pt``'s layers to ``viewer``; returns the cells Points layer."""
+def add_profile_layers(viewer: Any, layers: list[Any]) -> Any:
+    """Add a table's layers (:func:`profile_layers`, made off the GUI thread)
+    to ``viewer``; returns the cells Points layer."""
     points = None
-    for data, kwargs, kind in profile_layers(pt):
+    for data, kwargs, kind in layers:
         if kind == "points":
             points = viewer.add_layer(cell_points_layer(data, **kwargs))
         else:

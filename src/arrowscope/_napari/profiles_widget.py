@@ -36,8 +36,8 @@ from ..core.profiles.kinds import file_filter
 from ..core.profiles.resolve import open_profiles
 from ..core.profiles.table import ProfileTable
 from .layers import NAMESPACE
-from .profile_layers import cell_points_layer, profile_layers
-from .session import QCSession, find_cells_layer, session_for
+from .profile_layers import add_profile_layers, profile_layers
+from .session import CellSession, find_cells_layer, session_for
 from .table_model import ArrowTableModel, ordered_columns
 from .workers import make_worker, start
 
@@ -57,7 +57,7 @@ class ProfilesWidget(QWidget):
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__()
         self.viewer = napari_viewer
-        self.session: QCSession | None = None
+        self.session: CellSession | None = None
         self._syncing = False
         self._worker: Any = None
         self._link_worker: Any = None
@@ -267,12 +267,7 @@ class ProfilesWidget(QWidget):
 
     def _opened(self, result: tuple[ProfileTable, list[Any]]) -> None:
         pt, layers = result
-        points = None
-        for data, kwargs, kind in layers:
-            if kind == "points":
-                points = self.viewer.add_layer(cell_points_layer(data, **kwargs))
-            else:
-                getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+        points = add_profile_layers(self.viewer, layers)
         self.attach(session_for(self.viewer, points, pt))
         first_field(self.viewer)
         explain_missing_images(self.viewer, pt, shown=[k for _, _, k in layers])
@@ -285,7 +280,7 @@ class ProfilesWidget(QWidget):
             )
 
     # ---- session
-    def attach(self, session: QCSession | None) -> None:
+    def attach(self, session: CellSession | None) -> None:
         """Show ``session``'s table and follow its selection."""
         if session is None:
             return

@@ -49,7 +49,7 @@ from ..core.profiles.qc import (
 )
 from .layers import NAMESPACE
 from .profiles_widget import _row, notify
-from .session import VERDICT_KEYS, QCSession, session_for
+from .session import VERDICT_KEYS, CellSession, session_for
 from .workers import make_worker, start
 
 DEBOUNCE_MS = 250
@@ -61,7 +61,7 @@ class _SessionWidget(QWidget):
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__()
         self.viewer = napari_viewer
-        self.session: QCSession | None = None
+        self.session: CellSession | None = None
         napari_viewer.layers.events.inserted.connect(self._maybe_attach)
 
     def _maybe_attach(self, *_: Any) -> None:

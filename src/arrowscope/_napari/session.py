@@ -50,11 +50,12 @@ VERDICT_KEYS = {
 }
 #: while the Classifier panel bins cells: key → the bin's position (None: out)
 BIN_KEYS = {**{str(k): k - 1 for k in range(1, 10)}, "Backspace": None}
-_SESSIONS: weakref.WeakKeyDictionary[Any, QCSession] = weakref.WeakKeyDictionary()
+_SESSIONS: weakref.WeakKeyDictionary[Any, CellSession] = weakref.WeakKeyDictionary()
 
 
-class QCSession:
-    """Selection, flags and filter state over one profile table in one viewer."""
+class CellSession:
+    """The judging of one profile table's cells in one viewer: the selection,
+    the flags (by rule and by eye), the filter and the classifier's bins."""
 
     selection_changed = Signal(object)  # list[int] of table rows
     state_changed = Signal()  # flags, manual flags or filter changed
@@ -475,7 +476,7 @@ def find_cells_layer(viewer: Any) -> Any | None:
 
 def session_for(
     viewer: Any, points: Any = None, profiles: ProfileTable | None = None
-) -> QCSession | None:
+) -> CellSession | None:
     """The session of ``points`` (or the newest cells layer), made on first use."""
     points = points or find_cells_layer(viewer)
     if points is None:
@@ -495,6 +496,6 @@ def session_for(
                     k: meta[k] for k in ("image_root", "images") if meta.get(k)
                 }
                 profiles = open_profiles(meta["profiles"], **options)
-        session = QCSession(viewer, profiles, points)
+        session = CellSession(viewer, profiles, points)
         _SESSIONS[points] = session
     return session

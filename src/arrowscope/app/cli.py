@@ -433,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from ..core.errors import CorruptFileError
+    from ..core.errors import MissingFileError
     from ..core.images.convert import convert, per_image_outputs
 
     if isinstance(args.dst, str):
@@ -481,14 +481,14 @@ def _convert(args: argparse.Namespace) -> int:
     inputs = [args.src] if isinstance(args.src, str) else _expand_inputs(args.src)
     if inputs == [args.src]:  # one file, dataset folder, OME-Zarr or URI
         if isinstance(args.src, Path) and not inputs[0].exists():
-            raise CorruptFileError("no such file or folder", path=args.src)
+            raise MissingFileError("no such file or folder", path=args.src)
         check_outputs(per_image_outputs(inputs[0], args.dst), inputs, args.overwrite)
         written = convert(inputs[0], args.dst, layout=layout, compression=compression)
         for out in written:
             logger.info("wrote %s", out)
         return 0
     if not inputs:
-        raise CorruptFileError("no input files match", path=args.src)
+        raise MissingFileError("no input files match", path=args.src)
     jobs = [(p, args.dst / (_base_name(p) + args.to)) for p in inputs]
     check_outputs([dst for _, dst in jobs], [args.src, *inputs], args.overwrite)
     args.dst.mkdir(parents=True, exist_ok=True)
@@ -530,7 +530,7 @@ def _expand_inputs(src: Path) -> list[Path]:
         import glob
 
         return sorted(Path(p) for p in glob.glob(text))
-    from ..core.images.omezarr import is_zarr_folder
+    from ..core.images.formats import is_zarr_folder
 
     if (
         src.is_dir()
@@ -675,7 +675,7 @@ def _qc(args: argparse.Namespace) -> int:
 
 def _check_link_roots(links: dict[str, Any]) -> None:
     """Local folders and files given as links exist (named if not)."""
-    from ..core.errors import CorruptFileError
+    from ..core.errors import MissingFileError
 
     for option, what in (
         ("image_root", "no such image folder (--images)"),
@@ -684,7 +684,7 @@ def _check_link_roots(links: dict[str, Any]) -> None:
     ):
         where = links.get(option)
         if isinstance(where, Path) and not where.exists():
-            raise CorruptFileError(what, path=where)
+            raise MissingFileError(what, path=where)
 
 
 def _qc_level(args: argparse.Namespace) -> int:
@@ -944,7 +944,7 @@ def _view(
     table: str | None = None,
     links: dict[str, Any] | None = None,
 ) -> int:
-    from ..core.errors import CorruptFileError
+    from ..core.errors import CorruptFileError, MissingFileError
     from .viewer import show
 
     if table is not None and profiles is None:
@@ -960,7 +960,7 @@ def _view(
         raise CorruptFileError("nothing to open", hint="give paths or --profiles TABLE")
     for p in [*paths, *([profiles] if profiles else [])]:
         if isinstance(p, Path) and not p.exists():
-            raise CorruptFileError("no such file or folder", path=p)
+            raise MissingFileError("no such file or folder", path=p)
         if isinstance(p, Path) and p.is_file() and p.stat().st_size == 0:
             # what info says, not "no reader opens it"
             raise CorruptFileError(

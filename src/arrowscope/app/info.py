@@ -16,56 +16,17 @@ def describe(path: Path, table: str | None = None, **links: Any) -> dict[str, An
     opened (several candidate tables, a missing file), the tables are still
     listed and the reason is given.
     """
-    from ..core.errors import ArrowscopeError
     from ..core.images.image import open_source
     from ..core.profiles.kinds import resolve
-    from ..core.profiles.table import detect_keys
-    from ..core.profiles.warehouse import open_warehouse
 
     found = resolve(path)
-    if found is None:  # no kind knows it: the store layer says what it is
-        open_source(path)
-        raise AssertionError("unreachable: open_source raises for unknown kinds")
+    if found is None:  # no kind knows it: the store layer opens it or says why
+        return _describe_images(open_source(path), path, "OME-Arrow image table")
     kind = found.kind.name
     if found.role == "convert":
         raise found.refusal("view")
     if found.role == "warehouse":
-        root = Path(found.source)
-        w = open_warehouse(root)
-        facts: dict[str, Any] = {
-            "path": str(root),
-            "layout": "warehouse",
-            "kind": kind,
-            "store": w.layout,
-            "tables": [
-                {
-                    "namespace": t.namespace,
-                    "table": t.name,
-                    "rows": t.rows,
-                    "role": t.role,
-                    "files": len(t.files),
-                }
-                for t in w.tables
-            ],
-        }
-        try:
-            pt = w.profiles(table, **links)
-        except ArrowscopeError as exc:
-            return {**facts, "profiles_problem": str(exc)}
-        keys = pt.keys
-        return {
-            **facts,
-            "join_keys": {
-                "image": keys.image,
-                "object": "Metadata_ObjectID"
-                if "Metadata_ObjectID" in pt.columns
-                else keys.object,
-                "channel": "source_image_column" if pt.link("source images") else None,
-            },
-            "join_contract": w.join_contract(table),
-            "links": pt.link_report(),
-            "profiles": pt.describe(),
-        }
+        return _describe_warehouse(Path(found.source), kind, table, links)
     if found.role == "profiles":
         pt = found.open(**links)  # images linked, not embedded
         return {
@@ -74,7 +35,57 @@ def describe(path: Path, table: str | None = None, **links: Any) -> dict[str, An
             "kind": kind,
             **pt.describe(),
         }
-    src = found.open()  # an image table or chunk dataset
+    return _describe_images(found.open(), path, kind)
+
+
+def _describe_warehouse(
+    root: Path, kind: str, table: str | None, links: dict[str, Any]
+) -> dict[str, Any]:
+    """A warehouse's tables, and its profiles when they open."""
+    from ..core.errors import ArrowscopeError
+    from ..core.profiles.warehouse import open_warehouse
+
+    w = open_warehouse(root)
+    facts: dict[str, Any] = {
+        "path": str(root),
+        "layout": "warehouse",
+        "kind": kind,
+        "store": w.layout,
+        "tables": [
+            {
+                "namespace": t.namespace,
+                "table": t.name,
+                "rows": t.rows,
+                "role": t.role,
+                "files": len(t.files),
+            }
+            for t in w.tables
+        ],
+    }
+    try:
+        pt = w.profiles(table, **links)
+    except ArrowscopeError as exc:
+        return {**facts, "profiles_problem": str(exc)}
+    keys = pt.keys
+    return {
+        **facts,
+        "join_keys": {
+            "image": keys.image,
+            "object": "Metadata_ObjectID"
+            if "Metadata_ObjectID" in pt.columns
+            else keys.object,
+            "channel": "source_image_column" if pt.link("source images") else None,
+        },
+        "join_contract": w.join_contract(table),
+        "links": pt.link_report(),
+        "profiles": pt.describe(),
+    }
+
+
+def _describe_images(src: Any, path: Any, kind: str) -> dict[str, Any]:
+    """An image table's or chunk dataset's image columns, levels and keys."""
+    from ..core.profiles.table import detect_keys
+
     columns = []
     for column in src.image_columns:
         metas = src.metas(column)
@@ -133,65 +144,74 @@ def info(path: Path, *, as_json: bool, table: str | None = None, **links: Any) -
         sys.stdout.write(json.dumps(facts, indent=2, default=str) + "\n")
         return 0
     if facts["layout"] == "warehouse":
-        lines = [
-            f"{facts['path']}: warehouse, {len(facts['tables'])} tables "
-            f"({facts['store']} layout)"
-        ]
-        lines += [
-            f"  {t['namespace']}.{t['table']}: {t['rows']} rows"
-            + (f" ({t['role']})" if t["role"] else "")
-            for t in facts["tables"]
-        ]
-        if "profiles_problem" in facts:
-            lines.append(f"  profiles: not opened: {facts['profiles_problem']}")
-            sys.stdout.write("\n".join(lines) + "\n")
-            return 0
-        prof = facts["profiles"]
-        lines.append(
-            f"  profiles: {prof['rows']} rows, {prof['fields_of_view']} fields of "
-            f"view, channels {prof['channels']}"
+        lines = _warehouse_lines(facts)
+    elif facts["layout"] == "profile-table":
+        lines = _profile_lines(facts)
+    else:
+        lines = _image_lines(facts)
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _warehouse_lines(facts: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{facts['path']}: warehouse, {len(facts['tables'])} tables ({facts['kind']})"
+    ]
+    lines += [
+        f"  {t['namespace']}.{t['table']}: {t['rows']} rows"
+        + (f" ({t['role']})" if t["role"] else "")
+        for t in facts["tables"]
+    ]
+    if "profiles_problem" in facts:
+        lines.append(f"  profiles: not opened: {facts['profiles_problem']}")
+        return lines
+    prof = facts["profiles"]
+    lines.append(
+        f"  profiles: {prof['rows']} rows, {prof['fields_of_view']} fields of "
+        f"view, channels {prof['channels']}"
+    )
+    jk = facts["join_keys"]
+    lines.append(
+        f"  joins: image by {', '.join(jk['image']) or '(none)'}"
+        + (f", objects by {jk['object']}" if jk["object"] else "")
+        + (f", channels by {jk['channel']}" if jk["channel"] else "")
+    )
+    links = facts["links"]
+    lines.append(
+        "  links: "
+        + ", ".join(
+            f"{k.replace('_', ' ')} {v}" for k, v in links.items() if isinstance(v, int)
         )
-        jk = facts["join_keys"]
-        lines.append(
-            f"  joins: image by {', '.join(jk['image']) or '(none)'}"
-            + (f", objects by {jk['object']}" if jk["object"] else "")
-            + (f", channels by {jk['channel']}" if jk["channel"] else "")
+    )
+    contract = facts["join_contract"]
+    lines.append(
+        "  iceberg-bioimage join contract: "
+        + ", ".join(
+            f"{k} ({c['level']}): {c['column'] or 'missing'}"
+            for k, c in contract.items()
         )
-        links = facts["links"]
-        lines.append(
-            "  links: "
-            + ", ".join(
-                f"{k.replace('_', ' ')} {v}"
-                for k, v in links.items()
-                if isinstance(v, int)
-            )
-        )
-        contract = facts["join_contract"]
-        lines.append(
-            "  iceberg-bioimage join contract: "
-            + ", ".join(
-                f"{k} ({c['level']}): {c['column'] or 'missing'}"
-                for k, c in contract.items()
-            )
-        )
-        lines += _problems(prof["problems"])
-        sys.stdout.write("\n".join(lines) + "\n")
-        return 0
-    if facts["layout"] == "profile-table":
-        keys = facts["keys"]
-        lines = [
-            f"{facts['path']}: {facts['kind']}, {facts['rows']} rows, "
-            f"{facts['columns']} columns",
-            f"  image key: {', '.join(keys['image']) or '(none found)'}",
-            f"  objects: {keys['objects'] or '(none found)'}",
-            f"  centre: {keys['center']}, box: {keys['bbox']}",
-            f"  fields of view: {facts['fields_of_view']}, "
-            f"channels: {facts['channels']}, "
-            f"masks: {facts['masks']}",
-        ]
-        lines += _problems(facts["problems"])
-        sys.stdout.write("\n".join(lines) + "\n")
-        return 0
+    )
+    lines += _problems(prof["problems"])
+    return lines
+
+
+def _profile_lines(facts: dict[str, Any]) -> list[str]:
+    keys = facts["keys"]
+    lines = [
+        f"{facts['path']}: {facts['kind']}, {facts['rows']} rows, "
+        f"{facts['columns']} columns",
+        f"  image key: {', '.join(keys['image']) or '(none found)'}",
+        f"  objects: {keys['objects'] or '(none found)'}",
+        f"  centre: {keys['center']}, box: {keys['bbox']}",
+        f"  fields of view: {facts['fields_of_view']}, "
+        f"channels: {facts['channels']}, "
+        f"masks: {facts['masks']}",
+    ]
+    lines += _problems(facts["problems"])
+    return lines
+
+
+def _image_lines(facts: dict[str, Any]) -> list[str]:
     what = "images" if facts["layout"] == "typed-chunk-dataset" else "rows"
     head = f"{facts['path']}: {facts['layout']}, {facts['rows']} {what}"
     if facts["row_groups"] is not None:
@@ -219,8 +239,7 @@ def info(path: Path, *, as_json: bool, table: str | None = None, **links: Any) -
             f"  other columns: {len(facts['other_columns'])} "
             f"({', '.join(facts['other_columns'][:6])}…)"
         )
-    sys.stdout.write("\n".join(lines) + "\n")
-    return 0
+    return lines
 
 
 def _problems(problems: list[str], shown: int = 10) -> list[str]:

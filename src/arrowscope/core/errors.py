@@ -57,6 +57,11 @@ class CorruptFileError(ArrowscopeError):
     """The file is truncated, corrupt, or not the format its name says."""
 
 
+class MissingFileError(CorruptFileError):
+    """No file or folder at the location given (a :class:`CorruptFileError`
+    too, so handlers of unreadable input catch it)."""
+
+
 class SchemaError(ArrowscopeError):
     """An OME-Arrow struct lacks required fields or has unusable types."""
 

@@ -112,7 +112,8 @@ def to_ome_parquet(
     RGB(A) samples become channels R, G, B (A); channels without names in the
     file are called C0…Cn.
     """
-    from .omezarr import is_zarr_folder, open_ome_zarr
+    from .formats import is_zarr_folder
+    from .omezarr import open_ome_zarr
 
     if is_zarr_folder(src):  # read by arrowscope: any name, plates refused
         return write_ome_parquet(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -203,3 +204,40 @@ CONVERT_TARGETS = (
     *OME_TIFF.suffixes[-1:],
     *ZARR.suffixes[:1],
 )
+
+
+# ---- zarr folders, known by what they hold (no zarr import) --------------------
+ZARR_MARKERS = ("zarr.json", ".zattrs", ".zgroup", ".zarray")
+
+
+def is_zarr_folder(path: Path) -> bool:
+    """Whether a local folder is a zarr group or array (whatever its name)."""
+    try:
+        return path.is_dir() and any((path / m).is_file() for m in ZARR_MARKERS)
+    except OSError:
+        return False
+
+
+def hcs_plate_field(path: Path) -> str | None:
+    """For a local zarr folder whose attributes describe an HCS plate, the
+    path of its first well's first field (``B/3/0``), else None; only the
+    plate's metadata file is read."""
+    import json
+
+    for marker in ("zarr.json", ".zattrs"):
+        try:
+            doc = json.loads((path / marker).read_text())
+        except (OSError, ValueError):
+            continue
+        attrs = doc.get("attributes", doc) if isinstance(doc, dict) else {}
+        ome = attrs.get("ome", attrs) if isinstance(attrs, dict) else {}
+        if isinstance(ome, dict) and isinstance(ome.get("plate"), dict):
+            wells = ome["plate"].get("wells") or [{}]
+            well = wells[0].get("path", "A/1") if isinstance(wells[0], dict) else ""
+            return f"{well}/0"
+    return None
+
+
+def is_zarr_name(name: str) -> bool:
+    """Whether a file name or location names a zarr folder."""
+    return name.split("?", 1)[0].rstrip("/").lower().endswith(".zarr")

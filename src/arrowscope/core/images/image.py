@@ -52,7 +52,7 @@ from .metadata import (
 )
 from .schema import META_FIELDS, is_ome_arrow_type, iter_ome_columns, missing_fields
 from .sources import TableSource, select_fields
-from .stores import is_uri, resolve
+from .stores import filesystem_of, is_uri
 
 PathLike = str | os.PathLike[str]
 #: File-level metadata key where arrowscope keeps values OME-Arrow rounds (float32).
@@ -436,7 +436,7 @@ class OMESource:
         remote = (
             None
             if local or files or isinstance(source, pa.Table)
-            else resolve(source, filesystem)
+            else filesystem_of(source, filesystem)
         )
         if local and is_chunk_dataset(source):
             self.path: Path | None = Path(source)
@@ -444,7 +444,7 @@ class OMESource:
         info = None
         if remote is not None:
             fs, where = remote
-            assert fs is not None  # resolve() gives a filesystem for every URI
+            assert fs is not None  # filesystem_of() gives a filesystem for every URI
             info = fs.get_file_info(where)  # once: the table store reuses it
             if info.type == pafs.FileType.Directory and is_chunk_dataset(where, fs):
                 self.path = os.fspath(source)  # type: ignore[assignment]

@@ -156,11 +156,11 @@ _STORE: type | None = None
 def zarr_store(location: str | Path, filesystem: pafs.FileSystem | None = None) -> Any:
     """A read-only zarr store for a local or remote folder (a path or URI)."""
     global _STORE
-    from .stores import resolve
+    from .stores import filesystem_of
 
     if _STORE is None:
         _STORE = _store_class()
-    fs, path = resolve(location, filesystem)
+    fs, path = filesystem_of(location, filesystem)
     if fs is None:
         fs, path = pafs.LocalFileSystem(), str(Path(path).resolve())
     return _STORE(fs, path)
@@ -404,42 +404,6 @@ def _level(group: Any, dataset: Any, where: str) -> Any:
 
 def _leaf(location: str | Path) -> str:
     return str(location).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-
-
-ZARR_MARKERS = ("zarr.json", ".zattrs", ".zgroup", ".zarray")
-
-
-def is_zarr_folder(path: Path) -> bool:
-    """Whether a local folder is a zarr group or array (whatever its name)."""
-    try:
-        return path.is_dir() and any((path / m).is_file() for m in ZARR_MARKERS)
-    except OSError:
-        return False
-
-
-def hcs_plate_field(path: Path) -> str | None:
-    """For a local zarr folder whose attributes describe an HCS plate, the
-    path of its first well's first field (``B/3/0``), else None; only the
-    plate's metadata file is read."""
-    import json
-
-    for marker in ("zarr.json", ".zattrs"):
-        try:
-            doc = json.loads((path / marker).read_text())
-        except (OSError, ValueError):
-            continue
-        attrs = doc.get("attributes", doc) if isinstance(doc, dict) else {}
-        ome = attrs.get("ome", attrs) if isinstance(attrs, dict) else {}
-        if isinstance(ome, dict) and isinstance(ome.get("plate"), dict):
-            wells = ome["plate"].get("wells") or [{}]
-            well = wells[0].get("path", "A/1") if isinstance(wells[0], dict) else ""
-            return f"{well}/0"
-    return None
-
-
-def is_zarr_name(name: str) -> bool:
-    """Whether a file name or location names a zarr folder."""
-    return name.split("?", 1)[0].rstrip("/").lower().endswith(".zarr")
 
 
 @dataclass

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from ..errors import ArrowscopeError, CorruptFileError, NotOmeArrowError
 from .cache import ROW_GROUP_CACHE
-from .stores import Store, denied, is_uri, open_store, resolve, sniff
+from .stores import Store, denied, filesystem_of, is_uri, open_store, sniff
 
 PathLike = str | os.PathLike[str]
 
@@ -33,7 +33,7 @@ def sniff_format(path: PathLike) -> str | None:
 
     Local paths or URIs; a file that cannot be read raises :class:`AccessError`.
     """
-    fs, where = resolve(path)
+    fs, where = filesystem_of(path)
     return sniff(fs, where)
 
 

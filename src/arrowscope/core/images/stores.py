@@ -27,7 +27,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from ..errors import AccessError, CorruptFileError, SchemaError, UnsupportedError
+from ..errors import (
+    AccessError,
+    CorruptFileError,
+    MissingFileError,
+    SchemaError,
+    UnsupportedError,
+)
 from .formats import (
     IMAGE_FORMATS,
     LANCE,
@@ -48,7 +54,7 @@ def is_uri(source: Any) -> bool:
     return is_remote_text(source)
 
 
-def resolve(
+def filesystem_of(
     source: PathLike, filesystem: pafs.FileSystem | None = None
 ) -> tuple[pafs.FileSystem | None, str]:
     """``(filesystem, path)``: None and a local path for local files.
@@ -614,7 +620,7 @@ def open_store(
         parts = [open_store(s, filesystem) for s in source]
         return MultiStore(parts, os.path.dirname(os.fspath(source[0])))
     location = os.fspath(source)
-    fs, path = resolve(source, filesystem)
+    fs, path = filesystem_of(source, filesystem)
     try:
         if fs is not None and info is None:
             info = fs.get_file_info(path)
@@ -683,7 +689,7 @@ def describe_foreign(path: Path) -> tuple[str, str | None]:
             "copy the data into a file and open that",
         )
     if path.is_dir():
-        from .omezarr import hcs_plate_field, is_zarr_folder
+        from .formats import hcs_plate_field, is_zarr_folder
 
         field = hcs_plate_field(path)
         if field is not None:
@@ -730,7 +736,7 @@ def _not_a_table(fs: pafs.FileSystem | None, path: str, location: str) -> Except
     if fs is not None:
         info = fs.get_file_info(path)
         if info.type == pafs.FileType.NotFound:
-            return CorruptFileError("no such file or folder", path=location)
+            return MissingFileError("no such file or folder", path=location)
         return CorruptFileError(
             "is not a Parquet, Arrow IPC or Lance table", path=location
         )

@@ -70,9 +70,9 @@ def partitions(paths: Sequence[Path]) -> list[Partition]:
 
 def common_schema(paths: Sequence[Path]) -> pa.Schema:
     """The schema shared by ``paths`` (the first file's; others need its columns)."""
-    from .source import TableFile
+    from .source import TableRows
 
-    schemas = [TableFile(Path(p)).schema for p in paths]
+    schemas = [TableRows(Path(p)).schema for p in paths]
     first = schemas[0]
     for p, s in zip(paths[1:], schemas[1:], strict=True):
         missing = [n for n in first.names if n not in s.names]
@@ -218,7 +218,7 @@ def qc_table(
     name: str | Path | None = None,
 ) -> tuple[pa.Table, QCResult]:
     """QC in this process over one opened table (a ``ProfileTable``, a
-    ``TableFile``, anything with ``schema`` and ``read(columns)``): a
+    ``TableRows``, anything with ``schema`` and ``read(columns)``): a
     CellProfiler database, CSV folder or properties file, a table in a bucket,
     an Iceberg table. Only the key, feature and group columns are read."""
     conds = load_conditions(conditions, method)

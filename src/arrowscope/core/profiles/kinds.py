@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..images import formats as F
 from ..images.formats import Format
 from ..images.locations import Location, check_regular, is_remote_text, parse
+from .iceberg import REGISTRY
+from .warehouse import MANIFEST
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -308,13 +310,13 @@ def _chunk_dataset(c: Candidate) -> bool:
 
 
 def _zarr_plate(c: Candidate) -> bool:
-    from ..images.omezarr import hcs_plate_field
+    from ..images.formats import hcs_plate_field
 
     return c.is_dir and hcs_plate_field(c.path) is not None  # type: ignore[arg-type]
 
 
 def _zarr_image(c: Candidate) -> bool:
-    from ..images.omezarr import is_zarr_folder
+    from ..images.formats import is_zarr_folder
 
     return c.is_dir and is_zarr_folder(c.path)  # type: ignore[arg-type]
 
@@ -488,9 +490,9 @@ BUILTIN: tuple[Kind, ...] = (
     Kind(
         "CytoTable Iceberg warehouse",
         "warehouse",
-        "a CytoTable warehouse (an Iceberg registry, catalog.json)",
-        _layout("iceberg", "catalog.json"),
-        names=("catalog.json",),
+        f"a CytoTable warehouse (an Iceberg registry, {REGISTRY})",
+        _layout("iceberg", REGISTRY),
+        names=(REGISTRY,),
         folder=True,
         opener=_open_warehouse,
         extra="iceberg",
@@ -498,9 +500,9 @@ BUILTIN: tuple[Kind, ...] = (
     Kind(
         "iceberg-bioimage warehouse",
         "warehouse",
-        "an iceberg-bioimage warehouse (warehouse_manifest.json)",
-        _layout("manifest", "warehouse_manifest.json"),
-        names=("warehouse_manifest.json",),
+        f"an iceberg-bioimage warehouse ({MANIFEST})",
+        _layout("manifest", MANIFEST),
+        names=(MANIFEST,),
         folder=True,
         opener=_open_warehouse,
     ),

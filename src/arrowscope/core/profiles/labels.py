@@ -23,7 +23,7 @@ def read_labels(path: str | Path, key: Sequence[str] = ()) -> pa.Table:
     """A labels table: key columns + ``Metadata_class`` (Parquet or CSV), or
     a CellProfiler Analyst training set (its object key read as ``key``)."""
     from .cpa import is_training_set, read_training_set
-    from .source import TableFile
+    from .source import TableRows
 
     if is_training_set(Path(path)):
         if not key:
@@ -35,7 +35,7 @@ def read_labels(path: str | Path, key: Sequence[str] = ()) -> pa.Table:
         return read_training_set(path, list(key))
     if Path(path).suffix.lower() in (".csv", ".tsv"):
         return _text_labels(Path(path))
-    table = TableFile(Path(path))
+    table = TableRows(Path(path))
     if CLASS_COLUMN not in table.schema.names:
         raise SchemaError(
             f"no {CLASS_COLUMN} column: a labels table holds the profile table's "

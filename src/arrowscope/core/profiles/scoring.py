@@ -78,7 +78,7 @@ def score_all(
     cancel: Any = None,
     client: Any = None,
 ) -> Path:
-    """Score every row of ``source`` (a TableFile's store) row group by row
+    """Score every row of ``source`` (a TableRows's store) row group by row
     group into ``out``: keys, ``Metadata_predicted_class`` and one
     ``Metadata_p_<class>`` per class. Memory stays near one row group (with
     ``client``, a dask cluster scores a few groups per worker at a time and

@@ -11,17 +11,19 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..errors import ArrowscopeError, CorruptFileError, SchemaError
+from ..errors import ArrowscopeError, CorruptFileError, MissingFileError, SchemaError
 
 
 def read_profile_table(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
     """Read ``columns`` (all when None) of a Parquet, Arrow IPC or CSV table."""
-    src = TableFile(path)
+    src = TableRows(path)
     return src.read(columns if columns is not None else src.schema.names)
 
 
-class TableFile:
-    """Parquet/IPC via :class:`TableSource` (footer only at open), CSV or in memory."""
+class TableRows:
+    """The rows of a profile table, wherever they are: a Parquet, IPC, Lance or
+    Vortex file or URI through :class:`TableSource` (footer only at open), a
+    CSV file, a warehouse table's data files or store, or an in-memory table."""
 
     def __init__(self, path: Path | str | pa.Table | Sequence[Path]) -> None:
         from ..images.sources import TableSource, sniff_format
@@ -117,7 +119,7 @@ def not_a_table_error(path: Path) -> ArrowscopeError:
     """Why ``path`` cannot be opened as a profile table: missing, a folder (an
     OME-Zarr image, a folder of images), or an empty file."""
     if not path.exists():
-        return CorruptFileError("no such file", path=path)
+        return MissingFileError("no such file or folder", path=path)
     if path.is_dir():
         kind = (
             "an OME-Zarr image"

@@ -39,7 +39,7 @@ from ..images.cache import ByteLRU
 from ..images.masks import is_binary, label_binary
 from .keys import COMPARTMENTS, KeyRoles, _find, detect_keys, group_codes
 from .links import IMAGES_METADATA_KEY, FieldOfView, Link
-from .source import TableFile, is_text_table, not_a_table_error, read_profile_table
+from .source import TableRows, is_text_table, not_a_table_error, read_profile_table
 
 __all__ = [
     "COMPARTMENTS",
@@ -49,7 +49,7 @@ __all__ = [
     "KeyRoles",
     "Origin",
     "ProfileTable",
-    "TableFile",
+    "TableRows",
     "_find",
     "detect_keys",
     "is_text_table",
@@ -95,7 +95,7 @@ class CellLocation:
 class ProfileTable:
     """A profile table opened lazily, its rows linked to images by key.
 
-    It holds the rows (a :class:`TableFile`), the key roles and a list of
+    It holds the rows (a :class:`TableRows`), the key roles and a list of
     :class:`~arrowscope.core.profiles.links.Link` — it knows no link kind by
     name. Use :func:`open_profiles` (or a warehouse's ``profiles()``).
     """
@@ -117,7 +117,7 @@ class ProfileTable:
         given. ``origin``: what the kind that opened it knows beyond its rows.
         """
         origin = origin or Origin()
-        self._file = TableFile(
+        self._file = TableRows(
             path
             if isinstance(path, (pa.Table, list, tuple))
             or hasattr(path, "read_group")  # a store (an Iceberg table)
@@ -146,23 +146,10 @@ class ProfileTable:
         #: QC flags stored with the table (a warehouse's ``quality_control``
         #: tables), aligned to the rows by key: shown when the table is opened.
         self.stored_flags: pa.Table | None = None
-        #: What a CellProfiler Analyst properties file says of the table: each
-        #: channel's colour, the columns the classifier ignores (regular
-        #: expressions), its training set, and the properties file itself.
-        self.channel_colors: dict[str, str] = (
-            dict(props.channel_colors) if props else {}
-        )
-        self.classifier_ignore: list[str] = list(props.ignore) if props else []
-        self.training_set: Path | None = props.training_set if props else None
-        self.properties: Path | None = props.path if props else None
+        self._take_properties(props)
         #: files the table was read from beside ``path`` (a CellProfiler
         #: database, CSV folder, properties file and its training set)
         self.source_inputs: list[Path] = list(origin.inputs)
-        #: the plate and well columns when the properties name them
-        #: (``plate_id``, ``well_id``); else the plate map finds them by name
-        self.plate_keys: tuple[str | None, str] | None = (
-            props.plate_keys(self.columns) if props else None
-        )
         found: list[str] = []
         if links is None:
             from .links import build_links
@@ -184,6 +171,22 @@ class ProfileTable:
         self._stacks_name = ""
         #: problems found on opening (kept when the links are rebuilt)
         self._open_problems: list[str] = list(self.problems)
+
+    def _take_properties(self, props: Any) -> None:
+        """What a CellProfiler Analyst properties file says of the table: each
+        channel's colour, the columns the classifier ignores (regular
+        expressions), its training set, the properties file itself, and the
+        plate and well columns when it names them (``plate_id``,
+        ``well_id``; else the plate map finds them by name)."""
+        self.channel_colors: dict[str, str] = (
+            dict(props.channel_colors) if props else {}
+        )
+        self.classifier_ignore: list[str] = list(props.ignore) if props else []
+        self.training_set: Path | None = props.training_set if props else None
+        self.properties: Path | None = props.path if props else None
+        self.plate_keys: tuple[str | None, str] | None = (
+            props.plate_keys(self.columns) if props else None
+        )
 
     @property
     def metadata(self) -> dict[bytes, bytes]:

@@ -102,9 +102,9 @@ class WarehouseTable:
 
     def read(self, columns: Sequence[str] | None = None) -> pa.Table:
         """Columns of every row (the QC tables are small)."""
-        from .source import TableFile
+        from .source import TableRows
 
-        src = TableFile(self.source())
+        src = TableRows(self.source())
         return src.read(list(columns) if columns is not None else src.schema.names)
 
 
@@ -140,7 +140,7 @@ class Warehouse:
         self.problems = self._missing_tables()
         if not self.tables:
             raise CorruptFileError(
-                "holds no warehouse tables (catalog.json, warehouse_manifest.json, "
+                f"holds no warehouse tables ({REGISTRY}, {MANIFEST}, "
                 "<namespace>/<table>/data/*.parquet or joined_profiles/image_crops/"
                 "source_images .parquet files)",
                 path=self.root,
@@ -363,10 +363,10 @@ class Warehouse:
             )
         # an Iceberg table read through pyiceberg (deletes applied): the
         # columns QC needs, in one process
-        from .source import TableFile
+        from .source import TableRows
 
         return qc_table(
-            TableFile(source), conditions, method, group_by, nan_policy, name=self.root
+            TableRows(source), conditions, method, group_by, nan_policy, name=self.root
         )
 
     # ---- writing back
@@ -520,9 +520,9 @@ def _role(namespace: str, name: str) -> str | None:
 
 
 def _schema(table: WarehouseTable) -> pa.Schema:
-    from .source import TableFile
+    from .source import TableRows
 
-    return TableFile(table.source()).schema
+    return TableRows(table.source()).schema
 
 
 def _check_name(name: str) -> None:
@@ -550,9 +550,9 @@ def _data_tables(base: Path) -> list[WarehouseTable]:
                 # its snapshots no longer use: only its metadata tells which
                 raise CorruptFileError(
                     f"table {namespace.name}.{table.name} has Iceberg metadata but "
-                    f"the warehouse has no registry ({base / 'catalog.json'})",
+                    f"the warehouse has no registry ({base / REGISTRY})",
                     path=base,
-                    hint="restore catalog.json from a copy of the warehouse; its "
+                    hint=f"restore {REGISTRY} from a copy of the warehouse; its "
                     "data files alone may hold deleted or replaced rows",
                 )
             rows = sum(parquet_file(f).metadata.num_rows for f in files)

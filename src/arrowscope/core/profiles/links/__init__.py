@@ -73,7 +73,7 @@ def build_links(
     """The links a table's columns, its metadata and the user's options call
     for, and the problems found choosing them. Options no built-in link takes
     (``extra``) are for links other packages register."""
-    from ...images.omezarr import is_zarr_name
+    from ...images.formats import is_zarr_name
     from ...images.stores import is_uri
 
     links: list[Link] = []
@@ -83,21 +83,13 @@ def build_links(
     if images:
         image_table = images if is_uri(str(images)) else Path(images)
     elif metadata and IMAGES_METADATA_KEY in metadata:
-        spec = _image_link(metadata[IMAGES_METADATA_KEY])
-        if spec is None:
-            problems.append(
-                f"the file's {IMAGES_METADATA_KEY.decode()} metadata is not a "
-                'valid image link ({"path": …, "keys": […]}); ignored'
-            )
-        elif table_path is not None or table_uri is not None:
-            linked, inside = _linked(table_path, table_uri, spec["path"])
-            if allow_outside_roots or inside:
-                image_table, table_keys = linked, list(spec["keys"])
-            else:
-                problems.append(
-                    f"not followed: the image link {spec['path']!r} leaves the "
-                    "table's folder; pass allow_outside_roots=True to allow it"
-                )
+        image_table, table_keys = _recorded_image_table(
+            metadata[IMAGES_METADATA_KEY],
+            table_path,
+            table_uri,
+            allow_outside_roots,
+            problems,
+        )
     if load_data is not None:
         links.append(
             LoadDataLink(
@@ -182,6 +174,35 @@ def _plugin_links(keys: KeyRoles, problems: list[str], **context: Any) -> list[L
         elif link is not None:
             problems.append(f"the link {ep.name} ({ep.value}) returned no Link")
     return found
+
+
+def _recorded_image_table(
+    raw: bytes,
+    table_path: Path | None,
+    table_uri: str | None,
+    allow_outside: bool,
+    problems: list[str],
+) -> tuple[Path | str | None, list[str]]:
+    """The image table a profile file's metadata names, and its key columns;
+    (None, []) with the problem noted when it is unusable or leaves the
+    table's folder."""
+    spec = _image_link(raw)
+    if spec is None:
+        problems.append(
+            f"the file's {IMAGES_METADATA_KEY.decode()} metadata is not a "
+            'valid image link ({"path": …, "keys": […]}); ignored'
+        )
+        return None, []
+    if table_path is None and table_uri is None:
+        return None, []
+    linked, inside = _linked(table_path, table_uri, spec["path"])
+    if allow_outside or inside:
+        return linked, list(spec["keys"])
+    problems.append(
+        f"not followed: the image link {spec['path']!r} leaves the "
+        "table's folder; pass allow_outside_roots=True to allow it"
+    )
+    return None, []
 
 
 def _linked(

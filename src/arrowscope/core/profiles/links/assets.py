@@ -64,11 +64,11 @@ class ImageAssetsLink(FieldEntries):
         return {"kind": self.kind, "roots": roots}
 
     def attach(self, fovs: list[FieldOfView], rows: LinkedRows) -> list[str]:
-        from ..source import TableFile
+        from ..source import TableRows
 
         if not fovs:
             return []
-        assets = TableFile(self.assets)
+        assets = TableRows(self.assets)
         keys = [
             k
             for k in ("dataset_id", "image_id")
@@ -141,9 +141,10 @@ class ImageAssetsLink(FieldEntries):
 def _open_asset(found: Path | RemoteFile) -> Any:
     """An asset as a lazy OMEImage: OME-Zarr by arrowscope (local or remote),
     a remote TIFF through the store layer, other local files by bioio."""
+    from ...images.formats import is_zarr_name
     from ...images.image import ArrayPixels, OMEImage
     from ...images.metadata import ImageMeta
-    from ...images.omezarr import is_zarr_name, open_ome_zarr
+    from ...images.omezarr import open_ome_zarr
 
     if isinstance(found, Path):
         if is_zarr_name(found.name):

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from ...errors import CorruptFileError
+from ...images.formats import is_zarr_name
 from ...images.locations import (
     Location,
     LocationError,
@@ -35,7 +36,6 @@ from ...images.locations import (
     parse_table_value,
     within_any,
 )
-from ...images.omezarr import is_zarr_name
 from ..keys import IMAGE_SUFFIXES, KeyRoles
 from .base import FieldOfView, LinkedRows, leaf_name
 from .entries import FieldEntries
@@ -89,7 +89,7 @@ class FileIndex:
         self.refused.append(path)
         return None
 
-    def resolve(self, name: str, folder: str | None = None) -> Path | None:
+    def find(self, name: str, folder: str | None = None) -> Path | None:
         """``folder/name`` or ``root/name`` if it exists under a root, else a file
         named like ``name``'s last part anywhere under a root."""
         candidates = []
@@ -327,11 +327,11 @@ class RemoteRoots:
         self._lock = threading.Lock()
 
     def _connect(self, root: Location) -> Any:
-        from ...images.stores import resolve
+        from ...images.stores import filesystem_of
 
         with self._lock:
             if root not in self._fs:
-                self._fs[root] = resolve(root.uri)[0]
+                self._fs[root] = filesystem_of(root.uri)[0]
             return self._fs[root]
 
     def file(self, location: str | Location) -> RemoteFile | None:
@@ -530,7 +530,7 @@ class FileColumnsLink(FieldEntries):
                 return remote.file(where)
             if self.remote_root is not None:
                 return remote.find(name)
-            return files.resolve(name, folder)
+            return files.find(name, folder)
 
         channels = list(names)
 
@@ -623,9 +623,9 @@ class LoadDataLink(FileColumnsLink):
     def _file_names(
         self, fovs: list[FieldOfView], rows: LinkedRows, problems: list[str]
     ) -> tuple[dict[str, list[Any]], dict[str, list[Any]], dict[str, list[Any]]]:
-        from ..source import TableFile
+        from ..source import TableRows
 
-        source = TableFile(self.location)
+        source = TableRows(self.location)
         have = source.schema.names
         join = []
         for c in self.keys.image:  # the profile's key, as load_data names it
