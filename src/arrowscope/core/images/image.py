@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import replace as _replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -34,7 +34,6 @@ from ..errors import (
 from .atomic import recover
 from .codec import (
     LAYOUT_FIELDS,
-    RecordPixels,
     Region,
     check_layout,
     full_region,
@@ -49,6 +48,16 @@ from .metadata import (
     ImageMeta,
     meta_from_record,
     uint32_to_rgba,
+)
+from .pixels import (
+    BlankOnError,
+    ChannelReader,
+    NestedReader,
+    OffsetReader,
+    PixelReader,
+    StackReader,
+    block_sizes,
+    read_block,
 )
 from .schema import META_FIELDS, is_ome_arrow_type, iter_ome_columns, missing_fields
 from .sources import TableSource, select_fields
@@ -91,67 +100,6 @@ def _exact_metadata(raw: bytes | None) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         return {}
     return value if isinstance(value, dict) else {}
-
-
-class PixelReader(Protocol):
-    """Something that decodes a TCZYX region of one image."""
-
-    def read(self, region: Region) -> np.ndarray: ...
-
-
-class _NestedReader:
-    """Reads one table cell; the row group is decoded once and cached."""
-
-    def __init__(
-        self, source: TableSource, column: str, row: int, meta: ImageMeta
-    ) -> None:
-        self.source = source
-        self.column = column
-        self.row = row
-        self.meta = meta
-
-    def read(self, region: Region) -> np.ndarray:
-        group, offset = self.source.locate(self.row)
-        cell = self.source.read_group(group, self.column, ("planes", "chunks")).slice(
-            offset, 1
-        )
-        where = {"path": self.source.path, "column": self.column, "row": self.row}
-        if not cell.is_valid()[0].as_py():
-            raise ImageNotFoundError("this row holds no image", **where)
-        return RecordPixels(cell, self.meta, where).read(region)
-
-
-class _BlankOnError:
-    """A pixel reader that turns decode errors into zeros and one warning."""
-
-    def __init__(self, reader: PixelReader) -> None:
-        self.reader = reader
-        self.source = getattr(reader, "source", None)
-        self.warned = False
-
-    def read(self, region: Region) -> np.ndarray:
-        try:
-            return self.reader.read(region)
-        except ArrowscopeError as exc:
-            if not self.warned:
-                self.warned = True
-                warnings.warn(f"{exc} (shown blank)", stacklevel=2)
-            meta = getattr(self.reader, "meta", None)
-            dtype = meta.dtype if meta is not None else np.uint8
-            return np.zeros(tuple(b - a for a, b in region), dtype=dtype)
-
-
-def _read_block(
-    reader: PixelReader, block_info: dict[Any, Any] | None = None
-) -> np.ndarray:
-    assert block_info is not None
-    region = tuple(tuple(loc) for loc in block_info[None]["array-location"])
-    return reader.read(region)
-
-
-def _grid(size: int, step: int) -> tuple[int, ...]:
-    step = max(1, min(step, size))
-    return tuple(min(step, size - i) for i in range(0, size, step))
 
 
 class _MetadataView:
@@ -253,9 +201,9 @@ class OMEImage(_MetadataView):
         self._chunks = (
             (1,) * T,
             (C,) if meta.rgb else (1,) * C,
-            _grid(Z, cz),
-            _grid(Y, cy),
-            _grid(X, cx),
+            block_sizes(Z, cz),
+            block_sizes(Y, cy),
+            block_sizes(X, cx),
         )
 
     def __repr__(self) -> str:
@@ -282,7 +230,7 @@ class OMEImage(_MetadataView):
         if errors not in ("raise", "blank"):
             raise ValueError(f"errors must be 'raise' or 'blank', not {errors!r}")
         reader: PixelReader = (
-            self._reader if errors == "raise" else _BlankOnError(self._reader)
+            self._reader if errors == "raise" else BlankOnError(self._reader)
         )
         name = f"arrowscope-{errors}-" + tokenize(
             str(self.path),
@@ -293,7 +241,7 @@ class OMEImage(_MetadataView):
             getattr(getattr(self._reader, "source", None), "_token", id(self._reader)),
         )
         return da.map_blocks(
-            _read_block,
+            read_block,
             reader=reader,
             chunks=self._chunks,
             dtype=self.dtype,
@@ -323,7 +271,7 @@ class OMEImage(_MetadataView):
         meta = _replace(self.meta, shape=(T, C, Z, y1 - y0, x1 - x0), name=name)
         return OMEImage(
             meta,
-            _OffsetReader(self._reader, y0, x0),
+            OffsetReader(self._reader, y0, x0),
             path=self.path,
             column=self.column,
             row=self.row,
@@ -344,7 +292,7 @@ class OMEImage(_MetadataView):
                 channels=self.meta.channels[c : c + 1],
                 rgb=False,
             ),
-            _ChannelReader(self._reader, c),
+            ChannelReader(self._reader, c),
             chunk_zyx=(self._chunks[2][0], self._chunks[3][0], self._chunks[4][0]),
             path=self.path,
             column=self.column,
@@ -352,46 +300,6 @@ class OMEImage(_MetadataView):
         )
         view.levels = [level.channel(c) for level in self.levels]
         return view
-
-
-class _ChannelReader:
-    """Reads one channel of an image from the image's own reader."""
-
-    def __init__(self, base: PixelReader, c: int) -> None:
-        self.base = base
-        self.source = getattr(base, "source", None)
-        self.c = c
-
-    def read(self, region: Region) -> np.ndarray:
-        t, (c0, c1), z, y, x = region
-        return self.base.read((t, (self.c + c0, self.c + c1), z, y, x))
-
-
-class _OffsetReader:
-    """Reads a region of a sub-image from the image it was cut from."""
-
-    def __init__(self, base: PixelReader, dy: int, dx: int) -> None:
-        self.base = base
-        self.source = getattr(base, "source", None)
-        self.dy, self.dx = dy, dx
-
-    def read(self, region: Region) -> np.ndarray:
-        t, c, z, (y0, y1), (x0, x1) = region
-        shifted = (t, c, z, (y0 + self.dy, y1 + self.dy), (x0 + self.dx, x1 + self.dx))
-        return self.base.read(shifted)
-
-
-class ArrayPixels:
-    """Pixels of a TCZYX numpy array, loaded on first read (e.g. from a file)."""
-
-    def __init__(self, load: Any) -> None:
-        self._load = load
-        self._array: np.ndarray | None = None
-
-    def read(self, region: Region) -> np.ndarray:
-        if self._array is None:
-            self._array = np.asarray(self._load())
-        return self._array[tuple(slice(a, b) for a, b in region)].copy()
 
 
 @dataclass(frozen=True)
@@ -701,7 +609,7 @@ class OMESource:
         )
         return OMEImage(
             meta,
-            _NestedReader(self.table, column, row, meta),
+            NestedReader(self.table, column, row, meta),
             chunk_zyx=chunk_zyx,
             path=self.path,
             column=column,
@@ -730,7 +638,7 @@ class OMESource:
         shape = tuple(max(m.shape[i] for m in real) for i in range(5))
         dtype = np.result_type(*{m.dtype for m in real})
         rgb = any(m.rgb for m in real)
-        reader = _StackReader(self, column, metas, dtype)
+        reader = StackReader(self, column, metas, dtype)
         chunks = (
             (1,) * len(metas),
             (shape[0],),
@@ -770,50 +678,6 @@ class OMESource:
             for row, meta in enumerate(metas):
                 if meta is not None:
                     yield ImageInfo(column, row, meta)
-
-
-class _StackReader:
-    """Reads rows of one image column into a padded (R, T, C, Z, Y, X) stack."""
-
-    def __init__(
-        self,
-        source: OMESource,
-        column: str,
-        metas: list[ImageMeta | None],
-        dtype: np.dtype[Any],
-    ) -> None:
-        self.source = source
-        self.column = column
-        self.metas = metas
-        self.dtype = dtype
-        self._warned: set[int] = set()
-
-    def read_block(self, block_info: dict[Any, Any] | None = None) -> np.ndarray:
-        assert block_info is not None
-        loc = block_info[None]["array-location"]
-        (r0, r1), *region = loc
-        out = np.zeros(tuple(b - a for a, b in loc), dtype=self.dtype)
-        for row in range(r0, r1):
-            meta = self.metas[row]
-            if meta is None:
-                continue  # a row without an image stays blank
-            # Clip the padded region to this row's true extent.
-            clipped = [
-                (a, min(b, n)) for (a, b), n in zip(region, meta.shape, strict=True)
-            ]
-            if any(a >= b for a, b in clipped):
-                continue
-            try:
-                pixels = self.source.image(self.column, row, rgb=meta.rgb).read(
-                    tuple(clipped)
-                )
-            except ArrowscopeError as exc:
-                if row not in self._warned:
-                    self._warned.add(row)
-                    warnings.warn(f"{exc} (shown blank)", stacklevel=2)
-                continue
-            out[(row - r0, *(slice(0, b - a) for a, b in clipped))] = pixels
-        return out
 
 
 def open_source(

@@ -23,8 +23,9 @@ def asset_image(path: Path) -> Any:
     """An image file (TIFF, OME-TIFF, OME-Zarr) as a lazy OMEImage, via bioio
     (metadata read now, pixels when a plane is shown)."""
     from ...images.convert import _bioimage, _channels
-    from ...images.image import ArrayPixels, OMEImage
+    from ...images.image import OMEImage
     from ...images.metadata import Channel, ImageMeta
+    from ...images.pixels import ArrayPixels
 
     bio = _bioimage(path)
     data, names, _ = _channels(bio)
@@ -142,9 +143,10 @@ def _open_asset(found: Path | RemoteFile) -> Any:
     """An asset as a lazy OMEImage: OME-Zarr by arrowscope (local or remote),
     a remote TIFF through the store layer, other local files by bioio."""
     from ...images.formats import is_zarr_name
-    from ...images.image import ArrayPixels, OMEImage
+    from ...images.image import OMEImage
     from ...images.metadata import ImageMeta
     from ...images.omezarr import open_ome_zarr
+    from ...images.pixels import ArrayPixels
 
     if isinstance(found, Path):
         if is_zarr_name(found.name):

@@ -78,8 +78,9 @@ def plane_shape(path: Any) -> tuple[tuple[int, int], np.dtype[Any]]:
 def entry_image(entry: Any, name: str) -> Any:
     """A field's entry as a lazy :class:`~arrowscope.core.images.image.OMEImage`
     (an opened image as it is; a file read when its pixels are asked for)."""
-    from ...images.image import ArrayPixels, OMEImage
+    from ...images.image import OMEImage
     from ...images.metadata import ImageMeta
+    from ...images.pixels import ArrayPixels
 
     if isinstance(entry, OMEImage):
         return entry
