@@ -398,49 +398,25 @@ def write_ome_table(
             f"unknown table format {format!r}", hint="parquet or lance"
         )
     if format == "lance":
-        # Written as Parquet first (row groups bounded), then streamed into Lance.
-        target = Path(path)
-        with tempfile.TemporaryDirectory(
-            dir=target.parent, prefix=f".{target.name}.arrowscope-"
-        ) as tmp:
-            staged = write_ome_table(
-                Path(tmp) / "staged.parquet",
-                images,
-                extra_columns=extra_columns,
-                dims=dims,
-                compression=compression,
-                chunk_compression=chunk_compression,
-                progress=progress,
-            )
-            return copy_table(open_source(staged), target, compression=None)
+        return _via_parquet(
+            path,
+            images,
+            extra_columns=extra_columns,
+            dims=dims,
+            compression=compression,
+            chunk_compression=chunk_compression,
+            progress=progress,
+        )
     columns: dict[str, list[ImageToWrite | None]] = {
         col: [
             None if item is None else image_to_write(item, dims=dims) for item in items
         ]
         for col, items in images.items()
     }
-    lengths = {col: len(items) for col, items in columns.items()}
     extra = _as_table(extra_columns)
-    if extra is not None:
-        lengths["extra_columns"] = extra.num_rows
-    if len(set(lengths.values())) > 1:
-        raise UnsupportedError(f"columns have different numbers of rows: {lengths}")
-    n_rows = next(iter(lengths.values()), 0)
-    if n_rows == 0:
-        raise UnsupportedError("there is nothing to write (no rows)")
+    n_rows = _row_count(columns, extra)
     types = {col: _record_type(items) for col, items in columns.items()}
-    exact = {
-        col: e for col, items in columns.items() if (e := _exact_sizes(col, items))
-    }
-    fields = [pa.field(col, types[col]) for col in columns]
-    if extra is not None:
-        clash = set(extra.column_names) & set(columns)
-        if clash:
-            raise UnsupportedError(
-                f"extra columns clash with image columns: {sorted(clash)}"
-            )
-        fields += list(extra.schema)
-    schema = pa.schema(fields, metadata=_file_metadata(exact))
+    schema = _table_schema(columns, types, extra)
     # Dictionary encoding and min/max statistics of megabyte-sized pixel values
     # cost more than the compression itself and help no reader: keep them for
     # the plain (profile) columns only.
@@ -489,6 +465,51 @@ def write_ome_table(
                 progress(row + 1, n_rows)
         flush(n_rows)
     return Path(path)
+
+
+def _via_parquet(path: str | os.PathLike[str], images: Any, **options: Any) -> Path:
+    """A Lance table, written as Parquet first (row groups bounded) and then
+    streamed into Lance."""
+    target = Path(path)
+    with tempfile.TemporaryDirectory(
+        dir=target.parent, prefix=f".{target.name}.arrowscope-"
+    ) as tmp:
+        staged = write_ome_table(Path(tmp) / "staged.parquet", images, **options)
+        return copy_table(open_source(staged), target, compression=None)
+
+
+def _row_count(columns: Mapping[str, Sequence[Any]], extra: pa.Table | None) -> int:
+    """The rows every image column (and the extra columns) hold alike."""
+    lengths = {col: len(items) for col, items in columns.items()}
+    if extra is not None:
+        lengths["extra_columns"] = extra.num_rows
+    if len(set(lengths.values())) > 1:
+        raise UnsupportedError(f"columns have different numbers of rows: {lengths}")
+    n_rows = next(iter(lengths.values()), 0)
+    if n_rows == 0:
+        raise UnsupportedError("there is nothing to write (no rows)")
+    return n_rows
+
+
+def _table_schema(
+    columns: Mapping[str, Sequence[Any]],
+    types: Mapping[str, pa.DataType],
+    extra: pa.Table | None,
+) -> pa.Schema:
+    """The image columns, the extra columns after them, and the exact sizes
+    OME-Arrow would round, in the file's metadata."""
+    exact = {
+        col: e for col, items in columns.items() if (e := _exact_sizes(col, items))
+    }
+    fields = [pa.field(col, types[col]) for col in columns]
+    if extra is not None:
+        clash = set(extra.column_names) & set(columns)
+        if clash:
+            raise UnsupportedError(
+                f"extra columns clash with image columns: {sorted(clash)}"
+            )
+        fields += list(extra.schema)
+    return pa.schema(fields, metadata=_file_metadata(exact))
 
 
 def write_ome_dataset(
