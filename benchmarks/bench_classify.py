@@ -8,6 +8,12 @@ one run: time, peak memory, accuracy on planted phenotypes.
     python benchmarks/bench_classify.py --layouts [--cells 200000] [--features 300]
     python benchmarks/bench_classify.py --jump [--cells 1000000] [--features 2000]
 
+``--small``: CellProfiler's ExampleHuman CSV folder from ../shared/data (289
+cells), 24 cells labelled by hand (the 12 smallest and 12 largest nuclei),
+``arrowscope classify`` end to end as a user runs it (a fresh process:
+imports, opening the folder, training, scoring, writing) beside a pandas +
+scikit-learn script doing the same, quiet and with the cores kept busy.
+
 ``--busy``: the default run again while two other processes keep the cores
 busy (each child's time beside the quiet run's): a busy machine should slow a
 run in proportion to its share, not several-fold.
@@ -302,6 +308,97 @@ def _side_by_side(
     return got
 
 
+SMALL_SCRIPT = """
+import sys, time
+t0 = time.perf_counter()
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+folder, labels, out = sys.argv[1:]
+cells = pd.read_csv(f"{folder}/Nuclei.csv")
+keys = ["ImageNumber", "ObjectNumber"]
+judged = pd.read_csv(labels).rename(
+    columns={"Metadata_ImageNumber": "ImageNumber",
+             "Nuclei_Number_Object_Number": "ObjectNumber"})
+train = cells.merge(judged, on=keys)
+features = [c for c in cells.select_dtypes("number").columns if c not in keys]
+model = HistGradientBoostingClassifier().fit(train[features], train["Metadata_class"])
+cells["predicted"] = model.predict(cells[features])
+cells[[*keys, "predicted"]].to_parquet(out)
+"""
+
+
+def small() -> None:
+    """The ExampleHuman folder, 24 judged cells: a fresh process each, quiet
+    and busy (best of three)."""
+    import subprocess
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    import arrowscope
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    folder = shared / "cellprofiler_csv_examplehuman"
+    if not folder.exists():
+        emit({"skipped": f"{folder} is absent"})
+        return
+    figures: dict[str, Any] = {"cells": 289, "labelled": 24}
+    with tempfile.TemporaryDirectory() as tmp:
+        pt = arrowscope.open_profiles(folder)
+        keys = [*pt.keys.image, pt.keys.object]
+        table = pt.read([*keys, "Nuclei_AreaShape_Area"])
+        order = np.argsort(table.column(2).to_numpy())
+        picked = table.take(pa.array(np.r_[order[:12], order[-12:]])).select(keys)
+        labels = Path(tmp) / "labels.csv"
+        classes = pa.array(["small"] * 12 + ["big"] * 12)
+        pcsv.write_csv(picked.append_column("Metadata_class", classes), labels)
+        commands = {
+            "arrowscope classify": [
+                sys.executable,
+                "-m",
+                "arrowscope",
+                "classify",
+                str(folder),
+                "--labels",
+                str(labels),
+                "--out",
+                f"{tmp}/a.parquet",
+                "--overwrite",
+            ],
+            "pandas+sklearn": [
+                sys.executable,
+                "-c",
+                SMALL_SCRIPT,
+                str(folder),
+                str(labels),
+                f"{tmp}/p.parquet",
+            ],
+        }
+        for state in ("quiet", "busy"):
+            got: dict[str, Any] = {}
+            for name, argv in commands.items():
+                runs = []
+                with Busy() if state == "busy" else _Quiet():
+                    for _ in range(3):
+                        t0 = time.perf_counter()
+                        done = subprocess.run(argv, capture_output=True, text=True)
+                        if done.returncode:
+                            raise SystemExit(f"{name} failed: {done.stderr[-2000:]}")
+                        runs.append(time.perf_counter() - t0)
+                got[name] = {"best_s": round(min(runs), 2), "runs": runs}
+            figures[state] = got
+    emit(figures)
+
+
+class _Quiet:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cells", type=int, default=None)
@@ -309,8 +406,12 @@ def main() -> None:
     parser.add_argument("--jump", action="store_true")
     parser.add_argument("--layouts", action="store_true")
     parser.add_argument("--busy", action="store_true")
+    parser.add_argument("--small", action="store_true")
     parser.add_argument("--child", nargs=5)
     args = parser.parse_args()
+    if args.small:
+        small()
+        return
     if args.child:
         which, *rest = args.child
         if which == "jump":

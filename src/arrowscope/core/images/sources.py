@@ -249,12 +249,18 @@ class TableSource:
             )
 
 
+def one_array(array: pa.ChunkedArray) -> pa.Array:
+    """A chunked array as one array: its only chunk as it is (combining copies
+    every value, tens of megabytes for a cell of pixels), else combined."""
+    return array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
+
+
 def select_fields(
     array: pa.Array | pa.ChunkedArray, fields: Sequence[str] | None
 ) -> pa.Array:
     """Project a struct array onto ``fields`` (``"planes.t"``: a list child)."""
     if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+        array = one_array(array)
     if fields is None or not pa.types.is_struct(array.type):
         return array
     wanted: dict[str, list[str] | None] = {}
