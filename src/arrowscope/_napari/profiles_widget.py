@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.errors import ArrowscopeError
+from ..core.images.cache import give_back_memory
 from ..core.profiles.kinds import file_filter
 from ..core.profiles.resolve import open_profiles
 from ..core.profiles.table import ProfileTable
@@ -243,7 +244,9 @@ class ProfilesWidget(QWidget):
                 roles={k: v for k, v in roles.items() if v} or None,
                 **{k: v for k, v in links.items() if v is not None},
             )
-            return pt, profile_layers(pt)
+            layers = profile_layers(pt)
+            give_back_memory()  # what reading every row's keys left behind
+            return pt, layers
 
         worker = make_worker(
             load,
@@ -271,6 +274,7 @@ class ProfilesWidget(QWidget):
         self.attach(session_for(self.viewer, points, pt))
         first_field(self.viewer)
         explain_missing_images(self.viewer, pt, shown=[k for _, _, k in layers])
+        give_back_memory()  # the panels have read what they show
         for problem in pt.problems[:5]:
             notify(problem, "warning")
         if len(pt.problems) > 5:

@@ -103,3 +103,23 @@ ROW_GROUP_CACHE = ByteLRU()
 def set_cache_size(max_bytes: int) -> None:
     """Set how many bytes of decoded row groups arrowscope keeps in memory."""
     ROW_GROUP_CACHE.resize(max_bytes)
+
+
+def give_back_memory() -> None:
+    """Return memory that was freed but kept by the allocators to the system:
+    Arrow's pool (mimalloc or jemalloc keep freed pages for reuse) and glibc's
+    malloc (each thread's arena keeps what it freed). Opening a JUMP-sized
+    table frees a few hundred megabytes of temporaries that would otherwise
+    stay resident for the whole session."""
+    import ctypes
+    import ctypes.util
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    name = ctypes.util.find_library("c")
+    if name is None:  # not a C library with malloc_trim (macOS, Windows)
+        return
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
+    if trim is not None:  # glibc
+        trim(0)

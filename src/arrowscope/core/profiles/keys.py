@@ -230,32 +230,43 @@ def _other_compartments(names: Iterable[str]) -> list[str]:
 def group_codes(
     table: pa.Table, group_by: Sequence[str]
 ) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
-    """Dense group codes (0..n-1) for ``group_by`` columns, and the group values."""
+    """Dense group codes (0..n-1) for ``group_by`` columns, in first-seen
+    order, and the group values (a null is a value of its own).
+
+    Each column is dictionary-encoded (Arrow), the column codes are combined
+    into one integer per row and numpy finds the groups: a million rows take a
+    few int64 arrays, where a hash group-by and join held several times that.
+    """
+    import pyarrow.compute as pc
+
     for name in group_by:
         if name not in table.column_names:
             raise SchemaError("group-by column not in the table", column=name)
-    keys = pa.table({f"k{i}": table.column(n) for i, n in enumerate(group_by)})
-    names = keys.column_names
-    keyed = keys.append_column("__row", pa.array(np.arange(table.num_rows)))
-    first = keyed.group_by(names, use_threads=False).aggregate([("__row", "min")])
-    first = first.sort_by("__row_min")  # groups in first-seen order
-    first = first.append_column("__g", pa.array(np.arange(first.num_rows)))
-    joined = keyed.join(
-        first.select([*names, "__g"]),
-        keys=names,
-        join_type="left outer",
-        use_threads=False,
-    )
-    codes = np.full(table.num_rows, -1, np.int64)
-    codes[joined.column("__row").to_numpy()] = (
-        joined.column("__g").fill_null(-1).to_numpy()
-    )
-    values = list(zip(*(first.column(c).to_pylist() for c in names), strict=True))
-    missing = codes < 0  # null keys never match in a join: one group per null key
-    if missing.any():
-        for r in np.flatnonzero(missing):
-            key = tuple(keys.column(c)[int(r)].as_py() for c in names)
-            if key not in values:
-                values.append(key)
-            codes[r] = values.index(key)
+    n = table.num_rows
+    if n == 0:
+        return np.zeros(0, np.int64), []
+    combined = np.zeros(n, np.int64)
+    span = 1
+    for name in group_by:
+        encoded = pc.dictionary_encode(table.column(name)).combine_chunks()
+        size = len(encoded.dictionary) + 1  # the last code: null
+        column = encoded.indices.fill_null(size - 1).to_numpy(zero_copy_only=False)
+        if span * size >= 2**62:  # too many combinations for one integer
+            _, combined = np.unique(
+                np.stack([combined, column.astype(np.int64)]),
+                axis=1,
+                return_inverse=True,
+            )
+            combined = combined.astype(np.int64).ravel()
+            span = int(combined.max()) + 1
+            continue
+        combined = combined * size + column
+        span *= size
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # groups in first-seen order
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    codes = rank[inverse.ravel()].astype(np.int64)
+    heads = table.select(list(group_by)).take(pa.array(first[order]))
+    values = list(zip(*(heads.column(c).to_pylist() for c in group_by), strict=True))
     return codes, values

@@ -210,11 +210,24 @@ class Marks:
         return self.path
 
     def verdicts(self, key_table: pa.Table) -> np.ndarray:
-        """The verdict of every row of ``key_table`` (None where unmarked)."""
-        cols = [key_table.column(c).to_pylist() for c in self.key_columns]
-        return np.array(
-            [self._by_key.get(k) for k in zip(*cols, strict=True)], dtype=object
-        )
+        """The verdict of every row of ``key_table`` (None where unmarked).
+
+        A join on the key columns: a million rows take a fraction of a second
+        (and no marks, none at all), where a lookup per row took seconds.
+        """
+        out = np.full(key_table.num_rows, None, dtype=object)
+        if not self._by_key or key_table.num_rows == 0:
+            return out
+        marked = self.table
+        rows = key_table.select(self.key_columns)
+        rows = rows.append_column("__row", pa.array(np.arange(rows.num_rows)))
+        for c, t in zip(self.key_columns, self._types, strict=True):
+            i = rows.column_names.index(c)  # one type on both sides of the join
+            rows = rows.set_column(i, c, rows.column(c).cast(t))
+        hit = rows.join(marked, self.key_columns, join_type="inner")
+        at = hit.column("__row").to_numpy()
+        out[at] = np.asarray(hit.column(self.column).to_pylist(), dtype=object)
+        return out
 
 
 def open_marks(table: Any, path: str | Path | None = None) -> Marks:

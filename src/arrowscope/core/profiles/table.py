@@ -292,24 +292,37 @@ class ProfileTable:
         assert self._fov_of_row is not None
         return self._fov_of_row
 
-    def _duplicate_keys(self, kt: pa.Table) -> str | None:
-        """A problem naming (image, object) keys that occur more than once."""
-        columns = [*self.keys.image, *([self.keys.object] if self.keys.object else [])]
-        if not self.keys.object or kt.num_rows < 2:
+    def _duplicate_keys(self, kt: pa.Table, fov_of_row: np.ndarray) -> str | None:
+        """A problem naming (image, object) keys that occur more than once.
+
+        From the rows' field codes and object numbers, sorted once with numpy
+        (a group-by of every row cost a JUMP plate 0.4 s and 150 MB)."""
+        obj = self.keys.object
+        if not obj or kt.num_rows < 2:
             return None
-        counts = kt.select(columns).group_by(columns).aggregate([([], "count_all")])
-        dup = counts.filter(pc.greater(counts["count_all"], 1))
-        if dup.num_rows == 0:
+        objects = kt.column(obj)
+        if not pa.types.is_integer(objects.type):
+            objects = pc.cast(objects, pa.float64(), safe=False)
+        numbers = objects.fill_null(-1).to_numpy(zero_copy_only=False)
+        order = np.lexsort((numbers, fov_of_row))
+        f, o = fov_of_row[order], numbers[order]
+        same = (f[1:] == f[:-1]) & (o[1:] == o[:-1]) & (f[1:] >= 0)
+        if not same.any():
             return None
-        first = dup.slice(0, 3).to_pylist()
+        rows = np.unique(order[1:][same])
+        columns = [*self.keys.image, obj]
+        picked = kt.select(columns).take(pa.array(rows))
+        counts = picked.group_by(columns).aggregate([([], "count_all")])
+        first = counts.slice(0, 3).to_pylist()
         shown = "; ".join(
-            ", ".join(f"{c}={r[c]!r}" for c in columns) + f" ({r['count_all']} rows)"
+            ", ".join(f"{c}={r[c]!r}" for c in columns)
+            + f" ({r['count_all'] + 1} rows)"
             for r in first
         )
         return (
-            f"{dup.num_rows} (image, object) keys occur more than once, so those "
-            f"cells' rows are ambiguous: {shown}"
-            + (" …" if dup.num_rows > 3 else "")
+            f"{counts.num_rows} (image, object) keys occur more than once, so "
+            f"those cells' rows are ambiguous: {shown}"
+            + (" …" if counts.num_rows > 3 else "")
             + "; check that the table holds one plate (or add its plate column)"
         )
 
@@ -320,12 +333,6 @@ class ProfileTable:
         kt = self.key_table
         n = kt.num_rows
         self.problems = list(self._open_problems)
-        duplicated = self._duplicate_keys(kt)
-        if duplicated is not None:
-            import warnings
-
-            self.problems.append(duplicated)
-            warnings.warn(duplicated, UserWarning, stacklevel=3)
         if not self.keys.image:
             self._fovs, self._fov_of_row = [], np.full(n, -1, np.int64)
             if self.links:
@@ -352,6 +359,12 @@ class ProfileTable:
             self.problems.append(
                 f"{int((fov_of_row < 0).sum())} row(s) have an empty image key"
             )
+        duplicated = self._duplicate_keys(kt, fov_of_row)
+        if duplicated is not None:
+            import warnings
+
+            self.problems.append(duplicated)
+            warnings.warn(duplicated, UserWarning, stacklevel=3)
         fovs = [
             FieldOfView(key, rows) for key, rows in zip(index, members, strict=True)
         ]
