@@ -145,6 +145,15 @@ def _qc_arguments(qc: argparse.ArgumentParser) -> None:
         "one row per field or well (measures, a flag per rule, the reason), "
         "--cleaned the cells of the fields or wells kept",
     )
+    qc.add_argument(
+        "--from-pixels",
+        action="store_true",
+        help="with --level field or well: measure image quality (focus score, "
+        "PowerLogLogSlope, PercentMaximal…, as MeasureImageQuality defines them) "
+        "from the linked images for the channels the table has no such "
+        "columns for",
+    )
+    _link_arguments(qc)
     _warehouse_table_argument(qc, "a warehouse's profile table, when not the default")
     qc.add_argument("--group-by", nargs="+", default=[], metavar="COL")
     qc.add_argument(
@@ -588,6 +597,11 @@ def _qc(args: argparse.Namespace) -> int:
 
     if args.level != "cell":
         return _qc_level(args)
+    if args.from_pixels or link_options(args):
+        raise UsageError(
+            "--from-pixels (and the image links) measure fields: give --level "
+            "field or well"
+        )
     args.method = args.method or "zscore"
     conditions = args.conditions
     if conditions != "cosmicqc":
@@ -702,8 +716,13 @@ def _qc_level(args: argparse.Namespace) -> int:
     if args.group_by:
         raise UsageError("--group-by is for cells (fields are compared within plates)")
     conditions: Any = "presets" if args.conditions == "cosmicqc" else args.conditions
+    if args.from_pixels is False and link_options(args):
+        raise UsageError(
+            "--images, --image-table and --load-data go with --from-pixels"
+        )
+    _check_link_roots(link_options(args))
     found = _decide_all(args.tables[:1], "check")[0]
-    pt = open_profiles(found or args.tables[0])
+    pt = open_profiles(found or args.tables[0], **link_options(args))
     inputs = list(pt.inputs)
     if conditions != "presets":
         conditions = Path(conditions)
@@ -716,7 +735,16 @@ def _qc_level(args: argparse.Namespace) -> int:
             raise UsageError("--into-warehouse needs one warehouse root as input")
         if warehouse.check_quality_control(args.into_warehouse, args.overwrite):
             logger.info("replacing quality_control.%s", args.into_warehouse)
-    table, result = level_qc(pt, level, conditions, args.method or "robust")
+    bar = _ProgressLine("measure")
+    table, result = level_qc(
+        pt,
+        level,
+        conditions,
+        args.method or "robust",
+        pixels=args.from_pixels,
+        progress=bar,
+    )
+    bar.done()
     write_report(args.out, table, result)
     for name, facts in result.report["conditions"].items():
         logger.info("%s: %d %ss flagged", name, facts["flagged"], level)

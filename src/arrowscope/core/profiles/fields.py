@@ -37,11 +37,18 @@ CELLS = "Metadata_cells"
 _MEASURES = re.compile(r"^(ImageQuality_|Count_|Intensity_|Threshold_)")
 
 
-def field_table(pt: Any) -> pa.Table:
+def field_table(
+    pt: Any, pixels: bool | Sequence[str] = False, **options: Any
+) -> pa.Table:
     """One row per field of view of profile table ``pt``: its key columns
     (image key, plate, well, site where the table has them), the number of
     its cells, and the image-level measures the table or its CellProfiler
-    image table holds."""
+    image table holds.
+
+    ``pixels``: also measure image quality from the linked images (every
+    channel, or the channels named) where the table has no
+    ``ImageQuality_*_<channel>`` column of its own — see
+    :func:`pixel_measures`, which takes ``options``."""
     fovs = pt.fields_of_view
     if not fovs:
         raise ArrowscopeError(
@@ -75,7 +82,98 @@ def field_table(pt: Any) -> pa.Table:
     for name, column in extra.items():
         if name not in table.column_names:
             table = table.append_column(name, column)
+    if pixels:
+        have = {
+            m.group(1)
+            for c in table.column_names
+            if (m := re.match(r"^Image_ImageQuality_[A-Za-z]+_(.+)$", c))
+        }
+        wanted = pt.channel_names if pixels is True else list(pixels)
+        missing = [ch for ch in wanted if ch not in have]
+        if missing:
+            measured = pixel_measures(pt, missing, **options)
+            for name in measured.column_names:
+                table = table.append_column(name, measured.column(name))
     return table
+
+
+#: what was measured from pixels, by (table build, field key, channel)
+_MEASURED: dict[tuple[Any, ...], dict[str, float]] = {}
+_MEASURED_MAX = 200_000
+
+
+def pixel_measures(
+    pt: Any,
+    channels: Sequence[str] | None = None,
+    *,
+    progress: Any = None,
+    cancel: Any = None,
+    workers: int | None = None,
+) -> pa.Table:
+    """MeasureImageQuality's measures of every field, computed from its
+    images (:mod:`arrowscope.core.images.quality`): one row per field of
+    view, in the order of :func:`field_table`, a column
+    ``Image_ImageQuality_<measure>_<channel>`` per measure and channel.
+
+    A field at a time, one plane read and forgotten; ``workers`` threads
+    (default: the cores the process may use). Each field's measures are
+    kept by its key, so a second call (another rule, another level) reads
+    no pixels. A field without the channel's image gets NaN (and the
+    reason among the table's problems). ``progress(done, total)``; ``cancel``
+    a ``threading.Event`` (set: stop, nothing returned), as scoring takes it.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..images.quality import MEASURES, image_quality
+    from .batch import usable_cores
+
+    fovs = pt.fields_of_view
+    names = list(channels) if channels is not None else list(pt.channel_names)
+    if not names:
+        raise ArrowscopeError(
+            "the table links no images to measure",
+            path=getattr(pt, "path", None),
+            hint="give the folder of its images (--images) or its image table",
+        )
+    build = getattr(pt, "_stacks_name", id(pt))
+    jobs = [(i, ch) for i in range(len(fovs)) for ch in names]
+    blank = dict.fromkeys(MEASURES, float("nan"))
+
+    def measure(job: tuple[int, str]) -> dict[str, float]:
+        i, ch = job
+        key = (build, fovs[i].key, ch)
+        found = _MEASURED.get(key)
+        if found is None:
+            try:
+                plane = pt.field_plane(i, ch)
+            except ArrowscopeError as exc:
+                pt.note_problem(f"field {fovs[i].label}, {ch}: {exc}")
+                plane = None
+            found = blank if plane is None else image_quality(plane)
+            if len(_MEASURED) >= _MEASURED_MAX:
+                _MEASURED.clear()
+            _MEASURED[key] = found
+        return found
+
+    results: list[dict[str, float]] = []
+    pool = ThreadPoolExecutor(max_workers=workers or usable_cores())
+    try:
+        for done, got in enumerate(pool.map(measure, jobs), start=1):
+            results.append(got)
+            if progress is not None:
+                progress(done, len(jobs))
+            if cancel is not None and cancel.is_set():
+                raise ArrowscopeError(
+                    "measuring the fields was cancelled; nothing was kept",
+                    path=getattr(pt, "path", None),
+                )
+    finally:  # a cancel stops the fields not yet started
+        pool.shutdown(wait=True, cancel_futures=True)
+    columns: dict[str, list[float]] = {}
+    for (_, ch), got in zip(jobs, results, strict=True):
+        for m in MEASURES:
+            columns.setdefault(f"Image_ImageQuality_{m}_{ch}", []).append(got[m])
+    return pa.table({k: pa.array(v, pa.float64()) for k, v in columns.items()})
 
 
 def _numeric(dtype: pa.DataType) -> bool:
@@ -177,12 +275,15 @@ def well_table(fields: pa.Table) -> pa.Table:
 FIELDS = "Metadata_well_fields"
 
 
-def level_table(pt: Any, level: str = "field") -> pa.Table:
+def level_table(
+    pt: Any, level: str = "field", pixels: bool | Sequence[str] = False, **options: Any
+) -> pa.Table:
     """The fields (one row each, :func:`field_table`) or the wells
-    (:func:`well_table`) of profile table ``pt``."""
+    (:func:`well_table`) of profile table ``pt``; ``pixels`` and ``options``
+    as :func:`field_table` takes them."""
     if level not in LEVELS:
         raise ArrowscopeError(f"unknown level {level!r}", hint="field or well")
-    fields = field_table(pt)
+    fields = field_table(pt, pixels, **options)
     return fields if level == "field" else well_table(fields)
 
 
@@ -192,13 +293,17 @@ def level_qc(
     conditions: Any = "presets",
     method: Any = "robust",
     by_plate: bool = True,
+    pixels: bool | Sequence[str] = False,
+    **options: Any,
 ) -> tuple[pa.Table, QCResult]:
     """Judge every field (or well) of ``pt``: ``(its table, QCResult)``.
     Scores are robust z within each plate by default (a plate's fields
     against each other: plates differ in staining). ``conditions``:
     ``"presets"`` (:func:`field_presets` of the measures found), or the cell
-    rules' forms (a dict, a coSMicQC YAML file) on these measures."""
-    table = level_table(pt, level)
+    rules' forms (a dict, a coSMicQC YAML file) on these measures.
+    ``pixels``: measure image quality from the images where the table has
+    no such columns (:func:`pixel_measures`, which takes ``options``)."""
+    table = level_table(pt, level, pixels, **options)
     if isinstance(conditions, str) and conditions == "presets":
         conditions = field_presets(table.column_names)
     if isinstance(conditions, Mapping) and not conditions:

@@ -626,6 +626,11 @@ class ProfileTable:
         ]
         return da.stack(planes) if planes else da.zeros((0, *shape), dtype)
 
+    def field_plane(self, index: int, channel: str) -> np.ndarray | None:
+        """The first plane of ``channel`` in field of view ``index``, as its
+        link reads it (None where the field has no such image)."""
+        return self._channel_plane(self.fields_of_view[index], channel)
+
     def _channel_plane(self, fov: FieldOfView, channel: str) -> np.ndarray | None:
         for link in self.links:
             plane = link.channel_plane(fov, channel)
