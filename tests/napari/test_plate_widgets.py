@@ -302,7 +302,7 @@ def test_plate_map_without_wells_shows_an_empty_state(
     assert "names no images" in profiles.status.text()
     widget = PlateMapWidget(viewer)
     assert widget.session is not None
-    assert widget.canvas.isHidden()  # no empty 0-1 axes
+    assert widget.plot.isHidden() and not widget.plot.made  # no empty axes
     assert not widget.plate.isEnabled() and not widget.value.isEnabled()
     assert "names no well" in widget.info.text()
     assert "Metadata_Well" in widget.info.text()
@@ -461,3 +461,24 @@ def test_a_properties_file_opens_on_the_classifier_and_no_images_are_explained(
     assert overlay.visible and "No image of this table could be read" in said
     assert "A01_s1_DNA.tif" in said and "--images FOLDER" in said
     assert viewer.dims.current_step[0] == 0
+
+
+def test_panels_behind_other_tabs_wait_until_raised(make_napari_viewer, tmp_path):
+    """As `arrowscope view --profiles` opens a table: the plate map, the
+    scatter plot and the classifier read nothing and draw nothing until
+    their tab is raised; the QC panel in front says what it will show
+    without importing a plotting library."""
+    from arrowscope.app.viewer import _dock_widgets, _raise_dock
+
+    files = write_demo_plate(tmp_path / "demo", n_fields=4, size=(96, 96))
+    viewer = make_napari_viewer()
+    docked = _dock_widgets(viewer, files["profiles"], None)
+    plate_map, scatter = docked["Plate map"], docked["Scatter and gates"]
+    assert plate_map.session is not None and scatter.session is not None
+    assert plate_map.summary is None and not plate_map.plot.made
+    assert not scatter.plot.made and not scatter.values
+    assert not docked["Quality control"].plot.made
+    _raise_dock(viewer, "Plate map")
+    assert plate_map.summary is not None and plate_map.plot.made
+    _raise_dock(viewer, "Scatter")
+    assert scatter.plot.made and scatter.values

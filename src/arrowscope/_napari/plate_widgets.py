@@ -41,7 +41,7 @@ from ..core.profiles.plate import (
     plate_summary,
 )
 from ..core.profiles.qc import FLAG_PREFIX, FLAG_SUFFIX, SCORE_PREFIX, flag_columns
-from .plots import FONT, make_canvas, style_axes, style_colorbar
+from .plots import FONT, LazyPlot, PlotOwner, style_axes, style_colorbar
 from .profiles_widget import _row, notify
 from .qc_widgets import (
     _SessionWidget,
@@ -57,10 +57,6 @@ HOVER_TILE = 96
 HOVER_MS = 120
 
 
-def _canvas(height: int, viewer: Any = None) -> tuple[Any, Any, Any]:
-    return make_canvas(height, viewer)
-
-
 def numeric_columns(schema: pa.Schema) -> list[str]:
     """Feature columns (numeric, not keys or flags)."""
     return [
@@ -74,7 +70,7 @@ def numeric_columns(schema: pa.Schema) -> list[str]:
 logger = logging.getLogger("arrowscope")
 
 
-class PlateMapWidget(_SessionWidget):
+class PlateMapWidget(PlotOwner, _SessionWidget):
     """Wells laid out as a plate, coloured by a per-well value; click a well to
     show its cells."""
 
@@ -92,9 +88,9 @@ class PlateMapWidget(_SessionWidget):
         save.clicked.connect(self._save_dialog)
         clear = QPushButton("All wells")
         clear.clicked.connect(lambda: self.pick_well(None))
-        self.figure, self.canvas, self.axes = _canvas(260, napari_viewer)
-        self.canvas.mpl_connect("motion_notify_event", self._hover)
-        self.canvas.mpl_connect("button_press_event", self._click)
+        self.plot = LazyPlot(260, napari_viewer)
+        self.plot.mpl_connect("motion_notify_event", self._hover)
+        self.plot.mpl_connect("button_press_event", self._click)
         form = QFormLayout()
         form.addRow("Plate", self.plate)
         form.addRow("Colour by", self.value)
@@ -102,7 +98,7 @@ class PlateMapWidget(_SessionWidget):
         form.addRow("Wells", self.wells)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
-        lay.addWidget(self.canvas)
+        lay.addWidget(self.plot)
         lay.addWidget(self.info)
         lay.addWidget(_row(clear, save))
         self.summary: pa.Table | None = None
@@ -122,13 +118,13 @@ class PlateMapWidget(_SessionWidget):
 
     def empty_state(self, message: str) -> None:
         """No plate to draw: say why, in place of an empty chart."""
-        self.canvas.setVisible(False)
+        self.plot.setVisible(False)
         for control in self._controls:
             control.setEnabled(False)
         self.info.setText(message)
 
     def _shown(self) -> None:
-        self.canvas.setVisible(True)
+        self.plot.setVisible(True)
         for control in self._controls:
             control.setEnabled(True)
 
@@ -385,7 +381,7 @@ def _box(x: float, y: float) -> Any:
     return Rectangle((x, y), 1, 1, fill=False, edgecolor="white", linewidth=1.5)
 
 
-class ScatterWidget(_SessionWidget):
+class ScatterWidget(PlotOwner, _SessionWidget):
     """Two features against each other, density-shaded; gates select cells."""
 
     BINS = 200
@@ -412,7 +408,7 @@ class ScatterWidget(_SessionWidget):
         next_b.clicked.connect(lambda: self.step(+1))
         clear = QPushButton("Clear gate")
         clear.clicked.connect(self.clear_gate)
-        self.figure, self.canvas, self.axes = _canvas(300, napari_viewer)
+        self.plot = LazyPlot(300, napari_viewer)
         # the cell behind the point under the cursor: its tile and its name
         self.hover_tile = QLabel()
         self.hover_tile.setFixedSize(HOVER_TILE, HOVER_TILE)
@@ -424,14 +420,14 @@ class ScatterWidget(_SessionWidget):
         self._hover_worker: Any = None
         self.hover_timer = QTimer(self, singleShot=True, interval=HOVER_MS)
         self.hover_timer.timeout.connect(self._show_hovered)
-        self.canvas.mpl_connect("motion_notify_event", self._hover)
+        self.plot.mpl_connect("motion_notify_event", self._hover)
         form = QFormLayout()
         form.addRow("X", self.x)
         form.addRow("Y", self.y)
         form.addRow("Gate", self.tool)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
-        lay.addWidget(self.canvas)
+        lay.addWidget(self.plot)
         lay.addWidget(_row(self.hover_tile, self.hover_text))
         lay.addWidget(self.info)
         lay.addWidget(_row(clear, keep, to_bin))

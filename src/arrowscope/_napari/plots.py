@@ -86,3 +86,101 @@ def fitted_limits(values: np.ndarray, pad: float = 0.03) -> tuple[float, float] 
         return lo - span, hi + span
     margin = (hi - lo) * pad
     return lo - margin, hi + margin
+
+
+def _qwidget_base() -> type:
+    from qtpy.QtWidgets import QWidget
+
+    return QWidget
+
+
+class LazyPlot(_qwidget_base()):  # type: ignore[misc]
+    """Where a chart goes. matplotlib (about a second to import) is imported
+    and the canvas made when a chart is first drawn; until then, and
+    whenever there is nothing to plot, a line of text says what will be
+    here (:meth:`say`), so a panel that opens with nothing to show costs no
+    plotting at all."""
+
+    def __init__(self, height: int, viewer: Any = None) -> None:
+        from qtpy.QtCore import Qt
+        from qtpy.QtWidgets import QLabel, QVBoxLayout
+
+        super().__init__()
+        self.setMinimumHeight(height)
+        self._height, self._viewer = height, viewer
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setStyleSheet(f"color: {theme_colors(viewer)['text']};")
+        layout.addWidget(self.message)
+        self._parts: list[Any] | None = None
+        self._events: list[tuple[str, Any]] = []
+
+    @property
+    def made(self) -> bool:
+        return self._parts is not None
+
+    def _make(self) -> list[Any]:
+        if self._parts is None:
+            figure, canvas, axes = make_canvas(self._height, self._viewer)
+            self.layout().addWidget(canvas)
+            for event, handler in self._events:
+                canvas.mpl_connect(event, handler)
+            self._parts = [figure, canvas, axes]
+        self.message.hide()
+        self._parts[1].show()
+        return self._parts
+
+    @property
+    def figure(self) -> Any:
+        return self._make()[0]
+
+    @property
+    def canvas(self) -> Any:
+        return self._make()[1]
+
+    @property
+    def axes(self) -> Any:
+        return self._make()[2]
+
+    @axes.setter
+    def axes(self, value: Any) -> None:
+        self._make()[2] = value
+
+    def mpl_connect(self, event: str, handler: Any) -> None:
+        """Connect a matplotlib event, now or when the canvas is made."""
+        self._events.append((event, handler))
+        if self._parts is not None:
+            self._parts[1].mpl_connect(event, handler)
+
+    def say(self, text: str) -> None:
+        """Show ``text`` in place of the chart (no plotting)."""
+        self.message.setText(text)
+        self.message.show()
+        if self._parts is not None:
+            self._parts[1].hide()
+
+
+class PlotOwner:
+    """A panel with one :class:`LazyPlot` (``self.plot``): its ``figure``,
+    ``canvas`` and ``axes``, made on first use."""
+
+    plot: LazyPlot
+
+    @property
+    def figure(self) -> Any:
+        return self.plot.figure
+
+    @property
+    def canvas(self) -> Any:
+        return self.plot.canvas
+
+    @property
+    def axes(self) -> Any:
+        return self.plot.axes
+
+    @axes.setter
+    def axes(self, value: Any) -> None:
+        self.plot.axes = value

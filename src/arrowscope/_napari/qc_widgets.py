@@ -48,6 +48,7 @@ from ..core.profiles.qc import (
     reflag,
 )
 from .layers import NAMESPACE
+from .plots import LazyPlot, PlotOwner
 from .profiles_widget import _row, notify
 from .session import VERDICT_KEYS, CellSession, session_for
 from .workers import make_worker, start
@@ -73,10 +74,26 @@ class _SessionWidget(QWidget):
                 return
             if session is not None:
                 self.session = session
-                self.attached()
+                if getattr(self, "_waiting_dock", None) is None:
+                    self.attached()
 
     def attached(self) -> None:  # pragma: no cover - overridden
         """Called once a session is known."""
+
+    def defer_until_shown(self, dock: Any) -> None:
+        """Wait with this panel's work on a table (reading its columns,
+        drawing) until its tab is first raised: a panel behind another tab
+        costs nothing while the viewer opens a large table."""
+        self._waiting_dock = dock
+        dock.visibilityChanged.connect(lambda visible: visible and self.shown_now())
+
+    def shown_now(self) -> None:
+        """The panel is in front: do what waited."""
+        if getattr(self, "_waiting_dock", None) is None:
+            return
+        self._waiting_dock = None
+        if self.session is not None:
+            self.attached()
 
     def _clicked(self, item: QListWidgetItem) -> None:
         """A gallery tile clicked: go to its cell in its field."""
@@ -233,7 +250,7 @@ def _number(text: str) -> Any:
     return int(value) if value.is_integer() and "." not in text else value
 
 
-class QCWidget(_SessionWidget):
+class QCWidget(PlotOwner, _SessionWidget):
     """Build or load conditions, run them, and tune thresholds on histograms."""
 
     def __init__(self, napari_viewer: Any) -> None:
@@ -272,14 +289,12 @@ class QCWidget(_SessionWidget):
         self.timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.timer.timeout.connect(self.run)
 
-        from .plots import make_canvas
-
-        self.figure, self.canvas, self.axes = make_canvas(160, napari_viewer)
+        self.plot = LazyPlot(160, napari_viewer)
         self._lines: list[tuple[Any, int]] = []  # (matplotlib line, table row)
         self._dragging: tuple[Any, int] | None = None
-        self.canvas.mpl_connect("button_press_event", self._press)
-        self.canvas.mpl_connect("motion_notify_event", self._motion)
-        self.canvas.mpl_connect("button_release_event", self._release)
+        self.plot.mpl_connect("button_press_event", self._press)
+        self.plot.mpl_connect("motion_notify_event", self._motion)
+        self.plot.mpl_connect("button_release_event", self._release)
 
         form = QFormLayout()
         form.addRow("Preset", _row(self.preset, load))
@@ -293,7 +308,7 @@ class QCWidget(_SessionWidget):
         lay.addWidget(self.run_button)
         lay.addWidget(self.summary)
         lay.addWidget(self.feature)
-        lay.addWidget(self.canvas)
+        lay.addWidget(self.plot)
         self.set_conditions(COSMICQC_DEFAULTS)
         self._maybe_attach()
         self._draw()
@@ -455,26 +470,15 @@ class QCWidget(_SessionWidget):
         from .plots import style_axes
 
         feature = self.feature.currentText()
-        self.axes.clear()
-        style_axes(self.axes, self.viewer)
         self._lines = []
         scores = self._scores.get(feature)
         if scores is None:
-            # Say what would be here, rather than show empty axes.
-            self.axes.set_axis_off()
-            self.axes.text(
-                0.5,
-                0.5,
-                self._empty_hint(),
-                ha="center",
-                va="center",
-                wrap=True,
-                fontsize=9,
-                color="#95a5a6",
-                transform=self.axes.transAxes,
-            )
-            self.canvas.draw_idle()
+            # Say what would be here, rather than show empty axes (and
+            # import no plotting for it)
+            self.plot.say(self._empty_hint())
             return
+        self.axes.clear()
+        style_axes(self.axes, self.viewer)
         self.axes.set_axis_on()
         finite = scores[np.isfinite(scores)]
         self.axes.hist(finite, bins=60, color="#7f8c8d")

@@ -28,7 +28,7 @@ def _decide(location: str) -> Any:
     from ..core.profiles.kinds import resolve
 
     if location not in _DECIDED:
-        if len(_DECIDED) > 64:
+        if len(_DECIDED) > 8:  # a decision may hold a large table's footer
             _DECIDED.clear()
         _DECIDED[location] = resolve(location)
     return _DECIDED[location]

@@ -71,6 +71,10 @@ TAB_TITLES = {
     "Plate map": "Plate",
     "Classifier": "Classifier",
 }
+#: the panels behind another tab that read a whole table's columns when they
+#: attach (the plate's wells, two features, the classifier's bins): they wait
+#: until their tab is first raised
+_BEHIND = ("Scatter and gates", "Plate map", "Classifier")
 #: the window a headless render (and a first window without a screen size) gets
 WINDOW = (1920, 1080)
 
@@ -228,6 +232,8 @@ def _dock_widgets(
             dock.setWindowTitle(TAB_TITLES.get(name, name))
         docked[name] = widget
         docks[name] = dock
+    for name in _BEHIND:  # their work waits until their tab is raised
+        getattr(docked[name], "defer_until_shown", lambda dock: None)(docks[name])
     _give_the_canvas_room(window, docks["Quality control"], bottom)
     _tabs_never_elided(window)
     _raise_dock(viewer, "Quality control")
@@ -294,6 +300,8 @@ def _raise_dock(viewer: object, name: str) -> None:
             dock = getattr(widget, "native", widget).parent()
             dock.show()
             dock.raise_()
+            # a hidden window sends no visibility change: say it is in front
+            getattr(widget, "shown_now", lambda: None)()
 
 
 def _wait(done: object, timeout: float = 120.0) -> None:
