@@ -153,6 +153,19 @@ def _qc_arguments(qc: argparse.ArgumentParser) -> None:
         "from the linked images for the channels the table has no such "
         "columns for",
     )
+    qc.add_argument(
+        "--perturbation",
+        metavar="COL",
+        help="with --level well: the column naming each well's perturbation; "
+        "reports replicate agreement per plate (percent replicating) and plates "
+        "whose layout matches better turned by 180 degrees",
+    )
+    qc.add_argument(
+        "--controls",
+        metavar="VALUE",
+        help="with --perturbation: the negative control's value; reports how "
+        "widely each plate's control wells scatter",
+    )
     _link_arguments(qc)
     _warehouse_table_argument(qc, "a warehouse's profile table, when not the default")
     qc.add_argument("--group-by", nargs="+", default=[], metavar="COL")
@@ -602,6 +615,8 @@ def _qc(args: argparse.Namespace) -> int:
             "--from-pixels (and the image links) measure fields: give --level "
             "field or well"
         )
+    if args.perturbation or args.controls:
+        raise UsageError("--perturbation and --controls judge wells: --level well")
     args.method = args.method or "zscore"
     conditions = args.conditions
     if conditions != "cosmicqc":
@@ -715,6 +730,10 @@ def _qc_level(args: argparse.Namespace) -> int:
         raise UsageError(f"give --out FILE for the {level}s")
     if args.group_by:
         raise UsageError("--group-by is for cells (fields are compared within plates)")
+    if (args.perturbation or args.controls) and level != "well":
+        raise UsageError("--perturbation and --controls judge wells: --level well")
+    if args.controls and not args.perturbation:
+        raise UsageError("--controls needs --perturbation COL")
     conditions: Any = "presets" if args.conditions == "cosmicqc" else args.conditions
     if args.from_pixels is False and link_options(args):
         raise UsageError(
@@ -779,12 +798,67 @@ def _qc_level(args: argparse.Namespace) -> int:
                 fx["row_range"],
                 fx["column_range"],
             )
+    if args.perturbation:
+        _layout_report(pt, args.perturbation, args.controls)
     if args.cleaned:
         keep = ~cells_of_flagged(pt, table, result)
         write_cleaned(pt.read(pt.columns), args.cleaned, keep)
         kept = int(keep.sum())
         logger.info("wrote %s (%d of %d cells)", args.cleaned, kept, int(keep.size))
     return 0
+
+
+def _layout_report(pt: Any, perturbation: str, controls: str | None) -> None:
+    """Replicate agreement, rotated plates and control spread, plate by plate."""
+    import pyarrow.compute as pc
+
+    from ..core.profiles.fields import (
+        control_spread,
+        replicate_agreement,
+        rotated_plates,
+        well_profiles,
+    )
+
+    wells = well_profiles(pt, perturbation)
+    keys = {"Metadata_Plate", "Image_Metadata_Plate", "Metadata_Well"}
+    features = [c for c in wells.column_names if c not in keys | {perturbation}]
+    plate_col = next(
+        (c for c in wells.column_names if c.endswith("Metadata_Plate")), None
+    )
+    plates = wells.column(plate_col).to_pylist() if plate_col else [None]
+    for plate in dict.fromkeys(plates):
+        mine = (
+            wells
+            if plate_col is None
+            else wells.filter(pc.equal(wells.column(plate_col), plate))
+        )
+        agreement = replicate_agreement(mine, perturbation, features)
+        logger.info(
+            "%sreplicates agree for %.0f%% of %d perturbations",
+            f"{plate}: " if plate else "",
+            agreement["percent_replicating"],
+            agreement["perturbations"],
+        )
+    if plate_col is not None and len(set(plates)) > 1:
+        for plate, found in rotated_plates(wells, perturbation, features).items():
+            if found["rotated"]:
+                logger.warning(
+                    "%s: its wells match the layout turned by 180 degrees "
+                    "(correlation %.2f) better than as labelled (%.2f): was the "
+                    "plate rotated?",
+                    plate,
+                    found["rotated_180"],
+                    found["as_labelled"],
+                )
+    if controls is not None:
+        for plate, ratio in control_spread(
+            wells, perturbation, controls, features
+        ).items():
+            logger.info(
+                "%scontrol wells scatter %.2f times as much as the plate's wells",
+                f"{plate}: " if plate else "",
+                ratio,
+            )
 
 
 def _decide(location: Any) -> Any:

@@ -506,16 +506,7 @@ def replicate_agreement(
             "no such column for replicate agreement", column=missing[0]
         )
     names = wells.column(perturbation).to_pylist()
-    x = np.column_stack(
-        [
-            wells.column(f).cast(pa.float64()).to_numpy(zero_copy_only=False)
-            for f in features
-        ]
-    )
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        x = (x - np.nanmean(x, axis=0)) / np.nanstd(x, axis=0)
-    x = np.nan_to_num(x)
+    x = _standardised(wells, features)
     ok = np.array([n is not None for n in names])
     corr = np.corrcoef(x) if len(x) > 1 else np.ones((1, 1))
     groups: dict[Any, list[int]] = {}
@@ -543,3 +534,149 @@ def replicate_agreement(
         "percent_replicating": float(share),
         "perturbations": len(per),
     }
+
+
+def well_profiles(
+    pt: Any, perturbation: str, features: Sequence[str] | None = None
+) -> pa.Table:
+    """One row per well (plate, well, perturbation): the median of each of
+    its cells' ``features`` (default: the numeric measurement columns, at
+    most 200), as profiles are aggregated before they are compared."""
+    from .classify import feature_columns
+
+    names = pt.columns
+    plate = _find(names, "Metadata_Plate", "Image_Metadata_Plate")
+    well = _find(names, "Metadata_Well", "Image_Metadata_Well")
+    if well is None or perturbation not in names:
+        missing = "Metadata_Well" if well is None else perturbation
+        raise ArrowscopeError(
+            "no such column for well profiles",
+            column=missing,
+            path=getattr(pt, "path", None),
+        )
+    keys = [c for c in (plate, well, perturbation) if c]
+    chosen = list(features or feature_columns(pt.schema, [*keys, *pt.keys.columns()]))
+    chosen = [f for f in chosen if f not in keys][:200]
+    table = pt.read([*keys, *chosen])
+    grouped = table.group_by(keys, use_threads=False).aggregate(
+        [(f, "approximate_median") for f in chosen]
+    )
+    return grouped.rename_columns([*keys, *chosen])  # "<f>_approximate_median" -> "<f>"
+
+
+def rotated_plates(
+    wells: pa.Table,
+    perturbation: str,
+    features: Sequence[str],
+    *,
+    margin: float = 0.2,
+) -> dict[str, dict[str, Any]]:
+    """Plates whose wells match their perturbations better turned by 180°.
+
+    Each plate's well profiles (standardised over all wells) are compared
+    with the consensus profile of each perturbation on the other plates: the
+    median correlation of a well with the consensus of the perturbation the
+    metadata names for it, and with that of the perturbation named for the
+    well opposite it (row ``R-1-r``, column ``C-1-c``). A plate is reported
+    rotated when the second beats the first by more than ``margin``. Needs
+    two plates or more and a perturbation on several plates."""
+    from .plate import parse_wells
+
+    plate_col = _find(wells.column_names, "Metadata_Plate", "Image_Metadata_Plate")
+    well_col = _find(wells.column_names, "Metadata_Well", "Image_Metadata_Well")
+    if plate_col is None or well_col is None:
+        raise ArrowscopeError(
+            "rotation is judged plate against plate: no plate or well column",
+            column="Metadata_Plate" if plate_col is None else "Metadata_Well",
+        )
+    plates = wells.column(plate_col).to_pylist()
+    names = wells.column(well_col).to_pylist()
+    labels = wells.column(perturbation).to_pylist()
+    rows, cols = parse_wells(names)
+    x = _standardised(wells, features)
+    out: dict[str, dict[str, Any]] = {}
+    for plate in dict.fromkeys(plates):
+        mine = np.array([p == plate for p in plates])
+        others = ~mine
+        consensus: dict[Any, np.ndarray] = {}
+        for label in set(labels):
+            pick = others & np.array([lab == label for lab in labels])
+            if pick.any():
+                consensus[label] = np.median(x[pick], axis=0)
+        if not consensus:
+            continue
+        r, c = rows[mine], cols[mine]
+        label_at = {
+            (int(a), int(b)): lab
+            for a, b, lab in zip(r, c, np.array(labels, object)[mine], strict=True)
+        }
+        top, right = int(r.max()), int(c.max())
+        as_labelled, turned = [], []
+        for i, a, b in zip(np.flatnonzero(mine), r, c, strict=True):
+            here = consensus.get(labels[i])
+            there = consensus.get(label_at.get((top - int(a), right + 1 - int(b))))
+            if here is not None:
+                as_labelled.append(_corr(x[i], here))
+            if there is not None:
+                turned.append(_corr(x[i], there))
+        if not as_labelled or not turned:
+            continue
+        lab, rot = float(np.median(as_labelled)), float(np.median(turned))
+        out[str(plate)] = {
+            "as_labelled": lab,
+            "rotated_180": rot,
+            "rotated": rot > lab + margin,
+        }
+    return out
+
+
+def _standardised(wells: pa.Table, features: Sequence[str]) -> np.ndarray:
+    """The wells' ``features`` as a matrix, each standardised over the wells
+    (missing values 0: the mean)."""
+    x = np.column_stack(
+        [
+            wells.column(f).cast(pa.float64()).to_numpy(zero_copy_only=False)
+            for f in features
+        ]
+    )
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nan_to_num((x - np.nanmean(x, axis=0)) / np.nanstd(x, axis=0))
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    if np.std(a) == 0 or np.std(b) == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def control_spread(
+    wells: pa.Table, perturbation: str, control: str, features: Sequence[str]
+) -> dict[str, float]:
+    """Per plate, how widely its negative-control wells scatter: the median
+    over features of the control wells' MAD against all its wells' MAD (1:
+    the controls vary as much as everything on the plate; a good plate's
+    controls sit well below 1)."""
+    plate_col = _find(wells.column_names, "Metadata_Plate", "Image_Metadata_Plate")
+    plates = (
+        wells.column(plate_col).to_pylist() if plate_col else [None] * wells.num_rows
+    )
+    labels = wells.column(perturbation).to_pylist()
+    if control not in labels:
+        raise ArrowscopeError(
+            f"no well holds the control {control!r}",
+            column=perturbation,
+            hint="values include: "
+            + ", ".join(map(str, list(dict.fromkeys(labels))[:6])),
+        )
+    x = _standardised(wells, features)
+    out: dict[str, float] = {}
+    for plate in dict.fromkeys(plates):
+        mine = np.array([p == plate for p in plates])
+        ctrl = mine & np.array([lab == control for lab in labels])
+        if ctrl.sum() < 2:
+            continue
+        mad = lambda v: np.median(np.abs(v - np.median(v, axis=0)), axis=0)  # noqa: E731
+        ratio = mad(x[ctrl]) / np.where(mad(x[mine]) > 0, mad(x[mine]), np.nan)
+        out["" if plate is None else str(plate)] = float(np.nanmedian(ratio))
+    return out

@@ -8,7 +8,8 @@ direction (``> t`` when ``t > 0``, else ``< t``), strict comparisons.
 
 Beyond coSMicQC:
 
-- ``method="robust"`` scores are ``(x - median) / (1.4826 * MAD)``;
+- ``method="robust"`` scores are ``(x - median) / (1.4826 * MAD)`` (when more
+  than half the values are equal, ``1.2533 *`` their mean absolute deviation);
   ``method="raw"`` compares the values themselves (operators required);
 - a threshold may be a string with an explicit operator: ``"> 2"``,
   ``"<= -1.5"``, or two-sided ``"abs> 3"`` (``|score| > 3``);
@@ -50,6 +51,7 @@ SCORE_PREFIX = "Metadata_qcscore_"
 MANUAL_FLAG = f"{FLAG_PREFIX}manual{FLAG_SUFFIX}"
 REPORT_KEY = b"arrowscope.qc"
 MAD_TO_SD = 1.4826  # scales the MAD to the SD of a normal distribution
+MEAN_AD_TO_SD = 1.2533  # scales the mean absolute deviation the same way
 
 #: coSMicQC 1.1.2's default thresholds (``qc_nuclei_thresholds_default.yml``).
 COSMICQC_DEFAULTS: dict[str, dict[str, float]] = {
@@ -220,7 +222,15 @@ def _center_scale(x: np.ndarray, method: Method) -> tuple[float, float]:
         # the same calls as scipy.stats.zscore, so flags agree bit for bit
         return float(x.mean()), float(x.std())
     med = float(np.median(x))
-    return med, MAD_TO_SD * float(np.median(np.abs(x - med)))
+    deviation = np.abs(x - med)
+    mad = float(np.median(deviation))
+    if mad > 0:
+        return med, MAD_TO_SD * mad
+    # more than half the values are equal (a field's share of saturated
+    # pixels, mostly one pixel): the mean absolute deviation stands in, as
+    # the modified z-score does (Iglewicz & Hoaglin), so the few that
+    # differ are scored rather than all left unscored
+    return med, MEAN_AD_TO_SD * float(deviation.mean())
 
 
 def feature_stats(

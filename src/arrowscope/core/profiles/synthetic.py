@@ -368,3 +368,113 @@ def _insert(conn: Any, name: str, rows: list[dict[str, Any]]) -> None:
         f'INSERT INTO "{name}" VALUES ({marks})',
         [tuple(r[c] for c in columns) for r in rows],
     )
+
+
+@dataclass
+class ScreenTruth:
+    """What :func:`write_qc_screen` planted, by (plate, well, site)."""
+
+    blurred: set[tuple[str, str, int]]
+    saturated: set[tuple[str, str, int]]
+    empty: set[tuple[str, str, int]]
+    #: the plate with an edge effect (fewer cells in its outer wells)
+    edge_plate: str
+    #: the plate whose perturbation labels are rotated by 180 degrees
+    rotated_plate: str
+    perturbations: int
+
+
+def write_qc_screen(
+    out_dir: str | Path,
+    *,
+    plates: int = 3,
+    rows: int = 8,
+    columns: int = 12,
+    sites: int = 2,
+    size: int = 96,
+    defects: int = 6,
+    seed: int = 0,
+) -> tuple[Path, ScreenTruth]:
+    """A small screen with known defects, for judging field and well QC:
+    ``plates`` plates of ``rows`` × ``columns`` wells, ``sites`` fields a well
+    (one DNA TIFF each, in ``images/``), cells per field in a CytoTable-like
+    profile table (``profiles.parquet``) naming each field's file.
+
+    Planted: ``defects`` blurred fields and ``defects`` saturated fields per
+    plate, ``defects`` empty fields (no cells, a dark image), an edge effect
+    (half the cells in the outer wells of one plate), perturbations in four
+    replicate wells a plate with distinct profiles, and one plate whose
+    perturbation labels are rotated by 180° against its wells. Returns the
+    profile table and what was planted.
+    """
+    import tifffile
+    from scipy import ndimage
+
+    out = Path(out_dir)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    wells = [f"{chr(65 + r)}{c + 1:02d}" for r in range(rows) for c in range(columns)]
+    n_pert = len(wells) // 4
+    layout = {w: f"P{i % n_pert:03d}" for i, w in enumerate(wells)}
+    signature = rng.normal(0, 1, (n_pert, 8))  # each perturbation's profile
+    truth = ScreenTruth(set(), set(), set(), "plate1", f"plate{plates}", n_pert)
+    table: dict[str, list[Any]] = {}
+    for p in range(1, plates + 1):
+        plate = f"plate{p}"
+        fields = [(w, s) for w in wells for s in range(1, sites + 1)]
+        picks = rng.permutation(len(fields))
+        blurred = {fields[i] for i in picks[:defects]}
+        saturated = {fields[i] for i in picks[defects : 2 * defects]}
+        empty = {fields[i] for i in picks[2 * defects : 3 * defects]}
+        for w, s in fields:
+            key = (plate, w, s)
+            r, c = ord(w[0]) - 65, int(w[1:]) - 1
+            edge = r in (0, rows - 1) or c in (0, columns - 1)
+            count = 2 if (w, s) in empty else 40  # an empty field: a cell or two
+            if plate == truth.edge_plate and edge and count:
+                count //= 2
+            image = _field_image(rng, size, count)
+            if (w, s) in blurred:
+                image = ndimage.gaussian_filter(image.astype(float), 3)
+                truth.blurred.add(key)
+            if (w, s) in saturated:
+                image = np.minimum(image, np.percentile(image, 85))
+                truth.saturated.add(key)
+            if (w, s) in empty:
+                truth.empty.add(key)
+            name = f"{plate}_{w}_s{s}_DNA.tif"
+            tifffile.imwrite(out / "images" / name, image.astype(np.uint16))
+            # the rotated plate's wells hold what the opposite well says
+            held = layout[w]
+            if plate == truth.rotated_plate:
+                held = layout[f"{chr(65 + rows - 1 - r)}{columns - c:02d}"]
+            profile = signature[int(held[1:])]
+            for k in range(count):
+                row = {
+                    "Metadata_Plate": plate,
+                    "Metadata_Well": w,
+                    "Metadata_Site": s,
+                    "Metadata_Perturbation": layout[w],
+                    "Image_FileName_DNA": name,
+                    "Image_PathName_DNA": "images",
+                    "Nuclei_Number_Object_Number": k + 1,
+                    "Nuclei_Location_Center_X": float(rng.uniform(5, size - 5)),
+                    "Nuclei_Location_Center_Y": float(rng.uniform(5, size - 5)),
+                }
+                for f in range(8):
+                    row[f"Cells_Feature_{f}"] = float(profile[f] + rng.normal(0, 0.7))
+                for name_, value in row.items():
+                    table.setdefault(name_, []).append(value)
+    path = out / "profiles.parquet"
+    write_parquet(pa.table(table), path)
+    return path, truth
+
+
+def _field_image(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    """A field of ``cells`` bright nuclei (sharp discs) on camera noise."""
+    image = rng.normal(200, 20, (size, size))
+    yy, xx = np.mgrid[0:size, 0:size]
+    for _ in range(cells):
+        cy, cx = rng.uniform(4, size - 4, 2)
+        image[(yy - cy) ** 2 + (xx - cx) ** 2 < 9] += rng.uniform(2000, 4000)
+    return np.clip(image, 0, 65535)
