@@ -910,7 +910,11 @@ def thumbnail_item(
         pixmap = QPixmap.fromImage(image).scaled(
             size, size, Qt.AspectRatioMode.KeepAspectRatio
         )
-        item.setIcon(QIcon(pixmap))
+        icon = QIcon(pixmap)
+        # selected, the tile keeps its pixels (no tint over what is judged);
+        # the selection shows in the frame and the caption
+        icon.addPixmap(pixmap, QIcon.Mode.Selected)
+        item.setIcon(icon)
     else:  # say so, rather than a blank the eye reads as a black cell
         item.setIcon(QIcon(_no_image_tile(size)))
         item.setToolTip("This cell's image could not be read (see the Profiles panel)")

@@ -60,6 +60,7 @@ WIDGETS = (
     "Export",
     "Plate map",
     "Classifier",
+    "Fields",
 )
 #: the tab titles of the docked panels: short enough that none is elided
 TAB_TITLES = {
@@ -70,11 +71,12 @@ TAB_TITLES = {
     "Export": "Export",
     "Plate map": "Plate",
     "Classifier": "Classifier",
+    "Fields": "Fields",
 }
 #: the panels behind another tab that read a whole table's columns when they
 #: attach (the plate's wells, two features, the classifier's bins): they wait
 #: until their tab is first raised
-_BEHIND = ("Scatter and gates", "Plate map", "Classifier")
+_BEHIND = ("Scatter and gates", "Plate map", "Classifier", "Fields")
 #: the window a headless render (and a first window without a screen size) gets
 WINDOW = (1920, 1080)
 

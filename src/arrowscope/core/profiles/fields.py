@@ -680,3 +680,80 @@ def control_spread(
         ratio = mad(x[ctrl]) / np.where(mad(x[mine]) > 0, mad(x[mine]), np.nan)
         out["" if plate is None else str(plate)] = float(np.nanmedian(ratio))
     return out
+
+
+def field_thumbnail(
+    pt: Any,
+    index: int,
+    colors: Mapping[str, tuple[float, float, float]],
+    limits: Mapping[str, tuple[float, float]] | None = None,
+    size: int = 160,
+) -> np.ndarray | None:
+    """Field of view ``index`` as an 8-bit RGB thumbnail of at most ``size``
+    pixels a side: each channel of ``colors`` shrunk by block means (no
+    pixel left out, no aliasing), scaled by ``limits`` (the layers' shared
+    contrast: fields compare with each other and the canvas; None: each
+    channel by its own 1st and 99.5th percentiles) and added in its colour.
+    None when the field has none of the channels."""
+    rgb: np.ndarray | None = None
+    for channel, color in colors.items():
+        plane = pt.field_plane(index, channel)
+        if plane is None:
+            continue
+        small = _block_mean(np.asarray(plane, np.float32), size)
+        if limits is not None and channel in limits:
+            lo, hi = limits[channel]
+        else:
+            lo, hi = np.percentile(small, [1, 99.5])
+        norm = np.clip((small - lo) / max(float(hi - lo), 1e-6), 0, 1)
+        layer = norm[..., None] * np.asarray(color, np.float32)
+        rgb = layer if rgb is None else rgb + layer[: rgb.shape[0], : rgb.shape[1]]
+    if rgb is None:
+        return None
+    return np.ascontiguousarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+
+
+def field_thumbnails(
+    pt: Any,
+    indices: Sequence[int],
+    colors: Mapping[str, tuple[float, float, float]],
+    limits: Mapping[str, tuple[float, float]] | None = None,
+    size: int = 160,
+    workers: int | None = None,
+) -> list[np.ndarray | None]:
+    """:func:`field_thumbnail` of each field of ``indices`` (a gallery page),
+    read and drawn on every core the process may use, in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .batch import usable_cores
+
+    with ThreadPoolExecutor(max_workers=workers or usable_cores()) as pool:
+        return list(
+            pool.map(lambda i: field_thumbnail(pt, i, colors, limits, size), indices)
+        )
+
+
+def _block_mean(plane: np.ndarray, size: int) -> np.ndarray:
+    """``plane`` shrunk by an integer factor (block means) to at most
+    ``size`` pixels a side."""
+    factor = max(1, int(np.ceil(max(plane.shape) / size)))
+    if factor == 1:
+        return plane
+    h, w = (plane.shape[0] // factor) * factor, (plane.shape[1] // factor) * factor
+    blocks = plane[:h, :w].reshape(h // factor, factor, w // factor, factor)
+    return blocks.mean(axis=(1, 3))
+
+
+def field_marks(pt: Any) -> Any:
+    """The verdicts by eye on whole fields (keep / reject / unsure), stored
+    by each field's key beside the table (``<stem>.fields.parquet``; in a
+    warehouse's ``quality_control`` folder), as cell verdicts are."""
+    from .marks import Marks, sidecar_path
+
+    table = field_table(pt)
+    keys = [c for c in table.column_names if c in pt.columns and c != CELLS]
+    keys = [c for c in keys if not _MEASURE_COLUMN.match(c)]
+    return Marks(sidecar_path(pt, "fields"), keys, pt.schema)
+
+
+_MEASURE_COLUMN = re.compile(r"^Image_(ImageQuality_|Count_|Intensity_|Threshold_)")

@@ -9,7 +9,8 @@ direction (``> t`` when ``t > 0``, else ``< t``), strict comparisons.
 Beyond coSMicQC:
 
 - ``method="robust"`` scores are ``(x - median) / (1.4826 * MAD)`` (when more
-  than half the values are equal, ``1.2533 *`` their mean absolute deviation);
+  than half the values are equal, ``1.2533 *`` their mean absolute deviation,
+  at least 1 % of the median);
   ``method="raw"`` compares the values themselves (operators required);
 - a threshold may be a string with an explicit operator: ``"> 2"``,
   ``"<= -1.5"``, or two-sided ``"abs> 3"`` (``|score| > 3``);
@@ -229,8 +230,9 @@ def _center_scale(x: np.ndarray, method: Method) -> tuple[float, float]:
     # more than half the values are equal (a field's share of saturated
     # pixels, mostly one pixel): the mean absolute deviation stands in, as
     # the modified z-score does (Iglewicz & Hoaglin), so the few that
-    # differ are scored rather than all left unscored
-    return med, MEAN_AD_TO_SD * float(deviation.mean())
+    # differ are scored rather than all left unscored; never below 1 % of
+    # the median, so a count of 304 cells among 303s is no outlier
+    return med, max(MEAN_AD_TO_SD * float(deviation.mean()), 0.01 * abs(med))
 
 
 def feature_stats(

@@ -1,0 +1,316 @@
+"""The Fields panel: whole fields of view as thumbnails, sorted by any field
+measure, judged by eye.
+
+Each page shows 24 fields, every shown channel in its layer's colour and at
+the layers' shared contrast (a dim field looks dim), sorted by a field
+measure — the table's own image columns (``ImageQuality_*``, ``Count_*``…),
+its cell count, or image quality measured from the pixels on request. Keys
+1/2/3 keep, reject or leave unsure the selected fields, ⌫ clears; the
+verdicts are stored by field key beside the table (or in the warehouse),
+as the cells' verdicts are. Clicking a field shows it in the viewer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from qtpy.QtCore import QEvent, QSize, Qt
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QLabel,
+    QListView,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from ..core.errors import ArrowscopeError
+from ..core.profiles.fields import (
+    CELLS,
+    field_marks,
+    field_table,
+    field_thumbnails,
+    pixel_measures,
+)
+from .profiles_widget import _row, notify
+from .qc_widgets import _SessionWidget, channel_colors, channel_limits, thumbnail_item
+from .session import VERDICT_KEYS
+from .workers import make_worker, start
+
+#: fields a page shows
+PAGE = 24
+ICON = 112
+
+
+def measure_label(column: str) -> str:
+    """A field measure as a person reads it: ``Slope DNA`` for
+    ``Image_ImageQuality_PowerLogLogSlope_DNA``, ``cells`` for the count."""
+    if column == CELLS:
+        return "cells"
+    bare = column.removeprefix("Image_")
+    for family in ("ImageQuality_", "Intensity_", "Count_", "Threshold_"):
+        bare = bare.removeprefix(family)
+    short = {
+        "PowerLogLogSlope": "Slope",
+        "PercentMaximal": "%max",
+        "PercentMinimal": "%min",
+    }
+    head, _, channel = bare.partition("_")
+    return f"{short.get(head, head)} {channel}".strip()
+
+
+class FieldGalleryWidget(_SessionWidget):
+    """Pages of whole-field thumbnails, sorted by a field measure."""
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__(napari_viewer)
+        self.page = 0
+        self.fields: pa.Table | None = None
+        self.order: np.ndarray = np.empty(0, np.int64)
+        self.marks: Any = None
+        self.sort = QComboBox()
+        self.sort.setToolTip("The field measure the fields are sorted by")
+        self.sort.currentTextChanged.connect(lambda _: self.resort())
+        self.descending = QCheckBox("highest first")
+        self.descending.toggled.connect(lambda _: self.resort())
+        self.measure = QPushButton("Measure from pixels")
+        self.measure.setToolTip(
+            "Focus score, PowerLogLogSlope, saturation… of every field, as "
+            "CellProfiler's MeasureImageQuality defines them, from its images"
+        )
+        self.measure.clicked.connect(lambda: self.measure_pixels())
+        self.list = QListWidget()
+        self.list.setViewMode(QListView.ViewMode.IconMode)
+        self.list.setIconSize(QSize(ICON, ICON))
+        self.list.setGridSize(QSize(ICON + 30, ICON + 46))
+        self.list.setWordWrap(True)
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.list.itemClicked.connect(self._go_to)
+        self.list.installEventFilter(self)
+        self.label = QLabel("")
+        prev_b, next_b = QPushButton("◀"), QPushButton("▶")
+        prev_b.clicked.connect(lambda: self.show_page(self.page - 1))
+        next_b.clicked.connect(lambda: self.show_page(self.page + 1))
+        self.hint = QLabel(
+            "1 keep · 2 reject · 3 unsure · ⌫ clear (the selected fields)"
+        )
+        lay = QVBoxLayout(self)
+        lay.addWidget(_row(QLabel("Sort by"), self.sort, self.descending))
+        lay.addWidget(self.measure)
+        lay.addWidget(self.list)
+        lay.addWidget(_row(prev_b, self.label, next_b))
+        lay.addWidget(self.hint)
+        self._worker: Any = None
+        self._maybe_attach()
+
+    # ---- the fields
+    def attached(self) -> None:
+        assert self.session is not None
+        pt = self.session.profiles
+        try:
+            self.fields = field_table(pt)
+            self.marks = field_marks(pt)
+        except ArrowscopeError as exc:
+            self.label.setText(str(exc))
+            return
+        self._fill_sort()
+        self.resort()
+
+    def _fill_sort(self) -> None:
+        assert self.fields is not None
+        names = [
+            c
+            for c in self.fields.column_names
+            if (c == CELLS or c.startswith("Image_"))
+            and (
+                pa.types.is_integer(self.fields.schema.field(c).type)
+                or pa.types.is_floating(self.fields.schema.field(c).type)
+            )
+        ]
+        current = self.sort_column()
+        self.sort.blockSignals(True)
+        self.sort.clear()
+        self.sort.addItem("field order", None)
+        for name in names:
+            self.sort.addItem(measure_label(name), name)
+        if current in names:
+            self.sort.setCurrentIndex(names.index(current) + 1)
+        self.sort.blockSignals(False)
+
+    def sort_column(self) -> str | None:
+        """The field table column the fields are sorted by (None: field order)."""
+        return self.sort.currentData()
+
+    def sort_by(self, column: str) -> None:
+        """Sort by ``column`` of the field table."""
+        at = self.sort.findData(column)
+        if at >= 0:
+            self.sort.setCurrentIndex(at)
+
+    def resort(self) -> None:
+        """Order the fields by the chosen measure (missing values last)."""
+        if self.fields is None:
+            return
+        n = self.fields.num_rows
+        by = self.sort_column()
+        if by in self.fields.column_names:
+            values = self.fields.column(by).cast(pa.float64())
+            x = values.to_numpy(zero_copy_only=False)
+            x = np.where(np.isfinite(x), x, np.inf if not self._down() else -np.inf)
+            self.order = np.argsort(-x if self._down() else x, kind="stable")
+        else:
+            self.order = np.arange(n)
+        self.show_page(0)
+
+    def _down(self) -> bool:
+        return self.descending.isChecked()
+
+    def measure_pixels(self) -> Any:
+        """Measure image quality from the pixels of every field, in a worker;
+        the measures join the sort choices (sorted by the focus score)."""
+        if self.session is None or self.fields is None:
+            return None
+        pt = self.session.profiles
+        have = [c for c in self.fields.column_names if "ImageQuality_" in c]
+        missing = [
+            ch for ch in pt.channel_names if not any(c.endswith(f"_{ch}") for c in have)
+        ]
+        if not missing:
+            notify("every channel's image quality is in the table already", "info")
+            return None
+        self.measure.setEnabled(False)
+        self.label.setText("measuring the fields…")
+
+        def done(measured: pa.Table) -> None:
+            assert self.fields is not None
+            for name in measured.column_names:
+                self.fields = self.fields.append_column(name, measured.column(name))
+            self.measure.setEnabled(True)
+            self._fill_sort()
+            # the blurriest first
+            self.sort_by(f"Image_ImageQuality_PowerLogLogSlope_{missing[0]}")
+            self.resort()
+
+        def failed(exc: BaseException) -> None:
+            self.measure.setEnabled(True)
+            notify(f"measuring the fields failed: {exc}", "error")
+
+        worker = make_worker(
+            lambda: pixel_measures(pt, missing), receiver=self, done=done, failed=failed
+        )
+        start(worker)
+        return worker
+
+    # ---- pages
+    def show_page(self, page: int) -> Any:
+        """Render a page of thumbnails in a worker (the list fills when done)."""
+        if self.session is None or not len(self.order):
+            return None
+        pages = max(1, -(-len(self.order) // PAGE))
+        self.page = min(max(page, 0), pages - 1)
+        picked = [int(i) for i in self.order[self.page * PAGE : (self.page + 1) * PAGE]]
+        self.label.setText(
+            f"page {self.page + 1} of {pages} · {len(self.order)} fields"
+        )
+        pt = self.session.profiles
+        colors, limits = channel_colors(self.viewer), channel_limits(self.viewer)
+        if not colors:  # no channel shown: every channel in grey
+            colors = {ch: (1.0, 1.0, 1.0) for ch in pt.channel_names[:1]}
+
+        def render() -> list[tuple[int, np.ndarray | None]]:
+            tiles = field_thumbnails(pt, picked, colors, limits or None, ICON * 2)
+            return list(zip(picked, tiles, strict=True))
+
+        self._worker = make_worker(
+            render,
+            receiver=self,
+            done=self._fill,
+            failed=lambda exc: notify(f"the fields cannot be shown: {exc}", "error"),
+        )
+        start(self._worker)
+        return self._worker
+
+    def _fill(self, tiles: list[tuple[int, np.ndarray | None]]) -> None:
+        self.list.clear()
+        for index, rgb in tiles:
+            self.list.addItem(thumbnail_item(index, rgb, self.caption(index), ICON))
+
+    def caption(self, index: int) -> str:
+        """Plate · well · site (or the image key), the sort value, the verdict."""
+        assert self.fields is not None
+        row = self.fields.slice(index, 1).to_pylist()[0]
+        where = [
+            str(v)
+            for k, v in row.items()
+            if v is not None
+            and ("Well" in k or "Site" in k or "Field" in k)
+            and k.startswith(("Metadata_", "Image_Metadata_"))
+        ]
+        if not where:
+            where = [str(v) for k, v in row.items() if k in self._keys()]
+        text = " · ".join(where)
+        by = self.sort_column()
+        if by in row and row[by] is not None:
+            text += f"\n{measure_label(by)}: {row[by]:.3g}"
+        verdict = self.verdict(index)
+        return f"{text}\n{verdict}" if verdict else text
+
+    def _keys(self) -> list[str]:
+        return list(self.marks.key_columns) if self.marks is not None else []
+
+    # ---- verdicts
+    def verdict(self, index: int) -> str | None:
+        if self.marks is None or self.fields is None:
+            return None
+        return self.marks.get(self._key_of(index))
+
+    def _key_of(self, index: int) -> dict[str, Any]:
+        assert self.fields is not None
+        return self.fields.select(self._keys()).slice(index, 1).to_pylist()[0]
+
+    def judge(self, verdict: str | None, indices: list[int] | None = None) -> None:
+        """Keep, reject or leave unsure the selected fields (None clears);
+        stored by key at once."""
+        if self.marks is None:
+            return
+        chosen = indices if indices is not None else self.selected()
+        if not chosen:
+            return
+        try:
+            self.marks.set_many([self._key_of(i) for i in chosen], verdict)
+        except ArrowscopeError as exc:
+            notify(str(exc), "error")
+            return
+        for r in range(self.list.count()):
+            item = self.list.item(r)
+            index = int(item.data(Qt.ItemDataRole.UserRole))
+            if index in chosen:
+                item.setText(self.caption(index))
+
+    def selected(self) -> list[int]:
+        return [
+            int(i.data(Qt.ItemDataRole.UserRole)) for i in self.list.selectedItems()
+        ]
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt's name
+        if obj is self.list and event.type() == QEvent.Type.KeyPress:
+            text = event.text()
+            if text in VERDICT_KEYS:
+                self.judge(VERDICT_KEYS[text])
+                return True
+            if event.key() in (Qt.Key.Key_Backspace, Qt.Key.Key_Delete):
+                self.judge(None)
+                return True
+        return bool(super().eventFilter(obj, event))
+
+    def _go_to(self, item: Any) -> None:
+        """Show the clicked field in the viewer (the field slider)."""
+        index = int(item.data(Qt.ItemDataRole.UserRole))
+        point = list(self.viewer.dims.point)
+        if point:
+            point[0] = index
+            self.viewer.dims.current_step = (index, *self.viewer.dims.current_step[1:])
