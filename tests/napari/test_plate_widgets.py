@@ -482,3 +482,29 @@ def test_panels_behind_other_tabs_wait_until_raised(make_napari_viewer, tmp_path
     assert plate_map.summary is not None and plate_map.plot.made
     _raise_dock(viewer, "Scatter")
     assert scatter.plot.made and scatter.values
+
+
+def test_plate_map_position_effects_on_a_planted_edge(make_napari_viewer, tmp_path):
+    """The plate with fewer cells in its outer wells: the plate map says its
+    edge effect and, with the trends taken out, the outer wells no longer
+    stand apart."""
+    from arrowscope.core.profiles.synthetic import write_qc_screen
+
+    path, truth = write_qc_screen(tmp_path / "screen", plates=2)
+    viewer = make_napari_viewer()
+    viewer.open(path, plugin="arrowscope")
+    widget = PlateMapWidget(viewer)
+    widget.plate.setCurrentText(truth.edge_plate)
+    widget.refresh()
+    said = widget.effects.text()
+    edge = float(said.split("edge ")[1].split(" SD")[0])
+    assert edge < -1.5, said
+    values = widget.grid[0]
+    outer = np.r_[values[0], values[-1], values[:, 0], values[:, -1]]
+    assert np.nanmedian(outer) < np.nanmedian(values[1:-1, 1:-1]) - 5
+    widget.detrend.setChecked(True)
+    residual = widget.grid[0]
+    assert "trends taken out" in widget.effects.text()
+    outer = np.r_[residual[0], residual[-1], residual[:, 0], residual[:, -1]]
+    assert abs(np.nanmedian(outer) - np.nanmedian(residual[1:-1, 1:-1])) < 5
+    assert widget.axes.get_title().endswith("− trends")

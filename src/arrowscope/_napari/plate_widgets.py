@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -82,6 +83,15 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         self.stat.addItems(list(STATS))
         self.wells = QComboBox()
         self.wells.addItems(["auto", *map(str, FORMATS)])
+        self.detrend = QCheckBox("take out row and column trends")
+        self.detrend.setToolTip(
+            "show each well's value less its row's and column's effects (median "
+            "polish, the B-score's first step): what is left is the wells "
+            "themselves, not their place on the plate"
+        )
+        self.detrend.toggled.connect(lambda _: self.refresh())
+        self.effects = QLabel("")
+        self.effects.setWordWrap(True)
         self.info = QLabel("Open a profile table to see its plate.")
         self.info.setWordWrap(True)
         save = QPushButton("Save picture…")
@@ -96,10 +106,12 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         form.addRow("Colour by", self.value)
         form.addRow("Statistic", self.stat)
         form.addRow("Wells", self.wells)
+        form.addRow("", self.detrend)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.plot)
         lay.addWidget(self.info)
+        lay.addWidget(self.effects)
         lay.addWidget(_row(clear, save))
         self.summary: pa.Table | None = None
         self.grid: tuple[np.ndarray, np.ndarray, int] | None = None
@@ -112,7 +124,15 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         self.timer.timeout.connect(self.refresh)
         for box in (self.plate, self.value, self.stat, self.wells):
             box.currentTextChanged.connect(lambda *_: self.refresh())
-        self._controls = (self.plate, self.value, self.stat, self.wells, clear, save)
+        self._controls = (
+            self.plate,
+            self.value,
+            self.stat,
+            self.wells,
+            self.detrend,
+            clear,
+            save,
+        )
         self.empty_state("Open a profile table to see its plate.")
         self._maybe_attach()
 
@@ -227,8 +247,28 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
             else int(self.wells.currentText())
         )
         self.grid = plate_grid(self.summary, plate, wells)
+        self._position_effects()
         self._draw(value)
         return self.summary
+
+    def _position_effects(self) -> None:
+        """Say the plate's row, column and edge effects (in robust SDs), and
+        show the map without the row and column trends when asked."""
+        from ..core.profiles.fields import position_effects
+
+        assert self.grid is not None
+        values, counts, wells = self.grid
+        if np.isfinite(values).sum() < 4:
+            self.effects.setText("")
+            return
+        fx = position_effects(values)
+        self.effects.setText(
+            f"position effects: edge {fx['edge']:+.1f} SD, rows "
+            f"{fx['row_range']:.1f} SD, columns {fx['column_range']:.1f} SD"
+            + (" · trends taken out" if self.detrend.isChecked() else "")
+        )
+        if self.detrend.isChecked():
+            self.grid = (fx["residual"], counts, wells)
 
     def _draw(self, value: str) -> None:
         from matplotlib import colormaps
@@ -265,10 +305,13 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         title = value if value != "count" else "cells per well"
         if value in self.session.profiles.columns:  # type: ignore[union-attr]
             title = f"{self.stat.currentText()} of {value}"
+        label = title
+        if self.detrend.isChecked():
+            title += " − trends"
         self.axes.set_title(f"{self.plate.currentText()}: {title}")
         style_axes(self.axes, self.viewer)
         bar = self.figure.colorbar(self._image, ax=self.axes, shrink=0.8)
-        style_colorbar(bar, title, self.viewer)
+        style_colorbar(bar, label, self.viewer)
         if self.picked:
             r, c = _well_rc(self.picked)
             self.axes.add_patch(_box(c - 0.5, r - 0.5))

@@ -445,40 +445,55 @@ def plate_effects(
         r, c = rows[mine], cols[mine] - 1
         grid = np.full((r.max() + 1, c.max() + 1), np.nan)
         grid[r, c] = x[mine]
-        residual = grid.copy()
-        row_effect = np.zeros(grid.shape[0])
-        col_effect = np.zeros(grid.shape[1])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # empty rows/columns
-            for _ in range(sweeps):
-                rm = np.nan_to_num(np.nanmedian(residual, axis=1))
-                residual -= rm[:, None]
-                row_effect += rm
-                cm = np.nan_to_num(np.nanmedian(residual, axis=0))
-                residual -= cm[None, :]
-                col_effect += cm
-        spread = 1.4826 * np.nanmedian(np.abs(grid - np.nanmedian(grid)))
-        spread = spread if spread > 0 else float(np.nanstd(grid)) or 1.0
-        filled = ~np.isnan(grid)
-        edge = np.zeros_like(filled)
-        edge[[0, -1], :] = True
-        edge[:, [0, -1]] = True
-        outer, inner = grid[edge & filled], grid[~edge & filled]
-        edge_size = (
-            float((np.median(outer) - np.median(inner)) / spread)
-            if outer.size and inner.size
-            else float("nan")
-        )
+        fx = position_effects(grid, sweeps)
+        residual = fx["residual"]
         key = "" if plate is None else str(plate)
         out[key] = {
-            "row_effect": row_effect,
-            "column_effect": col_effect,
-            "row_range": float(np.ptp(row_effect) / spread),
-            "column_range": float(np.ptp(col_effect) / spread),
-            "edge": edge_size,
+            **{k: v for k, v in fx.items() if k != "residual"},
             "residual": {names[i]: float(residual[rows[i], cols[i] - 1]) for i in mine},
         }
     return out
+
+
+def position_effects(grid: np.ndarray, sweeps: int = 10) -> dict[str, Any]:
+    """Row, column and edge effects of one plate's per-well values (``grid``:
+    rows × columns, NaN where a well has no value), by median polish (Tukey's
+    two-way fit, the B-score's first step): ``row_effect``,
+    ``column_effect``, their ranges and the ``edge`` effect (outer wells'
+    median against the inner wells') in robust SDs of the plate, and the
+    ``residual`` grid — the map with the row and column trends taken out."""
+    residual = np.array(grid, dtype=np.float64, copy=True)
+    row_effect = np.zeros(grid.shape[0])
+    col_effect = np.zeros(grid.shape[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # empty rows/columns
+        for _ in range(sweeps):
+            rm = np.nan_to_num(np.nanmedian(residual, axis=1))
+            residual -= rm[:, None]
+            row_effect += rm
+            cm = np.nan_to_num(np.nanmedian(residual, axis=0))
+            residual -= cm[None, :]
+            col_effect += cm
+        spread = 1.4826 * np.nanmedian(np.abs(grid - np.nanmedian(grid)))
+        spread = spread if spread > 0 else float(np.nanstd(grid)) or 1.0
+    filled = ~np.isnan(grid)
+    edge = np.zeros_like(filled)
+    edge[[0, -1], :] = True
+    edge[:, [0, -1]] = True
+    outer, inner = grid[edge & filled], grid[~edge & filled]
+    edge_size = (
+        float((np.median(outer) - np.median(inner)) / spread)
+        if outer.size and inner.size
+        else float("nan")
+    )
+    return {
+        "row_effect": row_effect,
+        "column_effect": col_effect,
+        "row_range": float(np.ptp(row_effect) / spread),
+        "column_range": float(np.ptp(col_effect) / spread),
+        "edge": edge_size,
+        "residual": residual,
+    }
 
 
 def replicate_agreement(
