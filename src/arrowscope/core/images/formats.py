@@ -104,33 +104,27 @@ TSV = Format("tsv", "TSV", (".tsv", ".tsv.gz"))
 SQLITE = Format(
     "sqlite", "SQLite", (".sqlite", ".sqlite3", ".db"), magic=(b"SQLite format 3\x00",)
 )
-OME_TIFF = Format(
-    "ome-tiff",
-    "OME-TIFF",
-    (".ome.tif", ".ome.tiff"),
-    magic=(b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
-    image=True,
-    extra="io",
-    module="bioio_ome_tiff",
+
+
+def _image_format(
+    name: str,
+    title: str,
+    suffixes: tuple[str, ...],
+    magic: tuple[bytes, ...],
+    module: str,
+) -> Format:
+    """An image file ``convert`` reads through bioio (the ``io`` extra)."""
+    return Format(
+        name, title, suffixes, magic=magic, image=True, extra="io", module=module
+    )
+
+
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic, BigTIFF
+OME_TIFF = _image_format(
+    "ome-tiff", "OME-TIFF", (".ome.tif", ".ome.tiff"), _TIFF_MAGIC, "bioio_ome_tiff"
 )
-TIFF = Format(
-    "tiff",
-    "TIFF",
-    (".tif", ".tiff"),
-    magic=OME_TIFF.magic,
-    image=True,
-    extra="io",
-    module="bioio_tifffile",
-)
-PNG = Format(
-    "png",
-    "PNG",
-    (".png",),
-    magic=(b"\x89PNG\r\n\x1a\n",),
-    image=True,
-    extra="io",
-    module="bioio_imageio",
-)
+TIFF = _image_format("tiff", "TIFF", (".tif", ".tiff"), _TIFF_MAGIC, "bioio_tifffile")
+PNG = _image_format("png", "PNG", (".png",), (b"\x89PNG\r\n\x1a\n",), "bioio_imageio")
 ZARR = Format(
     "zarr",
     "OME-Zarr",

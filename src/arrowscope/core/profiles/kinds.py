@@ -481,6 +481,44 @@ def _one_table(found: Any, table: str | None) -> None:
 
 
 _CONVERT = "convert it first: arrowscope convert IMAGE IMAGE.ome.parquet"
+
+
+def _warehouse_kind(
+    name: str,
+    says: str,
+    layout: str,
+    registry: str | None = None,
+    extra: str | None = None,
+) -> Kind:
+    """A warehouse layout: its root folder (or its registry file) opens its
+    profiles, linked to the warehouse's images."""
+    return Kind(
+        name,
+        "warehouse",
+        says,
+        _layout(layout, registry),
+        names=(registry,) if registry else (),
+        folder=True,
+        opener=_open_warehouse,
+        extra=extra,
+    )
+
+
+def _image_kind(name: str, says: str, matches: Matcher, fmt: Format) -> Kind:
+    """An image file arrowscope converts (and napari's own readers show)."""
+    return Kind(
+        name,
+        "convert",
+        says,
+        matches,
+        formats=(fmt,),
+        converts_to=".ome.parquet",
+        hint=_CONVERT,
+        extra=fmt.extra,
+        rows=False,
+    )
+
+
 _PLATE_HINT = (
     "open it as the images of a profile table (arrowscope view --profiles TABLE "
     "--image-table PLATE), or convert one field: arrowscope convert "
@@ -500,40 +538,28 @@ BUILTIN: tuple[Kind, ...] = (
         rows=False,
         converts_to=".ome.parquet, .ome.tiff, .ome.zarr",
     ),
-    Kind(
+    _warehouse_kind(
         "CytoTable Iceberg warehouse",
-        "warehouse",
         f"a CytoTable warehouse (an Iceberg registry, {REGISTRY})",
-        _layout("iceberg", REGISTRY),
-        names=(REGISTRY,),
-        folder=True,
-        opener=_open_warehouse,
+        "iceberg",
+        REGISTRY,
         extra="iceberg",
     ),
-    Kind(
+    _warehouse_kind(
         "iceberg-bioimage warehouse",
-        "warehouse",
         f"an iceberg-bioimage warehouse ({MANIFEST})",
-        _layout("manifest", MANIFEST),
-        names=(MANIFEST,),
-        folder=True,
-        opener=_open_warehouse,
+        "manifest",
+        MANIFEST,
     ),
-    Kind(
+    _warehouse_kind(
         "warehouse data files",
-        "warehouse",
         "a warehouse of NAMESPACE/TABLE/data/*.parquet folders (no registry)",
-        _layout("data-files"),
-        folder=True,
-        opener=_open_warehouse,
+        "data-files",
     ),
-    Kind(
+    _warehouse_kind(
         "CytoTable Parquet export",
-        "warehouse",
         "CytoTable's Parquet export (image_crops / source_images beside the profiles)",
-        _layout("parquet"),
-        folder=True,
-        opener=_open_warehouse,
+        "parquet",
     ),
     Kind(
         "CellProfiler SQLite",
@@ -631,39 +657,9 @@ BUILTIN: tuple[Kind, ...] = (
         remote=True,
         opener=_open_table,
     ),
-    Kind(
-        "OME-TIFF image",
-        "convert",
-        "an OME-TIFF image",
-        _ome_tiff,
-        formats=(F.OME_TIFF,),
-        converts_to=".ome.parquet",
-        hint=_CONVERT,
-        extra="io",
-        rows=False,
-    ),
-    Kind(
-        "TIFF image",
-        "convert",
-        "a TIFF image",
-        _tiff,
-        formats=(F.TIFF,),
-        converts_to=".ome.parquet",
-        hint=_CONVERT,
-        extra="io",
-        rows=False,
-    ),
-    Kind(
-        "PNG image",
-        "convert",
-        "a PNG image",
-        _image_file(F.PNG),
-        formats=(F.PNG,),
-        converts_to=".ome.parquet",
-        hint=_CONVERT,
-        extra="io",
-        rows=False,
-    ),
+    _image_kind("OME-TIFF image", "an OME-TIFF image", _ome_tiff, F.OME_TIFF),
+    _image_kind("TIFF image", "a TIFF image", _tiff, F.TIFF),
+    _image_kind("PNG image", "a PNG image", _image_file(F.PNG), F.PNG),
 )
 
 _REGISTERED: list[Kind] = []
