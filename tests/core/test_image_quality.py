@@ -160,3 +160,34 @@ def test_qc_from_pixels_on_the_command_line(plate, tmp_path, capsys):
     )
     assert "blurry_DAPI" in reasons["D6"] and "saturated_GFP" in reasons["B7"]
     assert main(["qc", str(plate), "--from-pixels", "--out", str(out)]) == 2
+
+
+@needs_nf1
+def test_fields_rejected_by_eye_join_the_report_and_the_cleaned_table(plate, tmp_path):
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    from arrowscope.core.profiles.fields import field_marks
+
+    pt = arrowscope.open_profiles(plate)
+    marks = field_marks(pt)
+    table = field_table(pt)
+    d7 = next(
+        r for r in table.select(marks.key_columns).to_pylist() if "D7" in r.values()
+    )
+    marks.set(d7, "reject")
+    out, cleaned = tmp_path / "fields.csv", tmp_path / "cells.parquet"
+    argv = ["qc", str(plate), "--level", "field", "--out", str(out)]
+    assert main([*argv, "--cleaned", str(cleaned)]) == 0
+    report = pcsv.read_csv(out)
+    reasons = dict(
+        zip(
+            report.column("Metadata_Well_x").to_pylist(),
+            report.column("Metadata_qc_reason").to_pylist(),
+            strict=True,
+        )
+    )
+    assert reasons["D7"] == "rejected_by_eye"
+    kept = pq.read_table(cleaned)
+    assert "D7" not in kept.column("Image_Metadata_Well_x").to_pylist()
+    assert kept.num_rows == 4

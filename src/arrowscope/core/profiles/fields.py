@@ -312,7 +312,50 @@ def level_qc(
         )
     plate = _find(table.column_names, "Metadata_Plate", "Image_Metadata_Plate")
     group = [plate] if by_plate and plate else None
-    return table, compute_flags(table, conditions, method, group)
+    result = compute_flags(table, conditions, method, group)
+    if level == "field":
+        result = _with_fields_rejected_by_eye(pt, table, result)
+    return table, result
+
+
+#: the flag of the fields rejected by eye in the Fields panel
+EYE_FLAG = "rejected_by_eye"
+
+
+def _with_fields_rejected_by_eye(
+    pt: Any, table: pa.Table, result: QCResult
+) -> QCResult:
+    """The fields a person rejected in the Fields panel (stored by key beside
+    the table) flagged with the rules' flags, so the report names them and
+    ``--cleaned`` leaves their cells out."""
+    from .marks import sidecar_path
+    from .qc import FLAG_PREFIX, FLAG_SUFFIX
+
+    try:
+        if not sidecar_path(pt, "fields").is_file():
+            return result
+        marks = field_marks(pt)
+    except ArrowscopeError:  # no file to keep verdicts beside
+        return result
+    if not len(marks):
+        return result
+    verdicts = marks.verdicts(table.select(marks.key_columns))
+    rejected = np.array([v == "reject" for v in verdicts], bool)
+    flags = result.flags.append_column(
+        f"{FLAG_PREFIX}{EYE_FLAG}{FLAG_SUFFIX}", pa.array(rejected)
+    )
+    report = dict(result.report)
+    report["conditions"] = {
+        **report.get("conditions", {}),
+        EYE_FLAG: {
+            "clauses": ["rejected in the Fields panel"],
+            "flagged": int(rejected.sum()),
+            "percent": round(100.0 * float(rejected.mean()), 3)
+            if rejected.size
+            else 0.0,
+        },
+    }
+    return QCResult(flags, result.scores, report)
 
 
 def field_qc(
