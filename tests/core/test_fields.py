@@ -197,7 +197,7 @@ def test_position_effects_of_a_plate():
     """Median polish finds a planted column gradient and edge effect, sized
     in the plate's robust SDs; the map with the trends taken out is flat;
     a plate without effects shows none."""
-    from arrowscope.core.profiles.fields import plate_effects
+    from arrowscope.core.profiles.layout import plate_effects
 
     rng = np.random.default_rng(4)
     noise = {f"{r}{c:02d}": rng.normal(0, 1) for r in "ABCDEFGH" for c in range(1, 13)}
@@ -230,7 +230,7 @@ def test_percent_replicating_of_planted_replicates():
     """Ten perturbations with a profile of their own, three replicate wells
     each, and five whose wells share nothing (each well its own profile): the
     first replicate (above the null of non-replicate pairs), the others not."""
-    from arrowscope.core.profiles.fields import replicate_agreement
+    from arrowscope.core.profiles.layout import replicate_agreement
 
     rng = np.random.default_rng(7)
     features = [f"Cells_F{i}" for i in range(30)]

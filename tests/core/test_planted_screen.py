@@ -12,10 +12,9 @@ import pytest
 
 import arrowscope
 from arrowscope.app.cli import main
-from arrowscope.core.profiles.fields import (
+from arrowscope.core.profiles.fields import level_qc, level_table
+from arrowscope.core.profiles.layout import (
     control_spread,
-    level_qc,
-    level_table,
     plate_effects,
     replicate_agreement,
     rotated_plates,

@@ -254,7 +254,7 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
     def _position_effects(self) -> None:
         """Say the plate's row, column and edge effects (in robust SDs), and
         show the map without the row and column trends when asked."""
-        from ..core.profiles.fields import position_effects
+        from ..core.profiles.layout import position_effects
 
         assert self.grid is not None
         values, counts, wells = self.grid

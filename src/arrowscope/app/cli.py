@@ -787,7 +787,8 @@ def _qc_level(args: argparse.Namespace) -> int:
         )
         logger.info("wrote %s into %s", written.identifier, warehouse.root)
     if level == "well":  # position effects of the cell count, plate by plate
-        from ..core.profiles.fields import CELLS, plate_effects
+        from ..core.profiles.fields import CELLS
+        from ..core.profiles.layout import plate_effects
 
         for plate, fx in plate_effects(table, CELLS).items():
             logger.info(
@@ -812,7 +813,7 @@ def _layout_report(pt: Any, perturbation: str, controls: str | None) -> None:
     """Replicate agreement, rotated plates and control spread, plate by plate."""
     import pyarrow.compute as pc
 
-    from ..core.profiles.fields import (
+    from ..core.profiles.layout import (
         control_spread,
         replicate_agreement,
         rotated_plates,
