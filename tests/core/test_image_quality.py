@@ -16,9 +16,9 @@ from arrowscope.app.cli import main
 from arrowscope.core.errors import ArrowscopeError
 from arrowscope.core.images.quality import image_quality, scaled
 from arrowscope.core.profiles.fields import field_table, level_qc, pixel_measures
-from tests.conftest import shared_file
+from tests.conftest import SHARED_DATA
 
-NF1 = shared_file("nf1_cellpainting_shrunken")
+NF1 = SHARED_DATA / "nf1_cellpainting_shrunken"
 needs_nf1 = pytest.mark.skipif(not NF1.exists(), reason="../shared/data is absent")
 
 

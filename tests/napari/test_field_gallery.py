@@ -14,10 +14,10 @@ from scipy import ndimage
 from arrowscope._napari.field_gallery import FieldGalleryWidget
 from arrowscope._napari.workers import is_done
 from arrowscope.core.profiles.fields import field_marks
-from tests.conftest import shared_file
+from tests.conftest import SHARED_DATA
 from tests.napari.test_profiles_widget import open_widget
 
-NF1 = shared_file("nf1_cellpainting_shrunken")
+NF1 = SHARED_DATA / "nf1_cellpainting_shrunken"
 pytestmark = pytest.mark.skipif(not NF1.exists(), reason="../shared/data is absent")
 
 

@@ -20,10 +20,10 @@ import pytest
 import arrowscope
 from arrowscope.core.errors import ArrowscopeError
 from arrowscope.core.profiles.kinds import BUILTIN, resolve
-from tests.conftest import shared_file
+from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.skipif(
-    not shared_file("nf1_cellpainting_shrunken").exists(),
+    not (SHARED_DATA / "nf1_cellpainting_shrunken").exists(),
     reason="../shared/data is absent",
 )
 
