@@ -508,3 +508,32 @@ def test_plate_map_position_effects_on_a_planted_edge(make_napari_viewer, tmp_pa
     outer = np.r_[residual[0], residual[-1], residual[:, 0], residual[:, -1]]
     assert abs(np.nanmedian(outer) - np.nanmedian(residual[1:-1, 1:-1])) < 5
     assert widget.axes.get_title().endswith("− trends")
+
+
+def test_panels_attach_to_the_table_already_open(
+    make_napari_viewer, tmp_path, monkeypatch
+):
+    """The panels listening for a cells layer attach to the table the Profiles
+    panel (or the reader) opened, never open it a second time."""
+    import arrowscope._napari.session as session_module
+    from arrowscope.app.viewer import _dock_widgets
+
+    reopened = []
+    real = session_module.open_profiles
+    monkeypatch.setattr(
+        session_module,
+        "open_profiles",
+        lambda *a, **k: reopened.append(a) or real(*a, **k),
+    )
+    files = write_demo_plate(tmp_path / "demo", n_fields=2, size=(64, 64))
+    viewer = make_napari_viewer()
+    docked = _dock_widgets(viewer, files["profiles"], None)
+    tables = {
+        id(w.session.profiles) for w in docked.values() if getattr(w, "session", None)
+    }
+    assert len(tables) == 1 and not reopened
+    # dropped on the viewer: the reader's table is the panels' table too
+    viewer2 = make_napari_viewer()
+    viewer2.open(files["profiles"], plugin="arrowscope")
+    qc = QCWidget(viewer2)
+    assert qc.session is not None and not reopened

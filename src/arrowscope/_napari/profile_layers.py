@@ -8,6 +8,8 @@ to the table row, never the point's position in the layer. No Qt here.
 
 from __future__ import annotations
 
+import uuid
+import weakref
 from typing import Any
 
 import numpy as np
@@ -55,11 +57,29 @@ BIN_COLORS = (
 )
 
 
+#: the tables whose layers were just made, by the token in the layers'
+#: metadata: the panels attach to the table already open rather than open it
+#: again (a JUMP plate's footer and keys are hundreds of megabytes)
+_OPENED: weakref.WeakValueDictionary[str, ProfileTable] = weakref.WeakValueDictionary()
+
+
+def opened_table(meta: dict[str, Any]) -> ProfileTable | None:
+    """The open table a layer's ``metadata["arrowscope"]`` names, if alive."""
+    token = meta.get("opened")
+    return None if token is None else _OPENED.get(token)
+
+
 def profile_meta(pt: ProfileTable, role: str, **extra: Any) -> dict[str, Any]:
     """The ``metadata["arrowscope"]`` entry linking a layer to its profile table."""
+    token = getattr(pt, "_opened_token", None)
+    if token is None:
+        token = uuid.uuid4().hex
+        pt._opened_token = token  # type: ignore[attr-defined]
+        _OPENED[token] = pt
     return {
         NAMESPACE: {
             "role": role,
+            "opened": token,
             # what the user opened: a CPA properties file reopens with its keys
             # (a table in a bucket by its URI)
             "profiles": _reopen_location(pt),

@@ -38,6 +38,7 @@ from .profile_layers import (
     THIN_BORDER,
     cell_diameters,
     cell_points,
+    opened_table,
 )
 
 FOCUS_SCREEN_PX = 500
@@ -485,6 +486,8 @@ def session_for(
     if session is None:
         if profiles is None:
             meta = points.metadata[NAMESPACE]
+            profiles = opened_table(meta)  # the table these layers came from
+        if profiles is None:
             if meta.get("warehouse") is not None:
                 profiles = open_profiles(
                     meta["warehouse"], meta.get("image_root"), table=meta.get("table")
