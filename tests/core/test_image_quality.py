@@ -143,28 +143,27 @@ def test_a_missing_image_is_nan_and_named_and_cancel_stops(plate):
         pixel_measures(arrowscope.open_profiles(plate), ["GFP"], cancel=stop)
 
 
-@needs_nf1
-def test_qc_from_pixels_on_the_command_line(plate, tmp_path, capsys):
+def reasons_by_well(report) -> dict[str, str]:
+    """Each field's reason in a field report, by its well."""
     import pyarrow.csv as pcsv
 
+    table = pcsv.read_csv(report)
+    wells = table.column("Metadata_Well_x").to_pylist()
+    return dict(zip(wells, table.column("Metadata_qc_reason").to_pylist(), strict=True))
+
+
+@needs_nf1
+def test_qc_from_pixels_on_the_command_line(plate, tmp_path, capsys):
     out = tmp_path / "fields.csv"
     argv = ["qc", str(plate), "--level", "field", "--from-pixels", "--out", str(out)]
     assert main(argv) == 0
-    fields = pcsv.read_csv(out)
-    reasons = dict(
-        zip(
-            fields.column("Metadata_Well_x").to_pylist(),
-            fields.column("Metadata_qc_reason").to_pylist(),
-            strict=True,
-        )
-    )
+    reasons = reasons_by_well(out)
     assert "blurry_DAPI" in reasons["D6"] and "saturated_GFP" in reasons["B7"]
     assert main(["qc", str(plate), "--from-pixels", "--out", str(out)]) == 2
 
 
 @needs_nf1
 def test_fields_rejected_by_eye_join_the_report_and_the_cleaned_table(plate, tmp_path):
-    import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
     from arrowscope.core.profiles.fields import field_marks
@@ -179,14 +178,7 @@ def test_fields_rejected_by_eye_join_the_report_and_the_cleaned_table(plate, tmp
     out, cleaned = tmp_path / "fields.csv", tmp_path / "cells.parquet"
     argv = ["qc", str(plate), "--level", "field", "--out", str(out)]
     assert main([*argv, "--cleaned", str(cleaned)]) == 0
-    report = pcsv.read_csv(out)
-    reasons = dict(
-        zip(
-            report.column("Metadata_Well_x").to_pylist(),
-            report.column("Metadata_qc_reason").to_pylist(),
-            strict=True,
-        )
-    )
+    reasons = reasons_by_well(out)
     assert reasons["D7"] == "rejected_by_eye"
     kept = pq.read_table(cleaned)
     assert "D7" not in kept.column("Image_Metadata_Well_x").to_pylist()
