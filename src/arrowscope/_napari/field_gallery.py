@@ -113,7 +113,7 @@ class FieldGalleryWidget(_SessionWidget):
         pt = self.session.profiles
         try:
             self.fields = field_table(pt)
-            self.marks = field_marks(pt)
+            self.marks = field_marks(pt, self.fields)
         except ArrowscopeError as exc:
             self.label.setText(str(exc))
             return

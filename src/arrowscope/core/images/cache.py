@@ -7,6 +7,7 @@ repeated for every plane, row or dask block that falls in the same group.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -111,15 +112,20 @@ def give_back_memory() -> None:
     malloc (each thread's arena keeps what it freed). Opening a JUMP-sized
     table frees a few hundred megabytes of temporaries that would otherwise
     stay resident for the whole session."""
-    import ctypes
-    import ctypes.util
-
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
-    name = ctypes.util.find_library("c")
-    if name is None:  # not a C library with malloc_trim (macOS, Windows)
-        return
-    trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
-    if trim is not None:  # glibc
+    trim = _malloc_trim()
+    if trim is not None:
         trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, looked up once (``find_library`` may run a
+    subprocess); None where the C library has none (macOS, Windows, musl)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    return None if name is None else getattr(ctypes.CDLL(name), "malloc_trim", None)

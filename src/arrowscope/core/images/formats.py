@@ -173,14 +173,6 @@ def by_magic(head: bytes, among: Iterable[Format] = FORMATS) -> Format | None:
     return next((f for f in among if f.has_magic(head)), None)
 
 
-def by_key(name: str) -> Format:
-    """A format by its short name (``"parquet"``, ``"lance"``…)."""
-    for fmt in FORMATS:
-        if fmt.name == name:
-            return fmt
-    raise KeyError(name)
-
-
 def suffixes(formats: Iterable[Format]) -> tuple[str, ...]:
     """Every suffix of ``formats``, longest first (for ``str.endswith``)."""
     found = {s for f in formats for s in f.suffixes}

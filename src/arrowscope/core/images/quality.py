@@ -48,14 +48,6 @@ def scaled(plane: np.ndarray) -> np.ndarray:
     return data.astype(np.float64, copy=False)
 
 
-def focus_score(image: np.ndarray) -> float:
-    """Variance over mean of the (scaled) intensities; 0 for a black image."""
-    mean = float(image.mean()) if image.size else 0.0
-    if mean <= 0:
-        return 0.0
-    return float(((image - mean) ** 2).mean() / mean)
-
-
 def power_log_log_slope(image: np.ndarray) -> float:
     """Slope of log(radial power) on log(frequency) (0 for a flat image).
 

@@ -334,7 +334,7 @@ def _with_fields_rejected_by_eye(
     try:
         if not sidecar_path(pt, "fields").is_file():
             return result
-        marks = field_marks(pt)
+        marks = field_marks(pt, table)
     except ArrowscopeError:  # no file to keep verdicts beside
         return result
     if not len(marks):
@@ -516,13 +516,14 @@ def _block_mean(plane: np.ndarray, size: int) -> np.ndarray:
     return blocks.mean(axis=(1, 3))
 
 
-def field_marks(pt: Any) -> Any:
+def field_marks(pt: Any, table: pa.Table | None = None) -> Any:
     """The verdicts by eye on whole fields (keep / reject / unsure), stored
     by each field's key beside the table (``<stem>.fields.parquet``; in a
-    warehouse's ``quality_control`` folder), as cell verdicts are."""
+    warehouse's ``quality_control`` folder), as cell verdicts are.
+    ``table``: the field table when the caller has it already."""
     from .marks import Marks, sidecar_path
 
-    table = field_table(pt)
+    table = field_table(pt) if table is None else table
     keys = [c for c in table.column_names if c in pt.columns and c != CELLS]
     keys = [c for c in keys if not _MEASURE_COLUMN.match(c)]
     return Marks(sidecar_path(pt, "fields"), keys, pt.schema)

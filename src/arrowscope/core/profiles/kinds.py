@@ -60,9 +60,7 @@ class Candidate:
         self.location: Location | None
         try:
             self.location = parse(self.text)
-        except ValueError:  # LocationError is an ArrowscopeError, not ValueError
-            self.location = None
-        except Exception:  # noqa: BLE001 - reported by whoever opens it
+        except Exception:  # noqa: BLE001 - a bad location: reported when opened
             self.location = None
         self.name = self.text.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].lower()
         self.path: Path | None = None if self.remote else Path(self.text)

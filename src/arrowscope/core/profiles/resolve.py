@@ -91,8 +91,8 @@ def open_profiles(
     if found is None or found.role == "images":
         # an image table with feature columns (crops beside their rows), or
         # no kind knows it: opened as a table, which names what is wrong
-        source = found.source if found is not None else path
-        return _open_table(source, image_root, keys, table=table, **options)  # type: ignore[no-any-return]
+        # (the decision's store is reused: its footer is not read again)
+        return _open_table(found or path, image_root, keys, table=table, **options)  # type: ignore[no-any-return]
     if found.role == "convert" or found.kind.opener is None:
         raise found.refusal("open as a profile table")
     return found.kind.opener(found, image_root, keys, table=table, **options)  # type: ignore[no-any-return]
