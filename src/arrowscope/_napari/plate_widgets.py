@@ -258,7 +258,11 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
 
         assert self.grid is not None
         values, counts, wells = self.grid
-        if np.isfinite(values).sum() < 4:
+        filled = np.isfinite(values)
+        edge = np.zeros_like(filled)
+        edge[[0, -1], :] = edge[:, [0, -1]] = True
+        if (filled & edge).sum() < 6 or (filled & ~edge).sum() < 6:
+            # a plate with a few wells used says nothing of its edge or trends
             self.effects.setText("")
             return
         fx = position_effects(values)

@@ -499,10 +499,12 @@ class QCWidget(PlotOwner, _SessionWidget):
                     line = self.axes.axvline(at, color="#e74c3c", lw=2, picker=5)
                     self._lines.append((line, r))
                 n = int(clause.apply(scores).sum())
-                self.axes.text(
-                    x,
-                    self.axes.get_ylim()[1] * 0.9,
-                    f" {n} ({100 * n / max(1, scores.size):.1f}%)",
+                # beside the line, never under it
+                self.axes.annotate(
+                    f"{n} ({100 * n / max(1, scores.size):.1f}%)",
+                    (x, self.axes.get_ylim()[1] * 0.9),
+                    xytext=(4, 0),
+                    textcoords="offset points",
                     fontsize=9,
                     color="#e74c3c",
                 )
