@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import arrowscope
 # user's settings.yaml.
 _NAPARI_HOME = tempfile.mkdtemp(prefix="arrowscope-tests-napari-")
 os.environ["NAPARI_CONFIG"] = os.path.join(_NAPARI_HOME, "settings.yaml")
+atexit.register(shutil.rmtree, _NAPARI_HOME, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
@@ -100,22 +103,25 @@ def run_as_nobody(code: str) -> subprocess.CompletedProcess:
         "HOME": home,
         "NAPARI_CONFIG": os.path.join(home, "settings.yaml"),
     }
-    probe = subprocess.run(
-        [*as_nobody, sys.executable, "-c", "import arrowscope"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    if probe.returncode != 0:
-        pytest.skip(f"user nobody cannot run this Python: {probe.stderr[-200:]}")
-    return subprocess.run(
-        [*as_nobody, sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    try:
+        probe = subprocess.run(
+            [*as_nobody, sys.executable, "-c", "import arrowscope"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        if probe.returncode != 0:
+            pytest.skip(f"user nobody cannot run this Python: {probe.stderr[-200:]}")
+        return subprocess.run(
+            [*as_nobody, sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+    finally:  # nobody's home goes with the run
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

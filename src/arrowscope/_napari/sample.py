@@ -6,6 +6,8 @@ the arrowscope reader, so the samples are lazy, file-backed layers like real dat
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -16,7 +18,10 @@ from typing import Any
 def _demo_files() -> dict[str, Path]:
     from ..core.profiles.synthetic import write_demo_plate
 
-    return write_demo_plate(Path(tempfile.mkdtemp(prefix="arrowscope-sample-")))
+    folder = Path(tempfile.mkdtemp(prefix="arrowscope-sample-"))
+    # the layers read these files lazily for the whole session; then they go
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return write_demo_plate(folder)
 
 
 def sample_plate() -> list[Any]:
