@@ -15,6 +15,7 @@ import arrowscope
 from arrowscope.app.cli import main
 from arrowscope.core.errors import ArrowscopeError
 from arrowscope.core.images.quality import image_quality, scaled
+from arrowscope.core.profiles import fields as F
 from arrowscope.core.profiles.fields import field_table, level_qc, pixel_measures
 from tests.conftest import SHARED_DATA
 
@@ -122,7 +123,7 @@ def test_planted_blur_and_saturation_are_found_from_pixels(plate, monkeypatch):
     )
     # measured once per field and channel: a second pass reads no pixels
     reads = []
-    monkeypatch.setattr(pt, "field_plane", lambda *a: reads.append(a))
+    monkeypatch.setattr(F, "_measure", lambda *a: reads.append(a))
     again = field_table(pt, pixels=["DAPI"])
     assert not reads
     assert again.column("Image_ImageQuality_FocusScore_DAPI").equals(
@@ -141,6 +142,37 @@ def test_a_missing_image_is_nan_and_named_and_cancel_stops(plate):
     stop.set()
     with pytest.raises(ArrowscopeError, match="cancelled"):
         pixel_measures(arrowscope.open_profiles(plate), ["GFP"], cancel=stop)
+
+
+@needs_nf1
+def test_fields_measured_on_a_dask_cluster_equal_those_measured_here(plate, tmp_path):
+    """The links travel to worker processes, which read the images
+    themselves; a missing image is NaN and named there too."""
+    from arrowscope.core.profiles.batch import connect
+
+    pytest.importorskip("distributed")
+    (plate.parent / "Plate_2_images" / "F7_01_3_2_RFP_001.tif").unlink()
+    here = pixel_measures(arrowscope.open_profiles(plate), workers=1)
+    F._MEASURED.clear()
+    pt = arrowscope.open_profiles(plate)
+    client = connect(workers=1)
+    try:
+        seen = []
+        there = pixel_measures(pt, client=client, progress=lambda d, t: seen.append(t))
+    finally:
+        client.close()
+        client.cluster.close()
+    assert there.column_names == here.column_names and there.num_rows == 5
+    for name in here.column_names:  # the missing plane's NaN in both
+        np.testing.assert_array_equal(there.column(name), here.column(name))
+    assert seen and seen[-1] == 15
+    assert any("F7_01_3_2_RFP_001.tif" in p for p in pt.problems)
+    out = tmp_path / "fields.csv"
+    argv = ["qc", str(plate), "--level", "field", "--from-pixels", "--workers", "1"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "blurry_DAPI" in reasons_by_well(out)["D6"]
+    argv = ["qc", str(plate), "--level", "field", "--workers", "1", "--out", str(out)]
+    assert main([*argv, "--overwrite"]) == 2
 
 
 def reasons_by_well(report) -> dict[str, str]:

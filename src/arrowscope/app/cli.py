@@ -754,15 +754,24 @@ def _qc_level(args: argparse.Namespace) -> int:
             raise UsageError("--into-warehouse needs one warehouse root as input")
         if warehouse.check_quality_control(args.into_warehouse, args.overwrite):
             logger.info("replacing quality_control.%s", args.into_warehouse)
+    if (args.scheduler or args.workers) and not args.from_pixels:
+        raise UsageError(
+            "--scheduler and --workers measure fields from pixels: add --from-pixels"
+        )
+    client = _client(args)
     bar = _ProgressLine("measure")
-    table, result = level_qc(
-        pt,
-        level,
-        conditions,
-        args.method or "robust",
-        pixels=args.from_pixels,
-        progress=bar,
-    )
+    try:
+        table, result = level_qc(
+            pt,
+            level,
+            conditions,
+            args.method or "robust",
+            pixels=args.from_pixels,
+            progress=bar,
+            client=client,
+        )
+    finally:
+        _close(client, own=not args.scheduler)
     bar.done()
     write_report(args.out, table, result)
     for name, facts in result.report["conditions"].items():

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,11 @@ _MEASURED: dict[tuple[Any, ...], dict[str, float]] = {}
 _MEASURED_MAX = 200_000
 
 
+#: a plane to measure (field index, channel), and what measuring it gave
+_Job = tuple[int, str]
+_Measured = tuple[dict[str, float], str | None]
+
+
 def pixel_measures(
     pt: Any,
     channels: Sequence[str] | None = None,
@@ -109,6 +114,7 @@ def pixel_measures(
     progress: Any = None,
     cancel: Any = None,
     workers: int | None = None,
+    client: Any = None,
 ) -> pa.Table:
     """MeasureImageQuality's measures of every field, computed from its
     images (:mod:`arrowscope.core.images.quality`): one row per field of
@@ -116,16 +122,16 @@ def pixel_measures(
     ``Image_ImageQuality_<measure>_<channel>`` per measure and channel.
 
     A field at a time, one plane read and forgotten; ``workers`` threads
-    (default: the cores the process may use). Each field's measures are
-    kept by its key, so a second call (another rule, another level) reads
-    no pixels. A field without the channel's image gets NaN (and the
-    reason among the table's problems). ``progress(done, total)``; ``cancel``
-    a ``threading.Event`` (set: stop, nothing returned), as scoring takes it.
+    (default: the cores the process may use), or with a dask.distributed
+    ``client`` tasks of a few fields each on the cluster (the table's links
+    travel to the workers, which read the images themselves). Each field's
+    measures are kept by its key, so a second call (another rule, another
+    level) reads no pixels. A field without the channel's image gets NaN
+    (and the reason among the table's problems). ``progress(done, total)``;
+    ``cancel`` a ``threading.Event`` (set: stop, nothing returned), as
+    scoring takes it.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..images.quality import MEASURES, image_quality
-    from .batch import usable_cores
+    from ..images.quality import MEASURES
 
     fovs = pt.fields_of_view
     names = list(channels) if channels is not None else list(pt.channel_names)
@@ -137,43 +143,107 @@ def pixel_measures(
         )
     build = getattr(pt, "_stacks_name", id(pt))
     jobs = [(i, ch) for i in range(len(fovs)) for ch in names]
-    blank = dict.fromkeys(MEASURES, float("nan"))
+    found = {job: _MEASURED.get((build, fovs[job[0]].key, job[1])) for job in jobs}
+    todo = [job for job in jobs if found[job] is None]
+    run = _measured_here if client is None else _measured_on
+    for job, (got, problem) in run(pt, todo, progress, cancel, workers, client):
+        if problem is not None:
+            pt.note_problem(f"field {fovs[job[0]].label}, {job[1]}: {problem}")
+        if len(_MEASURED) >= _MEASURED_MAX:
+            _MEASURED.clear()
+        _MEASURED[(build, fovs[job[0]].key, job[1])] = found[job] = got
+    columns: dict[str, list[float]] = {}
+    for job in jobs:
+        got = found[job]
+        for m in MEASURES:
+            columns.setdefault(f"Image_ImageQuality_{m}_{job[1]}", []).append(got[m])
+    return pa.table({k: pa.array(v, pa.float64()) for k, v in columns.items()})
 
-    def measure(job: tuple[int, str]) -> dict[str, float]:
-        i, ch = job
-        key = (build, fovs[i].key, ch)
-        found = _MEASURED.get(key)
-        if found is None:
-            try:
-                plane = pt.field_plane(i, ch)
-            except ArrowscopeError as exc:
-                pt.note_problem(f"field {fovs[i].label}, {ch}: {exc}")
-                plane = None
-            found = blank if plane is None else image_quality(plane)
-            if len(_MEASURED) >= _MEASURED_MAX:
-                _MEASURED.clear()
-            _MEASURED[key] = found
-        return found
 
-    results: list[dict[str, float]] = []
+def _measure(links: Sequence[Any], fov: Any, channel: str) -> _Measured:
+    """One field's plane of ``channel`` measured: (measures, None), or NaN
+    measures and why where the plane cannot be read (or is not linked)."""
+    from ..images.quality import MEASURES, image_quality
+
+    try:
+        for link in links:
+            plane = link.channel_plane(fov, channel)
+            if plane is not None:
+                return image_quality(plane), None
+        problem = None  # the table links no such image to this field
+    except ArrowscopeError as exc:
+        problem = str(exc)
+    return dict.fromkeys(MEASURES, float("nan")), problem
+
+
+def _measure_many(
+    links: Sequence[Any], jobs: Sequence[tuple[Any, str]]
+) -> list[_Measured]:
+    """A dask task: several fields' planes measured, one after another."""
+    return [_measure(links, fov, channel) for fov, channel in jobs]
+
+
+def _cancelled(pt: Any) -> ArrowscopeError:
+    return ArrowscopeError(
+        "measuring the fields was cancelled; nothing was kept",
+        path=getattr(pt, "path", None),
+    )
+
+
+def _measured_here(
+    pt: Any, jobs: list[_Job], progress: Any, cancel: Any, workers: Any, _: Any
+) -> Iterator[tuple[_Job, _Measured]]:
+    """(job, (measures, problem)) of each job, on this machine's threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .batch import usable_cores
+
+    fovs, links = pt.fields_of_view, pt.links
     pool = ThreadPoolExecutor(max_workers=workers or usable_cores())
     try:
-        for done, got in enumerate(pool.map(measure, jobs), start=1):
-            results.append(got)
+        done = pool.map(lambda job: _measure(links, fovs[job[0]], job[1]), jobs)
+        for n, (job, got) in enumerate(zip(jobs, done, strict=True), start=1):
+            if progress is not None:
+                progress(n, len(jobs))
+            if cancel is not None and cancel.is_set():
+                raise _cancelled(pt)
+            yield job, got
+    finally:  # a cancel stops the fields not yet started
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _measured_on(
+    pt: Any, jobs: list[_Job], progress: Any, cancel: Any, _: Any, client: Any
+) -> Iterator[tuple[_Job, _Measured]]:
+    """(job, (measures, problem)) of each job, in tasks of a few planes on a
+    dask cluster (the links scattered once)."""
+    from distributed import as_completed
+
+    if not jobs:
+        return
+    fovs = pt.fields_of_view
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    size = max(1, min(24, len(jobs) // (workers * 4)))
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    [links] = client.scatter([list(pt.links)], broadcast=True)
+    futures = {
+        client.submit(
+            _measure_many, links, [(fovs[i], ch) for i, ch in chunk], pure=False
+        ): chunk
+        for chunk in chunks
+    }
+    done = 0
+    try:
+        for future in as_completed(futures):
+            chunk = futures[future]
+            yield from zip(chunk, future.result(), strict=True)
+            done += len(chunk)
             if progress is not None:
                 progress(done, len(jobs))
             if cancel is not None and cancel.is_set():
-                raise ArrowscopeError(
-                    "measuring the fields was cancelled; nothing was kept",
-                    path=getattr(pt, "path", None),
-                )
-    finally:  # a cancel stops the fields not yet started
-        pool.shutdown(wait=True, cancel_futures=True)
-    columns: dict[str, list[float]] = {}
-    for (_, ch), got in zip(jobs, results, strict=True):
-        for m in MEASURES:
-            columns.setdefault(f"Image_ImageQuality_{m}_{ch}", []).append(got[m])
-    return pa.table({k: pa.array(v, pa.float64()) for k, v in columns.items()})
+                raise _cancelled(pt)
+    finally:
+        client.cancel(list(futures))
 
 
 def _numeric(dtype: pa.DataType) -> bool:
