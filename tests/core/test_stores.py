@@ -201,3 +201,38 @@ def test_a_wide_tables_huge_row_group_is_read_in_exact_pieces(tmp_path, monkeypa
             )
         ), name
     assert got.column("Cells_F01").null_count == table.column("Cells_F01").null_count
+
+
+def test_a_few_narrow_columns_of_a_huge_row_group_are_read_once(tmp_path, monkeypatch):
+    """A table view's page (a few columns) of a wide table's huge row group:
+    the group of those columns is read once and sliced into its pieces,
+    exactly, rather than streaming each piece through a reader of its own."""
+    import pyarrow.parquet as pq
+
+    import arrowscope.core.images.stores as stores
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    table = pa.table(
+        {f"Cells_F{i:02d}": rng.standard_normal(n) for i in range(60)}
+        | {"Metadata_Well": pa.array([f"A{i % 12:02d}" for i in range(n)])}
+    )
+    path = tmp_path / "wide.parquet"
+    pq.write_table(table, path, row_group_size=n)
+    monkeypatch.setattr(stores, "PIECE_BYTES", 512 * 1024)  # 60 columns: pieces
+    store = stores.open_store(path)
+    assert len(store.group_rows) > 3
+    reads = []
+    real = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(
+        pq.ParquetFile,
+        "read_row_group",
+        lambda self, i, **kw: reads.append(kw.get("columns")) or real(self, i, **kw),
+    )
+    names = ["Metadata_Well", "Cells_F07"]
+    pieces = [store.read_group(g, names) for g in range(len(store.group_rows))]
+    assert pa.concat_tables(pieces).equals(table.select(names))
+    assert reads == [names]  # once for every piece
+    assert store.read_group(1, table.column_names).equals(  # all columns: pieces
+        table.slice(store.group_rows[0], store.group_rows[1])
+    )

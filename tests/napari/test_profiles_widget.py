@@ -266,3 +266,59 @@ def test_real_plate_markers_never_cover_the_cell_being_judged(
     # what the histogram will show, said in words; no empty axes drawn
     assert "Run the conditions" in qc.plot.message.text()
     assert not qc.plot.made and not qc.plot.message.isHidden()
+
+
+def test_the_table_reads_only_the_row_groups_it_draws(
+    make_napari_viewer, qtbot, tmp_path, monkeypatch
+):
+    """A million-row table opens at once: the panel reads the groups holding
+    the rows drawn, a whole column only to sort it, and shows every value
+    where it belongs."""
+    from arrowscope.core.images.sources import TableSource
+
+    n, group = 40_000, 2_000
+    rng = np.random.default_rng(3)
+    table = pa.table(
+        {
+            "Metadata_ImageNumber": np.arange(n) // 400 + 1,
+            "Metadata_ObjectNumber": np.arange(n) % 400 + 1,
+            "Cells_Area": rng.random(n),
+            "Cells_Shape": rng.random(n).astype(np.float32),
+        }
+    )
+    path = tmp_path / "paged.parquet"
+    pq.write_table(table, path, row_group_size=group)
+    read = []
+    real = TableSource.read_group
+    monkeypatch.setattr(
+        TableSource,
+        "read_group",
+        lambda self, g, c, f=None: read.append((g, c)) or real(self, g, c, f),
+    )
+    viewer = make_napari_viewer()
+    widget = open_widget(viewer, qtbot, path)
+    model = widget.model
+    names = model.table.column_names
+    area = names.index("Cells_Area")
+    widget.view.viewport().repaint()  # draw the first rows
+
+    def shown(row, column):
+        return model.data(model.index(row, column))
+
+    def stored(row, name):
+        return f"{table[name][row].as_py():.6g}"
+
+    assert shown(0, area) == stored(0, "Cells_Area")
+    assert {g for g, c in read if c == "Cells_Area"} == {0}  # not all twenty
+    # a row far down: its own group is read, its value is right
+    row = 33_333
+    assert (
+        model.data(model.index(row, area)) == f"{table['Cells_Area'][row].as_py():.6g}"
+    )
+    assert (row // group) in {g for g, c in read if c == "Cells_Area"}
+    # sorting reads the whole column once and orders every row by it
+    model.sort(area, Qt.SortOrder.DescendingOrder)
+    top = int(np.argmax(table["Cells_Area"].to_numpy()))
+    assert model.table_row(0) == top
+    shape = names.index("Cells_Shape")
+    assert shown(0, shape) == stored(top, "Cells_Shape")

@@ -39,7 +39,7 @@ from ..core.profiles.table import ProfileTable
 from .layers import NAMESPACE
 from .profile_layers import add_profile_layers, profile_layers
 from .session import CellSession, find_cells_layer, session_for
-from .table_model import ArrowTableModel, ordered_columns
+from .table_model import ArrowTableModel, LazyTable, ordered_columns
 from .workers import make_worker, start
 
 MAX_DEFAULT_FEATURES = 4
@@ -356,23 +356,22 @@ class ProfilesWidget(QWidget):
     def _columns_changed(self, *_: Any) -> None:
         if self.session is None:
             return
-        table = self.session.profiles.read(self.shown_columns())
+        # rows are read a row group at a time as they are drawn
+        table = LazyTable(self.session.profiles, self.shown_columns())
         self.model.set_table(self._with_verdicts(table))
         self.model.set_visible(self.session.visible)
         self._state_changed()
 
-    def _with_verdicts(self, table: pa.Table) -> pa.Table:
+    def _with_verdicts(self, table: LazyTable) -> LazyTable:
         """The verdicts by eye as the first column, once a cell was judged."""
         from ..core.profiles.marks import MANUAL_COLUMN
 
         assert self.session is not None
         self._verdict_version = self.session.verdict_version
-        if MANUAL_COLUMN in table.column_names:
-            table = table.drop_columns([MANUAL_COLUMN])
-        if not self.session.verdict_version and not any(self.session.verdicts):
-            return table
+        if not self.session.verdict_version and not self.session.judged:
+            return table.with_extra({}, hide=[MANUAL_COLUMN])
         column = pa.array(list(self.session.verdicts), pa.string())
-        return table.add_column(0, MANUAL_COLUMN, column)
+        return table.with_extra({MANUAL_COLUMN: column}, hide=[MANUAL_COLUMN])
 
     def _apply_search(self) -> None:
         if self.session is None:

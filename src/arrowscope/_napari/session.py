@@ -70,7 +70,7 @@ class CellSession:
         self.point_rows = (
             np.asarray(rows, np.int64) if rows is not None else cell_points(profiles)[1]
         )
-        self.row_to_point = np.full(profiles.num_rows, -1, np.int64)
+        self.row_to_point = np.full(profiles.num_rows, -1, np.int32)
         self.row_to_point[self.point_rows] = np.arange(len(self.point_rows))
         #: each point's cell diameter: markers are sized from the cell itself
         self.diameters = cell_diameters(profiles)[self.point_rows]
@@ -90,13 +90,13 @@ class CellSession:
         self.well_mask: np.ndarray | None = None
         #: verdicts by eye (keep/reject/unsure) of each row, from the marks sidecar
         self.marks: Any = None
-        self.verdicts = np.full(n, None, dtype=object)
+        self._verdicts: np.ndarray | None = None  # made when a cell is judged
         self.verdict_version = 0  # bumped on every mark (the table redraws its column)
         self._keys_of_marks: pa.Table | None = None
         self._load_marks()
         #: a classifier's bins (named classes) of each row, opened on first use
         self.bins: Any = None
-        self.bin_of = np.full(n, None, dtype=object)
+        self._bin_of: np.ndarray | None = None  # made on first use (8 B a row)
         self._keys_of_bins: pa.Table | None = None
         #: what the number keys do on the canvas: "verdicts" or "bins"
         self.key_target = "verdicts"
@@ -113,6 +113,33 @@ class CellSession:
         self._outline_masks()
         if stored is not None:
             self.recolor()
+
+    @property
+    def verdicts(self) -> np.ndarray:
+        """Each row's verdict by eye (keep / reject / unsure) or None."""
+        if self._verdicts is None:
+            self._verdicts = np.full(self.profiles.num_rows, None, dtype=object)
+        return self._verdicts
+
+    @verdicts.setter
+    def verdicts(self, value: np.ndarray) -> None:
+        self._verdicts = value
+
+    @property
+    def judged(self) -> bool:
+        """Whether any cell has a verdict by eye."""
+        return self._verdicts is not None and any(self._verdicts)
+
+    @property
+    def bin_of(self) -> np.ndarray:
+        """Each row's bin (class name) or None."""
+        if self._bin_of is None:
+            self._bin_of = np.full(self.profiles.num_rows, None, dtype=object)
+        return self._bin_of
+
+    @bin_of.setter
+    def bin_of(self, value: np.ndarray) -> None:
+        self._bin_of = value
 
     # ---- selection
     def select_rows(self, rows: Sequence[int], *, move: bool = True) -> None:
@@ -248,7 +275,8 @@ class CellSession:
             self.marks_problem = str(exc)
             return
         self._keys_of_marks = self.profiles.read(self.marks.key_columns)
-        self.verdicts = self.marks.verdicts(self._keys_of_marks)
+        if len(self.marks):  # none judged yet: no array of a million Nones
+            self.verdicts = self.marks.verdicts(self._keys_of_marks)
 
     def _bind_verdict_keys(self) -> None:
         """1/2/3 on the cells layer judge the current cell (keep/reject/unsure),

@@ -105,6 +105,10 @@ class TableSource:
         group = bisect.bisect_right(self._starts, row) - 1
         return group, row - self._starts[group]
 
+    def group_span(self, group: int) -> tuple[int, int]:
+        """``(first row, number of rows)`` of a group."""
+        return int(self._starts[group]), int(self._group_rows[group])
+
     @property
     def metadata(self) -> dict[bytes, bytes]:
         """File-level (schema) key-value metadata."""

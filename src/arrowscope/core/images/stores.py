@@ -304,13 +304,15 @@ class ParquetStore(_FileStore):
         self.group_rows = [p[2] for p in self._pieces] or [0]
         self._leaves: list[str] | None = None
         self._cursors: dict[tuple[Any, ...], list[Any]] = {}
+        #: the last narrow read of a huge row group, sliced into its pieces
+        self._narrow: tuple[tuple[Any, ...], pa.Table] | None = None
 
     def _open(self) -> Any:
         # Remote: coalesce the column chunks of a read into few range requests.
         return parquet_file(self._input(), pre_buffer=self.fs is not None)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**super().__getstate__(), "_cursors": {}}
+        return {**super().__getstate__(), "_cursors": {}, "_narrow": None}
 
     def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
         rg, start, rows, per = self._pieces[group]
@@ -318,9 +320,27 @@ class ParquetStore(_FileStore):
         with self._lock:
             if per >= self.handle().metadata.row_group(rg).num_rows:
                 return self.handle().read_row_group(rg, columns=cols)
+            if cols is not None and self._bytes(rg, cols) <= PIECE_BYTES // 4:
+                # a few narrow columns of a huge group (a table view's page):
+                # their whole group is small, read once for all its pieces
+                key = (rg, tuple(cols))
+                if self._narrow is None or self._narrow[0] != key:
+                    self._narrow = None  # the last group goes first
+                    self._narrow = (key, self.handle().read_row_group(rg, columns=cols))
+                return self._narrow[1].slice(start, rows)
             if cols is not None and len(cols) > WIDE_COLUMNS:
                 return self._wide_piece(rg, start, rows, cols)
             return self._piece(rg, start // per, per, cols)
+
+    def _bytes(self, rg: int, cols: list[str]) -> int:
+        """Uncompressed bytes of ``cols`` (top-level names) in row group ``rg``."""
+        group = self.handle().metadata.row_group(rg)
+        wanted = set(cols)
+        return sum(
+            group.column(i).total_uncompressed_size
+            for i, leaf in enumerate(self.leaves())
+            if leaf in wanted or leaf.split(".", 1)[0] in wanted
+        )
 
     def _wide_piece(self, rg: int, start: int, rows: int, cols: list[str]) -> pa.Table:
         """Rows ``start:start + rows`` of many columns of a huge row group,

@@ -96,6 +96,21 @@ class TableRows:
             {c: extra[c] if c in extra else base.column(c) for c in columns}  # type: ignore[union-attr]
         )
 
+    def read_page(self, columns: Sequence[str], row: int) -> tuple[int, pa.Table]:
+        """The stored group (row group, record batch) holding ``row``: its
+        first row and ``columns`` of its rows — a page of a table view, read
+        through the process-wide group cache; columns added beside the
+        stored ones are sliced from memory."""
+        group, _ = self.source.locate(row)
+        start, size = self.source.group_span(group)
+        out = {
+            c: self.extra[c].slice(start, size)
+            if c in self.extra
+            else self.source.read_group(group, c)
+            for c in columns
+        }
+        return start, pa.table(out) if out else pa.table({"_": pa.nulls(size)})
+
     def add_columns(self, columns: dict[str, pa.Array]) -> None:
         """Columns kept beside the stored ones (joined by key by the caller)."""
         extra = self.extra

@@ -230,11 +230,22 @@ class ProfileTable:
     def read(
         self, columns: Sequence[str], rows: Sequence[int] | np.ndarray | None = None
     ) -> pa.Table:
-        """Read ``columns`` (projection), optionally only ``rows`` (in that order)."""
-        table = self._file.read(columns)
+        """Read ``columns`` (projection), optionally only ``rows`` (in that order).
+
+        Key columns come from the key table already in memory, not the file."""
+        kt = self._key_table
+        if kt is not None and all(c in kt.column_names for c in columns):
+            table = kt.select(list(columns))
+        else:
+            table = self._file.read(columns)
         if rows is not None:
             table = table.take(pa.array(np.asarray(rows, np.int64)))
         return table
+
+    def read_page(self, columns: Sequence[str], row: int) -> tuple[int, pa.Table]:
+        """The rows stored together with ``row`` (a row group): their first
+        row and ``columns`` — what a table view reads to draw a few rows."""
+        return self._file.read_page(columns, row)
 
     def note_problem(self, problem: str) -> None:
         """A problem found by the caller that opened this table (a warehouse)."""
