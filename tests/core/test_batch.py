@@ -72,3 +72,21 @@ def test_keys_and_mismatched_files(tmp_path, four_files):
     with pytest.raises(SchemaError) as err:
         run_qc([paths[0], odd])
     assert err.value.column == "Metadata_Plate" and str(err.value.path) == str(odd)
+
+
+def test_threads_follow_the_cores_the_process_may_use(monkeypatch):
+    """Sized to the process's affinity, capped by ARROWSCOPE_THREADS (a shared
+    machine's user keeps some cores for others); nonsense there is ignored."""
+    import os
+
+    from arrowscope.core.profiles.batch import usable_cores
+
+    monkeypatch.delenv("ARROWSCOPE_THREADS", raising=False)
+    allowed = usable_cores()
+    assert 1 <= allowed <= len(os.sched_getaffinity(0))
+    monkeypatch.setenv("ARROWSCOPE_THREADS", "1")
+    assert usable_cores() == 1
+    monkeypatch.setenv("ARROWSCOPE_THREADS", "64")
+    assert usable_cores() == allowed  # a cap, never more than there is
+    monkeypatch.setenv("ARROWSCOPE_THREADS", "lots")
+    assert usable_cores() == allowed

@@ -142,6 +142,22 @@ def test_a_saved_model_rebuilds_without_pickle(screen, tmp_path):
         load_model(tmp_path / "bad.json")
 
 
+def test_the_command_lines_one_fit_is_finer_than_the_panels_retrain(screen, tmp_path):
+    """A fit made once to score the screen cuts each feature into 255 bins;
+    the panel's retrain on every change into 63 (half the time) — and a
+    saved model keeps which it was."""
+    import arrowscope
+    from arrowscope.core.profiles.classify import train_table
+
+    path, table, truth = screen
+    labels = _labels(table, truth, _picks(truth, 20, 20))
+    once = classify_table(path, labels, tmp_path / "s.parquet", folds=0)
+    quick = train_table(arrowscope.open_profiles(path), labels, folds=0)
+    assert once.estimator.max_bins == 255 and quick.estimator.max_bins == 63
+    again = load_model(once.save(tmp_path / "model.json"))
+    assert again.fine and again.estimator.max_bins == 255
+
+
 def test_feature_columns_leave_out_metadata_keys_and_ignored(screen):
     _, table, _ = screen
     keys = ["Metadata_Plate", "Metadata_ImageNumber", "Nuclei_Number_Object_Number"]

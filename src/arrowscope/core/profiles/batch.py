@@ -354,7 +354,7 @@ def usable_cores() -> int:
     """The cores this process may use: its CPU affinity, capped by a cgroup
     CPU quota (a container's ``--cpus``), at least 1. ``os.cpu_count()`` says
     how many the machine has, which is not what a process on a shared or
-    limited machine gets."""
+    limited machine gets. ``ARROWSCOPE_THREADS=N`` caps it further."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -379,6 +379,9 @@ def usable_cores() -> int:
         with contextlib.suppress(ValueError, ZeroDivisionError):
             cores = min(cores, max(1, int(int(quota) / int(period))))
         break
+    limit = os.environ.get("ARROWSCOPE_THREADS", "")
+    if limit.strip().isdigit() and int(limit) > 0:  # the user's cap
+        cores = min(cores, int(limit))
     return max(1, cores)
 
 

@@ -120,10 +120,11 @@ def feature_columns(
     return out
 
 
-def _estimator(key: str, seed: int, n: int = 1000) -> Any:
-    """The estimator of model ``key`` for ``n`` training cells."""
+def _estimator(key: str, seed: int, n: int = 1000, fine: bool = False) -> Any:
+    """The estimator of model ``key`` for ``n`` training cells (``fine``: a
+    fit made once, to score a screen)."""
     _sklearn()
-    return model_of(key).build(seed, n)
+    return model_of(key).build(seed, n, fine)
 
 
 def _matrix(table: pa.Table, features: Sequence[str]) -> np.ndarray:
@@ -155,6 +156,8 @@ class TrainedModel:
     #: every feature it chose from (``features``: the ones it uses)
     candidates: list[str] = field(default_factory=list)
     max_features: int | None = MAX_FEATURES
+    #: fitted once to score a screen (finer bins), not refitted on each change
+    fine: bool = False
     #: what the user should know of the training (features left out, class
     #: names that look like typos of others), each said once
     notes: list[str] = field(default_factory=list)
@@ -212,7 +215,9 @@ class TrainedModel:
                         for c in self.classes
                     ]
                 )
-                estimator = _estimator(self.model, self.seed + 1 + m, len(picks))
+                estimator = _estimator(
+                    self.model, self.seed + 1 + m, len(picks), self.fine
+                )
                 with warnings.catch_warnings(), one_level():
                     warnings.simplefilter("ignore", UserWarning)
                     warnings.simplefilter("ignore", RuntimeWarning)
@@ -233,6 +238,7 @@ class TrainedModel:
             "classes": self.classes,
             "features": self.candidates or self.features,
             "max_features": self.max_features,
+            "fine": self.fine,
             "versions": {"scikit-learn": sklearn.__version__},
             "cv_accuracy": self.cv_accuracy,
             "training": self.training.to_pylist(),
@@ -254,11 +260,13 @@ def train(
     folds: int = 5,
     max_features: int | None = MAX_FEATURES,
     order: Sequence[str] | None = None,
+    fine: bool = False,
 ) -> TrainedModel:
     """Train on the labelled rows ``picked`` (keys and features) of classes
     ``classes`` (listed in ``order``, the bins' order, else sorted);
     cross-validated accuracy and confusion matrix where every class has at
-    least two cells (``folds=0``: none, the quick retrain).
+    least two cells (``folds=0``: none, the quick retrain). ``fine``: a fit
+    made once to score a screen (see :mod:`~arrowscope.core.profiles.models`).
 
     With more than ``max_features`` candidate features, the model uses the
     ``max_features`` that best separate the classes on the training cells
@@ -301,7 +309,7 @@ def train(
     chosen = _select(x, classes, k)
     used = [features[i] for i in chosen]
     fit_x = x[:, chosen]
-    estimator = _estimator(model, seed, len(classes))
+    estimator = _estimator(model, seed, len(classes), fine)
     trained = TrainedModel(
         names,
         used,
@@ -312,6 +320,7 @@ def train(
     )
     trained.candidates = list(features)
     trained.max_features = max_features
+    trained.fine = fine
     with np.errstate(all="ignore"):  # an all-NaN feature has no mean: 0
         trained.means = np.nan_to_num(np.nanmean(fit_x, axis=0))
     fit_x = model_of(model).fill(fit_x, trained.means)
@@ -384,7 +393,7 @@ def cross_validate(
             means = np.nan_to_num(np.nanmean(fx, axis=0))
         fill = model_of(trained.model).fill
         fx, tx = fill(fx, means), fill(tx, means)
-        est = _estimator(trained.model, trained.seed, len(fit_rows))
+        est = _estimator(trained.model, trained.seed, len(fit_rows), trained.fine)
         with warnings.catch_warnings(), one_level():
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -450,6 +459,7 @@ def load_model(path: str | Path) -> TrainedModel:
         seed=payload["seed"],
         max_features=payload.get("max_features", MAX_FEATURES),
         order=payload.get("classes"),
+        fine=bool(payload.get("fine", False)),
     )
 
 
@@ -527,6 +537,7 @@ def classify_table(
         seed=seed,
         path=path,
         folds=folds,
+        fine=True,  # fitted once, to score every row
     )
     score_all(
         source,
@@ -554,6 +565,7 @@ def train_table(
     cache: Any = None,
     order: Sequence[str] | None = None,
     bookkeeping: bool = False,
+    fine: bool = False,
 ) -> TrainedModel:
     """Train on the rows of profile table ``pt`` that ``labels`` names by key
     (the labels' key columns and ``Metadata_class``): only those rows' key and
@@ -595,4 +607,5 @@ def train_table(
         folds=folds,
         max_features=max_features,
         order=order,
+        fine=fine,
     )

@@ -18,14 +18,16 @@ if TYPE_CHECKING:
 class Model:
     """A classifier model.
 
-    ``build(seed, n)``: the estimator for ``n`` training cells.
+    ``build(seed, n, fine)``: the estimator for ``n`` training cells;
+    ``fine``: for a model fitted once to score a screen (the command line),
+    not refitted on every change (the panel).
     ``takes_nan``: the estimator handles missing measurements itself; when
     False they are filled with the training cells' means (:meth:`fill`).
     """
 
     key: str
     title: str
-    build: Callable[[int, int], Any]
+    build: Callable[[int, int, bool], Any]
     takes_nan: bool
 
     def fill(self, x: np.ndarray, means: np.ndarray) -> np.ndarray:
@@ -36,22 +38,24 @@ class Model:
         return x if self.takes_nan else np.where(np.isnan(x), means, x)
 
 
-def _boosting(seed: int, n: int) -> Any:
+def _boosting(seed: int, n: int, fine: bool = False) -> Any:
     """Gradient boosting's leaves hold at least 20 cells by default: with the
     few dozen cells a user bins that allows no split at all, so leaves shrink
-    with the training set, and so do the bins each feature is cut into (a
-    few hundred cells cannot fill 255 bins; 63 gives the same accuracy here
-    in a fifth of the time, and the panel retrains on every change)."""
+    with the training set. The panel retrains on every change, so there each
+    feature is cut into 63 bins below 5,000 cells (half the fit time of 255
+    for 300 cells); a fit made once to score a screen (``fine``) takes 255,
+    scikit-learn's default (0.947 against 0.945 on the planted 200,000-cell
+    plate of ``bench_classify.py``, where pandas + scikit-learn gets 0.947)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     leaf = max(2, min(20, n // 10))
-    bins = 63 if n < 5000 else 255
+    bins = 255 if fine or n >= 5000 else 63
     return HistGradientBoostingClassifier(
         random_state=seed, min_samples_leaf=leaf, max_bins=bins
     )
 
 
-def _forest(seed: int, n: int) -> Any:
+def _forest(seed: int, n: int, fine: bool = False) -> Any:
     from sklearn.ensemble import RandomForestClassifier
 
     from .batch import usable_cores
