@@ -537,3 +537,34 @@ def test_panels_attach_to_the_table_already_open(
     viewer2.open(files["profiles"], plugin="arrowscope")
     qc = QCWidget(viewer2)
     assert qc.session is not None and not reopened
+
+
+def test_plate_map_by_site_shows_the_empty_field_in_its_well(
+    make_napari_viewer, tmp_path
+):
+    """Each well drawn as the block of its sites: a nearly empty field is one
+    dark square beside its well's other site, and hovering names the site."""
+    from arrowscope.core.profiles.synthetic import write_qc_screen
+
+    path, truth = write_qc_screen(tmp_path / "screen", plates=1)
+    plate, well, site = sorted(truth.empty)[0]
+    viewer = make_napari_viewer()
+    viewer.open(path, plugin="arrowscope")
+    widget = PlateMapWidget(viewer)
+    assert widget.by_site.isEnabled()
+    widget.by_site.setChecked(True)
+    assert widget.sites is not None and not widget.detrend.isEnabled()
+    fine, counts, wells, (sr, sc), sites = widget.sites
+    assert (sr, sc) == (1, 2) and fine.shape == (8, 24) and sites == [1, 2]
+    r, c = ord(well[0]) - 65, int(well[1:]) - 1
+    empty = counts[r, c * 2 + sites.index(site)]
+    other = counts[r, c * 2 + 1 - sites.index(site)]
+    assert empty < other / 3, (empty, other)
+    # per well, the sites add up to the well's count
+    assert counts[r, 2 * c : 2 * c + 2].sum() == widget.grid[1][r, c]
+    x = c - 0.25 if sites.index(site) == 0 else c + 0.25
+    said = widget.describe_well(well, widget.site_at(x, r))
+    assert f"site {site}: value {empty:.4g}" in said
+    assert widget.axes.get_title().endswith("cells per site")
+    widget.by_site.setChecked(False)
+    assert widget.sites is None and widget.detrend.isEnabled()

@@ -40,6 +40,8 @@ from ..core.profiles.plate import (
     plate_columns,
     plate_grid,
     plate_summary,
+    site_column,
+    site_grid,
 )
 from ..core.profiles.qc import FLAG_PREFIX, FLAG_SUFFIX, SCORE_PREFIX, flag_columns
 from .plots import FONT, LazyPlot, PlotOwner, style_axes, style_colorbar
@@ -90,6 +92,12 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
             "themselves, not their place on the plate"
         )
         self.detrend.toggled.connect(lambda _: self.refresh())
+        self.by_site = QCheckBox("each site")
+        self.by_site.setToolTip(
+            "draw each well as the block of its fields (sites), in site order "
+            "row by row: a bad field shows as one odd square in its well"
+        )
+        self.by_site.toggled.connect(self._by_site_toggled)
         self.effects = QLabel("")
         self.effects.setWordWrap(True)
         self.info = QLabel("Open a profile table to see its plate.")
@@ -107,6 +115,7 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         form.addRow("Statistic", self.stat)
         form.addRow("Wells", self.wells)
         form.addRow("", self.detrend)
+        form.addRow("", self.by_site)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.plot)
@@ -118,6 +127,9 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         self.picked: str | None = None
         self._cells: pa.Table | None = None  # plate/well columns, read once
         self._index: PlateIndex | None = None
+        self._site_index: PlateIndex | None = None
+        #: the wells by site when drawn so: (values, counts, wells, layout, sites)
+        self.sites: tuple[Any, ...] | None = None
         self._features: dict[str, pa.Table] = {}
         self._image = None
         self.timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
@@ -130,6 +142,7 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
             self.stat,
             self.wells,
             self.detrend,
+            self.by_site,
             clear,
             save,
         )
@@ -161,11 +174,19 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
             logger.debug("plate map: %s", exc)
             return
         self._shown()
-        keys = [c for c in (self.plate_col, self.well_col) if c]
+        site = site_column(pt.columns)
+        keys = [c for c in (self.plate_col, self.well_col, site) if c]
         # read under the names the plate code knows (a CPA properties file may
         # name its plate and well columns otherwise)
+        known = {self.plate_col: "Metadata_Plate", self.well_col: "Metadata_Well"}
         self._cells = pt.read(keys).rename_columns(
-            ["Metadata_Plate" if c == self.plate_col else "Metadata_Well" for c in keys]
+            [known.get(c, "Metadata_Site") for c in keys]
+        )
+        self.by_site.setEnabled(site is not None)
+        self.by_site.setToolTip(
+            self.by_site.toolTip()
+            if site is not None
+            else "the table names no site (Metadata_Site) for its fields"
         )
         self.plate_col = "Metadata_Plate" if self.plate_col else None
         self.well_col = "Metadata_Well"
@@ -226,30 +247,43 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         feature = value in self.session.profiles.columns
         self.stat.setEnabled(feature)
         self.stat.setToolTip("" if feature else "counts and shares have no statistic")
-        try:
-            self.summary = plate_summary(
-                self._table_for(value),
-                value,
-                self.stat.currentText(),
-                flags=self.session.flags,
-                marks=self.session.verdicts,
-                predicted=self.session.predicted,
-                rows=self.session.filter_mask,
-                index=self._index,
-            )
-        except ArrowscopeError as exc:
-            self.info.setText(str(exc))
-            return None
+        how = {
+            "flags": self.session.flags,
+            "marks": self.session.verdicts,
+            "predicted": self.session.predicted,
+            "rows": self.session.filter_mask,
+        }
+        table, stat = self._table_for(value), self.stat.currentText()
         plate = self.plate.currentText() if self.plate_col else None
         wells = (
             None
             if self.wells.currentText() == "auto"
             else int(self.wells.currentText())
         )
-        self.grid = plate_grid(self.summary, plate, wells)
+        try:
+            self.summary = plate_summary(table, value, stat, index=self._index, **how)
+            self.grid = plate_grid(self.summary, plate, wells)
+            self.sites = None
+            if self.by_site.isChecked():
+                if self._site_index is None:
+                    self._site_index = PlateIndex(self._cells, sites=True)
+                by_site = plate_summary(
+                    table, value, stat, index=self._site_index, **how
+                )
+                self.sites = site_grid(by_site, plate, self.grid[2])
+        except ArrowscopeError as exc:
+            self.info.setText(str(exc))
+            return None
         self._position_effects()
         self._draw(value)
         return self.summary
+
+    def _by_site_toggled(self, on: bool) -> None:
+        """Trends are taken out of wells, not sites: one or the other."""
+        if on:
+            self.detrend.setChecked(False)
+        self.detrend.setEnabled(not on)
+        self.refresh()
 
     def _position_effects(self) -> None:
         """Say the plate's row, column and edge effects (in robust SDs), and
@@ -285,8 +319,22 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         style_axes(self.axes, self.viewer)
         # a well without cells is missing, not zero: its own colour
         cmap = colormaps["viridis"].with_extremes(bad="#3a3a3a")
-        masked = np.ma.masked_invalid(values)
-        self._image = self.axes.imshow(masked, cmap=cmap, aspect="equal")
+        if self.sites is not None:  # each well a block of its sites
+            masked = np.ma.masked_invalid(self.sites[0])
+            self._image = self.axes.imshow(
+                masked,
+                cmap=cmap,
+                aspect="equal",
+                extent=(-0.5, nc - 0.5, nr - 0.5, -0.5),
+                interpolation="nearest",
+            )
+            for x in np.arange(nc + 1) - 0.5:  # the wells' borders
+                self.axes.axvline(x, color="#262626", lw=0.8)
+            for y in np.arange(nr + 1) - 0.5:
+                self.axes.axhline(y, color="#262626", lw=0.8)
+        else:
+            masked = np.ma.masked_invalid(values)
+            self._image = self.axes.imshow(masked, cmap=cmap, aspect="equal")
         missing = np.argwhere(counts == 0)
         if len(missing) and nr * nc <= 384:
             self.axes.scatter(
@@ -306,12 +354,15 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
             ],
         )
         self.axes.tick_params(labelsize=FONT)
-        title = value if value != "count" else "cells per well"
+        per = "site" if self.sites is not None else "well"
+        title = value if value != "count" else f"cells per {per}"
         if value in self.session.profiles.columns:  # type: ignore[union-attr]
             title = f"{self.stat.currentText()} of {value}"
         label = title
         if self.detrend.isChecked():
             title += " − trends"
+        if self.sites is not None and value != "count":
+            title += " by site"
         self.axes.set_title(f"{self.plate.currentText()}: {title}")
         style_axes(self.axes, self.viewer)
         bar = self.figure.colorbar(self._image, ax=self.axes, shrink=0.8)
@@ -331,7 +382,7 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
             return None
         return f"{chr(65 + r) if r < 26 else 'A' + chr(39 + r)}{c + 1:02d}"
 
-    def describe_well(self, well: str) -> str:
+    def describe_well(self, well: str, site: tuple[int, int] | None = None) -> str:
         assert self.grid is not None and self.session is not None
         r, c = _well_rc(well)
         values, counts, _ = self.grid
@@ -339,17 +390,34 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
             return f"{well}: no cells"
         rows = self.rows_of_well(well)
         fields = len(np.unique(self.session.profiles.fov_of_row[rows]))
-        return (
+        text = (
             f"{well}: {fields} field(s), {int(counts[r, c])} cells, "
             f"value {values[r, c]:.4g}"
         )
+        if site is not None and self.sites is not None:
+            (sr, sc), names = self.sites[3], self.sites[4]
+            k = site[0] * sc + site[1]
+            fine = self.sites[0][r * sr + site[0], c * sc + site[1]]
+            if k < len(names):
+                shown = "no cells" if np.isnan(fine) else f"value {fine:.4g}"
+                text += f"; site {names[k]}: {shown}"
+        return text
+
+    def site_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """(row, column) of the site under ``x, y`` within its well."""
+        if self.sites is None:
+            return None
+        sr, sc = self.sites[3]
+        fy, fx = (y + 0.5) % 1.0, (x + 0.5) % 1.0
+        return min(sr - 1, int(fy * sr)), min(sc - 1, int(fx * sc))
 
     def _hover(self, event: Any) -> None:
         if event.inaxes is not self.axes or event.xdata is None:
             return
         well = self.well_at(event.xdata, event.ydata)
         if well is not None:
-            self.info.setText(self.describe_well(well))
+            site = self.site_at(event.xdata, event.ydata)
+            self.info.setText(self.describe_well(well, site))
 
     def _click(self, event: Any) -> None:
         if event.inaxes is not self.axes or event.xdata is None:

@@ -85,12 +85,19 @@ class PlateIndex:
     threshold or filter change.
     """
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, sites: bool = False) -> None:
         import pyarrow.compute as pc
 
         names = list(table.schema.names)
         self.plate_col, self.well_col = plate_columns(names)
-        keys = [c for c in (self.plate_col, self.well_col) if c]
+        #: with ``sites``: each (plate, well, site) is a group
+        self.site_col = site_column(names) if sites else None
+        if sites and self.site_col is None:
+            raise SchemaError(
+                "no site column (Metadata_Site) to show the wells by site",
+                hint="the table names each field's site in Metadata_Site",
+            )
+        keys = [c for c in (self.plate_col, self.well_col, self.site_col) if c]
         base = table.read(keys) if hasattr(table, "read") else table.select(keys)
         codes = np.zeros(base.num_rows, np.int64)
         uniques = []
@@ -255,8 +262,49 @@ def plate_summary(
     out = out.append_column("column", pa.array(np.where(c > 0, c, 0), pa.int32()))
     out = out.append_column("n_cells", pa.array(counts[present], pa.int64()))
     out = out.append_column("value", pa.array(result[present], pa.float64()))
-    keys = [k for k in (index.plate_col, index.well_col) if k]
+    keys = [k for k in (index.plate_col, index.well_col, index.site_col) if k]
     return out.sort_by([(k, "ascending") for k in keys])
+
+
+def site_column(names: Sequence[str]) -> str | None:
+    """The column naming each field's site within its well, if any."""
+    return _find(names, "Metadata_Site", "Image_Metadata_Site", "Metadata_Field")
+
+
+def site_grid(
+    summary: pa.Table, plate: Any = None, wells: int | None = None
+) -> tuple[np.ndarray, np.ndarray, int, tuple[int, int], list[Any]]:
+    """:func:`plate_grid` of a summary by site: ``(values, counts, wells,
+    (site_rows, site_columns), sites)`` where each well is a block of its
+    sites, laid out in site order (``sites``), row by row (9 sites: 3 × 3),
+    so the arrays are ``rows × site_rows`` by ``columns × site_columns``."""
+    import pyarrow.compute as pc
+
+    plate_col, well_col = plate_columns(summary.schema.names)
+    site_col = site_column(summary.schema.names)
+    if site_col is None:
+        raise SchemaError("the summary has no site column")
+    if plate_col is not None and plate is not None:
+        summary = summary.filter(pc.equal(summary.column(plate_col), plate))
+    present = {s for s in summary.column(site_col).to_pylist() if s is not None}
+    numbers = all(isinstance(s, (int, float)) for s in present)
+    sites = sorted(present) if numbers else sorted(present, key=str)
+    sc = max(1, int(np.ceil(np.sqrt(len(sites)))))
+    sr = max(1, int(np.ceil(len(sites) / sc)))
+    slot = {s: k for k, s in enumerate(sites)}
+    r, c = parse_wells(summary.column(well_col).to_pylist())
+    wells = wells or plate_format(r, c)
+    nr, nc = FORMATS[wells]
+    values = np.full((nr * sr, nc * sc), np.nan)
+    counts = np.zeros((nr * sr, nc * sc), np.int64)
+    k = np.array([slot.get(s, -1) for s in summary.column(site_col).to_pylist()])
+    ok = (r >= 0) & (r < nr) & (c > 0) & (c <= nc) & (k >= 0)
+    y = r[ok] * sr + k[ok] // sc
+    x = (c[ok] - 1) * sc + k[ok] % sc
+    v = summary.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
+    values[y, x] = v[ok]
+    counts[y, x] = summary.column("n_cells").to_numpy()[ok]
+    return values, counts, wells, (sr, sc), sites
 
 
 def _letters(i: int) -> str:

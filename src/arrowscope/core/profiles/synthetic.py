@@ -433,7 +433,7 @@ def write_qc_screen(
             count = 2 if (w, s) in empty else 40  # an empty field: a cell or two
             if plate == truth.edge_plate and edge and count:
                 count //= 2
-            image = _field_image(rng, size, count)
+            image, centers = _field_image(rng, size, count)
             if (w, s) in blurred:
                 image = ndimage.gaussian_filter(image.astype(float), 3)
                 truth.blurred.add(key)
@@ -458,8 +458,9 @@ def write_qc_screen(
                     "Image_FileName_DNA": name,
                     "Image_PathName_DNA": "images",
                     "Nuclei_Number_Object_Number": k + 1,
-                    "Nuclei_Location_Center_X": float(rng.uniform(5, size - 5)),
-                    "Nuclei_Location_Center_Y": float(rng.uniform(5, size - 5)),
+                    # each row is a nucleus drawn in its field
+                    "Nuclei_Location_Center_X": float(centers[k, 1]),
+                    "Nuclei_Location_Center_Y": float(centers[k, 0]),
                 }
                 for f in range(8):
                     row[f"Cells_Feature_{f}"] = float(profile[f] + rng.normal(0, 0.7))
@@ -470,11 +471,14 @@ def write_qc_screen(
     return path, truth
 
 
-def _field_image(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
-    """A field of ``cells`` bright nuclei (sharp discs) on camera noise."""
+def _field_image(
+    rng: np.random.Generator, size: int, cells: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A field of ``cells`` bright nuclei (sharp discs) on camera noise, and
+    their (y, x) centres."""
     image = rng.normal(200, 20, (size, size))
     yy, xx = np.mgrid[0:size, 0:size]
-    for _ in range(cells):
-        cy, cx = rng.uniform(4, size - 4, 2)
+    centers = rng.uniform(4, size - 4, (cells, 2))
+    for cy, cx in centers:
         image[(yy - cy) ** 2 + (xx - cx) ** 2 < 9] += rng.uniform(2000, 4000)
-    return np.clip(image, 0, 65535)
+    return np.clip(image, 0, 65535), centers
