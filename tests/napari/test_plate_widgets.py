@@ -568,3 +568,32 @@ def test_plate_map_by_site_shows_the_empty_field_in_its_well(
     assert widget.axes.get_title().endswith("cells per site")
     widget.by_site.setChecked(False)
     assert widget.sites is None and widget.detrend.isEnabled()
+
+
+def test_plate_map_shows_field_measures_measured_from_pixels_by_site(
+    make_napari_viewer, qtbot, tmp_path
+):
+    """Quality measured from the pixels in the Fields panel joins the plate
+    map's choices; by site, each blurred field has its well's lower slope."""
+    from arrowscope._napari.field_gallery import FieldGalleryWidget
+    from arrowscope.core.profiles.synthetic import write_qc_screen
+
+    path, truth = write_qc_screen(tmp_path / "screen", plates=1)
+    viewer = make_napari_viewer()
+    viewer.open(path, plugin="arrowscope")
+    plate_map = PlateMapWidget(viewer)
+    fields = FieldGalleryWidget(viewer)
+    slope = "field:Image_ImageQuality_PowerLogLogSlope_DNA"
+    assert slope not in plate_map.value_choices()
+    wait(qtbot, fields.measure_pixels())
+    assert slope in plate_map.value_choices()
+    plate_map.by_site.setChecked(True)
+    plate_map.value.setCurrentText(slope)
+    assert plate_map.counting == "fields"
+    fine, counts, _, (sr, sc), sites = plate_map.sites
+    assert counts.max() == 1  # one field a site
+    for _, well, site in truth.blurred:
+        r, c, k = ord(well[0]) - 65, int(well[1:]) - 1, sites.index(site)
+        mine, other = fine[r, c * sc + k], fine[r, c * sc + 1 - k]
+        assert mine < other, (well, site, mine, other)
+    assert plate_map.describe_well("A01").startswith("A01: 2 field(s)")

@@ -117,6 +117,7 @@ class FieldGalleryWidget(_SessionWidget):
         except ArrowscopeError as exc:
             self.label.setText(str(exc))
             return
+        self.session.set_field_measures(self.fields)
         self._fill_sort()
         self.resort()
 
@@ -190,6 +191,8 @@ class FieldGalleryWidget(_SessionWidget):
             for name in measured.column_names:
                 self.fields = self.fields.append_column(name, measured.column(name))
             self.measure.setEnabled(True)
+            if self.session is not None:  # the plate map shows them per well
+                self.session.set_field_measures(self.fields)
             self._fill_sort()
             # the blurriest first
             self.sort_by(f"Image_ImageQuality_PowerLogLogSlope_{missing[0]}")

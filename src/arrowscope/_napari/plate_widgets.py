@@ -55,6 +55,8 @@ from .qc_widgets import (
 )
 
 REFRESH_MS = 50
+#: the plate map's choices of a field measure (one value per field) start so
+FIELD = "field:"
 #: the scatter's hover: the tile's size, and the pause before it is drawn
 HOVER_TILE = 96
 HOVER_MS = 120
@@ -130,6 +132,8 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         self._site_index: PlateIndex | None = None
         #: the wells by site when drawn so: (values, counts, wells, layout, sites)
         self.sites: tuple[Any, ...] | None = None
+        #: what the map's counts count: "cells", or "fields" for a field measure
+        self.counting = "cells"
         self._features: dict[str, pa.Table] = {}
         self._image = None
         self.timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
@@ -203,8 +207,18 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         for box in (self.plate, self.value):
             box.blockSignals(False)
         self.session.state_changed.connect(lambda *_: self.timer.start())
+        self.session.fields_measured.connect(self._refill_values)
         self.info.setText("Hover a well for its counts; click it to show its cells.")
         self.refresh()
+
+    def _refill_values(self) -> None:
+        """New choices (the fields' measures from pixels): keep the current."""
+        current = self.value.currentText()
+        self.value.blockSignals(True)
+        self.value.clear()
+        self.value.addItems(self.value_choices())
+        self.value.setCurrentText(current)
+        self.value.blockSignals(False)
 
     def value_choices(self) -> list[str]:
         assert self.session is not None
@@ -219,7 +233,44 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         predicted = self.session.predicted
         if predicted is not None:  # the Classifier panel scored the screen
             out += [f"class:{c}" for c in sorted({str(c) for c in predicted})]
-        return out + numeric_columns(self.session.profiles.schema)
+        out += numeric_columns(self.session.profiles.schema)
+        return out + [FIELD + c for c in self._field_columns()]
+
+    def _field_columns(self) -> list[str]:
+        """Field measures the cells' table does not hold (measured from
+        pixels, or kept in a CellProfiler image table)."""
+        assert self.session is not None
+        fields = self.session.field_measures
+        if fields is None:
+            return []
+        have = set(self.session.profiles.columns)
+        return [
+            c
+            for c in fields.column_names
+            if c.startswith("Image_")
+            and c not in have
+            and (
+                pa.types.is_floating(fields.schema.field(c).type)
+                or pa.types.is_integer(fields.schema.field(c).type)
+            )
+        ]
+
+    def _field_table(self, column: str) -> pa.Table:
+        """One row per field: its plate, well and site under the names the
+        plate code knows, and ``column``."""
+        assert self.session is not None and self.session.field_measures is not None
+        fields = self.session.field_measures
+        names = fields.column_names
+        out = {}
+        for want, found in (
+            ("Metadata_Plate", plate_columns(names)[0] if self.plate_col else None),
+            ("Metadata_Well", plate_columns(names)[1]),
+            ("Metadata_Site", site_column(names)),
+        ):
+            if found is not None:
+                out[want] = fields.column(found)
+        out[column] = fields.column(column)
+        return pa.table(out)
 
     def _table_for(self, value: str) -> pa.Table:
         """The plate/well columns plus the value's feature column (read once)."""
@@ -244,7 +295,7 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
             self.value.blockSignals(False)
             value = "count"
         # a statistic is for a feature; counts and shares have none
-        feature = value in self.session.profiles.columns
+        feature = value in self.session.profiles.columns or value.startswith(FIELD)
         self.stat.setEnabled(feature)
         self.stat.setToolTip("" if feature else "counts and shares have no statistic")
         how = {
@@ -253,7 +304,15 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
             "predicted": self.session.predicted,
             "rows": self.session.filter_mask,
         }
-        table, stat = self._table_for(value), self.stat.currentText()
+        stat = self.stat.currentText()
+        field = value.startswith(FIELD)
+        if field:  # a field measure: one row per field, no cell filters
+            value = value.removeprefix(FIELD)
+            table = self._field_table(value)
+            how = {}
+            index, sites = PlateIndex(table), None
+        else:
+            table, index, sites = self._table_for(value), self._index, None
         plate = self.plate.currentText() if self.plate_col else None
         wells = (
             None
@@ -261,19 +320,22 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
             else int(self.wells.currentText())
         )
         try:
-            self.summary = plate_summary(table, value, stat, index=self._index, **how)
+            self.summary = plate_summary(table, value, stat, index=index, **how)
             self.grid = plate_grid(self.summary, plate, wells)
             self.sites = None
             if self.by_site.isChecked():
-                if self._site_index is None:
-                    self._site_index = PlateIndex(self._cells, sites=True)
-                by_site = plate_summary(
-                    table, value, stat, index=self._site_index, **how
-                )
+                if field:
+                    sites = PlateIndex(table, sites=True)
+                else:
+                    if self._site_index is None:
+                        self._site_index = PlateIndex(self._cells, sites=True)
+                    sites = self._site_index
+                by_site = plate_summary(table, value, stat, index=sites, **how)
                 self.sites = site_grid(by_site, plate, self.grid[2])
         except ArrowscopeError as exc:
             self.info.setText(str(exc))
             return None
+        self.counting = "fields" if field else "cells"
         self._position_effects()
         self._draw(value)
         return self.summary
@@ -355,14 +417,22 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         )
         self.axes.tick_params(labelsize=FONT)
         per = "site" if self.sites is not None else "well"
-        title = value if value != "count" else f"cells per {per}"
-        if value in self.session.profiles.columns:  # type: ignore[union-attr]
-            title = f"{self.stat.currentText()} of {value}"
-        label = title
+        name = value
+        if self.counting == "fields":  # "Slope DNA", not the column's name
+            from .field_gallery import measure_label
+
+            name = measure_label(value)
+        if value == "count":
+            title = label = f"cells per {per}"
+        elif self.counting == "fields" and self.sites is not None:
+            title = label = f"{name} per field"  # a site is one field
+        elif value in self.session.profiles.columns or self.counting == "fields":  # type: ignore[union-attr]
+            label = f"{self.stat.currentText()} of {name}"
+            title = f"{label} per {per}"
+        else:  # a share of cells (flagged, judged, of a class)
+            title = label = f"{name} per {per}"
         if self.detrend.isChecked():
             title += " − trends"
-        if self.sites is not None and value != "count":
-            title += " by site"
         self.axes.set_title(f"{self.plate.currentText()}: {title}")
         style_axes(self.axes, self.viewer)
         bar = self.figure.colorbar(self._image, ax=self.axes, shrink=0.8)
@@ -387,13 +457,16 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         r, c = _well_rc(well)
         values, counts, _ = self.grid
         if counts[r, c] == 0:
-            return f"{well}: no cells"
-        rows = self.rows_of_well(well)
-        fields = len(np.unique(self.session.profiles.fov_of_row[rows]))
-        text = (
-            f"{well}: {fields} field(s), {int(counts[r, c])} cells, "
-            f"value {values[r, c]:.4g}"
-        )
+            return f"{well}: no {self.counting}"
+        if self.counting == "fields":  # a field measure: counts are fields
+            text = f"{well}: {int(counts[r, c])} field(s), value {values[r, c]:.4g}"
+        else:
+            rows = self.rows_of_well(well)
+            fields = len(np.unique(self.session.profiles.fov_of_row[rows]))
+            text = (
+                f"{well}: {fields} field(s), {int(counts[r, c])} cells, "
+                f"value {values[r, c]:.4g}"
+            )
         if site is not None and self.sites is not None:
             (sr, sc), names = self.sites[3], self.sites[4]
             k = site[0] * sc + site[1]

@@ -60,6 +60,7 @@ class CellSession:
 
     selection_changed = Signal(object)  # list[int] of table rows
     state_changed = Signal()  # flags, manual flags or filter changed
+    fields_measured = Signal()  # field measures came (from pixels)
 
     def __init__(self, viewer: Any, profiles: ProfileTable, points: Any) -> None:
         self.viewer = viewer
@@ -107,6 +108,9 @@ class CellSession:
         self.scores: pa.Table | None = None
         #: The conditions of the last QC run and what each flagged (its report).
         self.conditions_report: dict[str, Any] = {}
+        #: one row per field of view with its measures (the Fields panel's
+        #: table, measures from pixels included once measured)
+        self.field_measures: pa.Table | None = None
         self._syncing = False
         points.selected_data.events.items_changed.connect(self._on_points_selected)
         self._bind_verdict_keys()
@@ -140,6 +144,11 @@ class CellSession:
     @bin_of.setter
     def bin_of(self, value: np.ndarray) -> None:
         self._bin_of = value
+
+    def set_field_measures(self, fields: pa.Table) -> None:
+        """The fields' measures, for the panels that show them per well."""
+        self.field_measures = fields
+        self.fields_measured.emit()
 
     # ---- selection
     def select_rows(self, rows: Sequence[int], *, move: bool = True) -> None:
