@@ -255,9 +255,10 @@ def test_percent_replicating_of_planted_replicates():
 
 
 def test_field_flags_go_into_a_warehouse_and_come_back_on_its_cells(tmp_path):
-    """qc --level field --into-warehouse: each cell carries its field's flags
-    in quality_control.NAME, matched back to the profiles by the cells' own
-    keys when the warehouse is reopened."""
+    """qc --level field --into-warehouse: the catalog of fields (one row per
+    field, keyed as the profiles key their fields, with the reason) becomes
+    quality_control.NAME; reopening the warehouse gives each cell its field's
+    flags, matched by those keys."""
     pytest.importorskip("pyiceberg")
     from arrowscope.app.cli import main
     from arrowscope.core.profiles.warehouse import open_warehouse
@@ -277,7 +278,12 @@ def test_field_flags_go_into_a_warehouse_and_come_back_on_its_cells(tmp_path):
         True,
         True,
     ]
-    pt = open_warehouse(root).profiles()
+    warehouse = open_warehouse(root)
+    catalog = warehouse.table("quality_control.fields").read()
+    assert catalog.num_rows == 2  # the fields, not the cells
+    assert catalog.column("Metadata_qc_reason").to_pylist() == ["populated"] * 2
+    pt = warehouse.profiles()
+    assert pt.num_rows > 2
     assert not [p for p in pt.problems if "fields" in p], pt.problems
     stored = pt.stored_flags
     assert stored is not None
@@ -286,3 +292,15 @@ def test_field_flags_go_into_a_warehouse_and_come_back_on_its_cells(tmp_path):
         == [True] * pt.num_rows
     )
     assert main(argv) == 1  # replaced only with --overwrite
+    # wells: keyed by plate and well, back on the cells by those
+    argv = ["qc", str(root), "--level", "well", "--conditions", str(rules)]
+    argv += ["--method", "raw", "--out", str(tmp_path / "wells.parquet")]
+    assert main([*argv, "--into-warehouse", "wells"]) == 0
+    warehouse = open_warehouse(root)
+    wells = warehouse.table("quality_control.wells").read()
+    assert "Metadata_Well" in wells.column_names and "Metadata_ObjectID" not in (
+        wells.column_names
+    )
+    pt = warehouse.profiles()
+    assert not [p for p in pt.problems if "wells" in p], pt.problems
+    assert pt.stored_flags.num_rows == pt.num_rows

@@ -783,15 +783,15 @@ def _qc_level(args: argparse.Namespace) -> int:
         level,
         int(result.mask().sum()),
     )
-    if warehouse is not None:  # each cell carries its field's (or well's) flags
-        from ..core.profiles.batch import annotation_keys
-        from ..core.profiles.fields import flags_of_cells
+    if warehouse is not None:  # the catalog, by field (or well) key
+        from ..core.profiles.fields import write_into_warehouse
 
-        written = warehouse.write_quality_control(
+        written = write_into_warehouse(
+            warehouse,
             args.into_warehouse,
-            pt.read(annotation_keys(pt.schema, pt.keys)),
-            flags_of_cells(pt, table, result),
-            report={**result.report, "level": level},
+            table,
+            result,
+            level=level,
             overwrite=args.overwrite,
         )
         logger.info("wrote %s into %s", written.identifier, warehouse.root)

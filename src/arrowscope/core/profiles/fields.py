@@ -435,10 +435,11 @@ def field_qc(
     return level_qc(pt, "field", conditions, method, by_plate)
 
 
-def level_report(table: pa.Table, result: QCResult) -> pa.Table:
-    """Every field (or well): its keys (as pycytominer names them), its
-    measures, a flag per condition and the reason (the conditions that
-    flagged it, empty when none) — what the cell-level ``--out`` is for cells."""
+def level_report(table: pa.Table, result: QCResult, *, rename: bool = True) -> pa.Table:
+    """Every field (or well): its keys (as pycytominer names them; as the
+    table names them with ``rename=False``), its measures, a flag per
+    condition and the reason (the conditions that flagged it, empty when
+    none) — what the cell-level ``--out`` is for cells."""
     from .qc import FLAG_PREFIX, FLAG_SUFFIX
 
     flags = result.flags
@@ -450,12 +451,39 @@ def level_report(table: pa.Table, result: QCResult) -> pa.Table:
     ]
     columns: dict[str, Any] = {}
     for c in table.column_names:
-        name = c.removeprefix("Image_") if c.startswith("Image_Metadata_") else c
-        columns[name] = table.column(c)
+        keep = not rename or not c.startswith("Image_Metadata_")
+        columns[c if keep else c.removeprefix("Image_")] = table.column(c)
     for n in names:
         columns[n] = flags.column(n)
     columns["Metadata_qc_reason"] = pa.array(reasons, pa.string())
     return pa.table(columns)
+
+
+def write_into_warehouse(
+    warehouse: Any,
+    name: str,
+    table: pa.Table,
+    result: QCResult,
+    *,
+    level: str,
+    overwrite: bool = False,
+) -> Any:
+    """The QC catalog of fields (or wells) as table ``quality_control.<name>``
+    of ``warehouse``: one row per field or well, keyed as the profiles name
+    their fields (plate, well, site, image key), with its measures, a flag
+    per condition and the reason. Reopening the warehouse gives each cell its
+    field's (or well's) flags, matched by those keys."""
+    from .qc import flag_columns
+
+    catalog = level_report(table, result, rename=False)
+    flags = flag_columns(catalog.column_names)
+    return warehouse.write_quality_control(
+        name,
+        catalog.drop_columns(flags),
+        catalog.select(flags),
+        report={**result.report, "level": level},
+        overwrite=overwrite,
+    )
 
 
 def field_catalog(table: pa.Table, result: QCResult) -> pa.Table:
@@ -495,21 +523,6 @@ def cells_of_flagged(pt: Any, table: pa.Table, result: QCResult) -> np.ndarray:
     """A row mask of ``pt``: True for the cells of the fields (or wells) that
     ``result`` flagged in ``table``."""
     return _expand(result.mask(), level_of_cells(pt, table))
-
-
-def flags_of_cells(pt: Any, table: pa.Table, result: QCResult) -> pa.Table:
-    """Each cell of ``pt`` with its field's (or well's) flag columns: what
-    goes into a warehouse beside cell-level QC, joined to the profiles by the
-    cells' own keys when the warehouse is reopened."""
-    level = level_of_cells(pt, table)  # once, for every flag column
-    return pa.table(
-        {
-            name: pa.array(_expand(column.to_numpy(zero_copy_only=False), level))
-            for name, column in zip(
-                result.flags.column_names, result.flags.columns, strict=True
-            )
-        }
-    )
 
 
 def cells_of_flagged_fields(pt: Any, result: QCResult) -> np.ndarray:

@@ -24,6 +24,7 @@ their flag columns onto the profiles by object id.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -645,6 +646,9 @@ def _export_profiles(
     return linked[0] if len(linked) == 1 else None
 
 
+_LAYOUT_KEY = re.compile(r"^(Image_)?Metadata_(Plate|Well|Site|Field)$")
+
+
 def _join_flags(pt: Any, qc: WarehouseTable) -> None:
     """Add a QC table's flag columns (or a classifier's scores: predicted
     class and probabilities) to the profiles, matched by object id (or,
@@ -658,10 +662,17 @@ def _join_flags(pt: Any, qc: WarehouseTable) -> None:
         for c in schema.names
         if c == "Metadata_predicted_class" or c.startswith("Metadata_p_")
     ]
+    # a catalog of fields or wells (``qc --level``) is keyed by plate, well
+    # and site; a cell-level table by the cells' keys
+    where = [c for c in pt.columns if _LAYOUT_KEY.match(c)]
     keys = (
         ["Metadata_ObjectID"]
         if "Metadata_ObjectID" in schema.names and "Metadata_ObjectID" in pt.columns
-        else [c for c in pt.keys.columns() if c in schema.names]
+        else [
+            c
+            for c in dict.fromkeys([*pt.keys.columns(), *where])
+            if c in schema.names and c not in flags
+        ]
     )
     if not keys:
         pt.note_problem(
