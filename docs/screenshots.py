@@ -4,7 +4,8 @@ Run: python docs/screenshots.py [OUT_DIR]   (needs a display or Xvfb)
 Writes demo.png (the whole app), profiles.png, qc.png, filter.png, gallery.png,
 plate_map.png, scatter.png (with a gate), gallery_marks.png (verdicts by eye),
 classifier.png (bins, a fetch, a trained model) and plate_map_class.png (wells
-coloured by a predicted class's share) from the synthetic demo; and, when
+coloured by a predicted class's share) from the synthetic demo, plate_map_sites.png
+(the planted screen by site, coloured by the slope measured from the pixels); and, when
 ../shared/data is there, the same panels on real data: real_app.png (the
 ExampleHuman warehouse, QC run, a flagged cell selected), real_qc.png,
 real_gallery.png, real_scatter.png and real_classifier.png (PH3-bright cells
@@ -99,9 +100,32 @@ def main(out: Path) -> None:
 
         wait_for_workers()
         viewer.close()
+        _sites(Path(tmp), out)
     shared = Path(__file__).resolve().parents[2] / "shared" / "data"
     if (shared / "examplehuman_warehouse").is_dir():
         _real(shared, out)
+
+
+def _sites(tmp: Path, out: Path) -> None:
+    """plate_map_sites.png: the planted screen's plate map by site, coloured
+    by the DNA slope measured from the pixels (its blurred fields stand out)."""
+    import napari
+    from arrowscope._napari.field_gallery import FieldGalleryWidget
+    from arrowscope._napari.plate_widgets import PlateMapWidget
+    from arrowscope._napari.workers import is_done
+    from arrowscope.app.viewer import _wait
+    from arrowscope.core.profiles.synthetic import write_qc_screen
+
+    path, _ = write_qc_screen(tmp / "screen", plates=1)
+    viewer = napari.Viewer(title="arrowscope")
+    viewer.open(str(path), plugin="arrowscope")
+    plate, fields = PlateMapWidget(viewer), FieldGalleryWidget(viewer)
+    worker = fields.measure_pixels()
+    _wait(lambda: is_done(worker))
+    plate.by_site.setChecked(True)
+    plate.value.setCurrentText("field:Image_ImageQuality_PowerLogLogSlope_DNA")
+    plate.save_picture(out / "plate_map_sites.png")
+    viewer.close()
 
 
 def _scatter(docked: dict, x: str, y: str) -> object:
