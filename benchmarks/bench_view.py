@@ -3,14 +3,15 @@ headless screenshot of the viewer with its panels, beside an empty napari
 viewer taking the same screenshot, each in a fresh process, in one run.
 
     python benchmarks/bench_view.py [--cells 1000000] [--features 2000]
-                                    [--path PLATE.parquet] [--runs 3]
+                                    [--path PLATE.parquet] [--runs 3] [--cold]
 
 Without ``--path`` the plate (float32 features, 20,000-row groups, 11 GiB
 for the default size) is written to a temporary folder in the home folder and
-removed afterwards. Needs Xvfb (``xvfb-run``) and GNU time. Prints JSON: for
-each side the wall time (Xvfb's start included, the same for both) and the
-peak resident memory of each run, and arrowscope's time and memory above the
-empty viewer's.
+removed afterwards. ``--cold`` empties the OS page cache (root) before each
+arrowscope run: the plate read from disk, as when it is first opened. Needs
+Xvfb (``xvfb-run``) and GNU time. Prints JSON: for each side the wall time
+(Xvfb's start included, the same for both) and the peak resident memory of
+each run, and arrowscope's time and memory above the empty viewer's.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ def measure(argv: list[str], timeout_s: float = 600.0) -> dict[str, Any]:
     return {"seconds": round(seconds, 2), "peak_rss_mib": round(kib[-1] / 1024, 1)}
 
 
-def run(path: Path, runs: int) -> dict[str, Any]:
+def run(path: Path, runs: int, cold: bool = False) -> dict[str, Any]:
+    from bench_classify import _drop_page_cache
+
     arrowscope = [sys.executable, "-m", "arrowscope"]
     figures: dict[str, Any] = {"empty napari": [], "arrowscope view --profiles": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,6 +75,8 @@ def run(path: Path, runs: int) -> dict[str, Any]:
                 measure([sys.executable, str(script), str(shot)])
             )
             shot = Path(tmp) / f"view{i}.png"
+            if cold:  # the plate read from disk, as on first opening
+                figures["page cache emptied"] = _drop_page_cache()
             figures["arrowscope view --profiles"].append(
                 measure(
                     [
@@ -107,12 +112,15 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=2000)
     parser.add_argument("--path", type=Path, help="an existing plate to open")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--cold", action="store_true", help="empty the page cache before each view"
+    )
     args = parser.parse_args()
     if shutil.which("xvfb-run") is None or not Path("/usr/bin/time").exists():
         emit({"skipped": "needs xvfb-run and GNU time (/usr/bin/time)"})
         return
     if args.path is not None:
-        emit({"plate": str(args.path), **run(args.path, args.runs)})
+        emit({"plate": str(args.path), **run(args.path, args.runs, args.cold)})
         return
     from bench_classify import write
 
@@ -125,7 +133,7 @@ def main() -> None:
                 "features": args.features,
                 "file_gib": round(path.stat().st_size / 2**30, 2),
                 "write_s": round(time.perf_counter() - t0, 1),
-                **run(path, args.runs),
+                **run(path, args.runs, args.cold),
             }
         )
 
