@@ -310,9 +310,9 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
             value = value.removeprefix(FIELD)
             table = self._field_table(value)
             how = {}
-            index, sites = PlateIndex(table), None
+            index = PlateIndex(table)  # a few thousand fields: at once
         else:
-            table, index, sites = self._table_for(value), self._index, None
+            table, index = self._table_for(value), self._index
         plate = self.plate.currentText() if self.plate_col else None
         wells = (
             None
