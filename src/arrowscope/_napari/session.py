@@ -54,6 +54,26 @@ BIN_KEYS = {**{str(k): k - 1 for k in range(1, 10)}, "Backspace": None}
 _SESSIONS: weakref.WeakKeyDictionary[Any, CellSession] = weakref.WeakKeyDictionary()
 
 
+class _PerRow:
+    """An object array of one value per row of the session's table, made on
+    first use (8 bytes a row: 8 MB for a million cells nobody judged)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, session: Any, owner: type | None = None) -> Any:
+        if session is None:
+            return self
+        value = getattr(session, self.slot, None)
+        if value is None:
+            value = np.full(session.profiles.num_rows, None, dtype=object)
+            setattr(session, self.slot, value)
+        return value
+
+    def __set__(self, session: Any, value: np.ndarray) -> None:
+        setattr(session, self.slot, value)
+
+
 class CellSession:
     """The judging of one profile table's cells in one viewer: the selection,
     the flags (by rule and by eye), the filter and the classifier's bins."""
@@ -118,32 +138,15 @@ class CellSession:
         if stored is not None:
             self.recolor()
 
-    @property
-    def verdicts(self) -> np.ndarray:
-        """Each row's verdict by eye (keep / reject / unsure) or None."""
-        if self._verdicts is None:
-            self._verdicts = np.full(self.profiles.num_rows, None, dtype=object)
-        return self._verdicts
-
-    @verdicts.setter
-    def verdicts(self, value: np.ndarray) -> None:
-        self._verdicts = value
+    #: each row's verdict by eye (keep / reject / unsure) or None
+    verdicts = _PerRow()
+    #: each row's bin (a class name) or None
+    bin_of = _PerRow()
 
     @property
     def judged(self) -> bool:
         """Whether any cell has a verdict by eye."""
         return self._verdicts is not None and any(self._verdicts)
-
-    @property
-    def bin_of(self) -> np.ndarray:
-        """Each row's bin (class name) or None."""
-        if self._bin_of is None:
-            self._bin_of = np.full(self.profiles.num_rows, None, dtype=object)
-        return self._bin_of
-
-    @bin_of.setter
-    def bin_of(self, value: np.ndarray) -> None:
-        self._bin_of = value
 
     def set_field_measures(self, fields: pa.Table) -> None:
         """The fields' measures, for the panels that show them per well."""
