@@ -322,3 +322,15 @@ def test_the_table_reads_only_the_row_groups_it_draws(
     assert model.table_row(0) == top
     shape = names.index("Cells_Shape")
     assert shown(0, shape) == stored(top, "Cells_Shape")
+
+
+def test_the_table_opens_in_table_order_unsorted(make_napari_viewer, qtbot, tmp_path):
+    """No column is sorted (nor read whole) until its header is clicked."""
+    files = write_demo_plate(tmp_path, n_fields=2, size=(64, 64))
+    viewer = make_napari_viewer()
+    widget = open_widget(viewer, qtbot, files["profiles"])
+    assert widget.model._sort is None and widget.model._order is None
+    assert widget.view.horizontalHeader().sortIndicatorSection() == -1
+    assert not widget.model.table._whole  # no column read whole
+    widget.view.sortByColumn(3, Qt.SortOrder.DescendingOrder)
+    assert widget.model._sort is not None

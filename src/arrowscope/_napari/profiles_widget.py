@@ -105,6 +105,9 @@ class ProfilesWidget(QWidget):
         self.model = ArrowTableModel()
         self.view = QTableView()
         self.view.setModel(self.model)
+        # table order until a header is clicked (Qt would sort by the first
+        # column at once: a whole column read and sorted for nothing)
+        self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.view.setSortingEnabled(True)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
