@@ -597,3 +597,17 @@ def test_plate_map_shows_field_measures_measured_from_pixels_by_site(
         mine, other = fine[r, c * sc + k], fine[r, c * sc + 1 - k]
         assert mine < other, (well, site, mine, other)
     assert plate_map.describe_well("A01").startswith("A01: 2 field(s)")
+
+
+def test_wells_in_one_corner_say_nothing_of_position_effects(
+    make_napari_viewer, tmp_path
+):
+    """Twelve wells in the plate's corner (A01–C04) touch two of its edges:
+    no edge effect or trends are claimed from them."""
+    files = write_demo_plate(tmp_path / "demo", n_fields=12, size=(64, 64))
+    viewer = make_napari_viewer()
+    viewer.open(files["profiles"], plugin="arrowscope")
+    widget = PlateMapWidget(viewer)
+    counts = widget.grid[1]
+    assert (counts > 0).sum() == 12 and counts[:3, :4].all()
+    assert widget.effects.text() == ""

@@ -357,8 +357,15 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         filled = np.isfinite(values)
         edge = np.zeros_like(filled)
         edge[[0, -1], :] = edge[:, [0, -1]] = True
-        if (filled & edge).sum() < 6 or (filled & ~edge).sum() < 6:
-            # a plate with a few wells used says nothing of its edge or trends
+        sides = (
+            filled[0].any(),
+            filled[-1].any(),
+            filled[:, 0].any(),
+            filled[:, -1].any(),
+        )
+        if (filled & edge).sum() < 6 or (filled & ~edge).sum() < 6 or not all(sides):
+            # a plate with a few wells used (or a block of them in a corner)
+            # says nothing of its edge or trends
             self.effects.setText("")
             return
         fx = position_effects(values)
