@@ -10,7 +10,8 @@ coloured by a predicted class's share) from the synthetic demo, plate_map_sites.
 ExampleHuman warehouse, QC run, a flagged cell selected), real_qc.png,
 real_gallery.png, real_scatter.png and real_classifier.png (PH3-bright cells
 against the others, trained and fetched), and real_no_images.png (the NF1
-CellProfiler database, whose images are elsewhere).
+CellProfiler database, whose images are elsewhere) and real_fields.png (the
+Fields panel on the NF1 plate, measured from its pixels).
 """
 
 from __future__ import annotations
@@ -208,7 +209,43 @@ def _real(shared: Path, out: Path) -> None:
         )
         wait_for_workers()
         viewer.close()
+    nf1 = shared / "nf1_cellpainting_shrunken"
+    if nf1.is_dir():
+        _real_fields(nf1, tmp, out)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _real_fields(nf1: Path, tmp: Path, out: Path) -> None:
+    """real_fields.png: the Fields panel on a copy of the real NF1 plate, its
+    quality measured from the pixels, the fields sorted by the DAPI slope."""
+    import shutil
+
+    import napari
+    from arrowscope._napari.field_gallery import FieldGalleryWidget
+    from arrowscope._napari.profiles_widget import ProfilesWidget
+    from arrowscope._napari.workers import is_done, wait_for_workers
+    from arrowscope.app.viewer import _settle, _wait
+
+    root = shutil.copytree(nf1, tmp / "nf1")
+    viewer = napari.Viewer(title="arrowscope")
+    profiles = ProfilesWidget(viewer)
+    opened = profiles.open(
+        root / "Plate_2_with_image_data_shrunken.parquet",
+        image_root=root / "Plate_2_images",
+    )
+    _wait(lambda: is_done(opened) and profiles.session is not None)
+    panel = FieldGalleryWidget(viewer)
+    viewer.window.add_dock_widget(panel, area="right")
+    _wait(lambda: panel._worker is not None and is_done(panel._worker))
+    measured = panel.measure_pixels()
+    _wait(lambda: is_done(measured))
+    _wait(lambda: is_done(panel._worker))
+    at = panel.rule_measure.findData("Image_ImageQuality_PowerLogLogSlope_DAPI")
+    panel.rule_measure.setCurrentIndex(max(0, at))
+    _settle(viewer)
+    panel.grab().save(str(out / "real_fields.png"))
+    wait_for_workers()
+    viewer.close()
 
 
 def _classifier(viewer: object, docked: dict, out: Path, tmp: Path) -> None:

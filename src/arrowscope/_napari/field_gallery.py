@@ -1,5 +1,5 @@
 """The Fields panel: whole fields of view as thumbnails, sorted by any field
-measure, judged by eye.
+measure, judged by rule and by eye.
 
 Each page shows 24 fields, every shown channel in its layer's colour and at
 the layers' shared contrast (a dim field looks dim), sorted by a field
@@ -8,6 +8,12 @@ its cell count, or image quality measured from the pixels on request. Keys
 1/2/3 keep, reject or leave unsure the selected fields, ⌫ clears; the
 verdicts are stored by field key beside the table (or in the warehouse),
 as the cells' verdicts are. Clicking a field shows it in the viewer.
+
+*Rules* are the field presets (blur, saturation, few or many cells) or your
+own, on robust z within each plate, as ``arrowscope qc --level field`` runs
+them: thresholds are edited in the table and shown on the measure's
+histogram, flagged fields name their reasons in their captions and can come
+first, and *Save report…* writes the catalog by field key.
 """
 
 from __future__ import annotations
@@ -16,14 +22,18 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from qtpy.QtCore import QEvent, QSize, Qt
+from qtpy.QtCore import QEvent, QSize, Qt, QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFileDialog,
+    QHeaderView,
     QLabel,
     QListView,
     QListWidget,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
 )
 
@@ -31,18 +41,33 @@ from ..core.errors import ArrowscopeError
 from ..core.profiles.fields import (
     CELLS,
     field_marks,
+    field_presets,
     field_table,
     field_thumbnails,
+    judge_table,
     pixel_measures,
+    write_report,
 )
+from ..core.profiles.qc import FLAG_PREFIX, FLAG_SUFFIX, QCResult, load_conditions
+from .plots import LazyPlot
 from .profiles_widget import _row, notify
-from .qc_widgets import _SessionWidget, channel_colors, channel_limits, thumbnail_item
+from .qc_widgets import (
+    DEBOUNCE_MS,
+    _number,
+    _SessionWidget,
+    channel_colors,
+    channel_limits,
+    threshold_histogram,
+    thumbnail_item,
+)
 from .session import VERDICT_KEYS
 from .workers import make_worker, start
 
 #: fields a page shows
 PAGE = 24
 ICON = 112
+#: the sort choice that puts the fields flagged by a rule first
+FLAGGED_FIRST = "__flagged__"
 
 
 def measure_label(column: str) -> str:
@@ -98,10 +123,44 @@ class FieldGalleryWidget(_SessionWidget):
         self.hint = QLabel(
             "1 keep · 2 reject · 3 unsure · ⌫ clear (the selected fields)"
         )
+        # the rules, as the cells' QC panel has them (robust z within plates)
+        self.rules = QTableWidget(0, 3)
+        self.rules.setHorizontalHeaderLabels(["condition", "measure", "robust z"])
+        header = self.rules.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.rules.setMaximumHeight(130)
+        self.rules.itemChanged.connect(lambda *_: self.timer.start())
+        self.timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self.timer.timeout.connect(self.flag_by_rule)
+        self.flag_button = QPushButton("Flag by rule")
+        self.flag_button.setToolTip(
+            "the conditions above on each field's measures, as robust z within "
+            "its plate (qc --level field runs the same)"
+        )
+        self.flag_button.clicked.connect(lambda: self.flag_by_rule())
+        self.report_button = QPushButton("Save report…")
+        self.report_button.setToolTip(
+            "every field with its keys, measures, a flag per rule and the reason"
+        )
+        self.report_button.clicked.connect(self._save_dialog)
+        self.flag_summary = QLabel("")
+        self.flag_summary.setWordWrap(True)
+        self.rule_measure = QComboBox()
+        self.rule_measure.currentTextChanged.connect(lambda _: self._draw_rule())
+        self.plot = LazyPlot(120, napari_viewer)
+        self.plot.setMaximumHeight(170)
+        self.result: QCResult | None = None
         lay = QVBoxLayout(self)
         lay.addWidget(_row(QLabel("Sort by"), self.sort, self.descending))
         lay.addWidget(self.measure)
-        lay.addWidget(self.list)
+        lay.addWidget(self.rules)
+        lay.addWidget(_row(self.flag_button, self.report_button))
+        lay.addWidget(self.flag_summary)
+        lay.addWidget(self.rule_measure)
+        lay.addWidget(self.plot)
+        lay.addWidget(self.list, stretch=1)  # the fields get the room
         lay.addWidget(_row(prev_b, self.label, next_b))
         lay.addWidget(self.hint)
         self._worker: Any = None
@@ -118,7 +177,10 @@ class FieldGalleryWidget(_SessionWidget):
             self.label.setText(str(exc))
             return
         self.session.set_field_measures(self.fields)
+        self.set_rules(field_presets(self.fields.column_names))
         self._fill_sort()
+        if self.rules.rowCount():
+            self.flag_by_rule()
         self.resort()
 
     def _fill_sort(self) -> None:
@@ -136,10 +198,11 @@ class FieldGalleryWidget(_SessionWidget):
         self.sort.blockSignals(True)
         self.sort.clear()
         self.sort.addItem("field order", None)
+        self.sort.addItem("flagged by a rule first", FLAGGED_FIRST)
         for name in names:
             self.sort.addItem(measure_label(name), name)
-        if current in names:
-            self.sort.setCurrentIndex(names.index(current) + 1)
+        if current in names or current == FLAGGED_FIRST:
+            self.sort.setCurrentIndex(self.sort.findData(current))
         self.sort.blockSignals(False)
 
     def sort_column(self) -> str | None:
@@ -158,7 +221,10 @@ class FieldGalleryWidget(_SessionWidget):
             return
         n = self.fields.num_rows
         by = self.sort_column()
-        if by in self.fields.column_names:
+        if by == FLAGGED_FIRST and self.result is not None:
+            flagged = self.result.mask()
+            self.order = np.argsort(~flagged, kind="stable")
+        elif by in self.fields.column_names:
             values = self.fields.column(by).cast(pa.float64())
             x = values.to_numpy(zero_copy_only=False)
             x = np.where(np.isfinite(x), x, np.inf if not self._down() else -np.inf)
@@ -193,7 +259,12 @@ class FieldGalleryWidget(_SessionWidget):
             self.measure.setEnabled(True)
             if self.session is not None:  # the plate map shows them per well
                 self.session.set_field_measures(self.fields)
+            # the presets for the new measures too (what the user set stays)
+            self.set_rules(
+                {**field_presets(self.fields.column_names), **self.rule_spec()}
+            )
             self._fill_sort()
+            self.flag_by_rule()
             # the blurriest first
             self.sort_by(f"Image_ImageQuality_PowerLogLogSlope_{missing[0]}")
             self.resort()
@@ -259,8 +330,124 @@ class FieldGalleryWidget(_SessionWidget):
         by = self.sort_column()
         if by in row and row[by] is not None:
             text += f"\n{measure_label(by)}: {row[by]:.3g}"
+        reasons = self.reasons(index)
+        if reasons:
+            text += f"\n⚑ {reasons}"
         verdict = self.verdict(index)
         return f"{text}\n{verdict}" if verdict else text
+
+    # ---- rules
+    def set_rules(self, spec: dict[str, dict[str, Any]]) -> None:
+        """Show ``spec`` ({condition: {measure: threshold}}) in the table."""
+        self.rules.blockSignals(True)
+        self.rules.setRowCount(0)
+        for name, clauses in spec.items():
+            for measure, threshold in clauses.items():
+                r = self.rules.rowCount()
+                self.rules.insertRow(r)
+                for c, v in enumerate((name, measure, f"{threshold}")):
+                    self.rules.setItem(r, c, QTableWidgetItem(v))
+        self.rules.blockSignals(False)
+
+    def rule_spec(self) -> dict[str, dict[str, Any]]:
+        """The table's conditions, {condition: {measure: threshold}}."""
+        spec: dict[str, dict[str, Any]] = {}
+        for r in range(self.rules.rowCount()):
+            cells = [self.rules.item(r, c) for c in range(3)]
+            name, measure, threshold = (c.text().strip() if c else "" for c in cells)
+            if name and measure:
+                spec.setdefault(name, {})[measure] = _number(threshold)
+        return spec
+
+    def flag_by_rule(self) -> QCResult | None:
+        """Judge every field by the table's rules (a few thousand fields: at
+        once); the captions name the reasons, the histogram the threshold."""
+        if self.fields is None:
+            return None
+        spec = self.rule_spec()
+        try:
+            self.result = judge_table(self.fields, spec or "presets")
+        except ArrowscopeError as exc:
+            self.flag_summary.setText(str(exc))
+            return None
+        report = self.result.report["conditions"]
+        self.flag_summary.setText(
+            " · ".join(f"{n}: {c['flagged']}" for n, c in report.items())
+            + f" — {int(self.result.mask().sum())} of {self.fields.num_rows} "
+            "fields flagged"
+        )
+        measures = [m for clauses in spec.values() for m in clauses]
+        current = self.rule_measure.currentData()
+        self.rule_measure.blockSignals(True)
+        self.rule_measure.clear()
+        for measure in dict.fromkeys(measures):  # "Slope DNA", the column kept
+            self.rule_measure.addItem(measure_label(measure), measure)
+        self.rule_measure.setCurrentIndex(max(0, self.rule_measure.findData(current)))
+        self.rule_measure.blockSignals(False)
+        self._draw_rule()
+        if self.sort_column() == FLAGGED_FIRST:
+            self.resort()
+        else:
+            self._recaption()
+        return self.result
+
+    def reasons(self, index: int) -> str:
+        """The rules that flagged field ``index`` (empty when none did)."""
+        if self.result is None:
+            return ""
+        flags = self.result.flags
+        return ", ".join(
+            n.removeprefix(FLAG_PREFIX).removesuffix(FLAG_SUFFIX)
+            for n in flags.column_names
+            if flags.column(n)[index].as_py()
+        )
+
+    def _draw_rule(self) -> None:
+        """The chosen measure's robust z with its thresholds."""
+        measure = self.rule_measure.currentData()
+        scores = None
+        if self.result is not None:
+            for name, column in zip(
+                self.result.scores.column_names, self.result.scores.columns, strict=True
+            ):
+                if name.endswith(f"_{measure}"):
+                    scores = column.to_numpy(zero_copy_only=False)
+        if scores is None:
+            self.plot.say("Flag by rule to see each measure's scores here")
+            return
+        clauses = [
+            (clause, None)
+            for cond in load_conditions(
+                {n: c for n, c in self.rule_spec().items() if measure in c}, "robust"
+            )
+            for clause in cond.clauses
+            if clause.feature == measure
+        ]
+        threshold_histogram(
+            self.plot, scores, clauses, f"robust z of {measure_label(measure)}"
+        )
+
+    def _recaption(self) -> None:
+        for r in range(self.list.count()):
+            item = self.list.item(r)
+            item.setText(self.caption(int(item.data(Qt.ItemDataRole.UserRole))))
+
+    def save_report(self, path: str) -> Any:
+        """Write the catalog of the fields (the rules run first if need be)."""
+        result = self.result or self.flag_by_rule()
+        if result is None or self.fields is None:
+            raise ArrowscopeError("no fields to report")
+        return write_report(path, self.fields, result)
+
+    def _save_dialog(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Save field report", "fields.csv", "CSV (*.csv);;Parquet (*.parquet)"
+        )
+        if name:
+            try:
+                notify(f"wrote {self.save_report(name)}")
+            except (ArrowscopeError, OSError) as exc:
+                notify(f"Could not save the report: {exc}", "error")
 
     def _keys(self) -> list[str]:
         return list(self.marks.key_columns) if self.marks is not None else []
@@ -288,11 +475,7 @@ class FieldGalleryWidget(_SessionWidget):
         except ArrowscopeError as exc:
             notify(str(exc), "error")
             return
-        for r in range(self.list.count()):
-            item = self.list.item(r)
-            index = int(item.data(Qt.ItemDataRole.UserRole))
-            if index in chosen:
-                item.setText(self.caption(index))
+        self._recaption()
 
     def selected(self) -> list[int]:
         return [

@@ -122,6 +122,11 @@ class LazyPlot(_qwidget_base()):  # type: ignore[misc]
     def made(self) -> bool:
         return self._parts is not None
 
+    @property
+    def viewer(self) -> Any:
+        """The viewer whose theme the chart follows."""
+        return self._viewer
+
     def _make(self) -> list[Any]:
         if self._parts is None:
             figure, canvas, axes = make_canvas(self._height, self._viewer)

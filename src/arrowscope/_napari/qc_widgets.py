@@ -467,8 +467,6 @@ class QCWidget(PlotOwner, _SessionWidget):
 
     # ---- histogram with draggable thresholds
     def _draw(self, *_: Any) -> None:
-        from .plots import style_axes
-
         feature = self.feature.currentText()
         self._lines = []
         scores = self._scores.get(feature)
@@ -477,12 +475,7 @@ class QCWidget(PlotOwner, _SessionWidget):
             # import no plotting for it)
             self.plot.say(self._empty_hint())
             return
-        self.axes.clear()
-        style_axes(self.axes, self.viewer)
-        self.axes.set_axis_on()
-        finite = scores[np.isfinite(scores)]
-        self.axes.hist(finite, bins=60, color="#7f8c8d")
-        self.axes.set_xlabel(f"{self.method.currentText()} of {feature}")
+        clauses = []
         for r in range(self.table.rowCount()):
             if (
                 self.table.item(r, 1)
@@ -492,23 +485,9 @@ class QCWidget(PlotOwner, _SessionWidget):
                     {"c": {feature: _number(self.table.item(r, 2).text())}},
                     self.method.currentText(),
                 )[0].clauses[0]
-                x = clause.threshold
-                # a two-sided rule (|score| >= t) has two lines, -t and t;
-                # dragging either moves both
-                for at in (-x, x) if clause.op.startswith("abs") else (x,):
-                    line = self.axes.axvline(at, color="#e74c3c", lw=2, picker=5)
-                    self._lines.append((line, r))
-                n = int(clause.apply(scores).sum())
-                # beside the line, never under it
-                self.axes.annotate(
-                    f"{n} ({100 * n / max(1, scores.size):.1f}%)",
-                    (x, self.axes.get_ylim()[1] * 0.9),
-                    xytext=(4, 0),
-                    textcoords="offset points",
-                    fontsize=9,
-                    color="#e74c3c",
-                )
-        self.canvas.draw_idle()
+                clauses.append((clause, r))
+        label = f"{self.method.currentText()} of {feature}"
+        self._lines = threshold_histogram(self.plot, scores, clauses, label)
 
     def _press(self, event: Any) -> None:
         if event.xdata is None:
@@ -547,6 +526,40 @@ class QCWidget(PlotOwner, _SessionWidget):
         )
         item.setText(f"{op} {value:.3g}" if op else f"{value:.3g}")
         self.timer.start()
+
+
+def threshold_histogram(
+    plot: Any, scores: np.ndarray, clauses: list[tuple[Any, Any]], label: str
+) -> list[tuple[Any, Any]]:
+    """Draw the histogram of ``scores`` on ``plot`` (a LazyPlot) with each
+    clause's threshold line (two for a two-sided rule) and, beside it, how
+    many it flags; returns ``(line, tag)`` for each line drawn."""
+    from .plots import style_axes
+
+    axes = plot.axes
+    axes.clear()
+    style_axes(axes, plot.viewer)
+    axes.set_axis_on()
+    axes.hist(scores[np.isfinite(scores)], bins=60, color="#7f8c8d")
+    axes.set_xlabel(label)
+    lines = []
+    for clause, tag in clauses:
+        x = clause.threshold
+        # a two-sided rule (|score| >= t) has two lines, -t and t; dragging
+        # either moves both
+        for at in (-x, x) if clause.op.startswith("abs") else (x,):
+            lines.append((axes.axvline(at, color="#e74c3c", lw=2, picker=5), tag))
+        n = int(clause.apply(scores).sum())
+        axes.annotate(  # beside the line, never under it
+            f"{n} ({100 * n / max(1, scores.size):.1f}%)",
+            (x, axes.get_ylim()[1] * 0.9),
+            xytext=(4, 0),
+            textcoords="offset points",
+            fontsize=9,
+            color="#e74c3c",
+        )
+    plot.canvas.draw_idle()
+    return lines
 
 
 def _as_int(value: Any) -> int:

@@ -374,6 +374,22 @@ def level_qc(
     ``pixels``: measure image quality from the images where the table has
     no such columns (:func:`pixel_measures`, which takes ``options``)."""
     table = level_table(pt, level, pixels, **options)
+    result = judge_table(table, conditions, method, by_plate, level=level)
+    if level == "field":
+        result = _with_fields_rejected_by_eye(pt, table, result)
+    return table, result
+
+
+def judge_table(
+    table: pa.Table,
+    conditions: Any = "presets",
+    method: Any = "robust",
+    by_plate: bool = True,
+    *,
+    level: str = "field",
+) -> QCResult:
+    """The rules on a field (or well) table already made: its flags, scores
+    and report (robust z within each plate by default)."""
     if isinstance(conditions, str) and conditions == "presets":
         conditions = field_presets(table.column_names)
     if isinstance(conditions, Mapping) and not conditions:
@@ -382,10 +398,7 @@ def level_qc(
         )
     plate = _find(table.column_names, "Metadata_Plate", "Image_Metadata_Plate")
     group = [plate] if by_plate and plate else None
-    result = compute_flags(table, conditions, method, group)
-    if level == "field":
-        result = _with_fields_rejected_by_eye(pt, table, result)
-    return table, result
+    return compute_flags(table, conditions, method, group)
 
 
 #: the flag of the fields rejected by eye in the Fields panel
