@@ -90,4 +90,23 @@ def test_the_command_line_reports_the_rotated_plate(screen, tmp_path, caplog):
     assert f"{truth.rotated_plate}: its wells match the layout turned by 180" in said
     assert "plate1: replicates agree for 100% of 24 perturbations" in said
     assert "control wells scatter" in said
+    # the catalog flags every well of the rotated plate, and only those
+    import pyarrow.csv as pcsv
+
+    report = pcsv.read_csv(out)
+    plates = report.column("Metadata_Plate").to_pylist()
+    reasons = report.column("Metadata_qc_reason").to_pylist()
+    turned = {p for p, r in zip(plates, reasons, strict=True) if "rotated_plate" in r}
+    assert turned == {truth.rotated_plate}
+    assert all(
+        "rotated_plate" in r
+        for p, r in zip(plates, reasons, strict=True)
+        if p == truth.rotated_plate
+    )
+    cleaned = tmp_path / "cells.parquet"
+    assert main([*argv, "--overwrite", "--cleaned", str(cleaned)]) == 0
+    import pyarrow.parquet as pq
+
+    kept = set(pq.read_table(cleaned, columns=["Metadata_Plate"]).column(0).to_pylist())
+    assert truth.rotated_plate not in kept  # its labels are wrong: left out
     assert main(["qc", str(path), "--perturbation", "X", "--out", str(out)]) == 2

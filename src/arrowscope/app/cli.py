@@ -773,6 +773,11 @@ def _qc_level(args: argparse.Namespace) -> int:
     finally:
         _close(client, own=not args.scheduler)
     bar.done()
+    rotated: dict[str, Any] = {}
+    if level == "well" and args.perturbation:  # a plate turned round is flagged
+        from ..core.profiles.fields import flag_rotated_plates
+
+        result, rotated = flag_rotated_plates(pt, table, result, args.perturbation)
     write_report(args.out, table, result)
     for name, facts in result.report["conditions"].items():
         logger.info("%s: %d %ss flagged", name, facts["flagged"], level)
@@ -809,7 +814,7 @@ def _qc_level(args: argparse.Namespace) -> int:
                 fx["column_range"],
             )
     if args.perturbation:
-        _layout_report(pt, args.perturbation, args.controls)
+        _layout_report(pt, args.perturbation, args.controls, rotated)
     if args.cleaned:
         keep = ~cells_of_flagged(pt, table, result)
         write_cleaned(pt.read(pt.columns), args.cleaned, keep)
@@ -818,14 +823,16 @@ def _qc_level(args: argparse.Namespace) -> int:
     return 0
 
 
-def _layout_report(pt: Any, perturbation: str, controls: str | None) -> None:
-    """Replicate agreement, rotated plates and control spread, plate by plate."""
+def _layout_report(
+    pt: Any, perturbation: str, controls: str | None, rotated: dict[str, Any]
+) -> None:
+    """Replicate agreement, rotated plates (``rotated``: as judged for the
+    report) and control spread, plate by plate."""
     import pyarrow.compute as pc
 
     from ..core.profiles.layout import (
         control_spread,
         replicate_agreement,
-        rotated_plates,
         well_profiles,
     )
 
@@ -849,8 +856,8 @@ def _layout_report(pt: Any, perturbation: str, controls: str | None) -> None:
             agreement["percent_replicating"],
             agreement["perturbations"],
         )
-    if plate_col is not None and len(set(plates)) > 1:
-        for plate, found in rotated_plates(wells, perturbation, features).items():
+    if rotated:
+        for plate, found in rotated.items():
             if found["rotated"]:
                 logger.warning(
                     "%s: its wells match the layout turned by 180 degrees "

@@ -441,6 +441,50 @@ def _with_fields_rejected_by_eye(
     return QCResult(flags, result.scores, report)
 
 
+#: the flag of the plates whose wells match their layout turned by 180°
+ROTATED_FLAG = "rotated_plate"
+
+
+def flag_rotated_plates(
+    pt: Any, table: pa.Table, result: QCResult, perturbation: str
+) -> tuple[QCResult, dict[str, dict[str, Any]]]:
+    """The well-level ``result`` with a flag on every well of a plate whose
+    wells match the perturbation layout better turned by 180° (a plate
+    loaded the wrong way round: its wells' labels are wrong), so the catalog
+    names the plate and ``--cleaned`` leaves its cells out until the layout
+    is fixed. Returns the result and each plate's correlations
+    (:func:`~arrowscope.core.profiles.layout.rotated_plates`); one plate
+    alone cannot be judged and is returned as it was."""
+    from .layout import rotated_plates, well_profiles
+    from .qc import FLAG_PREFIX, FLAG_SUFFIX
+
+    wells = well_profiles(pt, perturbation)
+    plate_col = _find(wells.column_names, "Metadata_Plate", "Image_Metadata_Plate")
+    mine = _find(table.column_names, "Metadata_Plate", "Image_Metadata_Plate")
+    if plate_col is None or mine is None:
+        return result, {}
+    if len(set(wells.column(plate_col).to_pylist())) < 2:
+        return result, {}
+    keys = {"Metadata_Plate", "Image_Metadata_Plate", "Metadata_Well"}
+    features = [c for c in wells.column_names if c not in keys | {perturbation}]
+    found = rotated_plates(wells, perturbation, features)
+    turned = {str(p) for p, f in found.items() if f["rotated"]}
+    hit = np.array([str(p) in turned for p in table.column(mine).to_pylist()], bool)
+    flags = result.flags.append_column(
+        f"{FLAG_PREFIX}{ROTATED_FLAG}{FLAG_SUFFIX}", pa.array(hit)
+    )
+    report = dict(result.report)
+    report["conditions"] = {
+        **report.get("conditions", {}),
+        ROTATED_FLAG: {
+            "clauses": ["the wells match the layout turned by 180 degrees"],
+            "flagged": int(hit.sum()),
+            "percent": round(100.0 * float(hit.mean()), 3) if hit.size else 0.0,
+        },
+    }
+    return QCResult(flags, result.scores, report), found
+
+
 def field_qc(
     pt: Any, conditions: Any = "presets", method: Any = "robust", by_plate: bool = True
 ) -> tuple[pa.Table, QCResult]:
