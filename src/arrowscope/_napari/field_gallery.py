@@ -26,13 +26,10 @@ from qtpy.QtCore import QEvent, QSize, Qt, QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
-    QHeaderView,
     QLabel,
     QListView,
     QListWidget,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
 )
@@ -57,6 +54,8 @@ from .qc_widgets import (
     _SessionWidget,
     channel_colors,
     channel_limits,
+    rules_table,
+    save_dialog,
     threshold_histogram,
     thumbnail_item,
 )
@@ -124,12 +123,7 @@ class FieldGalleryWidget(_SessionWidget):
             "1 keep · 2 reject · 3 unsure · ⌫ clear (the selected fields)"
         )
         # the rules, as the cells' QC panel has them (robust z within plates)
-        self.rules = QTableWidget(0, 3)
-        self.rules.setHorizontalHeaderLabels(["condition", "measure", "robust z"])
-        header = self.rules.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.rules = rules_table("measure", "robust z")
         self.rules.setMaximumHeight(130)
         self.rules.itemChanged.connect(lambda *_: self.timer.start())
         self.timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
@@ -440,14 +434,8 @@ class FieldGalleryWidget(_SessionWidget):
         return write_report(path, self.fields, result)
 
     def _save_dialog(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(
-            self, "Save field report", "fields.csv", "CSV (*.csv);;Parquet (*.parquet)"
-        )
-        if name:
-            try:
-                notify(f"wrote {self.save_report(name)}")
-            except (ArrowscopeError, OSError) as exc:
-                notify(f"Could not save the report: {exc}", "error")
+        kinds = "CSV (*.csv);;Parquet (*.parquet)"
+        save_dialog(self, "field report", "fields.csv", kinds, self.save_report)
 
     def _keys(self) -> list[str]:
         return list(self.marks.key_columns) if self.marks is not None else []

@@ -24,7 +24,6 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QLabel,
     QPushButton,
@@ -51,6 +50,7 @@ from .qc_widgets import (
     auto_contrast_box,
     cell_caption,
     render_thumbnails,
+    save_dialog,
     tile_scaling,
 )
 
@@ -553,14 +553,8 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         return path
 
     def _save_dialog(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(
-            self, "Save plate map", "plate_map.png", "PNG (*.png);;SVG (*.svg)"
-        )
-        if name:
-            try:
-                notify(f"wrote {self.save_picture(name)}")
-            except (ArrowscopeError, OSError) as exc:
-                notify(f"Could not save the plate map: {exc}", "error")
+        kinds = "PNG (*.png);;SVG (*.svg)"
+        save_dialog(self, "plate map", "plate_map.png", kinds, self.save_picture)
 
 
 def _well_rc(well: str) -> tuple[int, int]:

@@ -262,13 +262,7 @@ class QCWidget(PlotOwner, _SessionWidget):
         self.preset.currentTextChanged.connect(self._preset_changed)
         load = QPushButton("Load YAML…")
         load.clicked.connect(self._load_yaml)
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["condition", "feature", "threshold"])
-        header = self.table.horizontalHeader()
-        # names are long, thresholds short: the threshold column always shows
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.table = rules_table("feature", "threshold")
         self.table.setMinimumHeight(150)
         self.table.setColumnWidth(0, 200)
         self.table.setColumnWidth(1, 240)
@@ -526,6 +520,29 @@ class QCWidget(PlotOwner, _SessionWidget):
         )
         item.setText(f"{op} {value:.3g}" if op else f"{value:.3g}")
         self.timer.start()
+
+
+def rules_table(measure: str, threshold: str) -> QTableWidget:
+    """A table of rules: condition, ``measure`` and ``threshold`` columns
+    (names are long, thresholds short: the threshold column always shows)."""
+    table = QTableWidget(0, 3)
+    table.setHorizontalHeaderLabels(["condition", measure, threshold])
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+    header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+    return table
+
+
+def save_dialog(parent: Any, what: str, default: str, kinds: str, save: Any) -> None:
+    """Ask where to save ``what`` (``kinds``: the dialog's filters), call
+    ``save(path)`` and say what was written, or why not."""
+    name, _ = QFileDialog.getSaveFileName(parent, f"Save {what}", default, kinds)
+    if name:
+        try:
+            notify(f"wrote {save(name)}")
+        except (ArrowscopeError, OSError) as exc:
+            notify(f"Could not save the {what}: {exc}", "error")
 
 
 def threshold_histogram(

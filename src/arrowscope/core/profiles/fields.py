@@ -412,7 +412,6 @@ def _with_fields_rejected_by_eye(
     the table) flagged with the rules' flags, so the report names them and
     ``--cleaned`` leaves their cells out."""
     from .marks import sidecar_path
-    from .qc import FLAG_PREFIX, FLAG_SUFFIX
 
     try:
         if not sidecar_path(pt, "fields").is_file():
@@ -424,18 +423,24 @@ def _with_fields_rejected_by_eye(
         return result
     verdicts = marks.verdicts(table.select(marks.key_columns))
     rejected = np.array([v == "reject" for v in verdicts], bool)
+    return with_flag(result, EYE_FLAG, rejected, "rejected in the Fields panel")
+
+
+def with_flag(result: QCResult, name: str, hit: np.ndarray, why: str) -> QCResult:
+    """``result`` with one more condition's flag column (``hit``: each row
+    flagged or not) and its line in the report, ``why`` its clause."""
+    from .qc import FLAG_PREFIX, FLAG_SUFFIX
+
     flags = result.flags.append_column(
-        f"{FLAG_PREFIX}{EYE_FLAG}{FLAG_SUFFIX}", pa.array(rejected)
+        f"{FLAG_PREFIX}{name}{FLAG_SUFFIX}", pa.array(np.asarray(hit, bool))
     )
     report = dict(result.report)
     report["conditions"] = {
         **report.get("conditions", {}),
-        EYE_FLAG: {
-            "clauses": ["rejected in the Fields panel"],
-            "flagged": int(rejected.sum()),
-            "percent": round(100.0 * float(rejected.mean()), 3)
-            if rejected.size
-            else 0.0,
+        name: {
+            "clauses": [why],
+            "flagged": int(hit.sum()),
+            "percent": round(100.0 * float(hit.mean()), 3) if hit.size else 0.0,
         },
     }
     return QCResult(flags, result.scores, report)
@@ -456,7 +461,6 @@ def flag_rotated_plates(
     (:func:`~arrowscope.core.profiles.layout.rotated_plates`); one plate
     alone cannot be judged and is returned as it was."""
     from .layout import rotated_plates, well_profiles
-    from .qc import FLAG_PREFIX, FLAG_SUFFIX
 
     wells = well_profiles(pt, perturbation)
     plate_col = _find(wells.column_names, "Metadata_Plate", "Image_Metadata_Plate")
@@ -470,19 +474,8 @@ def flag_rotated_plates(
     found = rotated_plates(wells, perturbation, features)
     turned = {str(p) for p, f in found.items() if f["rotated"]}
     hit = np.array([str(p) in turned for p in table.column(mine).to_pylist()], bool)
-    flags = result.flags.append_column(
-        f"{FLAG_PREFIX}{ROTATED_FLAG}{FLAG_SUFFIX}", pa.array(hit)
-    )
-    report = dict(result.report)
-    report["conditions"] = {
-        **report.get("conditions", {}),
-        ROTATED_FLAG: {
-            "clauses": ["the wells match the layout turned by 180 degrees"],
-            "flagged": int(hit.sum()),
-            "percent": round(100.0 * float(hit.mean()), 3) if hit.size else 0.0,
-        },
-    }
-    return QCResult(flags, result.scores, report), found
+    why = "the wells match the layout turned by 180 degrees"
+    return with_flag(result, ROTATED_FLAG, hit, why), found
 
 
 def field_qc(
