@@ -69,3 +69,37 @@ def test_field_rules_flag_the_planted_fields_by_their_reasons(
     reasons = report.column("Metadata_qc_reason").to_pylist()
     _, well, site = sorted(truth.saturated)[0]
     assert "saturated_DNA" in reasons[where[(well, site)]]
+
+
+def test_measuring_shows_progress_and_stops_when_asked(
+    make_napari_viewer, qtbot, tmp_path, monkeypatch
+):
+    """Measuring a plate's fields from the pixels runs off the GUI thread
+    with a progress bar; Stop ends it and keeps nothing."""
+    import threading
+
+    from arrowscope.core.profiles import fields as F
+
+    path, _ = write_qc_screen(tmp_path / "screen", plates=1)
+    viewer = make_napari_viewer()
+    viewer.open(path, plugin="arrowscope")
+    panel = FieldGalleryWidget(viewer)
+    before = list(panel.fields.column_names)
+    go, real = threading.Event(), F._measure
+    monkeypatch.setattr(F, "_measure", lambda *a: go.wait(10) and real(*a))
+    F._MEASURED.clear()
+    worker = panel.measure_pixels()
+    assert not panel.bar.isHidden() and panel.stop.isEnabled()
+    assert not panel.measure.isEnabled()
+    assert panel.bar.maximum() == panel.fields.num_rows  # one channel: DNA
+    panel.stop.click()
+    go.set()
+    wait(qtbot, worker)
+    qtbot.waitUntil(lambda: panel.measure.isEnabled(), timeout=5_000)
+    assert panel.fields.column_names == before  # nothing kept
+    assert panel.bar.isHidden() and not panel.stop.isEnabled()
+    # and a run left alone goes to the end, the bar with it
+    seen = []
+    panel._show_progress = lambda done, total: seen.append((done, total))
+    wait(qtbot, panel.measure_pixels())
+    assert seen[-1][0] == seen[-1][1] == panel.fields.num_rows

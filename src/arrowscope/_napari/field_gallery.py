@@ -18,6 +18,7 @@ first, and *Save report…* writes the catalog by field key.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QListView,
     QListWidget,
+    QProgressBar,
     QPushButton,
     QTableWidgetItem,
     QVBoxLayout,
@@ -106,6 +108,12 @@ class FieldGalleryWidget(_SessionWidget):
             "CellProfiler's MeasureImageQuality defines them, from its images"
         )
         self.measure.clicked.connect(lambda: self.measure_pixels())
+        self.stop = QPushButton("Stop")
+        self.stop.setEnabled(False)
+        self.stop.clicked.connect(self.cancel_measuring)
+        self.bar = QProgressBar()
+        self.bar.setVisible(False)
+        self._cancel: threading.Event | None = None
         self.list = QListWidget()
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setIconSize(QSize(ICON, ICON))
@@ -148,7 +156,8 @@ class FieldGalleryWidget(_SessionWidget):
         self.result: QCResult | None = None
         lay = QVBoxLayout(self)
         lay.addWidget(_row(QLabel("Sort by"), self.sort, self.descending))
-        lay.addWidget(self.measure)
+        lay.addWidget(_row(self.measure, self.stop))
+        lay.addWidget(self.bar)
         lay.addWidget(self.rules)
         lay.addWidget(_row(self.flag_button, self.report_button))
         lay.addWidget(self.flag_summary)
@@ -243,14 +252,21 @@ class FieldGalleryWidget(_SessionWidget):
         if not missing:
             notify("every channel's image quality is in the table already", "info")
             return None
+        from .export_widget import _Progress
+
+        cancel = threading.Event()
+        self._cancel = cancel
+        relay = _Progress(self)
+        relay.changed.connect(self._show_progress)
         self.measure.setEnabled(False)
-        self.label.setText("measuring the fields…")
+        self.stop.setEnabled(True)
+        self.bar.setVisible(True)
+        self._show_progress(0, len(pt.fields_of_view) * len(missing))
 
         def done(measured: pa.Table) -> None:
             assert self.fields is not None
             for name in measured.column_names:
                 self.fields = self.fields.append_column(name, measured.column(name))
-            self.measure.setEnabled(True)
             if self.session is not None:  # the plate map shows them per well
                 self.session.set_field_measures(self.fields)
             # the presets for the new measures too (what the user set stays)
@@ -264,14 +280,41 @@ class FieldGalleryWidget(_SessionWidget):
             self.resort()
 
         def failed(exc: BaseException) -> None:
+            stopped = cancel.is_set()
+            notify(
+                "measuring stopped; nothing was kept"
+                if stopped
+                else f"measuring the fields failed: {exc}",
+                "warning" if stopped else "error",
+            )
+
+        def finished() -> None:
             self.measure.setEnabled(True)
-            notify(f"measuring the fields failed: {exc}", "error")
+            self.stop.setEnabled(False)
+            self.bar.setVisible(False)
+            self._cancel = None
+
+        def job() -> pa.Table:
+            return pixel_measures(
+                pt, missing, progress=relay.changed.emit, cancel=cancel
+            )
 
         worker = make_worker(
-            lambda: pixel_measures(pt, missing), receiver=self, done=done, failed=failed
+            job, receiver=self, done=done, failed=failed, finished=finished
         )
         start(worker)
         return worker
+
+    def cancel_measuring(self) -> None:
+        """Stop measuring from the pixels: what was measured is forgotten by
+        the panel (the cache keeps it for a next run)."""
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.bar.setMaximum(max(total, 1))
+        self.bar.setValue(done)
+        self.bar.setFormat(f"measured {done} of {total} planes")
 
     # ---- pages
     def show_page(self, page: int) -> Any:
