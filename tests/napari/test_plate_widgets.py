@@ -611,3 +611,25 @@ def test_wells_in_one_corner_say_nothing_of_position_effects(
     counts = widget.grid[1]
     assert (counts > 0).sum() == 12 and counts[:3, :4].all()
     assert widget.effects.text() == ""
+
+
+def test_a_column_that_cannot_be_read_is_said_on_the_plate_map(plate, monkeypatch):
+    """A feature whose column cannot be read (a corrupt page): the plate map
+    says why in its text, and nothing is raised into Qt's event loop."""
+    from arrowscope.core.errors import CorruptFileError
+
+    viewer, files, _ = plate
+    widget = PlateMapWidget(viewer)
+    pt = widget.session.profiles
+    real = pt.read
+
+    def broken(columns, rows=None):
+        if "Nuclei_AreaShape_Area" in columns:
+            raise CorruptFileError("cannot decode row group 0", path=files["profiles"])
+        return real(columns, rows)
+
+    monkeypatch.setattr(pt, "read", broken)
+    widget.value.setCurrentText("Nuclei_AreaShape_Area")
+    assert "cannot decode row group 0" in widget.info.text()
+    widget.value.setCurrentText("count")  # and the map goes on working
+    assert widget.grid is not None and widget.grid[1].sum() > 0

@@ -306,20 +306,20 @@ class PlateMapWidget(PlotOwner, _SessionWidget):
         }
         stat = self.stat.currentText()
         field = value.startswith(FIELD)
-        if field:  # a field measure: one row per field, no cell filters
-            value = value.removeprefix(FIELD)
-            table = self._field_table(value)
-            how = {}
-            index = PlateIndex(table)  # a few thousand fields: at once
-        else:
-            table, index = self._table_for(value), self._index
         plate = self.plate.currentText() if self.plate_col else None
         wells = (
             None
             if self.wells.currentText() == "auto"
             else int(self.wells.currentText())
         )
-        try:
+        try:  # a column that cannot be read is said, never raised into Qt
+            if field:  # a field measure: one row per field, no cell filters
+                value = value.removeprefix(FIELD)
+                table = self._field_table(value)
+                how = {}
+                index = PlateIndex(table)  # a few thousand fields: at once
+            else:
+                table, index = self._table_for(value), self._index
             self.summary = plate_summary(table, value, stat, index=index, **how)
             self.grid = plate_grid(self.summary, plate, wells)
             self.sites = None
