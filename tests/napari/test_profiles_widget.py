@@ -334,3 +334,30 @@ def test_the_table_opens_in_table_order_unsorted(make_napari_viewer, qtbot, tmp_
     assert not widget.model.table._whole  # no column read whole
     widget.view.sortByColumn(3, Qt.SortOrder.DescendingOrder)
     assert widget.model._sort is not None
+
+
+def test_a_page_that_cannot_be_read_shows_question_marks_and_says_so_once(
+    qtbot, tmp_path, monkeypatch
+):
+    """A row group that cannot be decoded (a corrupt page) while the table is
+    drawn: its cells show "?" and one warning names the file, not one per
+    cell drawn, and nothing is raised into Qt."""
+    import arrowscope
+    from arrowscope._napari.table_model import ArrowTableModel, LazyTable
+    from arrowscope.core.errors import CorruptFileError
+
+    files = write_demo_plate(tmp_path, n_fields=2, size=(64, 64))
+    pt = arrowscope.open_profiles(files["profiles"])
+
+    def broken(columns, row):
+        raise CorruptFileError("cannot decode row group 0", path=files["profiles"])
+
+    monkeypatch.setattr(pt, "read_page", broken)
+    said = []
+    monkeypatch.setattr(
+        "napari.utils.notifications.show_warning", lambda text: said.append(text)
+    )
+    model = ArrowTableModel(LazyTable(pt, ["Nuclei_AreaShape_Area"]))
+    values = [model.data(model.index(r, 0)) for r in range(5)]
+    assert values == ["?"] * 5
+    assert len(said) == 1 and "cannot decode row group 0" in said[0]
