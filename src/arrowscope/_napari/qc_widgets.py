@@ -974,21 +974,14 @@ def composite(
     """An 8-bit RGB composite of a crop's channels, with the cell outlined in
     white. Each channel is scaled by its ``limits`` (shared by every tile: a
     dim cell looks dim); without them, by the tile's own percentiles."""
-    shape = (
-        next(iter(crop.channels.values())).shape if crop.channels else crop.mask.shape
-    )
-    rgb = np.zeros((*shape, 3), np.float32)
-    for ch, data in crop.channels.items():
-        d = data.astype(np.float32)
-        if limits is not None and ch in limits:
-            lo, hi = limits[ch]
-        else:
-            lo, hi = np.percentile(d, [1, 99.5])
-        norm = np.clip((d - lo) / max(hi - lo, 1e-6), 0, 1)
-        rgb += norm[..., None] * np.asarray(colors.get(ch, (1, 1, 1)), np.float32)
+    from ..core.images.blend import blend, to_rgb8
+
+    rgb = blend(crop.channels, colors, limits)
+    if rgb is None:  # a mask alone: its outline on black
+        rgb = np.zeros((*crop.mask.shape, 3), np.float32)
     if crop.mask is not None:
         from scipy import ndimage
 
         edge = crop.mask & ~ndimage.binary_erosion(crop.mask)
         rgb[edge] = 1.0
-    return np.ascontiguousarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+    return to_rgb8(rgb)

@@ -8,10 +8,11 @@ Exit codes: 0 success, 1 an arrowscope error (bad file, bad option value),
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -516,14 +517,11 @@ def _convert(args: argparse.Namespace) -> int:
     args.dst.mkdir(parents=True, exist_ok=True)
     from ..core.profiles.batch import convert_many
 
-    client = _client(args)
     bar = _ProgressLine("convert")
-    try:
+    with _cluster(args) as client:
         failures = convert_many(
             jobs, layout=layout, compression=compression, client=client, progress=bar
         )
-    finally:
-        _close(client, own=not args.scheduler)
     bar.done()
     for src, message in failures:
         logger.error("arrowscope: %s: %s", src, message)
@@ -583,22 +581,23 @@ def _base_name(path: Path) -> str:
     return path.stem
 
 
-def _client(args: argparse.Namespace) -> Any:
-    """The dask client ``--scheduler``/``--workers`` ask for, or None."""
+@contextlib.contextmanager
+def _cluster(args: argparse.Namespace) -> Iterator[Any]:
+    """The dask client ``--scheduler``/``--workers`` ask for (None without),
+    closed after the block — and a local cluster this command started, shut."""
     if not (args.scheduler or args.workers):
-        return None
+        yield None
+        return
     from ..core.profiles.batch import connect
 
-    return connect(args.scheduler, args.workers)
-
-
-def _close(client: Any, *, own: bool) -> None:
-    if client is None:
-        return
-    cluster = getattr(client, "cluster", None)
-    client.close()
-    if cluster is not None and own:
-        cluster.close()
+    client = connect(args.scheduler, args.workers)
+    try:
+        yield client
+    finally:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None and not args.scheduler:
+            cluster.close()
 
 
 def _qc(args: argparse.Namespace) -> int:
@@ -653,9 +652,8 @@ def _qc(args: argparse.Namespace) -> int:
         and warehouse.check_quality_control(args.into_warehouse, args.overwrite)
     ):
         logger.info("replacing quality_control.%s in %s", args.into_warehouse, root)
-    client = _client(args)
     bar = _ProgressLine("qc")
-    try:
+    with _cluster(args) as client:
         qc_args = (conditions, args.method, args.group_by, args.nan_policy)
         if warehouse is not None:
             keys, result = warehouse.run_qc(
@@ -665,8 +663,6 @@ def _qc(args: argparse.Namespace) -> int:
             keys, result = qc_table(pt, *qc_args, roles=pt.keys, name=tables[0])
         else:
             keys, result = run_qc(tables, *qc_args, client=client, progress=bar)
-    finally:
-        _close(client, own=not args.scheduler)
     bar.done()
     if warehouse is not None and args.into_warehouse is not None:
         written = warehouse.write_quality_control(
@@ -758,9 +754,8 @@ def _qc_level(args: argparse.Namespace) -> int:
         raise UsageError(
             "--scheduler and --workers measure fields from pixels: add --from-pixels"
         )
-    client = _client(args)
     bar = _ProgressLine("measure")
-    try:
+    with _cluster(args) as client:
         table, result = level_qc(
             pt,
             level,
@@ -770,14 +765,15 @@ def _qc_level(args: argparse.Namespace) -> int:
             progress=bar,
             client=client,
         )
-    finally:
-        _close(client, own=not args.scheduler)
     bar.done()
     rotated: dict[str, Any] = {}
+    wells = None
     if level == "well" and args.perturbation:  # a plate turned round is flagged
         from ..core.profiles.fields import flag_rotated_plates
+        from ..core.profiles.layout import well_profiles
 
-        result, rotated = flag_rotated_plates(pt, table, result, args.perturbation)
+        wells = well_profiles(pt, args.perturbation)  # read once, used twice
+        result, rotated = flag_rotated_plates(table, result, wells, args.perturbation)
     write_report(args.out, table, result)
     for name, facts in result.report["conditions"].items():
         logger.info("%s: %d %ss flagged", name, facts["flagged"], level)
@@ -813,8 +809,8 @@ def _qc_level(args: argparse.Namespace) -> int:
                 fx["row_range"],
                 fx["column_range"],
             )
-    if args.perturbation:
-        _layout_report(pt, args.perturbation, args.controls, rotated)
+    if wells is not None:
+        _layout_report(wells, args.perturbation, args.controls, rotated)
     if args.cleaned:
         keep = ~cells_of_flagged(pt, table, result)
         write_cleaned(pt.read(pt.columns), args.cleaned, keep)
@@ -824,24 +820,21 @@ def _qc_level(args: argparse.Namespace) -> int:
 
 
 def _layout_report(
-    pt: Any, perturbation: str, controls: str | None, rotated: dict[str, Any]
+    wells: Any, perturbation: str, controls: str | None, rotated: dict[str, Any]
 ) -> None:
     """Replicate agreement, rotated plates (``rotated``: as judged for the
-    report) and control spread, plate by plate."""
+    report) and control spread of the wells' profiles, plate by plate."""
     import pyarrow.compute as pc
 
+    from ..core.profiles.keys import _find
     from ..core.profiles.layout import (
         control_spread,
+        profile_features,
         replicate_agreement,
-        well_profiles,
     )
 
-    wells = well_profiles(pt, perturbation)
-    keys = {"Metadata_Plate", "Image_Metadata_Plate", "Metadata_Well"}
-    features = [c for c in wells.column_names if c not in keys | {perturbation}]
-    plate_col = next(
-        (c for c in wells.column_names if c.endswith("Metadata_Plate")), None
-    )
+    features = profile_features(wells, perturbation)
+    plate_col = _find(wells.column_names, "Metadata_Plate", "Image_Metadata_Plate")
     plates = wells.column(plate_col).to_pylist() if plate_col else [None]
     for plate in dict.fromkeys(plates):
         mine = (
@@ -951,9 +944,8 @@ def _classify(args: argparse.Namespace) -> int:
 
             summary_groups(pt, args.by)
 
-    client = _client(args)
     bar = _ProgressLine("classify")
-    try:
+    with _cluster(args) as client:
         trained = classify_table(
             pt,
             args.labels,
@@ -967,8 +959,6 @@ def _classify(args: argparse.Namespace) -> int:
             also_writes=also,
             before_training=before_training,
         )
-    finally:
-        _close(client, own=not args.scheduler)
     bar.done()
     if warehouse is not None:
         from ..core.images.parquet import read_parquet

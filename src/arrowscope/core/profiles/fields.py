@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from ..errors import ArrowscopeError
 from .keys import _find, group_codes
-from .qc import QCResult, compute_flags
+from .qc import FLAG_PREFIX, FLAG_SUFFIX, QCResult, compute_flags
 
 #: the cells of a field (or well), counted from the profile table
 CELLS = "Metadata_cells"
@@ -429,8 +429,6 @@ def _with_fields_rejected_by_eye(
 def with_flag(result: QCResult, name: str, hit: np.ndarray, why: str) -> QCResult:
     """``result`` with one more condition's flag column (``hit``: each row
     flagged or not) and its line in the report, ``why`` its clause."""
-    from .qc import FLAG_PREFIX, FLAG_SUFFIX
-
     flags = result.flags.append_column(
         f"{FLAG_PREFIX}{name}{FLAG_SUFFIX}", pa.array(np.asarray(hit, bool))
     )
@@ -451,27 +449,26 @@ ROTATED_FLAG = "rotated_plate"
 
 
 def flag_rotated_plates(
-    pt: Any, table: pa.Table, result: QCResult, perturbation: str
+    table: pa.Table, result: QCResult, wells: pa.Table, perturbation: str
 ) -> tuple[QCResult, dict[str, dict[str, Any]]]:
     """The well-level ``result`` with a flag on every well of a plate whose
     wells match the perturbation layout better turned by 180° (a plate
     loaded the wrong way round: its wells' labels are wrong), so the catalog
     names the plate and ``--cleaned`` leaves its cells out until the layout
-    is fixed. Returns the result and each plate's correlations
+    is fixed. ``wells``: the wells' profiles
+    (:func:`~arrowscope.core.profiles.layout.well_profiles`). Returns the
+    result and each plate's correlations
     (:func:`~arrowscope.core.profiles.layout.rotated_plates`); one plate
     alone cannot be judged and is returned as it was."""
-    from .layout import rotated_plates, well_profiles
+    from .layout import profile_features, rotated_plates
 
-    wells = well_profiles(pt, perturbation)
     plate_col = _find(wells.column_names, "Metadata_Plate", "Image_Metadata_Plate")
     mine = _find(table.column_names, "Metadata_Plate", "Image_Metadata_Plate")
     if plate_col is None or mine is None:
         return result, {}
     if len(set(wells.column(plate_col).to_pylist())) < 2:
         return result, {}
-    keys = {"Metadata_Plate", "Image_Metadata_Plate", "Metadata_Well"}
-    features = [c for c in wells.column_names if c not in keys | {perturbation}]
-    found = rotated_plates(wells, perturbation, features)
+    found = rotated_plates(wells, perturbation, profile_features(wells, perturbation))
     turned = {str(p) for p, f in found.items() if f["rotated"]}
     hit = np.array([str(p) in turned for p in table.column(mine).to_pylist()], bool)
     why = "the wells match the layout turned by 180 degrees"
@@ -490,8 +487,6 @@ def level_report(table: pa.Table, result: QCResult, *, rename: bool = True) -> p
     table names them with ``rename=False``), its measures, a flag per
     condition and the reason (the conditions that flagged it, empty when
     none) — what the cell-level ``--out`` is for cells."""
-    from .qc import FLAG_PREFIX, FLAG_SUFFIX
-
     flags = result.flags
     names = flags.column_names
     said = {n: n.removeprefix(FLAG_PREFIX).removesuffix(FLAG_SUFFIX) for n in names}
@@ -600,22 +595,15 @@ def field_thumbnail(
     contrast: fields compare with each other and the canvas; None: each
     channel by its own 1st and 99.5th percentiles) and added in its colour.
     None when the field has none of the channels."""
-    rgb: np.ndarray | None = None
-    for channel, color in colors.items():
+    from ..images.blend import blend, to_rgb8
+
+    planes = {}
+    for channel in colors:
         plane = pt.field_plane(index, channel)
-        if plane is None:
-            continue
-        small = _block_mean(np.asarray(plane, np.float32), size)
-        if limits is not None and channel in limits:
-            lo, hi = limits[channel]
-        else:
-            lo, hi = np.percentile(small, [1, 99.5])
-        norm = np.clip((small - lo) / max(float(hi - lo), 1e-6), 0, 1)
-        layer = norm[..., None] * np.asarray(color, np.float32)
-        rgb = layer if rgb is None else rgb + layer[: rgb.shape[0], : rgb.shape[1]]
-    if rgb is None:
-        return None
-    return np.ascontiguousarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+        if plane is not None:
+            planes[channel] = _block_mean(np.asarray(plane, np.float32), size)
+    rgb = blend(planes, colors, limits)
+    return None if rgb is None else to_rgb8(rgb)
 
 
 def field_thumbnails(
@@ -658,8 +646,5 @@ def field_marks(pt: Any, table: pa.Table | None = None) -> Any:
 
     table = field_table(pt) if table is None else table
     keys = [c for c in table.column_names if c in pt.columns and c != CELLS]
-    keys = [c for c in keys if not _MEASURE_COLUMN.match(c)]
+    keys = [c for c in keys if not _MEASURES.match(c.removeprefix("Image_"))]
     return Marks(sidecar_path(pt, "fields"), keys, pt.schema)
-
-
-_MEASURE_COLUMN = re.compile(r"^Image_(ImageQuality_|Count_|Intensity_|Threshold_)")

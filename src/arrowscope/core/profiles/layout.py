@@ -189,6 +189,14 @@ def well_profiles(
     return grouped.rename_columns([*keys, *chosen])  # "<f>_approximate_median" -> "<f>"
 
 
+def profile_features(wells: pa.Table, perturbation: str) -> list[str]:
+    """The feature columns of a :func:`well_profiles` table (all but its plate,
+    well and perturbation)."""
+    keys = {"Metadata_Plate", "Image_Metadata_Plate", "Metadata_Well"}
+    keys |= {"Image_Metadata_Well", perturbation}
+    return [c for c in wells.column_names if c not in keys]
+
+
 def rotated_plates(
     wells: pa.Table,
     perturbation: str,

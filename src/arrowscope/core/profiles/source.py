@@ -109,7 +109,7 @@ class TableRows:
             else self.source.read_group(group, c)
             for c in columns
         }
-        return start, pa.table(out) if out else pa.table({"_": pa.nulls(size)})
+        return start, pa.table(out)
 
     def add_columns(self, columns: dict[str, pa.Array]) -> None:
         """Columns kept beside the stored ones (joined by key by the caller)."""
