@@ -677,7 +677,7 @@ class OutlierGalleryWidget(_SessionWidget):
             for name, c in counts.items()
         ]
         self.agreement.setText(
-            f"<b>rule vs eye</b> ({judged} cells judged)<table>"
+            f'<b>rule vs eye</b> ({judged} cells judged)<table cellspacing="6">'
             "<tr><th></th><th>flag+reject</th><th>flag+keep</th>"
             "<th>reject, no flag</th><th>keep, no flag</th></tr>"
             + "".join(rows)
