@@ -291,3 +291,31 @@ def test_view_and_qc_take_a_warehouse_table_by_name(tmp_path):
     keys = pq.read_schema(flags).names
     assert "Metadata_ObjectID" not in keys  # the keys of the chosen table
     assert pq.read_metadata(flags).num_rows == profiles.num_rows
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"), [(None, "system"), ("jemalloc", "jemalloc")]
+)
+def test_the_viewer_app_takes_arrow_memory_from_malloc(user, expected):
+    """The viewer app's Arrow buffers come from malloc (freed pages go back to
+    the system), Arrow's C++ readers included; a user's own choice is kept."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from arrowscope.app.viewer import arrow_memory_from_malloc\n"
+        "assert 'pyarrow' not in sys.modules\n"
+        "arrow_memory_from_malloc()\n"
+        "import pyarrow as pa\n"
+        "print(pa.default_memory_pool().backend_name)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if user is not None:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = user
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected

@@ -124,6 +124,10 @@ def test_linking_is_by_key_not_position(tmp_path):
         fov = fovs[pt.locate(row).fov]
         assert fov.key == (plates[row], images[row])
         assert row in fov.rows
+    # each row in one field, in table order; row numbers in 4 bytes each
+    assert sum(len(f.rows) for f in fovs) == table.num_rows
+    assert all((np.diff(f.rows) > 0).all() for f in fovs)
+    assert pt.fov_of_row.itemsize == 4 and fovs[0].rows.itemsize == 4
     loc = pt.locate(5)
     assert loc.center == (
         table["Nuclei_Location_Center_Y"][5].as_py(),

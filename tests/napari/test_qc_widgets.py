@@ -142,6 +142,8 @@ def test_gallery_pages_clicks_and_manual_flags(workspace, qtbot):
     )
     item = gallery.list.item(0)
     assert not item.icon().isNull()
+    # captions read the verdicts without making one per row of the table
+    assert gallery.session.verdicts_if_any is None
     row = int(item.data(256))
     gallery._clicked(item)
     assert gallery.session.selected == [row]

@@ -668,8 +668,11 @@ class OutlierGalleryWidget(_SessionWidget):
         if session is None or session.flags is None:
             self.agreement.setText("")
             return {}
-        counts = agreement(session.flags, session.verdicts)
-        judged = int(np.isin(session.verdicts, ["keep", "reject"]).sum())
+        verdicts = session.verdicts_if_any  # none made for a table nobody judged
+        counts = agreement(session.flags, verdicts)
+        judged = (
+            0 if verdicts is None else int(np.isin(verdicts, ["keep", "reject"]).sum())
+        )
         rows = [
             f"<tr><td>{html.escape(name)}</td><td>{c['flagged_and_rejected']}</td>"
             f"<td>{c['flagged_but_kept']}</td><td>{c['missed_rejects']}</td>"
@@ -721,7 +724,7 @@ class OutlierGalleryWidget(_SessionWidget):
     def _show(self, thumbs: list[tuple[int, np.ndarray | None]]) -> None:
         self.list.clear()
         manual = self.session.manual if self.session is not None else None
-        verdicts = self.session.verdicts if self.session is not None else None
+        verdicts = self.session.verdicts_if_any if self.session is not None else None
         pt = self.session.profiles if self.session is not None else None
         scores = self.session.scores if self.session is not None else None
         for row, rgb in thumbs:

@@ -144,6 +144,12 @@ class CellSession:
     bin_of = _PerRow()
 
     @property
+    def verdicts_if_any(self) -> np.ndarray | None:
+        """The verdicts by eye, or None while no cell was ever judged (reading
+        them for a caption does not make a million-row array)."""
+        return self._verdicts
+
+    @property
     def judged(self) -> bool:
         """Whether any cell has a verdict by eye."""
         return self._verdicts is not None and any(self._verdicts)
@@ -455,8 +461,11 @@ class CellSession:
         colors[auto[rows]] = OUTLIER_COLOR
         colors[self.manual[rows]] = MANUAL_COLOR
         judged = np.zeros(len(rows), bool)
+        verdicts = self.verdicts_if_any
         for verdict, color in MARK_COLORS.items():  # a verdict by eye shows last
-            hit = self.verdicts[rows] == verdict
+            if verdicts is None:
+                break
+            hit = verdicts[rows] == verdict
             colors[hit] = color
             judged |= hit
         if self.key_target == "bins" and self.bins is not None:

@@ -411,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     from ..core.errors import ArrowscopeError
 
     args = _parser().parse_args(argv)
+    if args.command in ("view", "demo"):  # a window open for hours: lean memory
+        from .viewer import arrow_memory_from_malloc
+
+        arrow_memory_from_malloc()
     debug = bool(os.environ.get("ARROWSCOPE_DEBUG"))
     _configure_logging(debug)
     if not debug:

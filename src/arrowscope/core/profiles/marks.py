@@ -259,14 +259,18 @@ def open_bins(table: Any, path: str | Path | None = None) -> Marks:
     return bins
 
 
-def agreement(flags: Any, verdicts: np.ndarray) -> dict[str, dict[str, int]]:
+def agreement(flags: Any, verdicts: np.ndarray | None) -> dict[str, dict[str, int]]:
     """Per rule condition, the 2×2 counts of a rule flag against a manual
-    reject, over the cells that were judged by eye (keep or reject)."""
+    reject, over the cells that were judged by eye (keep or reject; None:
+    no cell was judged yet)."""
     from .qc import FLAG_PREFIX, FLAG_SUFFIX, QCResult, flag_columns
 
     table = flags.flags if isinstance(flags, QCResult) else flags
-    judged = np.isin(verdicts, ["keep", "reject"])
-    rejected = verdicts == "reject"
+    if verdicts is None:
+        judged = rejected = np.zeros(table.num_rows, bool)
+    else:
+        judged = np.isin(verdicts, ["keep", "reject"])
+        rejected = verdicts == "reject"
     out = {}
     for c in flag_columns(table.column_names):
         flagged = table.column(c).fill_null(False).to_numpy(zero_copy_only=False)

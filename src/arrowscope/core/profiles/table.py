@@ -345,7 +345,7 @@ class ProfileTable:
         n = kt.num_rows
         self.problems = list(self._open_problems)
         if not self.keys.image:
-            self._fovs, self._fov_of_row = [], np.full(n, -1, np.int64)
+            self._fovs, self._fov_of_row = [], np.full(n, -1, np.int32)
             if self.links:
                 self.problems.append(
                     "no image key columns found: rows cannot be linked to images"
@@ -360,11 +360,13 @@ class ProfileTable:
             kt.select(self.keys.image).take(pa.array(where)) if not valid.all() else kt
         )
         codes, keys = group_codes(sub, self.keys.image)  # first-seen order
-        fov_of_row = np.full(n, -1, np.int64)
+        index_type = np.int32 if n < 2**31 else np.int64  # 4 B a row where it fits
+        fov_of_row = np.full(n, -1, index_type)
         fov_of_row[where] = codes
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(keys) + 1))
-        members = [where[order[bounds[g] : bounds[g + 1]]] for g in range(len(keys))]
+        by_field = where[order].astype(index_type)  # each field's rows: a view
+        members = [by_field[bounds[g] : bounds[g + 1]] for g in range(len(keys))]
         index = dict.fromkeys(keys)
         if (fov_of_row < 0).any():
             self.problems.append(
