@@ -2,7 +2,8 @@
 (pandas reads the table, scikit-learn fits the labelled rows and predicts all)
 and with napari-feature-classifier 0.4 (the napari peer, run headless: its
 Classifier on a pandas table of every cell), each in a fresh child process, in
-one run: time, peak memory, accuracy on planted phenotypes.
+one run: time (best of three interleaved runs per side), peak memory (the
+highest of the three), accuracy on planted phenotypes.
 
     python benchmarks/bench_classify.py [--cells 200000] [--features 300]
     python benchmarks/bench_classify.py --layouts [--cells 200000] [--features 300]
@@ -290,17 +291,37 @@ def layouts(cells: int, features: int) -> None:
     emit(figures)
 
 
+#: runs of each side, interleaved: the best time (a single run's time
+#: varies by a fifth from run to run, the baseline's as much as ours) and the
+#: highest peak memory of the runs
+REPEAT = 3
+
+
 def _side_by_side(
     folder: Path, path: Path, labels: Path, truth: Path, peers: list[str]
 ) -> dict[str, Any]:
-    """Each peer in a fresh child on the same files, and arrowscope's time and
-    memory as a share of pandas + scikit-learn's."""
+    """Each peer in a fresh child on the same files, :data:`REPEAT` times
+    interleaved, and arrowscope's time and memory as a share of pandas +
+    scikit-learn's."""
+    runs: dict[str, list[dict[str, Any]]] = {which: [] for which in peers}
+    for _ in range(REPEAT):
+        for which in peers:
+            args = [which, str(path), str(labels), str(truth)]
+            runs[which].append(
+                run_child(__file__, [*args, str(folder / "scores.parquet")], 900)
+            )
     got: dict[str, Any] = {}
-    for which in peers:
-        args = [which, str(path), str(labels), str(truth)]
-        got[which] = run_child(
-            __file__, [*args, str(folder / "scores.parquet")], timeout_s=900
-        )
+    for which, done in runs.items():
+        ok = [r for r in done if "seconds" in r]
+        if not ok:
+            got[which] = done[-1]
+            continue
+        got[which] = {
+            "seconds": min(r["seconds"] for r in ok),
+            "peak_mib": max(r["peak_mib"] for r in ok),
+            "accuracy": ok[0]["accuracy"],
+            "runs_s": [r["seconds"] for r in ok],
+        }
     a, p = got["arrowscope"], got["pandas+sklearn"]
     if "seconds" in a and "seconds" in p:
         got["time_ratio"] = round(a["seconds"] / p["seconds"], 2)

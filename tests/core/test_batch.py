@@ -90,3 +90,9 @@ def test_threads_follow_the_cores_the_process_may_use(monkeypatch):
     assert usable_cores() == allowed  # a cap, never more than there is
     monkeypatch.setenv("ARROWSCOPE_THREADS", "lots")
     assert usable_cores() == allowed
+    # a fit on a few hundred labelled cells runs on one thread, a larger one
+    # on every core this process may use
+    from arrowscope.core.profiles.batch import SMALL_FIT, fit_threads
+
+    assert fit_threads(SMALL_FIT - 1) == 1
+    assert fit_threads(SMALL_FIT) == allowed

@@ -455,3 +455,57 @@ def test_the_command_lines_models_are_the_classifiers(capsys):
     assert model("rf").fill(x, np.array([5.0, 7.0]))[0, 1] == 7.0
     with pytest.raises(ArrowscopeError, match="one of: gbt, rf"):
         model("svm")
+
+
+def test_rows_predicted_a_slice_per_thread_match_one_prediction(screen, monkeypatch):
+    """Scoring shares a group's slices out to threads (each on one OpenMP
+    thread): the classes and probabilities are those of one prediction of
+    every row, with any slice size, on one thread or several."""
+    from arrowscope.core.profiles import scoring
+    from arrowscope.core.profiles.classify import train
+    from arrowscope.core.profiles.scoring import predict_rows
+
+    path, table, truth = screen
+    picks = _picks(truth, 20, 20)
+    features = [c for c in table.column_names if not c.startswith("Metadata_")]
+    trained = train(
+        table.take(pa.array(picks)),
+        truth[picks],
+        keys=[],
+        features=features,
+        folds=0,
+    )
+    whole_class, whole_p = trained.predict(table)
+    monkeypatch.setattr(scoring, "SCORE_BYTES", 8 * 12 * 300)  # 75-row slices
+    for threads in (None, 1, 3):
+        best, proba = predict_rows(trained, table, threads)
+        assert list(best) == list(whole_class)
+        np.testing.assert_array_equal(proba, whole_p)
+    best, proba = predict_rows(trained, table.slice(0, 0))
+    assert best.shape == (0,) and proba.shape == (0, 2)
+
+
+def test_the_feature_matrix_says_no_measurement_for_null_nan_and_inf():
+    """Nulls, NaN and ±inf are NaN in the model's matrix (what gradient
+    boosting takes as missing); float32 and integers are widened exactly."""
+    from arrowscope.core.profiles.classify import _matrix
+
+    table = pa.table(
+        {
+            "f32": pa.array([1.5, None, np.inf, 2.25], pa.float32()),
+            "f64": pa.array([np.nan, -np.inf, 3.0, 1e300]),
+            "i64": pa.array([None, 2**40, -3, 7], pa.int64()),
+            "u8": pa.array([255, 0, 1, 2], pa.uint8()),
+        }
+    )
+    x = _matrix(table, ["f32", "f64", "i64", "u8"])
+    assert x.dtype == np.float64 and x.shape == (4, 4)
+    expected = np.array(
+        [
+            [1.5, np.nan, np.nan, 255],
+            [np.nan, np.nan, 2**40, 0],
+            [np.nan, 3.0, -3, 1],
+            [2.25, 1e300, 7, 2],
+        ]
+    )
+    np.testing.assert_array_equal(x, expected)

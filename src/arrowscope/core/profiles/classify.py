@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import ArrowscopeError, SchemaError
-from .batch import one_level
+from .batch import fit_threads, one_level
 from .cpa import CLASS_COLUMN
 from .labels import match_labels, read_labels
 from .models import DEFAULT_MODEL, MODELS
@@ -129,11 +129,13 @@ def _estimator(key: str, seed: int, n: int = 1000, fine: bool = False) -> Any:
 
 def _matrix(table: pa.Table, features: Sequence[str]) -> np.ndarray:
     """The features as one float64 matrix, filled a column at a time (one
-    copy of the data, not three); null and ±inf are NaN (no measurement)."""
+    copy of the data, not three; numpy widens float32 and integers as it
+    copies, so no float64 column is made first); null and ±inf are NaN (no
+    measurement: a numeric column's nulls come out of Arrow as NaN)."""
     x = np.empty((table.num_rows, len(features)))
     for j, f in enumerate(features):
-        x[:, j] = table.column(f).cast(pa.float64()).to_numpy(zero_copy_only=False)
-    x[~np.isfinite(x)] = np.nan
+        x[:, j] = table.column(f).to_numpy()
+    np.copyto(x, np.nan, where=np.isinf(x))
     return x
 
 
@@ -218,7 +220,7 @@ class TrainedModel:
                 estimator = _estimator(
                     self.model, self.seed + 1 + m, len(picks), self.fine
                 )
-                with warnings.catch_warnings(), one_level():
+                with warnings.catch_warnings(), one_level(fit_threads(len(picks))):
                     warnings.simplefilter("ignore", UserWarning)
                     warnings.simplefilter("ignore", RuntimeWarning)
                     fits.append(estimator.fit(x[picks], y[picks]))
@@ -325,7 +327,8 @@ def train(
         trained.means = np.nan_to_num(np.nanmean(fit_x, axis=0))
     fit_x = model_of(model).fill(fit_x, trained.means)
     trained.notes = notes
-    with warnings.catch_warnings(), one_level():  # sklearn's advice is not ours
+    # sklearn's advice is not ours
+    with warnings.catch_warnings(), one_level(fit_threads(len(classes))):
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         estimator.fit(fit_x, classes)
@@ -394,7 +397,7 @@ def cross_validate(
         fill = model_of(trained.model).fill
         fx, tx = fill(fx, means), fill(tx, means)
         est = _estimator(trained.model, trained.seed, len(fit_rows), trained.fine)
-        with warnings.catch_warnings(), one_level():
+        with warnings.catch_warnings(), one_level(fit_threads(len(fit_rows))):
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
             guess[test_rows] = est.fit(fx, classes[fit_rows]).predict(tx)
