@@ -218,7 +218,13 @@ def test_view_opens_what_convert_writes_and_names_what_it_cannot(
     png = tmp_path / "v.png"
     done = run_cli("view", image_tiff, "--screenshot", png)
     assert done.returncode == 0, done.stderr
-    assert png.stat().st_size > 0
+    assert png.read_bytes().startswith(b"\x89PNG")  # written whole, by Qt
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    missing = tmp_path / "no-such-folder" / "v.png"
+    done = run_cli("view", image_tiff, "--screenshot", missing)
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()  # one line, naming the folder
+    assert "no-such-folder" in line and "does not exist" in line
     notes = tmp_path / "notes.txt"
     notes.write_text("not an image")
     done = run_cli("view", notes, "--screenshot", tmp_path / "w.png")

@@ -133,12 +133,14 @@ def show(
             assert screenshot is not None
             viewer.window._qt_window.resize(*WINDOW)
             _settle(viewer)
-            _save_window(viewer, screenshot)
-            logger.info("screenshot written to %s", screenshot)
             from .._napari.workers import wait_for_workers
 
-            wait_for_workers()  # a worker reporting after teardown would abort
-            viewer.close()
+            try:
+                _save_window(viewer, screenshot)
+            finally:
+                wait_for_workers()  # a worker reporting after teardown would abort
+                viewer.close()
+            logger.info("screenshot written to %s", screenshot)
             return 0
         napari.run()
     return 0
