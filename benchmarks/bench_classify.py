@@ -1,5 +1,6 @@
 """Classify a screen end to end, side by side with what users script today
-(pandas reads the table, scikit-learn fits the labelled rows and predicts all)
+(pandas reads the table, scikit-learn fits the labelled rows, predicts all and
+the predictions are written, as arrowscope writes its scores)
 and with napari-feature-classifier 0.4 (the napari peer, run headless: its
 Classifier on a pandas table of every cell), each in a fresh child process, in
 one run: time (best of three interleaved runs per side), peak memory (the
@@ -130,6 +131,9 @@ def child(which: str, path: str, labels: str, truth: str, out: str) -> None:
             model = HistGradientBoostingClassifier(random_state=0)
             model.fit(train[cols], train["Metadata_class"])
             predicted = model.predict(frame[cols])
+            # the predictions written, as arrowscope writes its scores (and as
+            # the --small script always did): the same job on both sides
+            frame[KEYS].assign(Metadata_predicted_class=predicted).to_parquet(out)
         result["seconds"] = round(time.perf_counter() - t0, 2)
     result["peak_mib"] = round(peak.peak_mib, 1)
     big = np.load(truth)
