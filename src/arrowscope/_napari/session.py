@@ -462,12 +462,11 @@ class CellSession:
         colors[self.manual[rows]] = MANUAL_COLOR
         judged = np.zeros(len(rows), bool)
         verdicts = self.verdicts_if_any
-        for verdict, color in MARK_COLORS.items():  # a verdict by eye shows last
-            if verdicts is None:
-                break
-            hit = verdicts[rows] == verdict
-            colors[hit] = color
-            judged |= hit
+        if verdicts is not None:  # a verdict by eye shows last
+            for verdict, color in MARK_COLORS.items():
+                hit = verdicts[rows] == verdict
+                colors[hit] = color
+                judged |= hit
         if self.key_target == "bins" and self.bins is not None:
             for k, name in enumerate(self.bins.classes):  # while binning: bins
                 hit = self.bin_of[rows] == name
