@@ -154,7 +154,7 @@ def arrow_memory_from_malloc() -> None:
     """In the viewer app, Arrow's buffers come from the C library's malloc,
     which gives a freed page back to the system, rather than from mimalloc or
     jemalloc, which keep freed pages to reuse them: a long-lived window holds
-    less (37 MiB less by its first draw on a JUMP plate, no slower to open).
+    less (27–29 MiB less by its first draw on a JUMP plate, no slower to open).
 
     Said before pyarrow is imported (the command line does), Arrow's own
     C++ readers use it too; afterwards only pyarrow's calls do. A user's
