@@ -509,3 +509,21 @@ def test_the_feature_matrix_says_no_measurement_for_null_nan_and_inf():
         ]
     )
     np.testing.assert_array_equal(x, expected)
+
+
+def test_labels_match_by_key_codes_and_an_empty_key_part_names_no_cell():
+    """Keys are matched as integer codes of the table's and the labels' keys
+    encoded together: labels in any order and as text find their rows; a
+    label with an empty key part names no cell, even where a row's key is
+    empty too (an empty value is no key)."""
+    from arrowscope.core.profiles.labels import match_labels
+
+    keys = pa.table({"P": ["a", "a", "b", None], "O": [1, 2, 1, 1]})
+    labels = pa.table(
+        {"P": ["b", "a", "a"], "O": ["1", "2", "1"], CLASS_COLUMN: ["y", "x", "x"]}
+    )
+    rows, classes = match_labels(keys, labels)
+    assert rows.tolist() == [2, 1, 0] and classes.tolist() == ["y", "x", "x"]
+    empty = pa.table({"P": [None, "b"], "O": [1, 1], CLASS_COLUMN: ["x", "y"]})
+    with pytest.raises(SchemaError, match=r"label row 0 .*no cell"):
+        match_labels(keys, empty)

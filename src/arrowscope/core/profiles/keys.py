@@ -227,27 +227,19 @@ def _other_compartments(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def group_codes(
-    table: pa.Table, group_by: Sequence[str]
-) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
-    """Dense group codes (0..n-1) for ``group_by`` columns, in first-seen
-    order, and the group values (a null is a value of its own).
-
-    Each column is dictionary-encoded (Arrow), the column codes are combined
-    into one integer per row and numpy finds the groups: a million rows take a
-    few int64 arrays, where a hash group-by and join held several times that.
-    """
+def key_codes(table: pa.Table, columns: Sequence[str]) -> np.ndarray:
+    """One int64 per row, equal for rows whose ``columns`` are equal (a null
+    is a value of its own): each column dictionary-encoded by Arrow, the
+    column codes combined into one integer. Not dense (see
+    :func:`group_codes`), but enough to match keys with numpy."""
     import pyarrow.compute as pc
 
-    for name in group_by:
+    for name in columns:
         if name not in table.column_names:
             raise SchemaError("group-by column not in the table", column=name)
-    n = table.num_rows
-    if n == 0:
-        return np.zeros(0, np.int64), []
-    combined = np.zeros(n, np.int64)
+    combined = np.zeros(table.num_rows, np.int64)
     span = 1
-    for name in group_by:
+    for name in columns:
         encoded = pc.dictionary_encode(table.column(name)).combine_chunks()
         size = len(encoded.dictionary) + 1  # the last code: null
         column = encoded.indices.fill_null(size - 1).to_numpy(zero_copy_only=False)
@@ -262,6 +254,23 @@ def group_codes(
             continue
         combined = combined * size + column
         span *= size
+    return combined
+
+
+def group_codes(
+    table: pa.Table, group_by: Sequence[str]
+) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
+    """Dense group codes (0..n-1) for ``group_by`` columns, in first-seen
+    order, and the group values (a null is a value of its own).
+
+    Each column is dictionary-encoded (Arrow), the column codes are combined
+    into one integer per row and numpy finds the groups: a million rows take a
+    few int64 arrays, where a hash group-by and join held several times that.
+    """
+    if table.num_rows == 0:
+        key_codes(table, group_by)  # the columns checked all the same
+        return np.zeros(0, np.int64), []
+    combined = key_codes(table, group_by)
     _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")  # groups in first-seen order
     rank = np.empty_like(order)
