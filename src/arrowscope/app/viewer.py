@@ -100,7 +100,6 @@ def show(
     if headless and screenshot is None:
         screenshot = Path("arrowscope-screenshot.png")
     _quiet_gui_stack()
-    arrow_memory_from_malloc()
     with _display(headless):
         import dask
 
@@ -156,20 +155,14 @@ def arrow_memory_from_malloc() -> None:
     jemalloc, which keep freed pages to reuse them: a long-lived window holds
     less (27–29 MiB less by its first draw on a JUMP plate, no slower to open).
 
-    Said before pyarrow is imported (the command line does), Arrow's own
-    C++ readers use it too; afterwards only pyarrow's calls do. A user's
-    ``ARROW_DEFAULT_MEMORY_POOL`` is kept; napari with the plugin keeps
-    whatever its process uses."""
+    Said by the command line before pyarrow is imported, so Arrow's own C++
+    readers use it too. A process that already imported pyarrow (a Python
+    caller of the command line, a test) keeps its pool, as does a user's
+    ``ARROW_DEFAULT_MEMORY_POOL`` and napari with the plugin."""
     import sys
 
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        return
     if "pyarrow" not in sys.modules:
-        os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
-        return
-    import pyarrow as pa
-
-    pa.set_memory_pool(pa.system_memory_pool())
+        os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 
 def _quiet_gui_stack() -> None:

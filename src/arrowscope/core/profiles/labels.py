@@ -101,10 +101,6 @@ def _unmatched_columns(keys: pa.Table, labels: pa.Table) -> str:
     )
 
 
-def _chunks(column: Any) -> list[pa.Array]:
-    return list(column.chunks) if isinstance(column, pa.ChunkedArray) else [column]
-
-
 def match_labels(
     keys: pa.Table, labels: pa.Table, *, path: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -149,13 +145,10 @@ def match_labels(
         near_mask &= present.to_numpy(zero_copy_only=False)
     near = np.flatnonzero(near_mask)
     picked = pa.array(near)
-    both = {
-        name: pa.chunked_array(
-            [*_chunks(ours.take(picked)), *_chunks(theirs)], ours.type
-        )
-        for name, (ours, theirs) in zip(names, pairs, strict=True)
-    }
-    codes = key_codes(pa.table(both), names)
+    cells = pa.Table.from_arrays([ours.take(picked) for ours, _ in pairs], names)
+    named_by = pa.Table.from_arrays([theirs for _, theirs in pairs], names)
+    both = pa.concat_tables([cells, named_by])
+    codes = key_codes(both, names)
     cell_codes, label_codes = codes[: len(near)], codes[len(near) :]
     # a label with an empty key part names no cell (a null is no key value)
     named = np.isin(cell_codes, label_codes[label_valid])

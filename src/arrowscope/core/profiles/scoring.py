@@ -9,8 +9,8 @@ The model itself (labels, training, saving) is in
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -86,31 +86,15 @@ def predict_rows(
 
     if workers == 1 or len(slices) == 1:
         done = [predict(piece) for piece in slices]
-    else:
-        done = list(_pool(workers).map(predict, slices))
+    else:  # a few threads a group: nothing to keep between groups
+        with ThreadPoolExecutor(
+            workers, thread_name_prefix="arrowscope-predict"
+        ) as pool:
+            done = list(pool.map(predict, slices))
     n = len(trained.classes)
     if not done:
         return np.empty(0, object), np.empty((0, n))
     return np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
-
-
-_POOLS: dict[tuple[int, int], Any] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(workers: int) -> Any:
-    """A thread pool of ``workers`` threads for predictions, made once per
-    process (a forked child gets its own: its parent's threads are not in it)."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    key = (os.getpid(), workers)
-    with _POOLS_LOCK:
-        if key not in _POOLS:
-            _POOLS[key] = ThreadPoolExecutor(
-                workers, thread_name_prefix="arrowscope-predict"
-            )
-        return _POOLS[key]
 
 
 def score_all(
