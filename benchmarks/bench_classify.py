@@ -22,8 +22,10 @@ run in proportion to its share, not several-fold.
 
 ``--layouts``: the same planted plate written three ways — one row group of
 the whole table (what pandas writes), 50,000-row groups and 20,000-row groups
-(what converters write) — each classified by arrowscope and by pandas +
-scikit-learn in one run: memory must not depend on the file's layout.
+(what converters write) — and as a Lance dataset and a Vortex file (as those
+libraries write by default; the baseline reads them whole into pandas), each
+classified by arrowscope and by pandas + scikit-learn in one run: time and
+memory must not depend on the file's layout or format.
 
 ``--jump``: a JUMP-sized plate (float32 features, 20,000-row groups): the
 first training, a retrain after one more binned cell with the predictions of
@@ -124,7 +126,7 @@ def child(which: str, path: str, labels: str, truth: str, out: str) -> None:
             import pandas as pd
             from sklearn.ensemble import HistGradientBoostingClassifier
 
-            frame = pd.read_parquet(path)
+            frame = _read_frame(path)
             lab = pd.read_parquet(labels)
             train = frame.merge(lab, on=KEYS)
             cols = [c for c in frame.columns if c.startswith("Cells_")]
@@ -292,7 +294,55 @@ def layouts(cells: int, features: int) -> None:
             figures[name] = _side_by_side(
                 folder, path, labels, truth, ["arrowscope", "pandas+sklearn"]
             )
+            if rows == 20_000:  # the same table as Lance and Vortex write it
+                for fmt in ("lance", "vortex"):
+                    other = _rewrite(path, fmt)
+                    figures[fmt] = (
+                        _side_by_side(
+                            folder,
+                            other,
+                            labels,
+                            truth,
+                            ["arrowscope", "pandas+sklearn"],
+                        )
+                        if other is not None
+                        else f"not measured: pip install 'arrowscope[{fmt}]'"
+                    )
     emit(figures)
+
+
+def _rewrite(path: Path, fmt: str) -> Path | None:
+    """The Parquet table at ``path`` written as a Lance dataset or a Vortex
+    file beside it, as those libraries write it by default (None: the
+    library is not installed)."""
+    import pyarrow.parquet as pq
+
+    try:
+        module = __import__(fmt)
+    except ImportError:
+        return None
+    out = path.with_suffix(f".{fmt}")
+    table = pq.read_table(path)
+    if fmt == "lance":
+        module.write_dataset(table, out)
+    else:
+        module.io.write(table, str(out))
+    return out
+
+
+def _read_frame(path: str) -> Any:
+    """The whole table as a pandas frame, as users script it for each format."""
+    import pandas as pd
+
+    if path.endswith(".lance"):
+        import lance
+
+        return lance.dataset(path).to_table().to_pandas()
+    if path.endswith(".vortex"):
+        import vortex
+
+        return vortex.open(path).to_arrow().read_all().to_pandas()
+    return pd.read_parquet(path)
 
 
 #: runs of each side, interleaved: the best time (a single run's time

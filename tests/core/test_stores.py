@@ -8,7 +8,8 @@ import pytest
 
 import arrowscope
 from arrowscope.core.images import cache
-from arrowscope.core.images.stores import LanceStore, open_store
+from arrowscope.core.images.rowstores import LanceStore
+from arrowscope.core.images.stores import open_store
 
 
 @pytest.fixture
@@ -74,7 +75,73 @@ def test_lance_round_trip_is_exact_and_rows_are_takes(tmp_path, crop_table):
     store._handle.take = take
     cache.ROW_GROUP_CACHE.clear()
     src.image("crop", 7).to_numpy()
-    assert calls and all(c == [7] for c in calls)  # a take of that row, no scan
+    # rows of a few hundred bytes are read together: a take of their group
+    assert store.group_rows == [12]
+    assert calls and all(c == list(range(12)) for c in calls)
+
+
+@pytest.mark.parametrize("fmt", ["lance", "vortex"])
+def test_rows_by_position_images_alone_profile_rows_together(
+    tmp_path, fmt, monkeypatch
+):
+    """Lance and Vortex read rows by position: an image row is a group of its
+    own (showing it reads it alone); a profile table's small rows are read
+    thousands at a time, and every span, take and group is exact."""
+    pytest.importorskip(fmt)
+    from arrowscope.core.images import rowstores
+    from arrowscope.core.images.rowstores import ALONE_BYTES, even_groups
+
+    assert even_groups(0, 0) == [0]
+    assert even_groups(5, 5 * ALONE_BYTES) == [1] * 5
+    assert even_groups(10, None) == [1] * 10  # size unknown: never wrong
+    assert sum(even_groups(100_000, 100_000 * 1200)) == 100_000
+    assert len(even_groups(100_000, 100_000 * 1200)) == 8  # ~16 MiB each
+
+    def write(table, name):
+        path = tmp_path / f"{name}.{fmt}"
+        if fmt == "lance":
+            import lance
+
+            lance.write_dataset(table, path)
+        else:
+            import vortex
+
+            vortex.io.write(table, str(path))
+        return path
+
+    rng = np.random.default_rng(4)
+    big = [rng.integers(0, 2**16, (2, 128, 160), dtype=np.uint16) for _ in range(3)]
+    images = arrowscope.write_ome_table(
+        tmp_path / "big.ome.parquet",
+        {"image": [{"data": b, "dims": "CYX"} for b in big]},
+    )
+    import pyarrow.parquet as pq
+
+    src = arrowscope.open_source(write(pq.read_table(images), "big"))
+    assert src.table.store.group_rows == [1, 1, 1]
+    assert np.array_equal(src.image("image", 2).to_numpy()[0, :, 0], big[2])
+
+    n = 50_000
+    table = pa.table(
+        {
+            "Metadata_Well": [f"A{i % 24:02d}" for i in range(n)],
+            "Cells_F0": rng.standard_normal(n).astype(np.float32),
+            "Cells_F1": pa.array(
+                [None if i % 9 == 0 else float(i) for i in range(n)], pa.float64()
+            ),
+        }
+    )
+    path = write(table, "profiles")
+    monkeypatch.setattr(rowstores, "GROUP_BYTES", 2**16)  # groups of a small table
+    store = open_store(path)
+    assert 1 < len(store.group_rows) < 20  # thousands of rows a group
+    names = table.column_names
+    spans = store.spans(names, 2**20)
+    assert [g for s in spans for g in s] == list(range(len(store.group_rows)))
+    got = pa.concat_tables([store.read_span(s, names) for s in spans])
+    assert got.equals(table)
+    rows = np.array([0, 7, 9, 12_345, n - 1])
+    assert store.take(rows, names).equals(table.take(pa.array(rows)))
 
 
 def test_convert_to_lance_keeps_every_column(tmp_path, crop_table):
@@ -236,3 +303,66 @@ def test_a_few_narrow_columns_of_a_huge_row_group_are_read_once(tmp_path, monkey
     assert store.read_group(1, table.column_names).equals(  # all columns: pieces
         table.slice(store.group_rows[0], store.group_rows[1])
     )
+
+
+def test_a_huge_row_groups_pieces_are_read_together_in_one_pass(tmp_path, monkeypatch):
+    """Scoring reads the pieces of a huge row group in spans, and the labelled
+    cells are taken from it, each in one pass over its columns (a piece at a
+    time decodes every page once per piece); row groups are never merged."""
+    import pyarrow.parquet as pq
+
+    import arrowscope.core.images.stores as stores
+    from arrowscope.core.images.storebase import VARIABLE_BYTES, decoded_row_bytes
+
+    rng = np.random.default_rng(8)
+    n, width = 6000, 40
+    table = pa.table(
+        {"Metadata_Well": [f"B{i % 12:02d}" for i in range(n)]}
+        | {
+            f"Cells_F{i:02d}": rng.standard_normal(n).astype(np.float32)
+            for i in range(width)
+        }
+    )
+    one, many = tmp_path / "one.parquet", tmp_path / "many.parquet"
+    pq.write_table(table, one, row_group_size=n)
+    pq.write_table(table, many, row_group_size=1500)
+    monkeypatch.setattr(stores, "PIECE_BYTES", 128 * 1024)
+    names = table.column_names
+    reads = []
+    real = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(
+        pq.ParquetFile,
+        "read_row_group",
+        lambda self, i, **kw: reads.append(i) or real(self, i, **kw),
+    )
+    store = stores.open_store(one)
+    pieces = len(store.group_rows)
+    assert pieces > 4
+    row_bytes = decoded_row_bytes(store.schema, names)
+    assert row_bytes == 4 * width + VARIABLE_BYTES
+    spans = store.spans(names, n * row_bytes)  # room for the whole group
+    assert spans == [range(pieces)]
+    assert store.read_span(spans[0], names).equals(table)
+    batches = -(-len(names) // stores.WIDE_COLUMNS)
+    assert len(reads) == batches  # every column decoded once
+    small = store.spans(names, 2 * store.group_rows[0] * row_bytes)
+    assert all(len(s) == 2 for s in small[:-1])
+    assert pa.concat_tables([store.read_span(s, names) for s in small]).equals(table)
+
+    reads.clear()
+    rows = np.array([3, 900, 2500, 4100, n - 1])  # in different pieces
+    assert store.take(rows, names).equals(table.take(pa.array(rows)))
+    assert len(reads) == batches
+
+    store = stores.open_store(many)
+    spans = store.spans(names, 10 * n * row_bytes)
+    assert len(spans) == 4  # each row group's pieces together, no more
+    assert pa.concat_tables([store.read_span(s, names) for s in spans]).equals(table)
+    monkeypatch.setattr(stores, "PIECE_BYTES", 2**30)  # whole row groups
+    store = stores.open_store(many)
+    assert len(store.group_rows) == 4
+    spans = store.spans(names, 4 * 2 * 1500 * row_bytes)  # small: two a span
+    assert spans == [range(0, 2), range(2, 4)]
+    assert pa.concat_tables([store.read_span(s, names) for s in spans]).equals(table)
+    assert len(store.spans(names, 4 * 1500 * row_bytes - 1)) == 4  # never past
+    assert store.take(rows, names).equals(table.take(pa.array(rows)))

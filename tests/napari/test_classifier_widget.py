@@ -180,15 +180,16 @@ def test_score_all_with_progress_cancel_and_the_plate_map(
     _bin_extremes(widget)
     train(qtbot, widget)
     out = tmp_path / "scores.parquet"
-    # Cancel pressed while the second row group is scored: nothing is written
+    # Cancel pressed while the second span of rows is scored: nothing is written
     real = scoring.score_group
 
-    def slow_user(store, group, trained, keys):
-        if group == 1:
+    def slow_user(store, span, trained, keys):
+        if span.start > 0:
             widget.cancel()
-        return real(store, group, trained, keys)
+        return real(store, span, trained, keys)
 
     monkeypatch.setattr(scoring, "score_group", slow_user)
+    monkeypatch.setattr(scoring, "SCAN_BYTES", 1)  # a row group a span
     wait(qtbot, widget.score_all(out))
     assert not out.exists()
     assert widget.progress[0] < widget.progress[1]  # stopped part way
@@ -199,7 +200,8 @@ def test_score_all_with_progress_cancel_and_the_plate_map(
     pt = widget.session.profiles
     assert scores.num_rows == pt.num_rows
     done, total = widget.progress
-    assert done == total == pt._file.source.num_groups
+    assert done == total == pt.num_rows
+    assert widget.bar.text() == f"scored {total:,} of {total:,} cells"
     assert set(scores.column(PREDICTED).to_pylist()) <= {"big", "small"}
     # bigger nuclei are predicted big more often
     area = _area(widget)

@@ -731,7 +731,7 @@ class ClassifierWidget(_SessionWidget):
         self.score_b.setEnabled(False)
         self.stop_b.setEnabled(True)
         self.bar.setVisible(True)
-        self._show_progress(0, source.num_groups)
+        self._show_progress(0, source.num_rows)
         return self._run(
             job,
             self._scored,
@@ -781,7 +781,7 @@ class ClassifierWidget(_SessionWidget):
         self.progress = (done, total)
         self.bar.setMaximum(max(total, 1))
         self.bar.setValue(done)
-        self.bar.setFormat(f"scored {done} of {total} row groups")
+        self.bar.setFormat(f"scored {done:,} of {total:,} cells")
 
     def _score_finished(self) -> None:
         self.score_b.setEnabled(True)

@@ -12,9 +12,14 @@ bytes (or, remotely, by a name that says it), a folder by what it holds.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from ..errors import AccessError
+from .locations import special_kind
 
 
 @dataclass(frozen=True)
@@ -227,3 +232,70 @@ def hcs_plate_field(path: Path) -> str | None:
 def is_zarr_name(name: str) -> bool:
     """Whether a file name or location names a zarr folder."""
     return name.split("?", 1)[0].rstrip("/").lower().endswith(".zarr")
+
+
+def denied(path: Any) -> AccessError:
+    """The one error for a file that exists but may not be read."""
+    return AccessError(
+        "cannot be read: permission denied",
+        path=path,
+        hint="check the file's permissions",
+    )
+
+
+_CONVERT_HINT = "convert it first: arrowscope convert {name} {stem}.ome.parquet"
+
+
+def describe_foreign(path: Path) -> tuple[str, str | None]:
+    """What a path that is not a Parquet/IPC table is, and what to do about it."""
+    name, stem = path.name, path.name.split(".")[0] or "image"
+    convert = _CONVERT_HINT.format(name=str(path), stem=stem)
+    if not os.path.lexists(path):
+        return "no such file or folder", None
+    kind = special_kind(path)
+    if kind is not None:
+        return (
+            f"is a {kind}, not a file (reading it could wait forever); "
+            "nothing was opened",
+            "copy the data into a file and open that",
+        )
+    if path.is_dir():
+        field = hcs_plate_field(path)
+        if field is not None:
+            well = field.replace("/", "")
+            return (
+                "is an OME-Zarr HCS plate, not an OME-Arrow table",
+                f"open it as the images of a profile table (arrowscope view "
+                f"--profiles TABLE --image-table {path}), or convert one field: "
+                f"arrowscope convert {path}/{field} {well}.ome.parquet",
+            )
+        if is_zarr_folder(path):
+            return "is a Zarr folder, not an OME-Arrow table", _CONVERT_HINT.format(
+                name=str(path), stem=stem if path.name != stem else path.name
+            )
+        return (
+            "is a folder, not an OME-Arrow chunk dataset "
+            "(it has no images.parquet and chunks.parquet)",
+            "open a file inside it, or a chunk dataset folder",
+        )
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+        size = path.stat().st_size
+    except PermissionError as exc:
+        raise denied(str(path)) from exc
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}", None
+    if size == 0:
+        return "is an empty file", "was it still being written?"
+    image = by_magic(head, IMAGE_FORMATS)
+    if image is not None:
+        title = "TIFF" if image.title.endswith("TIFF") else image.title
+        article = "an" if title[0] in "AEIOU" else "a"
+        return f"is {article} {title} image, not an OME-Arrow table", convert
+    if by_name(name, TEXT_FORMATS) is not None:
+        return "is a CSV/TSV table, not an OME-Arrow table", None
+    return (
+        "is not a Parquet or Arrow IPC file (bad magic bytes)",
+        "is the file truncated or of another format?",
+    )

@@ -23,7 +23,8 @@ import pyarrow as pa
 
 from ..errors import ArrowscopeError, CorruptFileError, NotOmeArrowError
 from .cache import ROW_GROUP_CACHE
-from .stores import Store, denied, filesystem_of, is_uri, open_store, sniff
+from .formats import denied
+from .stores import Store, filesystem_of, is_uri, open_store, sniff
 
 PathLike = str | os.PathLike[str]
 

@@ -1,12 +1,15 @@
 """One store interface over every place an Arrow table lives.
 
-A :class:`Store` knows one format (Parquet, Arrow IPC, an in-memory table,
-Lance) on one filesystem (local, or any ``pyarrow.fs`` filesystem: S3, GCS,
-HTTP, fsspec through ``PyFileSystem(FSSpecHandler(...))``). It offers the few
-things everything above needs: the schema and metadata, the row counts of
-its groups (row groups, record batches, Lance rows), reading some columns of
-one group or of every row, and a cache token. Caches, laziness, projection of
-nested fields and errors live above it, once, in
+A :class:`~arrowscope.core.images.storebase.Store` knows one format (Parquet,
+Arrow IPC, an in-memory table here; Lance and Vortex, read by row position,
+in :mod:`~arrowscope.core.images.rowstores`) on one filesystem (local, or any
+``pyarrow.fs`` filesystem: S3, GCS, HTTP, fsspec through
+``PyFileSystem(FSSpecHandler(...))``). It offers the few things everything
+above needs: the schema and metadata, the row counts of its groups (row
+groups or pieces of huge ones, record batches, runs of Lance rows), reading
+some columns of one group, of a span of groups, of given rows or of every
+row, and a cache token. Caches, laziness, projection of nested fields and
+errors live above it, once, in
 :class:`~arrowscope.core.images.sources.TableSource`.
 
 The format is chosen as ``pyarrow.dataset`` chooses: by magic bytes (Parquet
@@ -17,7 +20,6 @@ The format is chosen as ``pyarrow.dataset`` chooses: by magic bytes (Parquet
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,22 +30,15 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from ..errors import (
-    AccessError,
     CorruptFileError,
     MissingFileError,
     SchemaError,
     UnsupportedError,
 )
-from .formats import (
-    IMAGE_FORMATS,
-    LANCE,
-    TABLE_FORMATS,
-    TEXT_FORMATS,
-    by_magic,
-    by_name,
-)
-from .locations import check_regular, is_remote_text, special_kind
+from .formats import LANCE, TABLE_FORMATS, by_magic, by_name, denied, describe_foreign
+from .locations import check_regular, is_remote_text
 from .parquet import parquet_file
+from .storebase import Store, decoded_row_bytes
 
 LANCE_VERSIONS = LANCE.folder or "_versions"
 PathLike = str | os.PathLike[str]
@@ -174,57 +169,6 @@ def open_remote(fs: pafs.FileSystem, info: pafs.FileInfo) -> Any:
         return fs.open_input_file(info.path)
 
 
-def denied(path: Any) -> AccessError:
-    """The one error for a file that exists but may not be read."""
-    return AccessError(
-        "cannot be read: permission denied",
-        path=path,
-        hint="check the file's permissions",
-    )
-
-
-class Store:
-    """What every format offers the layers above (see the module docstring)."""
-
-    format = "?"
-    #: Whether :meth:`read_group` takes Parquet leaf paths (``col.f.list.element.x``)
-    #: and reads only those leaves; other stores read whole top-level columns.
-    nested_projection = False
-
-    def __init__(self, location: str) -> None:
-        self.location = location
-        self.schema: pa.Schema = pa.schema([])
-        self.group_rows: list[int] = [0]
-        self.token: tuple[Any, ...] = (location,)
-        self._lock = threading.Lock()
-
-    def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
-        raise NotImplementedError
-
-    def read(self, columns: Sequence[str]) -> pa.Table:
-        """Some columns of every row."""
-        parts = [self.read_group(g, columns) for g in range(len(self.group_rows))]
-        return pa.concat_tables(parts) if parts else self.schema.empty_table()
-
-    def leaves(self) -> list[str] | None:
-        """Parquet leaf column paths (None for other formats)."""
-        return None
-
-    def leaf_value_counts(self, leaf: int) -> list[int] | None:
-        """Per group, the value count of one leaf column, from the footer."""
-        return None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_lock"] = None
-        state["_handle"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
-
 class _FileStore(Store):
     """A store backed by one file, opened lazily and reopened after pickling."""
 
@@ -329,7 +273,7 @@ class ParquetStore(_FileStore):
                     self._narrow = (key, self.handle().read_row_group(rg, columns=cols))
                 return self._narrow[1].slice(start, rows)
             if cols is not None and len(cols) > WIDE_COLUMNS:
-                return self._wide_piece(rg, start, rows, cols)
+                return self._wide_rows(rg, np.arange(start, start + rows), cols)
             return self._piece(rg, start // per, per, cols)
 
     def _bytes(self, rg: int, cols: list[str]) -> int:
@@ -342,13 +286,69 @@ class ParquetStore(_FileStore):
             if leaf in wanted or leaf.split(".", 1)[0] in wanted
         )
 
-    def _wide_piece(self, rg: int, start: int, rows: int, cols: list[str]) -> pa.Table:
-        """Rows ``start:start + rows`` of many columns of a huge row group,
-        read :data:`WIDE_COLUMNS` columns at a time and copied out: memory is
-        one column batch of the group plus the piece, whatever the table's
-        width (pyarrow's batch reader holds the whole row group of every
-        column it reads)."""
-        index = pa.array(np.arange(start, start + rows, dtype=np.int64))
+    def spans(self, columns: Sequence[str], budget: int) -> list[range]:
+        """The pieces of one huge row group together up to ``budget`` bytes
+        of ``columns`` (each read of part of a row group decodes its pages
+        whole: fewer, larger spans decode them fewer times); whole row groups
+        together only while small (a quarter of ``budget``): reading them
+        apart decodes nothing twice, and memory stays near one group."""
+        meta = self.handle().metadata
+        row_bytes = decoded_row_bytes(self.schema, columns)
+        out: list[range] = []
+        held, last = 0, None  # bytes in the last span; its row group, if pieces
+        for g, (rg, _start, rows, per) in enumerate(self._pieces):
+            size = rows * row_bytes
+            whole = per >= meta.row_group(rg).num_rows
+            if out and (
+                (not whole and last == rg and held + size <= budget)
+                or (whole and last is None and held + size <= budget // 4)
+            ):
+                out[-1] = range(out[-1].start, g + 1)
+                held += size
+                continue
+            out.append(range(g, g + 1))
+            held, last = size, None if whole else rg
+        return out
+
+    def read_span(self, span: range, columns: Sequence[str] | None) -> pa.Table:
+        if len(span) < 2 or columns is None or len(columns) <= WIDE_COLUMNS:
+            return super().read_span(span, columns)
+        rg, first = self._pieces[span.start][:2]
+        last, start, rows, _ = self._pieces[span.stop - 1]
+        if last != rg:  # not pieces of one row group
+            return super().read_span(span, columns)
+        with self._lock:  # one pass over the group's columns for every piece
+            return self._wide_rows(rg, np.arange(first, start + rows), list(columns))
+
+    def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
+        """Rows of a huge row group are taken in one pass over its columns
+        (a piece at a time would decode its pages once per piece)."""
+        rows = np.asarray(rows, np.int64)
+        meta = self.handle().metadata
+        sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        where = np.searchsorted(starts, rows, side="right") - 1
+        cols = list(columns)
+        parts = []
+        per = {p[0]: p[3] for p in self._pieces}  # rows a piece, by row group
+        for rg in np.unique(where).tolist():
+            mine = rows[where == rg]
+            if per[rg] < sizes[rg] and len(cols) > WIDE_COLUMNS:
+                with self._lock:
+                    parts.append(self._wide_rows(rg, mine - starts[rg], cols))
+            else:  # a whole row group, or a few columns of the pieces holding them
+                parts.append(super().take(mine, cols))
+        if not parts:
+            return pa.schema([self.schema.field(c) for c in cols]).empty_table()
+        return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+
+    def _wide_rows(self, rg: int, rows: np.ndarray, cols: list[str]) -> pa.Table:
+        """Rows ``rows`` (positions in row group ``rg``) of many columns,
+        read :data:`WIDE_COLUMNS` columns of the whole group at a time and
+        copied out: memory is one column batch of the group plus the rows,
+        whatever the table's width (pyarrow's batch reader holds the whole
+        row group of every column it reads)."""
+        index = pa.array(np.asarray(rows, np.int64))
         parts = []
         for i in range(0, len(cols), WIDE_COLUMNS):
             batch = self.handle().read_row_group(rg, columns=cols[i : i + WIDE_COLUMNS])
@@ -450,38 +450,6 @@ class MemoryStore(Store):
         return self.table.select(list(columns))
 
 
-class LanceStore(Store):
-    """A Lance dataset: every row is its own group, read with a ``take``."""
-
-    format = "lance"
-
-    def __init__(self, uri: str, location: str) -> None:
-        super().__init__(location)
-        self.uri = uri
-        self._handle: Any = None
-        ds = self.handle()
-        self.schema = ds.schema
-        n = ds.count_rows()
-        self.group_rows = [1] * n or [0]
-        self.token = ("lance", uri, ds.version)
-
-    def handle(self) -> Any:
-        if self._handle is None:
-            lance = _import_extra("lance", "lance")
-            self._handle = lance.dataset(self.uri)
-        return self._handle
-
-    def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
-        with self._lock:
-            return self.handle().take(
-                [group], columns=None if columns is None else list(columns)
-            )
-
-    def read(self, columns: Sequence[str]) -> pa.Table:
-        with self._lock:
-            return self.handle().to_table(columns=list(columns))
-
-
 class MultiStore(Store):
     """Several files of one table (a warehouse table's data files) as one store.
 
@@ -520,6 +488,36 @@ class MultiStore(Store):
     def read(self, columns: Sequence[str]) -> pa.Table:
         return pa.concat_tables([p.read(columns) for p in self.parts])
 
+    def _first_groups(self) -> list[int]:
+        return np.cumsum([0, *(len(p.group_rows) for p in self.parts)]).tolist()
+
+    def spans(self, columns: Sequence[str], budget: int) -> list[range]:
+        """Each file's own spans (a span never crosses files)."""
+        return [
+            range(first + s.start, first + s.stop)
+            for part, first in zip(self.parts, self._first_groups(), strict=False)
+            for s in part.spans(columns, budget)
+        ]
+
+    def read_span(self, span: range, columns: Sequence[str] | None) -> pa.Table:
+        k, g = self._where[span.start]
+        if self._where[span.stop - 1][0] != k:
+            return super().read_span(span, columns)
+        return self.parts[k].read_span(range(g, g + len(span)), columns)
+
+    def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
+        rows = np.asarray(rows, np.int64)
+        sizes = [sum(p.group_rows) for p in self.parts]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        where = np.searchsorted(starts, rows, side="right") - 1
+        parts = [
+            self.parts[k].take(rows[where == k] - starts[k], columns)
+            for k in np.unique(where).tolist()
+        ]
+        if not parts:
+            return super().take(rows, columns)
+        return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+
     def leaves(self) -> list[str] | None:
         return self.parts[0].leaves()
 
@@ -528,72 +526,6 @@ class MultiStore(Store):
         if any(c is None for c in counts):
             return None
         return [n for c in counts for n in c or []]
-
-
-class VortexStore(Store):
-    """A Vortex file: every row is its own group, read with an indexed scan.
-
-    Vortex returns ``string_view`` (and drops schema metadata): values are
-    cast back to the plain Arrow types of the OME-Arrow schema.
-    """
-
-    format = "vortex"
-
-    def __init__(self, path: str, location: str) -> None:
-        super().__init__(location)
-        self.path = path
-        self._handle: Any = None
-        f = self.handle()
-        self.schema = pa.schema(
-            [pa.field(fl.name, plain_type(fl.type)) for fl in f.dtype.to_arrow_schema()]
-        )
-        self.group_rows = [1] * int(f.footer.row_count) or [0]
-        stat = os.stat(path)
-        self.token = ("vortex", str(Path(path).resolve()), stat.st_mtime_ns)
-
-    def handle(self) -> Any:
-        if self._handle is None:
-            self._handle = _import_extra("vortex", "vortex").open(self.path)
-        return self._handle
-
-    def _scan(self, columns: Sequence[str] | None, rows: list[int] | None) -> pa.Table:
-        vx = _import_extra("vortex", "vortex")
-        names = list(columns) if columns is not None else self.schema.names
-        indices = None if rows is None else vx.array(pa.array(rows, pa.uint64()))
-        with self._lock:
-            got = self.handle().scan(projection=names, indices=indices).read_all()
-        arr = got.to_arrow_array()
-        table = pa.Table.from_struct_array(arr) if len(arr) else None
-        target = pa.schema([self.schema.field(n) for n in names])
-        if table is None:
-            return target.empty_table()
-        return table.select(names).cast(target)
-
-    def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
-        return self._scan(columns, [group])
-
-    def read(self, columns: Sequence[str]) -> pa.Table:
-        return self._scan(columns, None)
-
-
-def plain_type(dtype: pa.DataType) -> pa.DataType:
-    """``dtype`` with view and large variants replaced by plain Arrow types."""
-    if pa.types.is_string_view(dtype) or pa.types.is_large_string(dtype):
-        return pa.string()
-    if pa.types.is_binary_view(dtype):
-        return pa.large_binary()
-    if pa.types.is_struct(dtype):
-        return pa.struct(
-            [
-                pa.field(f.name, plain_type(f.type), f.nullable)
-                for f in (dtype.field(i) for i in range(dtype.num_fields))
-            ]
-        )
-    if pa.types.is_list(dtype) or pa.types.is_list_view(dtype):
-        return pa.list_(plain_type(dtype.value_type))
-    if pa.types.is_large_list(dtype) or pa.types.is_large_list_view(dtype):
-        return pa.large_list(plain_type(dtype.value_type))
-    return dtype
 
 
 class _BatchList:
@@ -608,16 +540,6 @@ class _BatchList:
 
     def get_batch(self, i: int) -> pa.RecordBatch:
         return self._batches[i]
-
-
-def _import_extra(module: str, extra: str) -> Any:
-    try:
-        return __import__(module)
-    except ImportError as exc:
-        raise UnsupportedError(
-            f"reading this format needs the {module!r} package",
-            hint=f"pip install 'arrowscope[{extra}]'",
-        ) from exc
 
 
 def open_store(
@@ -661,6 +583,8 @@ def open_store(
             return ParquetStore(fs, path, location, info)
         if fmt == "ipc":
             return IpcStore(fs, path, location, info)
+        if fmt in ("lance", "vortex"):
+            from .rowstores import LanceStore, VortexStore
         if fmt == "lance":
             if fs is not None and filesystem is not None:
                 raise UnsupportedError(
@@ -690,66 +614,6 @@ def _by_suffix(path: str) -> str | None:
     (Parquet and IPC check their magic when they open)."""
     fmt = by_name(path, TABLE_FORMATS)
     return fmt.name if fmt is not None and fmt.magic and not fmt.extra else None
-
-
-_CONVERT_HINT = "convert it first: arrowscope convert {name} {stem}.ome.parquet"
-
-
-def describe_foreign(path: Path) -> tuple[str, str | None]:
-    """What a path that is not a Parquet/IPC table is, and what to do about it."""
-    name, stem = path.name, path.name.split(".")[0] or "image"
-    convert = _CONVERT_HINT.format(name=str(path), stem=stem)
-    if not os.path.lexists(path):
-        return "no such file or folder", None
-    kind = special_kind(path)
-    if kind is not None:
-        return (
-            f"is a {kind}, not a file (reading it could wait forever); "
-            "nothing was opened",
-            "copy the data into a file and open that",
-        )
-    if path.is_dir():
-        from .formats import hcs_plate_field, is_zarr_folder
-
-        field = hcs_plate_field(path)
-        if field is not None:
-            well = field.replace("/", "")
-            return (
-                "is an OME-Zarr HCS plate, not an OME-Arrow table",
-                f"open it as the images of a profile table (arrowscope view "
-                f"--profiles TABLE --image-table {path}), or convert one field: "
-                f"arrowscope convert {path}/{field} {well}.ome.parquet",
-            )
-        if is_zarr_folder(path):
-            return "is a Zarr folder, not an OME-Arrow table", _CONVERT_HINT.format(
-                name=str(path), stem=stem if path.name != stem else path.name
-            )
-        return (
-            "is a folder, not an OME-Arrow chunk dataset "
-            "(it has no images.parquet and chunks.parquet)",
-            "open a file inside it, or a chunk dataset folder",
-        )
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-        size = path.stat().st_size
-    except PermissionError as exc:
-        raise denied(str(path)) from exc
-    except OSError as exc:
-        return f"cannot be read: {exc.strerror or exc}", None
-    if size == 0:
-        return "is an empty file", "was it still being written?"
-    image = by_magic(head, IMAGE_FORMATS)
-    if image is not None:
-        title = "TIFF" if image.title.endswith("TIFF") else image.title
-        article = "an" if title[0] in "AEIOU" else "a"
-        return f"is {article} {title} image, not an OME-Arrow table", convert
-    if by_name(name, TEXT_FORMATS) is not None:
-        return "is a CSV/TSV table, not an OME-Arrow table", None
-    return (
-        "is not a Parquet or Arrow IPC file (bad magic bytes)",
-        "is the file truncated or of another format?",
-    )
 
 
 def _not_a_table(fs: pafs.FileSystem | None, path: str, location: str) -> Exception:

@@ -235,7 +235,7 @@ class Resolved:
                 stem = self.source.name.split(".")[0] or "image"
                 hint = _CONVERT.replace("IMAGE IMAGE", f"{self.source} {stem}")
             elif isinstance(self.source, Path):
-                from ..images.stores import describe_foreign
+                from ..images.formats import describe_foreign
 
                 hint = describe_foreign(self.source)[1] or hint
             return NotOmeArrowError(

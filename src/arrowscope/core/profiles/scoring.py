@@ -22,6 +22,8 @@ from ..errors import ArrowscopeError, SchemaError
 PREDICTED = "Metadata_predicted_class"
 #: the features' float64 matrix of one prediction, at most (about)
 SCORE_BYTES = 32 * 2**20
+#: the table is scored in spans of about this many bytes of the columns read
+SCAN_BYTES = 64 * 2**20
 PROB_PREFIX = "Metadata_p_"
 
 
@@ -40,15 +42,18 @@ def score_schema(
 
 def score_group(
     store: Any,
-    group: int,
+    span: range | int,
     trained: Any,
     keys: Sequence[str],
     threads: int | None = None,
 ) -> pa.Table:
-    """The scores of one row group: here, its rows predicted a slice per
-    thread on the cores this process may use; on a dask worker (or with
-    ``threads=1``) on one thread, dask being the one level of parallelism."""
-    part = store.read_group(group, [*keys, *trained.features])
+    """The scores of a group or a span of groups (:meth:`Store.spans`): here,
+    its rows predicted a slice per thread on the cores this process may use;
+    on a dask worker (or with ``threads=1``) on one thread, dask being the
+    one level of parallelism."""
+    if isinstance(span, int):
+        span = range(span, span + 1)
+    part = store.read_span(span, [*keys, *trained.features])
     best, proba = predict_rows(trained, part, threads)
     n = len(trained.classes)
     cols = [part.column(k) for k in keys]
@@ -107,44 +112,50 @@ def score_all(
     cancel: Any = None,
     client: Any = None,
 ) -> Path:
-    """Score every row of ``source`` (a TableRows's store) row group by row
-    group into ``out``: keys, ``Metadata_predicted_class`` and one
-    ``Metadata_p_<class>`` per class. Memory stays near one row group (with
-    ``client``, a dask cluster scores a few groups per worker at a time and
-    they are written in order); the file is written atomically (a cancel
-    leaves no file)."""
+    """Score every row of ``source`` (a TableSource) into ``out``: keys,
+    ``Metadata_predicted_class`` and one ``Metadata_p_<class>`` per class.
+    The rows are read in spans of about :data:`SCAN_BYTES` of the columns the
+    model reads, however the file's groups were written (one huge row group
+    is read in a few passes, a Lance table's rows thousands at a time), so
+    memory stays near one span (with ``client``, a dask cluster scores a few
+    spans per worker at a time and they are written in order). ``progress``
+    is called with the cells scored and the table's cells; the file is
+    written atomically (a cancel leaves no file)."""
     from ..images.atomic import atomic_target
     from ..images.parquet import parquet_writer
 
     store = source.store
-    groups = source.num_groups
+    spans = store.spans([*keys, *trained.features], SCAN_BYTES)
     schema = score_schema(source.schema, keys, trained.classes).remove_metadata()
     parts = (
-        _scored_on(client, store, groups, trained, keys)
+        _scored_on(client, store, spans, trained, keys)
         if client is not None
-        else (score_group(store, g, trained, keys) for g in range(groups))
+        else (score_group(store, span, trained, keys) for span in spans)
     )
     with (
         atomic_target(Path(out)) as tmp,
         parquet_writer(tmp, schema, compression="zstd") as writer,
     ):
-        for g in range(groups):
+        done, total = 0, source.num_rows
+        for _ in spans:
             if cancel is not None and cancel.is_set():
                 _cancel(parts)
                 raise ArrowscopeError(
                     "scoring cancelled; nothing was written", path=out
                 )
-            writer.write_table(next(parts))
+            part = next(parts)
+            writer.write_table(part)
+            done += part.num_rows
             if progress is not None:
-                progress(g + 1, groups)
+                progress(done, total)
     return Path(out)
 
 
 def _scored_on(
-    client: Any, store: Any, groups: int, trained: Any, keys: Sequence[str]
+    client: Any, store: Any, spans: list[range], trained: Any, keys: Sequence[str]
 ) -> Any:
-    """Scores of each group in order, computed on a dask cluster: a window of
-    two groups per worker in flight, so the client holds a few groups only."""
+    """Scores of each span in order, computed on a dask cluster: a window of
+    two spans per worker in flight, so the client holds a few spans only."""
     from collections import deque
 
     workers = max(1, len(client.scheduler_info().get("workers", {})))
@@ -153,13 +164,13 @@ def _scored_on(
     pending: deque[Any] = deque()
     submitted = 0
     try:
-        for _ in range(groups):
-            while submitted < groups and len(pending) < window:
+        for _ in spans:
+            while submitted < len(spans) and len(pending) < window:
                 pending.append(
                     client.submit(
                         score_group,
                         store_f,
-                        submitted,
+                        spans[submitted],
                         model_f,
                         list(keys),
                         1,
@@ -257,24 +268,13 @@ def fetch_rows(
 
 
 def take_rows(source: Any, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
-    """``columns`` of ``rows`` (in that order), read one row group at a time:
-    a few hundred labelled cells of a million-row table never load it whole."""
-    order = np.argsort(rows, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(source.store.group_rows)])
-    parts, placed = [], []
-    for g in range(source.num_groups):
-        lo, hi = int(starts[g]), int(starts[g + 1])
-        mine = order[(rows[order] >= lo) & (rows[order] < hi)]
-        if len(mine):
-            part = source.store.read_group(g, list(columns))
-            parts.append(part.take(pa.array(rows[mine] - lo)))
-            placed.append(mine)
-    if not parts:
-        return pa.table({c: pa.array([], source.schema.field(c).type) for c in columns})
-    table = pa.concat_tables(parts)
-    back = np.empty(len(rows), np.int64)
-    back[np.concatenate(placed)] = np.arange(len(rows))
-    return table.take(pa.array(back))
+    """``columns`` of ``rows`` (in that order; a row may come twice), reading
+    only the groups that hold them, each once: a few hundred labelled cells
+    of a million-row table never load it whole."""
+    rows = np.asarray(rows, np.int64)
+    unique, back = np.unique(rows, return_inverse=True)
+    table = source.store.take(unique, list(columns))
+    return table.take(pa.array(back.astype(np.int64)))
 
 
 class RowCache:

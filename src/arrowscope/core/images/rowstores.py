@@ -1,0 +1,191 @@
+"""Stores whose rows are read by position: Lance datasets and Vortex files.
+
+Both read any set of rows directly (a Lance ``take``, a Vortex indexed
+scan), so their groups are made here rather than found in the file: rows
+are read about :data:`GROUP_BYTES` of the stored table at a time (a profile
+table's rows are a kilobyte each: one row a group would make a table of a
+million cells a million reads), and a row as large as an image,
+:data:`ALONE_BYTES` or more, is a group of its own, so showing one image
+reads that image only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import UnsupportedError
+from .storebase import Store
+
+#: rows are read together up to about this many bytes of the stored table
+GROUP_BYTES = 16 * 2**20
+#: a row at least this large where it is stored (an image) is read alone
+ALONE_BYTES = 64 * 2**10
+
+
+def even_groups(rows: int, stored_bytes: int | None) -> list[int]:
+    """Row counts of consecutive groups of about :data:`GROUP_BYTES` of a
+    table of ``rows`` rows stored in ``stored_bytes`` (unknown: a row a
+    group, which is never wrong, only slow for small rows)."""
+    if rows <= 0:
+        return [0]
+    per_row = stored_bytes / rows if stored_bytes else ALONE_BYTES
+    per = 1 if per_row >= ALONE_BYTES else max(1, int(GROUP_BYTES // max(per_row, 1)))
+    per = min(per, rows)
+    return [min(per, rows - start) for start in range(0, rows, per)]
+
+
+class _RowStore(Store):
+    """Groups of consecutive rows, each read by its positions."""
+
+    def _set_groups(self, rows: int, stored_bytes: int | None) -> None:
+        self.group_rows = even_groups(rows, stored_bytes)
+        self._per = self.group_rows[0] or 1
+
+    def _rows(self, group: int) -> np.ndarray:
+        start = group * self._per
+        return np.arange(start, start + self.group_rows[group], dtype=np.int64)
+
+    def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
+        return self._take(self._rows(group), columns)
+
+    def read_span(self, span: range, columns: Sequence[str] | None) -> pa.Table:
+        if not len(span):
+            return self._take(np.empty(0, np.int64), columns)
+        first = span.start * self._per
+        stop = span.stop - 1
+        last = stop * self._per + self.group_rows[stop]
+        return self._take(np.arange(first, last, dtype=np.int64), columns)
+
+    def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
+        return self._take(np.asarray(rows, np.int64), columns)
+
+    def _take(self, rows: np.ndarray, columns: Sequence[str] | None) -> pa.Table:
+        raise NotImplementedError
+
+
+class LanceStore(_RowStore):
+    """A Lance dataset: its rows read with a ``take`` of their positions."""
+
+    format = "lance"
+
+    def __init__(self, uri: str, location: str) -> None:
+        super().__init__(location)
+        self.uri = uri
+        self._handle: Any = None
+        ds = self.handle()
+        self.schema = ds.schema
+        self._set_groups(ds.count_rows(), _lance_bytes(ds))
+        self.token = ("lance", uri, ds.version)
+
+    def handle(self) -> Any:
+        if self._handle is None:
+            lance = import_extra("lance", "lance")
+            self._handle = lance.dataset(self.uri)
+        return self._handle
+
+    def _take(self, rows: np.ndarray, columns: Sequence[str] | None) -> pa.Table:
+        with self._lock:
+            return self.handle().take(
+                rows, columns=None if columns is None else list(columns)
+            )
+
+    def read(self, columns: Sequence[str]) -> pa.Table:
+        with self._lock:
+            return self.handle().to_table(columns=list(columns))
+
+
+def _lance_bytes(ds: Any) -> int | None:
+    """The dataset's data files' bytes, from its manifest (no file is read)."""
+    total = 0
+    for fragment in ds.get_fragments():
+        for data in fragment.metadata.files:
+            size = getattr(data, "file_size_bytes", None)
+            if not size:
+                return None
+            total += int(size)
+    return total
+
+
+class VortexStore(_RowStore):
+    """A Vortex file: its rows read with an indexed scan.
+
+    Vortex returns ``string_view`` (and drops schema metadata): values are
+    cast back to the plain Arrow types of the OME-Arrow schema.
+    """
+
+    format = "vortex"
+
+    def __init__(self, path: str, location: str) -> None:
+        super().__init__(location)
+        self.path = path
+        self._handle: Any = None
+        f = self.handle()
+        self.schema = pa.schema(
+            [pa.field(fl.name, plain_type(fl.type)) for fl in f.dtype.to_arrow_schema()]
+        )
+        stat = os.stat(path)
+        self._set_groups(int(f.footer.row_count), stat.st_size)
+        self.token = ("vortex", str(Path(path).resolve()), stat.st_mtime_ns)
+
+    def handle(self) -> Any:
+        if self._handle is None:
+            self._handle = import_extra("vortex", "vortex").open(self.path)
+        return self._handle
+
+    def _scan(self, columns: Sequence[str] | None, rows: np.ndarray | None) -> pa.Table:
+        vx = import_extra("vortex", "vortex")
+        names = list(columns) if columns is not None else self.schema.names
+        target = pa.schema([self.schema.field(n) for n in names])
+        if rows is not None and not len(rows):
+            return target.empty_table()
+        indices = None if rows is None else vx.array(pa.array(rows, pa.uint64()))
+        with self._lock:
+            got = self.handle().scan(projection=names, indices=indices).read_all()
+        arr = got.to_arrow_array()
+        table = pa.Table.from_struct_array(arr) if len(arr) else None
+        if table is None:
+            return target.empty_table()
+        return table.select(names).cast(target)
+
+    def _take(self, rows: np.ndarray, columns: Sequence[str] | None) -> pa.Table:
+        return self._scan(columns, rows)
+
+    def read(self, columns: Sequence[str]) -> pa.Table:
+        return self._scan(columns, None)
+
+
+def plain_type(dtype: pa.DataType) -> pa.DataType:
+    """``dtype`` with view and large variants replaced by plain Arrow types."""
+    if pa.types.is_string_view(dtype) or pa.types.is_large_string(dtype):
+        return pa.string()
+    if pa.types.is_binary_view(dtype):
+        return pa.large_binary()
+    if pa.types.is_struct(dtype):
+        return pa.struct(
+            [
+                pa.field(f.name, plain_type(f.type), f.nullable)
+                for f in (dtype.field(i) for i in range(dtype.num_fields))
+            ]
+        )
+    if pa.types.is_list(dtype) or pa.types.is_list_view(dtype):
+        return pa.list_(plain_type(dtype.value_type))
+    if pa.types.is_large_list(dtype) or pa.types.is_large_list_view(dtype):
+        return pa.large_list(plain_type(dtype.value_type))
+    return dtype
+
+
+def import_extra(module: str, extra: str) -> Any:
+    """``module``, or an error naming the extra that installs it."""
+    try:
+        return __import__(module)
+    except ImportError as exc:
+        raise UnsupportedError(
+            f"reading this format needs the {module!r} package",
+            hint=f"pip install 'arrowscope[{extra}]'",
+        ) from exc
