@@ -528,3 +528,43 @@ def test_labels_match_by_key_codes_and_an_empty_key_part_names_no_cell():
     empty = pa.table({"P": [None, "b"], "O": [1, 1], CLASS_COLUMN: ["x", "y"]})
     with pytest.raises(SchemaError, match=r"label row 0 .*no cell"):
         match_labels(keys, empty)
+
+
+def test_scikit_learn_loads_while_the_cells_are_read(screen, tmp_path):
+    """In a fresh process, scikit-learn is imported on a thread while the
+    labelled cells are read; the interpreter's switch interval is back to
+    what it was once it has loaded, and the model is the one a process that
+    imported scikit-learn first trains."""
+    import subprocess
+    import sys
+
+    path, table, truth = screen
+    labels = tmp_path / "labels.csv"
+    pa.csv.write_csv(_labels(table, truth, _picks(truth, 20, 30)), labels)
+    code = (
+        "import sys, threading\n"
+        "started, start = [], threading.Thread.start\n"
+        "threading.Thread.start = lambda w: started.append(w) or start(w)\n"
+        "from arrowscope.core.profiles.classify import classify_table\n"
+        "before = sys.getswitchinterval()\n"
+        f"t = classify_table({str(path)!r}, {str(labels)!r}, sys.argv[1], folds=0)\n"
+        "loads = [w for w in started if w.name.endswith('sklearn')]\n"
+        "[w.join() for w in loads]\n"
+        "assert sys.getswitchinterval() == before, sys.getswitchinterval()\n"
+        "print(len(loads), sorted(t.importances)[:3])\n"
+    )
+    first = tmp_path / "first.parquet"
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(first)], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    warm = tmp_path / "warm.parquet"
+    run2 = subprocess.run(
+        [sys.executable, "-c", "import sklearn.ensemble\n" + code, str(warm)],
+        capture_output=True,
+        text=True,
+    )
+    assert run2.returncode == 0, run2.stderr
+    assert run.stdout.startswith("1 ") and run2.stdout.startswith("0 ")
+    assert run.stdout[1:] == run2.stdout[1:]  # the same model either way
+    assert pq.read_table(first).equals(pq.read_table(warm))
