@@ -166,7 +166,7 @@ class ClassifierWidget(_SessionWidget):
         self.stop_b.clicked.connect(self.cancel)
         self.bar = QProgressBar()
         self.bar.setVisible(False)
-        #: (row groups scored, of) in the last Score all
+        #: (cells scored, of) in the last Score all
         self.progress = (0, 0)
 
         # the panel scrolls in a short dock rather than squeezing its parts

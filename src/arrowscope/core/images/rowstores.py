@@ -1,12 +1,14 @@
 """Stores whose rows are read by position: Lance datasets and Vortex files.
 
-Both read any set of rows directly (a Lance ``take``, a Vortex indexed
-scan), so their groups are made here rather than found in the file: rows
-are read about :data:`GROUP_BYTES` of the stored table at a time (a profile
-table's rows are a kilobyte each: one row a group would make a table of a
-million cells a million reads), and a row as large as an image,
-:data:`ALONE_BYTES` or more, is a group of its own, so showing one image
-reads that image only.
+Both read any set of rows directly (a Lance ``take`` or range scan, a
+Vortex indexed scan), so their groups are made here rather than found in the
+file. A table of images (any nested or binary column: an OME-Arrow struct, a
+blob) is read a row at a time, so showing one image reads that image only; a
+flat table (profiles: numbers and text) about :data:`GROUP_BYTES` of the
+stored table at a time, since its rows are a kilobyte each and one row a
+group would make a table of a million cells a million reads. Whole tables
+are read in spans of many groups either way
+(:meth:`~arrowscope.core.images.storebase.Store.spans`).
 """
 
 from __future__ import annotations
@@ -22,10 +24,8 @@ import pyarrow as pa
 from ..errors import UnsupportedError
 from .storebase import Store
 
-#: rows are read together up to about this many bytes of the stored table
+#: a flat table's rows are read together up to about this many stored bytes
 GROUP_BYTES = 16 * 2**20
-#: a row at least this large where it is stored (an image) is read alone
-ALONE_BYTES = 64 * 2**10
 
 
 def even_groups(rows: int, stored_bytes: int | None) -> list[int]:
@@ -34,16 +34,28 @@ def even_groups(rows: int, stored_bytes: int | None) -> list[int]:
     group, which is never wrong, only slow for small rows)."""
     if rows <= 0:
         return [0]
-    per_row = stored_bytes / rows if stored_bytes else ALONE_BYTES
-    per = 1 if per_row >= ALONE_BYTES else max(1, int(GROUP_BYTES // max(per_row, 1)))
-    per = min(per, rows)
+    per_row = max(stored_bytes / rows, 1) if stored_bytes else GROUP_BYTES
+    per = min(max(1, int(GROUP_BYTES // per_row)), rows)
     return [min(per, rows - start) for start in range(0, rows, per)]
+
+
+def holds_images(schema: pa.Schema) -> bool:
+    """Whether a table has a column of images or blobs (nested or binary)."""
+    return any(
+        pa.types.is_nested(f.type)
+        or pa.types.is_binary(f.type)
+        or pa.types.is_large_binary(f.type)
+        or pa.types.is_binary_view(f.type)
+        for f in schema
+    )
 
 
 class _RowStore(Store):
     """Groups of consecutive rows, each read by its positions."""
 
     def _set_groups(self, rows: int, stored_bytes: int | None) -> None:
+        if holds_images(self.schema):
+            stored_bytes = None  # a row a group: an image is read alone
         self.group_rows = even_groups(rows, stored_bytes)
         self._per = self.group_rows[0] or 1
 
@@ -165,7 +177,13 @@ class VortexStore(_RowStore):
         table = pa.Table.from_struct_array(arr) if len(arr) else None
         if table is None:
             return target.empty_table()
-        return table.select(names).cast(target)
+        table = table.select(names).cast(target)
+        if rows is not None:
+            # Vortex hands back slices of all it decoded (a nested column's
+            # whole split for one row): copied out, a row holds only itself
+            # (50 crops read and kept in the group cache held 9.7 GB, not 5 MB)
+            table = table.take(pa.array(np.arange(table.num_rows)))
+        return table
 
     def _take(self, rows: np.ndarray, columns: Sequence[str] | None) -> pa.Table:
         return self._scan(columns, rows)

@@ -39,7 +39,7 @@ def sniff_format(path: PathLike) -> str | None:
 
 
 class TableSource:
-    """A table of rows in groups (row groups, record batches, Lance rows).
+    """A table of rows in groups (row groups, record batches, runs of rows).
 
     Parameters
     ----------

@@ -4,9 +4,10 @@ The workflow of CellProfiler Analyst's Classifier on today's tables: cells are
 put in classes (bins) *by key* — a labels table holds the profile table's key
 columns and a ``Metadata_class`` column — a scikit-learn model is trained on
 their features (gradient boosting by default, a random forest as an option),
-cross-validated, and then every row is scored out of core, row group by row
-group, into a table of keys, ``Metadata_predicted_class`` and one
-``Metadata_p_<class>`` column per class.
+cross-validated, and then every row is scored out of core, a span of rows
+at a time (:func:`~arrowscope.core.profiles.scoring.score_all`), into a table
+of keys, ``Metadata_predicted_class`` and one ``Metadata_p_<class>`` column
+per class.
 
 A model is never saved as a pickle: :meth:`TrainedModel.save` writes what
 rebuilds it (the training rows' keys, classes and features, the parameters and
