@@ -8,8 +8,9 @@ coloured by a predicted class's share) from the synthetic demo, plate_map_sites.
 (the planted screen by site, coloured by the slope measured from the pixels); and, when
 ../shared/data is there, the same panels on real data: real_app.png (the
 ExampleHuman warehouse, QC run, a flagged cell selected), real_qc.png,
-real_gallery.png, real_scatter.png and real_classifier.png (PH3-bright cells
-against the others, trained and fetched), and real_no_images.png (the NF1
+real_gallery.png, real_scatter.png, real_classifier.png (PH3-bright cells
+against the others, trained and fetched) and real_classifier_scored.png (after
+Score all), and real_no_images.png (the NF1
 CellProfiler database, whose images are elsewhere) and real_fields.png (the
 Fields panel on the NF1 plate, measured from its pixels).
 """
@@ -194,6 +195,10 @@ def _real(shared: Path, out: Path) -> None:
     _wait(lambda: set(panel.gallery_rows) <= set(panel.predictions))
     _settle(viewer)
     panel.content.grab().save(str(out / "real_classifier.png"))
+    scored = panel.score_all(Path(tempfile.mkdtemp()) / "scores.parquet")
+    _wait(lambda: is_done(scored))
+    _settle(viewer)
+    panel.content.grab().save(str(out / "real_classifier_scored.png"))
     wait_for_workers()
     viewer.close()
     nf1 = shared / "cellprofiler_sqlite_nf1" / "all_cellprofiler.sqlite"
