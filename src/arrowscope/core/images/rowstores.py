@@ -85,7 +85,8 @@ class _RowStore(Store):
 
 
 class LanceStore(_RowStore):
-    """A Lance dataset: its rows read with a ``take`` of their positions."""
+    """A Lance dataset: a range of rows read with a scan, given rows with a
+    ``take`` of their positions."""
 
     format = "lance"
 
