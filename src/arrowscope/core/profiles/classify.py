@@ -20,6 +20,8 @@ import json
 import logging
 import os
 import re
+import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -81,17 +83,18 @@ def _sklearn() -> Any:
     return sklearn
 
 
+_IMPORTING = threading.Lock()  # held while scikit-learn loads on its thread
+
+
 def _sklearn_meanwhile() -> None:
     """Import scikit-learn on a thread (0.6 s in a fresh process, most of it
     SciPy) while the labelled cells are read: reading them is Arrow's C++
     decoding, which runs without the GIL. Each return from Arrow waits for
     the GIL while the import holds it, up to the switch interval (5 ms), so
     the interval is 0.5 ms until the import ends. Nothing to do once it is
-    imported (a retrain); the fit imports it again and reports what failed."""
-    import sys
-    import threading
-
-    if "sklearn" in sys.modules:
+    imported or loading (a retrain, a second panel); the fit imports it again
+    and reports what failed."""
+    if "sklearn" in sys.modules or not _IMPORTING.acquire(blocking=False):
         return
     interval = sys.getswitchinterval()
 
@@ -104,6 +107,7 @@ def _sklearn_meanwhile() -> None:
             pass
         finally:
             sys.setswitchinterval(interval)
+            _IMPORTING.release()
 
     sys.setswitchinterval(min(interval, 0.0005))
     threading.Thread(target=load, name="arrowscope-import-sklearn").start()
