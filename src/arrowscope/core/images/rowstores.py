@@ -59,10 +59,6 @@ class _RowStore(Store):
         self.group_rows = even_groups(rows, stored_bytes)
         self._per = self.group_rows[0] or 1
 
-    def _rows(self, group: int) -> np.ndarray:
-        start = group * self._per
-        return np.arange(start, start + self.group_rows[group], dtype=np.int64)
-
     def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
         return self.read_span(range(group, group + 1), columns)
 
