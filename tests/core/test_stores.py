@@ -376,3 +376,29 @@ def test_a_huge_row_groups_pieces_are_read_together_in_one_pass(tmp_path, monkey
     assert pa.concat_tables([store.read_span(s, names) for s in spans]).equals(table)
     assert len(store.spans(names, 4 * 1500 * row_bytes - 1)) == 4  # never past
     assert store.take(rows, names).equals(table.take(pa.array(rows)))
+
+
+def test_a_lance_tables_deleted_rows_are_skipped_in_every_read(tmp_path, monkeypatch):
+    """Positions are those of the rows still there: groups, spans and takes of
+    a Lance table with deletions give exactly what Lance itself reads."""
+    lance = pytest.importorskip("lance")
+    from arrowscope.core.images import rowstores
+
+    n = 5000
+    table = pa.table({"id": np.arange(n), "x": np.random.default_rng(6).random(n)})
+    path = tmp_path / "deleted.lance"
+    lance.write_dataset(table, path, max_rows_per_file=1500)
+    lance.dataset(path).delete("id % 7 = 0")
+    monkeypatch.setattr(rowstores, "GROUP_BYTES", 4096)
+    store = open_store(path)
+    kept = lance.dataset(path).to_table()
+    assert sum(store.group_rows) == kept.num_rows and len(store.group_rows) > 3
+    spans = store.spans(["id", "x"], 10_000)
+    got = pa.concat_tables([store.read_span(s, ["id", "x"]) for s in spans])
+    assert got.equals(kept)
+    rows = np.array([0, 10, 1300, 1301, 4000, kept.num_rows - 1])
+    assert (
+        store.take(rows, ["id"])
+        .column(0)
+        .equals(kept.column("id").take(pa.array(rows)).combine_chunks())
+    )
