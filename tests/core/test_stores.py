@@ -397,8 +397,5 @@ def test_a_lance_tables_deleted_rows_are_skipped_in_every_read(tmp_path, monkeyp
     got = pa.concat_tables([store.read_span(s, ["id", "x"]) for s in spans])
     assert got.equals(kept)
     rows = np.array([0, 10, 1300, 1301, 4000, kept.num_rows - 1])
-    assert (
-        store.take(rows, ["id"])
-        .column(0)
-        .equals(kept.column("id").take(pa.array(rows)).combine_chunks())
-    )
+    got = store.take(rows, ["id"]).column(0).to_pylist()
+    assert got == kept.column("id").take(pa.array(rows)).to_pylist()
