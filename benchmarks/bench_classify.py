@@ -22,8 +22,9 @@ run in proportion to its share, not several-fold.
 
 ``--layouts``: the same planted plate written three ways — one row group of
 the whole table (what pandas writes), 50,000-row groups and 20,000-row groups
-(what converters write) — and as a Lance dataset and a Vortex file (as those
-libraries write by default; the baseline reads them whole into pandas), each
+(what converters write) — and as an Arrow IPC file, a Lance dataset and a
+Vortex file (as those libraries write by default; the baseline reads them
+whole into pandas), each
 classified by arrowscope and by pandas + scikit-learn in one run: time and
 memory must not depend on the file's layout or format.
 
@@ -294,8 +295,8 @@ def layouts(cells: int, features: int) -> None:
             figures[name] = _side_by_side(
                 folder, path, labels, truth, ["arrowscope", "pandas+sklearn"]
             )
-            if rows == 20_000:  # the same table as Lance and Vortex write it
-                for fmt in ("lance", "vortex"):
+            if rows == 20_000:  # the same table as Arrow IPC, Lance, Vortex write it
+                for fmt in ("arrow", "lance", "vortex"):
                     other = _rewrite(path, fmt)
                     figures[fmt] = (
                         _side_by_side(
@@ -312,17 +313,22 @@ def layouts(cells: int, features: int) -> None:
 
 
 def _rewrite(path: Path, fmt: str) -> Path | None:
-    """The Parquet table at ``path`` written as a Lance dataset or a Vortex
-    file beside it, as those libraries write it by default (None: the
-    library is not installed)."""
+    """The Parquet table at ``path`` written as an Arrow IPC (Feather v2)
+    file, a Lance dataset or a Vortex file beside it, as those libraries write
+    it by default (None: the library is not installed)."""
     import pyarrow.parquet as pq
 
+    out = path.with_suffix(f".{fmt}")
+    table = pq.read_table(path)
+    if fmt == "arrow":  # pyarrow's default: LZ4-compressed record batches
+        import pyarrow.feather as feather
+
+        feather.write_feather(table, out)
+        return out
     try:
         module = __import__(fmt)
     except ImportError:
         return None
-    out = path.with_suffix(f".{fmt}")
-    table = pq.read_table(path)
     if fmt == "lance":
         module.write_dataset(table, out)
     else:
@@ -342,6 +348,8 @@ def _read_frame(path: str) -> Any:
         import vortex
 
         return vortex.open(path).to_arrow().read_all().to_pandas()
+    if path.endswith(".arrow"):
+        return pd.read_feather(path)
     return pd.read_parquet(path)
 
 

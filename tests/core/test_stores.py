@@ -399,3 +399,58 @@ def test_a_lance_tables_deleted_rows_are_skipped_in_every_read(tmp_path, monkeyp
     rows = np.array([0, 10, 1300, 1301, 4000, kept.num_rows - 1])
     got = store.take(rows, ["id"]).column(0).to_pylist()
     assert got == kept.column("id").take(pa.array(rows)).to_pylist()
+
+
+@pytest.mark.parametrize("compression", [None, "lz4", "zstd"])
+def test_an_ipc_file_opens_without_decoding_and_reads_only_its_columns(
+    tmp_path, compression
+):
+    """Opening a compressed IPC file counts its batches' rows from one narrow
+    column (decompressing every batch to count them read the whole file);
+    a read of some columns decompresses those only; every value exact,
+    also after pickling the store."""
+    import pickle
+
+    import pyarrow.feather as feather
+
+    rng = np.random.default_rng(9)
+    n = 30_000
+    table = pa.table(
+        {"Metadata_Well": [f"C{i % 24:02d}" for i in range(n)]}
+        | {f"Cells_F{i:02d}": rng.standard_normal(n) for i in range(30)}
+    )
+    path = tmp_path / "profiles.arrow"
+    feather.write_feather(
+        table, path, compression=compression or "uncompressed", chunksize=7_000
+    )
+    peak, store = _arrow_peak(lambda: open_store(path))
+    assert store.group_rows == [7000] * 4 + [2000]
+    assert peak < 2 * 7_000 * 8  # one batch of one narrow column
+    peak, _ = _arrow_peak(lambda: store.read_group(1, ["Cells_F07"]))
+    if compression:  # that column decompressed, not the batch's 31
+        assert peak < 3 * 7_000 * 8
+    names = ["Cells_F03", "Metadata_Well"]
+    got = pa.concat_tables([store.read_group(g, names) for g in range(5)])
+    assert got.equals(table.select(names))
+    again = pickle.loads(pickle.dumps(store))
+    assert again.read_group(4, None).equals(table.slice(28_000))
+    rows = np.array([1, 6999, 7000, n - 1])
+    assert store.take(rows, names).equals(table.select(names).take(pa.array(rows)))
+
+
+#: pools that measured a call: kept for the process, since buffers they gave
+#: out may outlive the call (freeing one through a dropped pool crashes)
+_POOLS: list[pa.MemoryPool] = []
+
+
+def _arrow_peak(fn):
+    """(Arrow's high-water mark of bytes during ``fn()``, its result)."""
+    previous = pa.default_memory_pool()
+    counted = pa.proxy_memory_pool(previous)
+    _POOLS.append(counted)
+    pa.set_memory_pool(counted)
+    try:
+        result = fn()
+    finally:
+        pa.set_memory_pool(previous)
+    return counted.max_memory(), result

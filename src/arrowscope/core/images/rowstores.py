@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import UnsupportedError
-from .storebase import Store
+from .storebase import Store, holds_images
 
 #: a flat table's rows are read together up to about this many stored bytes
 GROUP_BYTES = 16 * 2**20
@@ -37,17 +37,6 @@ def even_groups(rows: int, stored_bytes: int | None) -> list[int]:
     per_row = max(stored_bytes / rows, 1) if stored_bytes else GROUP_BYTES
     per = min(max(1, int(GROUP_BYTES // per_row)), rows)
     return [min(per, rows - start) for start in range(0, rows, per)]
-
-
-def holds_images(schema: pa.Schema) -> bool:
-    """Whether a table has a column of images or blobs (nested or binary)."""
-    return any(
-        pa.types.is_nested(f.type)
-        or pa.types.is_binary(f.type)
-        or pa.types.is_large_binary(f.type)
-        or pa.types.is_binary_view(f.type)
-        for f in schema
-    )
 
 
 class _RowStore(Store):

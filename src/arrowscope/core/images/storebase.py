@@ -32,6 +32,17 @@ def decoded_row_bytes(schema: pa.Schema, columns: Sequence[str]) -> int:
 VARIABLE_BYTES = 32
 
 
+def holds_images(schema: pa.Schema) -> bool:
+    """Whether a table has a column of images or blobs (nested or binary)."""
+    return any(
+        pa.types.is_nested(f.type)
+        or pa.types.is_binary(f.type)
+        or pa.types.is_large_binary(f.type)
+        or pa.types.is_binary_view(f.type)
+        for f in schema
+    )
+
+
 class Store:
     """What every format offers the layers above (see the module docstring)."""
 

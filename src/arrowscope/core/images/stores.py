@@ -38,7 +38,7 @@ from ..errors import (
 from .formats import LANCE, TABLE_FORMATS, by_magic, by_name, denied, describe_foreign
 from .locations import check_regular, is_remote_text
 from .parquet import parquet_file
-from .storebase import Store, decoded_row_bytes
+from .storebase import Store, decoded_row_bytes, holds_images
 
 LANCE_VERSIONS = LANCE.folder or "_versions"
 PathLike = str | os.PathLike[str]
@@ -404,29 +404,83 @@ class ParquetStore(_FileStore):
 
 
 class IpcStore(_FileStore):
+    """An Arrow IPC file (or stream). A compressed file's batch is
+    decompressed whole when read, so reads of some columns go through a
+    reader of those columns only, and the batches' rows are counted by
+    reading one narrow column (counting them whole decompressed the file).
+    A local table of images is memory-mapped (no copy; an image's pages are
+    touched when it is shown); a flat table is read into memory, so reading
+    all of it a span at a time holds one span (a mapping keeps every page it
+    touched resident: 599 MiB against 397 MiB to classify 200,000 cells)."""
+
     format = "ipc"
+    _mapped = True  # until the schema is known
 
     def _read_footer(self, handle: Any) -> None:
         self.schema = handle.schema
+        self._mapped = holds_images(self.schema)
+        self._readers: dict[tuple[int, ...], Any] = {}
+        counter = handle
+        if not isinstance(handle, _BatchList) and len(self.schema):
+            counter = self._reader([_narrowest(self.schema)])
         self.group_rows = [
-            handle.get_batch(i).num_rows for i in range(handle.num_record_batches)
+            counter.get_batch(i).num_rows for i in range(counter.num_record_batches)
         ] or [0]
 
     def _open(self) -> Any:
-        source = pa.memory_map(self.path, "r") if self.fs is None else self._input()
+        return self._reader(None)
+
+    def _reader(self, fields: list[int] | None) -> Any:
+        if self.fs is not None:
+            source = self._input()
+        elif self._mapped:  # images: showing one touches its own pages only
+            source = pa.memory_map(self.path, "r")
+        else:  # profiles: read, so a span's pages are let go after it
+            source = pa.OSFile(self.path, "rb")
+        options = (
+            None if fields is None else pa.ipc.IpcReadOptions(included_fields=fields)
+        )
         try:
-            return pa.ipc.open_file(source)
+            return pa.ipc.open_file(source, options=options)
         except pa.ArrowInvalid:
             # A stream, not a file: no random access, so materialise batches.
             source.seek(0)
             return _BatchList(pa.ipc.open_stream(source).read_all())
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "_readers": {}}
+
     def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
         with self._lock:
-            batch = self.handle().get_batch(group)
+            handle = self.handle()
+            if columns is not None and not isinstance(handle, _BatchList):
+                handle = self._projected(columns)
+            batch = handle.get_batch(group)
         if columns is not None:
             batch = batch.select(list(columns))
         return pa.Table.from_batches([batch])
+
+    def _projected(self, columns: Sequence[str]) -> Any:
+        """A reader of ``columns`` only (the last two kept)."""
+        key = tuple(sorted({self.schema.get_field_index(c) for c in columns}))
+        if key and key[0] < 0:  # not a column: the whole batch says which
+            return self.handle()
+        if key not in self._readers:
+            while len(self._readers) >= 2:
+                self._readers.pop(next(iter(self._readers)))
+            self._readers[key] = self._reader(list(key))
+        return self._readers[key]
+
+
+def _narrowest(schema: pa.Schema) -> int:
+    """The first fixed-width column (cheap to decompress), else the first."""
+    for i, field in enumerate(schema):
+        try:
+            field.type.bit_width  # noqa: B018 - raises for variable width
+        except ValueError:
+            continue
+        return i
+    return 0
 
 
 class MemoryStore(Store):
