@@ -610,7 +610,8 @@ def train_table(
 ) -> TrainedModel:
     """Train on the rows of profile table ``pt`` that ``labels`` names by key
     (the labels' key columns and ``Metadata_class``): only those rows' key and
-    feature columns are read, a row group at a time. ``order``: the classes'
+    feature columns are read, each row group holding some once
+    (:meth:`~arrowscope.core.images.storebase.Store.take`). ``order``: the classes'
     order (the bins'); ``bookkeeping=True`` keeps positions and object
     numbers among the features (:data:`BOOKKEEPING`)."""
     from .batch import annotation_keys
