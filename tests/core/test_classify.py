@@ -570,3 +570,41 @@ def test_scikit_learn_loads_while_the_cells_are_read(screen, tmp_path):
     assert run.stdout.startswith("1 ") and run2.stdout.startswith("0 ")
     assert run.stdout[1:] == run2.stdout[1:]  # the same model either way
     assert pq.read_table(first).equals(pq.read_table(warm))
+
+
+def test_cells_are_fetched_a_span_at_a_time_from_a_table_of_images(tmp_path):
+    """A Lance table with an image column is a row a group (showing one image
+    reads it alone); fetching cells by class or by doubt predicts spans of
+    thousands of rows, not one row at a time, and finds what it asks for."""
+    lance = pytest.importorskip("lance")
+    from arrowscope.core.images.sources import TableSource
+    from arrowscope.core.profiles.classify import train
+    from arrowscope.core.profiles.scoring import fetch_rows
+
+    rng = np.random.default_rng(4)
+    n = 6000
+    y = rng.integers(0, 2, n)
+    table = pa.table(
+        {
+            "k": np.arange(n),
+            "crop": pa.array([bytes(8)] * n, pa.binary()),  # an image column
+            "Nuclei_Intensity_Signal": y * 3 + rng.normal(0, 1, n),
+            "Nuclei_Texture_0": rng.normal(0, 1, n),
+        }
+    )
+    lance.write_dataset(table, tmp_path / "cells.lance")
+    source = TableSource(str(tmp_path / "cells.lance"))
+    assert source.num_groups == n  # a row a group
+    features = ["Nuclei_Intensity_Signal", "Nuclei_Texture_0"]
+    picked = np.arange(40)
+    classes = np.where(y[picked] == 1, "pos", "neg").astype(object)
+    trained = train(table.take(picked), classes, keys=["k"], features=features)
+    reads = []
+    real = source.store.read_span
+    source.store.read_span = lambda span, cols: reads.append(span) or real(span, cols)
+    rows = fetch_rows(source, 5, "class", trained=trained, cls="pos", seed=2)
+    best, _ = trained.predict(table.take(pa.array(rows)))
+    assert len(rows) == 5 and (best == "pos").all()
+    assert len(reads) == 1 and len(reads[0]) == n  # one span: every row
+    rows = fetch_rows(source, 5, "uncertain", trained=trained, seed=2, look_at=500)
+    assert len(rows) == 5 and len(reads) == 2

@@ -24,6 +24,8 @@ PREDICTED = "Metadata_predicted_class"
 SCORE_BYTES = 32 * 2**20
 #: the table is scored in spans of about this many bytes of the columns read
 SCAN_BYTES = 64 * 2**20
+#: cells to fetch are predicted in spans of about this many bytes of features
+FETCH_BYTES = 16 * 2**20
 PROB_PREFIX = "Metadata_p_"
 
 
@@ -211,7 +213,7 @@ def fetch_rows(
     mask of the rows to fetch from (a well, field, filter or gate);
     ``exclude``: rows not to fetch again (already binned).
 
-    Predictions are made a row group at a time, in random group order, and
+    Predictions are made a span of rows at a time, in random order, and
     stop as soon as ``n`` cells of the class are found (or, for uncertainty,
     after ``look_at`` rows, at least 20 per cell asked): a fetch never reads
     the whole table when it need not.
@@ -239,12 +241,15 @@ def fetch_rows(
     scores: list[np.ndarray] = []
     seen = 0
     budget = max(look_at, 20 * n)
-    for g in rng.permutation(source.num_groups):
-        lo, hi = int(starts[g]), int(starts[g + 1])
+    # spans, not groups: a Lance or Vortex table with images is a row a group
+    spans = source.store.spans(list(trained.features), FETCH_BYTES)
+    for k in rng.permutation(len(spans)):
+        span = spans[int(k)]
+        lo, hi = int(starts[span.start]), int(starts[span.stop])
         mine = np.flatnonzero(allowed[lo:hi])
         if not len(mine):
             continue
-        part = source.store.read_group(int(g), list(trained.features))
+        part = source.store.read_span(span, list(trained.features))
         part = part.take(pa.array(mine))
         if how == "class":
             best, _ = trained.predict(part)
