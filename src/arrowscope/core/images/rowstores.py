@@ -42,6 +42,19 @@ def even_groups(rows: int, stored_bytes: int | None) -> list[int]:
 class _RowStore(Store):
     """Groups of consecutive rows, each read by its positions."""
 
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self._handle: Any = None
+
+    def handle(self) -> Any:
+        """The open dataset or file (opened again after pickling)."""
+        if self._handle is None:
+            self._handle = self._open()
+        return self._handle
+
+    def _open(self) -> Any:
+        raise NotImplementedError
+
     def _set_groups(self, rows: int, stored_bytes: int | None) -> None:
         if holds_images(self.schema):
             stored_bytes = None  # a row a group: an image is read alone
@@ -78,17 +91,13 @@ class LanceStore(_RowStore):
     def __init__(self, uri: str, location: str) -> None:
         super().__init__(location)
         self.uri = uri
-        self._handle: Any = None
         ds = self.handle()
         self.schema = ds.schema
         self._set_groups(ds.count_rows(), _lance_bytes(ds))
         self.token = ("lance", uri, ds.version)
 
-    def handle(self) -> Any:
-        if self._handle is None:
-            lance = import_extra("lance", "lance")
-            self._handle = lance.dataset(self.uri)
-        return self._handle
+    def _open(self) -> Any:
+        return import_extra("lance", "lance").dataset(self.uri)
 
     def _take(self, rows: np.ndarray, columns: Sequence[str] | None) -> pa.Table:
         with self._lock:
@@ -136,7 +145,6 @@ class VortexStore(_RowStore):
     def __init__(self, path: str, location: str) -> None:
         super().__init__(location)
         self.path = path
-        self._handle: Any = None
         f = self.handle()
         self.schema = pa.schema(
             [pa.field(fl.name, plain_type(fl.type)) for fl in f.dtype.to_arrow_schema()]
@@ -145,10 +153,8 @@ class VortexStore(_RowStore):
         self._set_groups(int(f.footer.row_count), stat.st_size)
         self.token = ("vortex", str(Path(path).resolve()), stat.st_mtime_ns)
 
-    def handle(self) -> Any:
-        if self._handle is None:
-            self._handle = import_extra("vortex", "vortex").open(self.path)
-        return self._handle
+    def _open(self) -> Any:
+        return import_extra("vortex", "vortex").open(self.path)
 
     def _scan(self, columns: Sequence[str] | None, rows: np.ndarray | None) -> pa.Table:
         vx = import_extra("vortex", "vortex")

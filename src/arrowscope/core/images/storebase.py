@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -92,13 +92,14 @@ class Store:
     def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
         """``columns`` of table rows ``rows`` (ascending), in that order:
         only the groups holding them are read."""
-        rows = np.asarray(rows, np.int64)
-        starts = np.concatenate([[0], np.cumsum(self.group_rows)]).astype(np.int64)
-        where = np.searchsorted(starts, rows, side="right") - 1
-        parts = []
-        for g in np.unique(where).tolist():
-            mine = rows[where == g] - starts[g]
-            parts.append(self.read_group(g, columns).take(pa.array(mine)))
+        parts = [
+            self.read_group(g, columns).take(pa.array(mine - first))
+            for g, mine, first in split_rows(rows, self.group_rows)
+        ]
+        return self._joined(parts, columns)
+
+    def _joined(self, parts: list[pa.Table], columns: Sequence[str]) -> pa.Table:
+        """The parts of a take, as one table (no part: no row)."""
         if not parts:
             return pa.schema([self.schema.field(c) for c in columns]).empty_table()
         return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
@@ -120,3 +121,15 @@ class Store:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+
+def split_rows(
+    rows: np.ndarray, sizes: Sequence[int]
+) -> Iterator[tuple[int, np.ndarray, int]]:
+    """Table rows ``rows`` (ascending) by the part holding them, parts being
+    ``sizes`` rows long: ``(part, its rows, the part's first row)``."""
+    rows = np.asarray(rows, np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    where = np.searchsorted(starts, rows, side="right") - 1
+    for part in np.unique(where).tolist():
+        yield part, rows[where == part], int(starts[part])

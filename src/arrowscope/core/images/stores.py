@@ -38,7 +38,7 @@ from ..errors import (
 from .formats import LANCE, TABLE_FORMATS, by_magic, by_name, denied, describe_foreign
 from .locations import check_regular, is_remote_text
 from .parquet import parquet_file
-from .storebase import Store, decoded_row_bytes, holds_images
+from .storebase import Store, decoded_row_bytes, holds_images, split_rows
 
 LANCE_VERSIONS = LANCE.folder or "_versions"
 PathLike = str | os.PathLike[str]
@@ -323,24 +323,18 @@ class ParquetStore(_FileStore):
     def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
         """Rows of a huge row group are taken in one pass over its columns
         (a piece at a time would decode its pages once per piece)."""
-        rows = np.asarray(rows, np.int64)
         meta = self.handle().metadata
         sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        where = np.searchsorted(starts, rows, side="right") - 1
         cols = list(columns)
         parts = []
         per = {p[0]: p[3] for p in self._pieces}  # rows a piece, by row group
-        for rg in np.unique(where).tolist():
-            mine = rows[where == rg]
+        for rg, mine, first in split_rows(rows, sizes):
             if per[rg] < sizes[rg] and len(cols) > WIDE_COLUMNS:
                 with self._lock:
-                    parts.append(self._wide_rows(rg, mine - starts[rg], cols))
+                    parts.append(self._wide_rows(rg, mine - first, cols))
             else:  # a whole row group, or a few columns of the pieces holding them
                 parts.append(super().take(mine, cols))
-        if not parts:
-            return pa.schema([self.schema.field(c) for c in cols]).empty_table()
-        return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+        return self._joined(parts, cols)
 
     def _wide_rows(self, rg: int, rows: np.ndarray, cols: list[str]) -> pa.Table:
         """Rows ``rows`` (positions in row group ``rg``) of many columns,
@@ -560,17 +554,12 @@ class MultiStore(Store):
         return self.parts[k].read_span(range(g, g + len(span)), columns)
 
     def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
-        rows = np.asarray(rows, np.int64)
         sizes = [sum(p.group_rows) for p in self.parts]
-        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        where = np.searchsorted(starts, rows, side="right") - 1
         parts = [
-            self.parts[k].take(rows[where == k] - starts[k], columns)
-            for k in np.unique(where).tolist()
+            self.parts[k].take(mine - first, columns)
+            for k, mine, first in split_rows(rows, sizes)
         ]
-        if not parts:
-            return super().take(rows, columns)
-        return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+        return self._joined(parts, columns)
 
     def leaves(self) -> list[str] | None:
         return self.parts[0].leaves()

@@ -44,17 +44,15 @@ def score_schema(
 
 def score_group(
     store: Any,
-    span: range | int,
+    span: range,
     trained: Any,
     keys: Sequence[str],
     threads: int | None = None,
 ) -> pa.Table:
-    """The scores of a group or a span of groups (:meth:`Store.spans`): here,
+    """The scores of a span of groups (:meth:`Store.spans`): here,
     its rows predicted a slice per thread on the cores this process may use;
     on a dask worker (or with ``threads=1``) on one thread, dask being the
     one level of parallelism."""
-    if isinstance(span, int):
-        span = range(span, span + 1)
     part = store.read_span(span, [*keys, *trained.features])
     best, proba = predict_rows(trained, part, threads)
     n = len(trained.classes)
