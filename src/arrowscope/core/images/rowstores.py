@@ -42,19 +42,6 @@ def even_groups(rows: int, stored_bytes: int | None) -> list[int]:
 class _RowStore(Store):
     """Groups of consecutive rows, each read by its positions."""
 
-    def __init__(self, location: str) -> None:
-        super().__init__(location)
-        self._handle: Any = None
-
-    def handle(self) -> Any:
-        """The open dataset or file (opened again after pickling)."""
-        if self._handle is None:
-            self._handle = self._open()
-        return self._handle
-
-    def _open(self) -> Any:
-        raise NotImplementedError
-
     def _set_groups(self, rows: int, stored_bytes: int | None) -> None:
         if holds_images(self.schema):
             stored_bytes = None  # a row a group: an image is read alone

@@ -57,6 +57,17 @@ class Store:
         self.group_rows: list[int] = [0]
         self.token: tuple[Any, ...] = (location,)
         self._lock = threading.Lock()
+        self._handle: Any = None
+
+    def handle(self) -> Any:
+        """The open file or dataset: opened on first use, again after pickling
+        (stores that hold their rows in memory have none)."""
+        if self._handle is None:
+            self._handle = self._open()
+        return self._handle
+
+    def _open(self) -> Any:
+        raise NotImplementedError
 
     def read_group(self, group: int, columns: Sequence[str] | None) -> pa.Table:
         raise NotImplementedError

@@ -182,7 +182,6 @@ class _FileStore(Store):
         super().__init__(location)
         self.fs = fs
         self.path = path
-        self._handle: Any = None
         if fs is None:
             stat = os.stat(path)
             self.token = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
@@ -198,14 +197,6 @@ class _FileStore(Store):
 
     def _input(self) -> Any:
         return self.path if self.fs is None else open_remote(self.fs, self.info)
-
-    def handle(self) -> Any:
-        if self._handle is None:
-            self._handle = self._open()
-        return self._handle
-
-    def _open(self) -> Any:
-        raise NotImplementedError
 
 
 #: Row groups larger than this (uncompressed) are read in pieces of about it.
