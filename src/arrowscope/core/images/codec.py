@@ -314,11 +314,11 @@ class RecordPixels:
             self._check_plane_lengths()
         elif self._chunks is not None:
             self._check_chunk_lengths()
+        if self._planes is not None:
+            return self._read_planes(region, shape)
         out = np.zeros(shape, dtype=self.meta.dtype)
         if self._chunks is not None:
             self._fill_from_chunks(out, region)
-        elif self._planes is not None:
-            self._fill_from_planes(out, region)
         return out
 
     # -- planes -----------------------------------------------------------
@@ -341,7 +341,7 @@ class RecordPixels:
                 **self.where,
             )
 
-    def _fill_from_planes(self, out: np.ndarray, region: Region) -> None:
+    def _read_planes(self, region: Region, shape: tuple[int, ...]) -> np.ndarray:
         planes = self._planes
         assert planes is not None
         _, _, _, Y, X = self.meta.shape
@@ -355,10 +355,17 @@ class RecordPixels:
             hit = (t >= t0) & (t < t1) & (z >= z0) & (z < z1)
         else:
             hit = (t >= t0) & (t < t1) & (c >= c0) & (c < c1) & (z >= z0) & (z < z1)
+        hits = np.flatnonzero(hit)
+        # Planes are unique (check_layout): as many hits as the region has
+        # planes cover it whole, and only missing planes need the zeros.
+        whole = not self.meta.interleaved and len(hits) == (t1 - t0) * (c1 - c0) * (
+            z1 - z0
+        )
+        out = (np.empty if whole else np.zeros)(shape, dtype=self.meta.dtype)
         pixels = planes.field("pixels")
         offsets = pixels.offsets.to_numpy()
         values = pixels.values
-        for k in np.flatnonzero(hit):
+        for k in hits:
             a, b = int(offsets[k]), int(offsets[k + 1])
             flat = cast_exact(
                 values.slice(a, b - a).to_numpy(zero_copy_only=False),
@@ -372,6 +379,7 @@ class RecordPixels:
                     out[t[k] - t0, ch - c0, z[k] - z0] = rgb[..., ch]
             else:
                 out[t[k] - t0, c[k] - c0, z[k] - z0] = flat.reshape(Y, X)[y0:y1, x0:x1]
+        return out
 
     # -- chunks -----------------------------------------------------------
     def _positions(self) -> dict[str, np.ndarray]:
