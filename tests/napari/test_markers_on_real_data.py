@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from arrowscope._napari.reader import get_reader
-from arrowscope._napari.session import find_cells_layer, session_for
+from arrowscope._napari.session import camera_of, find_cells_layer, session_for
 from tests.conftest import shared_file
 
 
@@ -63,15 +63,15 @@ def test_markers_change_little_of_the_canvas_and_none_of_the_judged_cell(
     session.select_rows([row])
     loc = session.profiles.locate(row)
     diameter = float(np.median(session.diameters))
-    viewer.camera.center = loc.center
+    camera_of(viewer).center = loc.center
     canvas = viewer.window._qt_viewer.canvas.size
-    viewer.camera.zoom = min(canvas) / (3.5 * diameter)
+    camera_of(viewer).zoom = min(canvas) / (3.5 * diameter)
     changed = _changed(viewer, cells, qtbot)
     assert changed.mean() <= 0.08, changed.mean()
     h, w = changed.shape
     yy, xx = np.mgrid[:h, :w]
     own = float(session.diameters[session.row_to_point[row]])
-    radius = own / 2 * viewer.camera.zoom
+    radius = own / 2 * camera_of(viewer).zoom
     nucleus = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 <= radius**2
     assert nucleus.sum() > 100  # the nucleus is on screen, large
     assert changed[nucleus].mean() <= 0.10, changed[nucleus].mean()

@@ -11,7 +11,7 @@ from qtpy.QtCore import Qt
 from arrowscope._napari.export_widget import ExportWidget
 from arrowscope._napari.plate_widgets import PlateMapWidget, ScatterWidget
 from arrowscope._napari.qc_widgets import OutlierGalleryWidget, QCWidget
-from arrowscope._napari.session import session_for
+from arrowscope._napari.session import session_for, text_overlay_of
 from arrowscope._napari.workers import is_done
 from arrowscope.core.profiles.synthetic import write_demo_plate
 
@@ -456,7 +456,7 @@ def test_a_properties_file_opens_on_the_classifier_and_no_images_are_explained(
         if bar.count() > 3
     ]
     assert "Classifier" in fronts, fronts
-    overlay = viewer.text_overlay
+    overlay = text_overlay_of(viewer)
     said = overlay.text.replace("\n", " ")
     assert overlay.visible and "No image of this table could be read" in said
     assert "A01_s1_DNA.tif" in said and "--images FOLDER" in said

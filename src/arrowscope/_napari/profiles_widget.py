@@ -38,7 +38,7 @@ from ..core.profiles.resolve import open_profiles
 from ..core.profiles.table import ProfileTable
 from .layers import NAMESPACE
 from .profile_layers import add_profile_layers, profile_layers
-from .session import CellSession, find_cells_layer, session_for
+from .session import CellSession, find_cells_layer, session_for, text_overlay_of
 from .table_model import ArrowTableModel, LazyTable, ordered_columns
 from .workers import make_worker, start
 
@@ -510,7 +510,7 @@ def explain_missing_images(viewer: Any, pt: ProfileTable, shown: list[str]) -> N
     """Say on the canvas itself why no image is shown (a table that names no
     images, links that were refused or point nowhere), not only in a line of
     this panel."""
-    overlay = viewer.text_overlay
+    overlay = text_overlay_of(viewer)
     if "image" in shown or "labels" in shown:
         overlay.visible = False
         return

@@ -511,6 +511,15 @@ def camera_of(viewer: Any) -> Any:
     )
 
 
+def text_overlay_of(viewer: Any) -> Any:
+    """The canvas's text overlay (``viewer.canvas.overlays.text`` from napari
+    0.9 on)."""
+    canvas = getattr(viewer, "canvas", None)
+    overlays = getattr(canvas, "overlays", None)
+    text = getattr(overlays, "text", None)
+    return text if text is not None else viewer.text_overlay
+
+
 def find_cells_layer(viewer: Any) -> Any | None:
     """The newest cells Points layer in ``viewer``."""
     from napari.layers import Points
