@@ -224,6 +224,14 @@ def test_one_huge_row_group_is_read_in_pieces(tmp_path, monkeypatch):
     pq.write_table(pq.read_table(many), one, row_group_size=10**6)
     assert pq.read_metadata(one).num_row_groups == 1
     monkeypatch.setattr(stores, "PIECE_BYTES", 4 * 16 * 16 * 2)  # ~4 crops a piece
+    whole = []  # the columns of every read of the row group whole
+    read_row_group = pq.ParquetFile.read_row_group
+
+    def spy(self, i, columns=None, **kwargs):
+        whole.append(columns)
+        return read_row_group(self, i, columns=columns, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", spy)
     cache.ROW_GROUP_CACHE.clear()
     src = arrowscope.open_source(one)
     assert src.table.num_groups > 5
@@ -231,6 +239,20 @@ def test_one_huge_row_group_is_read_in_pieces(tmp_path, monkeypatch):
     for row in order:
         got = src.image("crop", row).to_numpy()[0, :, 0]
         assert np.array_equal(got, crops[row]), row
+    # pixels come a piece at a time: the group is read whole only for its
+    # small columns (metadata, plane and chunk positions), never for pixels
+    # (it was, by mistake: a field inside a column counted as no bytes)
+    pixels = [
+        f"crop.{f}.list.element.pixels.list.element" for f in ("planes", "chunks")
+    ]
+    covered = [
+        c
+        for cols in whole
+        for c in cols
+        for p in pixels
+        if (p + ".").startswith(c + ".")
+    ]
+    assert whole and not covered, covered
     # copying the table reads every piece once, whole
     out = tmp_path / "copy.ome.parquet"
     from arrowscope.core.images.writer import copy_table

@@ -268,13 +268,15 @@ class ParquetStore(_FileStore):
             return self._piece(rg, start // per, per, cols)
 
     def _bytes(self, rg: int, cols: list[str]) -> int:
-        """Uncompressed bytes of ``cols`` (top-level names) in row group ``rg``."""
+        """Uncompressed bytes of ``cols`` in row group ``rg``: of the leaves
+        each names, whether a top-level column (``crop``), a field inside
+        one (``crop.planes``) or a leaf itself."""
         group = self.handle().metadata.row_group(rg)
-        wanted = set(cols)
+        under = tuple(f"{c}." for c in cols)
         return sum(
             group.column(i).total_uncompressed_size
             for i, leaf in enumerate(self.leaves())
-            if leaf in wanted or leaf.split(".", 1)[0] in wanted
+            if leaf in cols or leaf.startswith(under)
         )
 
     def spans(self, columns: Sequence[str], budget: int) -> list[range]:
