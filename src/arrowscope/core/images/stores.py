@@ -206,6 +206,16 @@ _CURSORS = 2  # open sequential readers kept per file
 WIDE_COLUMNS = 16
 #: the read buffer of a piece's column streams (bytes)
 PIECE_BUFFER = 1 << 18
+#: bytes a decoded value of a Parquet physical type takes at least
+_PHYSICAL_BYTES = {"INT32": 4, "FLOAT": 4, "INT64": 8, "DOUBLE": 8, "INT96": 12}
+
+
+def _decoded_bytes(chunk: Any) -> int:
+    """What a column chunk decodes to, at least: its stored (uncompressed)
+    size says little of it (a mask of zeros encodes to almost nothing), so
+    fixed-width values count their number times their width."""
+    width = _PHYSICAL_BYTES.get(chunk.physical_type, 0)
+    return max(chunk.total_uncompressed_size, chunk.num_values * width)
 
 
 class ParquetStore(_FileStore):
@@ -227,9 +237,21 @@ class ParquetStore(_FileStore):
         meta = handle.metadata
         #: (row group, first row in it, rows, rows per piece of that group)
         self._pieces: list[tuple[int, int, int, int]] = []
+        # What a group decodes to, at least: its flat columns by their widths
+        # (a row's bytes from the schema), its nested ones (images, masks:
+        # a few leaves) by their values (their stored size says little).
+        flat = [f.name for f in self.schema if not pa.types.is_nested(f.type)]
+        row_bytes = decoded_row_bytes(self.schema, flat) if flat else 0
+        under = tuple(f"{f.name}." for f in self.schema if pa.types.is_nested(f.type))
+        paths = [meta.schema.column(i).path for i in range(len(meta.schema))]
+        nested = [i for i, path in enumerate(paths) if under and path.startswith(under)]
         for g in range(meta.num_row_groups):
             rg = meta.row_group(g)
-            rows, size = rg.num_rows, rg.total_byte_size
+            rows = rg.num_rows
+            size = max(
+                rg.total_byte_size,
+                rows * row_bytes + sum(_decoded_bytes(rg.column(i)) for i in nested),
+            )
             per = max(rows, 1)  # an empty row group is one empty piece
             if rows > 1 and size > PIECE_BYTES:
                 per = max(1, int(rows * PIECE_BYTES / size))
@@ -237,7 +259,7 @@ class ParquetStore(_FileStore):
                 (g, start, min(per, rows - start), per) for start in range(0, rows, per)
             ] or [(g, 0, 0, 1)]
         self.group_rows = [p[2] for p in self._pieces] or [0]
-        self._leaves: list[str] | None = None
+        self._leaves: list[str] | None = paths
         self._cursors: dict[tuple[Any, ...], list[Any]] = {}
         #: the last narrow read of a huge row group, sliced into its pieces
         self._narrow: tuple[tuple[Any, ...], pa.Table] | None = None
@@ -268,13 +290,13 @@ class ParquetStore(_FileStore):
             return self._piece(rg, start // per, per, cols)
 
     def _bytes(self, rg: int, cols: list[str]) -> int:
-        """Uncompressed bytes of ``cols`` in row group ``rg``: of the leaves
-        each names, whether a top-level column (``crop``), a field inside
-        one (``crop.planes``) or a leaf itself."""
+        """Decoded bytes of ``cols`` in row group ``rg`` (at least): of the
+        leaves each names, whether a top-level column (``crop``), a field
+        inside one (``crop.planes``) or a leaf itself."""
         group = self.handle().metadata.row_group(rg)
         under = tuple(f"{c}." for c in cols)
         return sum(
-            group.column(i).total_uncompressed_size
+            _decoded_bytes(group.column(i))
             for i, leaf in enumerate(self.leaves())
             if leaf in cols or leaf.startswith(under)
         )
