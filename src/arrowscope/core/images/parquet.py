@@ -67,12 +67,14 @@ def leaf_paths(schema: pa.Schema) -> list[tuple[str, pa.DataType]]:
     return out
 
 
-def pixel_leaves(schema: pa.Schema) -> list[str]:
+def pixel_leaves(
+    schema: pa.Schema, leaves: list[tuple[str, pa.DataType]] | None = None
+) -> list[str]:
     """The leaf columns that hold pixels as numbers: the items of a list
     field named ``pixels`` (the list form's planes and chunks)."""
     return [
         path
-        for path, t in leaf_paths(schema)
+        for path, t in (leaf_paths(schema) if leaves is None else leaves)
         if path.endswith(".pixels.list.element")
         and (pa.types.is_integer(t) or pa.types.is_floating(t))
     ]
@@ -81,12 +83,15 @@ def pixel_leaves(schema: pa.Schema) -> list[str]:
 def _options(schema: pa.Schema, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Writer options with BYTE_STREAM_SPLIT for the pixel leaves (which may
     not be dictionary encoded too) unless the caller chose encodings."""
-    pixels = pixel_leaves(schema)
-    if not pixels or "column_encoding" in kwargs:
+    if "column_encoding" in kwargs:
+        return kwargs
+    leaves = leaf_paths(schema)
+    pixels = pixel_leaves(schema, leaves)
+    if not pixels:
         return kwargs
     chosen = kwargs.get("use_dictionary", True)
     if chosen is True:
-        chosen = [p for p, _ in leaf_paths(schema) if p not in pixels]
+        chosen = [p for p, _ in leaves if p not in pixels]
     elif chosen is not False:
         chosen = [c for c in chosen if c not in pixels]
     return {

@@ -210,12 +210,29 @@ PIECE_BUFFER = 1 << 18
 _PHYSICAL_BYTES = {"INT32": 4, "FLOAT": 4, "INT64": 8, "DOUBLE": 8, "INT96": 12}
 
 
-def _decoded_bytes(chunk: Any) -> int:
-    """What a column chunk decodes to, at least: its stored (uncompressed)
-    size says little of it (a mask of zeros encodes to almost nothing), so
-    fixed-width values count their number times their width."""
-    width = _PHYSICAL_BYTES.get(chunk.physical_type, 0)
-    return max(chunk.total_uncompressed_size, chunk.num_values * width)
+def _decoded_bytes(group: Any, leaves: Sequence[int]) -> int:
+    """What leaf columns ``leaves`` of row group ``group`` decode to, at
+    least: a chunk's stored (uncompressed) size says little of it (a mask of
+    zeros encodes to almost nothing), so fixed-width values count their
+    number times their width."""
+    total = 0
+    for i in leaves:
+        chunk = group.column(i)
+        width = _PHYSICAL_BYTES.get(chunk.physical_type, 0)
+        total += max(chunk.total_uncompressed_size, chunk.num_values * width)
+    return total
+
+
+def _under(paths: Sequence[str], columns: Sequence[str]) -> list[int]:
+    """The leaves (by position in ``paths``) that ``columns`` name, each a
+    top-level column (``crop``), a field inside one (``crop.planes``) or a
+    leaf itself."""
+    prefixes = tuple(f"{c}." for c in columns)
+    return [
+        i
+        for i, path in enumerate(paths)
+        if path in columns or (prefixes and path.startswith(prefixes))
+    ]
 
 
 class ParquetStore(_FileStore):
@@ -242,15 +259,13 @@ class ParquetStore(_FileStore):
         # a few leaves) by their values (their stored size says little).
         flat = [f.name for f in self.schema if not pa.types.is_nested(f.type)]
         row_bytes = decoded_row_bytes(self.schema, flat) if flat else 0
-        under = tuple(f"{f.name}." for f in self.schema if pa.types.is_nested(f.type))
         paths = [meta.schema.column(i).path for i in range(len(meta.schema))]
-        nested = [i for i, path in enumerate(paths) if under and path.startswith(under)]
+        nested = _under(paths, [f.name for f in self.schema if f.name not in flat])
         for g in range(meta.num_row_groups):
             rg = meta.row_group(g)
             rows = rg.num_rows
             size = max(
-                rg.total_byte_size,
-                rows * row_bytes + sum(_decoded_bytes(rg.column(i)) for i in nested),
+                rg.total_byte_size, rows * row_bytes + _decoded_bytes(rg, nested)
             )
             per = max(rows, 1)  # an empty row group is one empty piece
             if rows > 1 and size > PIECE_BYTES:
@@ -290,16 +305,9 @@ class ParquetStore(_FileStore):
             return self._piece(rg, start // per, per, cols)
 
     def _bytes(self, rg: int, cols: list[str]) -> int:
-        """Decoded bytes of ``cols`` in row group ``rg`` (at least): of the
-        leaves each names, whether a top-level column (``crop``), a field
-        inside one (``crop.planes``) or a leaf itself."""
+        """Decoded bytes of ``cols`` in row group ``rg`` (at least)."""
         group = self.handle().metadata.row_group(rg)
-        under = tuple(f"{c}." for c in cols)
-        return sum(
-            _decoded_bytes(group.column(i))
-            for i, leaf in enumerate(self.leaves())
-            if leaf in cols or leaf.startswith(under)
-        )
+        return _decoded_bytes(group, _under(self.leaves(), cols))
 
     def spans(self, columns: Sequence[str], budget: int) -> list[range]:
         """The pieces of one huge row group together up to ``budget`` bytes
